@@ -1,0 +1,47 @@
+"""``build``: spec → IR → in-memory plan from every backend → written build folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from . import __version__
+from .backends import BuildOptions, all_backends
+from .elab import elaborate
+from .ir import Chip
+from .load import load_spec
+from .plan import BuildPlan, WriteReport, write_plan
+
+__all__ = ["render_plan", "build", "default_build_dir"]
+
+
+def default_build_dir(chip_name: str) -> Path:
+    return Path("build") / chip_name
+
+
+def render_plan(chip: Chip, options: BuildOptions | None = None, only: list[str] | None = None) -> BuildPlan:
+    """Render every (or the ``only``) backend into one plan; nothing touches the disk."""
+    options = options or BuildOptions()
+    plan = BuildPlan()
+    versions: dict[str, str] = {"eqprop-codegen": __version__}
+    for name, cls in all_backends().items():
+        if only is not None and name not in only:
+            continue
+        backend = cls()
+        for path, content in sorted(backend.render(chip, options).items()):
+            plan.add(path, content)
+        versions.update(backend.tool_versions())
+    plan.meta = {"chip": chip.name, "chip_sha256": chip.spec_hash, "tools": dict(sorted(versions.items()))}
+    return plan
+
+
+def build(
+    spec_path: str | Path,
+    out_dir: str | Path | None = None,
+    force: bool = False,
+    options: BuildOptions | None = None,
+) -> tuple[Chip, Path, BuildPlan, WriteReport]:
+    chip = elaborate(load_spec(spec_path))
+    out = Path(out_dir) if out_dir is not None else default_build_dir(chip.name)
+    plan = render_plan(chip, options)
+    report = write_plan(plan, out, force=force)
+    return chip, out, plan, report

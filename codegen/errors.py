@@ -1,0 +1,35 @@
+"""User-facing errors: one clear message naming the file, the YAML path and line, and what is allowed."""
+
+from __future__ import annotations
+
+__all__ = ["CodegenError", "SpecError", "SpecProblem"]
+
+from dataclasses import dataclass
+
+
+class CodegenError(Exception):
+    """An error the CLI reports as one message and exit code 2 (no traceback)."""
+
+    exit_code = 2
+
+
+@dataclass(frozen=True)
+class SpecProblem:
+    """One problem in a chip.yaml: ``path`` is dotted (``device.g_min``), ``line`` is 1-based or None."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def format(self, file: str) -> str:
+        where = f"{file}:{self.line}" if self.line else file
+        return f"{where}: {self.path or '<top>'}: {self.message}"
+
+
+class SpecError(CodegenError):
+    """chip.yaml could not be loaded; carries every problem found."""
+
+    def __init__(self, file: str, problems: list[SpecProblem]):
+        self.file = file
+        self.problems = problems
+        super().__init__("\n".join(p.format(file) for p in problems))

@@ -1,0 +1,312 @@
+"""The Chip IR: typed, frozen dataclasses that every backend, the golden model and the runners read.
+
+The IR is the single source of truth for every number that appears in two places (a diode's IS in
+the golden model and in a netlist come from the same field here).  It is built from a validated
+:class:`~codegen.spec.Spec` by the passes in :mod:`codegen.elab`.
+
+Circuit conventions (all voltages to ground, in V; currents in A; conductances in S):
+
+* **Input layer** (layer 0): one ideal voltage source per input node.  With input doubling, input
+  ``i`` drives ``in{i}p = +s·x_i`` and ``in{i}n = −s·x_i`` (``s`` = ``input_scale``).  The bias
+  sources ``bias_p = +V_b`` and ``bias_n = −V_b`` (only ``bias_p`` without doubling) feed one bias
+  crossbar per neuron layer.
+* **Hidden / output layers**: free nodes ``h{k}_{j}`` / ``out{j}p``, ``out{j}n`` (``out{j}`` without
+  doubling).  A neuron is two diodes: node → ``nrn_hi`` (source at ``v_high``) and ``nrn_lo``
+  (source at ``v_low``) → node, each with ``gmin`` in parallel, as ngspice puts GMIN across a junction.
+* **Crossbar** ``W{j}{k}`` from layer j to layer k: conductance ``G[r, c]`` between source column
+  node ``src_nodes[c]`` and destination row node ``dst_nodes[r]``.
+* **Bidirectional amplifier** on a hidden node feeding a crossbar ``d = k − j`` layers ahead: a VCVS
+  ``V(out) = A^d · V(in)`` and a CCCS that draws ``I_out / A^d`` from ``in``, where ``I_out`` is the
+  current the VCVS delivers into the crossbar.  The gain ``A^d`` (not ``A``) on skip paths keeps the
+  network a gradient system: its energy is ``Σ_k c_k·E_k`` with ``c_k = A^{-2(k-1)}``
+  (:attr:`CrossbarIR.energy_scale`).
+* **Nudging**: current ``β·(t_i − y_i)`` into ``out{i}p`` and its negative into ``out{i}n``,
+  ``y_i = V(out{i}p) − V(out{i}n)``; loss ``C = ½ Σ (t_i − y_i)²``.
+* **EP rule**: ``∂C/∂G = (c / c_out)·(ΔV²_β − ΔV²_0)/(2β)`` for a conductance of crossbar energy
+  scale ``c`` and output-layer scale ``c_out``; centered EP uses ``(ΔV²_{+β} − ΔV²_{−β})/(4β)``·``c/c_out``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+__all__ = [
+    "Chip",
+    "LayerIR",
+    "CrossbarIR",
+    "AmplifierIR",
+    "SourceIR",
+    "DiodeIR",
+    "NeuronIR",
+    "NudgeIR",
+    "DeviceIR",
+    "ControllerIR",
+    "SimulationIR",
+    "TrainingIR",
+    "to_json",
+]
+
+
+@dataclass(frozen=True)
+class DiodeIR:
+    """Shockley diode ``I = is_A·(exp(V/(n·vt_V)) − 1) + gmin_S·V``."""
+
+    is_A: float  # saturation current (A)
+    n: float  # emission coefficient (1)
+    vt_V: float  # thermal voltage kT/q at the spec's temperature (V)
+    temperature_C: float  # temperature (°C), for simulators that compute vt themselves
+    gmin_S: float  # conductance in parallel with the junction (S)
+
+
+@dataclass(frozen=True)
+class NeuronIR:
+    """Two clamp diodes per node: node→``v_high_V`` source and ``v_low_V`` source→node."""
+
+    kind: Literal["diode_pair", "relu_clamp"]
+    v_low_V: float
+    v_high_V: float
+    diode: DiodeIR
+
+
+@dataclass(frozen=True)
+class SourceIR:
+    """An ideal voltage source from ``node`` to ground.
+
+    ``kind``: ``input`` (value = sign·input_scale·x[input_index]), ``bias`` (value = ``value_V``),
+    ``neuron`` (clamp bias, value = ``value_V``).
+    """
+
+    name: str
+    node: str
+    kind: Literal["input", "bias", "neuron"]
+    value_V: float = 0.0  # fixed value for bias / neuron sources (V)
+    input_index: int = -1  # which input feature, for kind == "input"
+    sign: int = 1  # +1 or −1 (input doubling)
+
+
+@dataclass(frozen=True)
+class LayerIR:
+    """One layer.  ``nodes`` are the physical nodes (source nodes for the input layer)."""
+
+    index: int
+    role: Literal["input", "hidden", "output"]
+    size: int  # logical size (features / neurons / outputs)
+    nodes: tuple[str, ...]
+    neuron: NeuronIR | None
+    energy_scale: float  # c_k: weight of this layer's KCL in the total energy (1)
+
+
+@dataclass(frozen=True)
+class AmplifierIR:
+    """Bidirectional amplifier: ``V(out_node) = gain·V(in_node)``; draws ``I_out/gain`` from ``in_node``."""
+
+    name: str
+    in_node: str
+    out_node: str
+    gain: float  # forward voltage gain (V/V); backward current gain is 1/gain
+
+
+@dataclass(frozen=True)
+class CrossbarIR:
+    """Conductance matrix ``G`` (rows = ``dst_nodes``, cols = ``src_nodes``) in S."""
+
+    name: str
+    kind: Literal["forward", "skip", "bias"]
+    src_layer: int  # −1 for the bias crossbar
+    dst_layer: int
+    src_nodes: tuple[str, ...]  # column drivers: input/bias sources or amplifier outputs
+    dst_nodes: tuple[str, ...]
+    gain: float  # amplifier gain on the source side (V/V), 1 for sources
+    energy_scale: float  # c of the destination layer (1)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.dst_nodes), len(self.src_nodes))
+
+    @property
+    def size(self) -> int:
+        return len(self.dst_nodes) * len(self.src_nodes)
+
+
+@dataclass(frozen=True)
+class NudgeIR:
+    """Output nudging: pairs of (plus, minus) nodes; minus is ``None`` without doubled outputs."""
+
+    outputs: tuple[tuple[str, str | None], ...]
+    beta_S: float  # β (A/V)
+    centered: bool
+    energy_scale: float  # c_out
+
+
+@dataclass(frozen=True)
+class DeviceIR:
+    """Threshold memristor, VTEAM-like, state ``w ∈ [0, 1]``, ``G = g_min_S + (g_max_S − g_min_S)·w``.
+
+    Rate (no change between the thresholds)::
+
+        dw/dt = k_set_per_s  ·(V/v_set_V   − 1)^exponent · f_set(w)    for V > v_set_V
+        dw/dt = −k_reset_per_s·(V/v_reset_V − 1)^exponent · f_reset(w) for V < v_reset_V
+
+    with ``f = 1`` inside [0, 1] (hard bounds, w clipped) or ``f_set = 1 − w``, ``f_reset = w``
+    (soft bounds).  ``k_*`` are chosen so one pulse of ``pulse_amplitude_V`` for ``pulse_width_s``
+    moves ``G`` by ``dg_set_S`` (``dg_reset_S``) from ``w = 0`` (``w = 1``) with hard bounds.
+    """
+
+    g_min_S: float
+    g_max_S: float
+    dg_set_S: float  # conductance step of one set pulse (S)
+    dg_reset_S: float  # conductance step of one reset pulse (S, positive number)
+    pulse_amplitude_V: float
+    pulse_width_s: float
+    v_set_V: float  # > 0
+    v_reset_V: float  # < 0
+    read_voltage_V: float
+    exponent: float
+    k_set_per_s: float
+    k_reset_per_s: float
+    soft_bounds: bool
+    d2d_sigma: float  # relative σ of the step, per device
+    c2c_sigma: float  # relative σ of the step, per pulse
+    stuck_at_gmin: float  # fraction of cells
+    stuck_at_gmax: float  # fraction of cells
+    init_distribution: Literal["uniform", "normal", "constant"]
+    init_low_S: float
+    init_high_S: float
+    init_mean_S: float
+    init_std_S: float
+
+
+@dataclass(frozen=True)
+class ControllerIR:
+    """Programming-pulse controller parameters; ``crossbars`` lists (name, rows, cols)."""
+
+    clock_hz: float
+    pulse_width_cycles: int
+    gap_cycles: int
+    max_pulses: int
+    count_bits: int  # bits of the pulse-count field of an update code
+    scheme: str
+    order: str
+    crossbars: tuple[tuple[str, int, int], ...]
+    v_program_V: float  # full programming amplitude (V); half-selected cells see v_program_V/2
+
+
+@dataclass(frozen=True)
+class SimulationIR:
+    reltol: float
+    vntol_V: float
+    abstol_A: float
+    gmin_S: float
+    max_newton_iterations: int
+    residual_tol_A: float
+
+
+@dataclass(frozen=True)
+class TrainingIR:
+    rule: Literal["gradient", "sign-pulse"]
+    learning_rate: float  # η (S²/V²)
+    dead_zone: float
+    quantize: bool
+    epochs: int
+    batch_size: int
+    seed: int
+    dataset: str
+    test_fraction: float
+    input_scale_V: float
+    target_high_V: float
+    target_low_V: float
+
+
+@dataclass(frozen=True)
+class Chip:
+    """The elaborated chip."""
+
+    name: str
+    description: str
+    spec_hash: str
+    layers: tuple[LayerIR, ...]
+    sources: tuple[SourceIR, ...]
+    amplifiers: tuple[AmplifierIR, ...]
+    crossbars: tuple[CrossbarIR, ...]
+    nudge: NudgeIR
+    device: DeviceIR
+    controller: ControllerIR
+    simulation: SimulationIR
+    training: TrainingIR
+    input_doubling: bool
+    doubled_outputs: bool
+    #: neuron and output nodes, whose voltages the equilibrium solves for (amplifier outputs are
+    #: dependent nodes, ``gain·V(in_node)``; source nodes are clamped)
+    free_nodes: tuple[str, ...] = field(default=())
+
+    # ---------------------------------------------------------------- helpers
+    @property
+    def n_inputs(self) -> int:
+        return self.layers[0].size
+
+    @property
+    def n_outputs(self) -> int:
+        return self.layers[-1].size
+
+    def crossbar(self, name: str) -> CrossbarIR:
+        for xb in self.crossbars:
+            if xb.name == name:
+                return xb
+        raise KeyError(name)
+
+    def input_sources(self) -> tuple[SourceIR, ...]:
+        return tuple(s for s in self.sources if s.kind == "input")
+
+    def source_voltages(self, x: np.ndarray) -> np.ndarray:
+        """Voltages (V) of the input sources, in :meth:`input_sources` order, for inputs ``x``.
+
+        ``x`` has shape (n_inputs,) or (batch, n_inputs) in feature units; the result has the same
+        leading shape with one column per input source.
+        """
+        x = np.asarray(x, dtype=float)
+        srcs = self.input_sources()
+        idx = np.array([s.input_index for s in srcs])
+        sign = np.array([s.sign for s in srcs], dtype=float)
+        return x[..., idx] * sign * self.training.input_scale_V
+
+    def initial_conductances(self, seed: int | None = None) -> dict[str, np.ndarray]:
+        """Initial conductances (S) of every crossbar, drawn from the device's init distribution.
+
+        Deterministic for a seed (default: the training seed); crossbars are drawn in IR order.
+        """
+        d = self.device
+        rng = np.random.default_rng(self.training.seed if seed is None else seed)
+        out = {}
+        for xb in self.crossbars:
+            if d.init_distribution == "uniform":
+                g = rng.uniform(d.init_low_S, d.init_high_S, size=xb.shape)
+            elif d.init_distribution == "normal":
+                g = np.clip(rng.normal(d.init_mean_S, d.init_std_S, size=xb.shape), d.g_min_S, d.g_max_S)
+            else:
+                g = np.full(xb.shape, d.init_mean_S)
+            out[xb.name] = g
+        return out
+
+
+def to_json(obj: Any) -> str:
+    """Deterministic JSON of an IR object (sorted keys, repr-exact floats)."""
+
+    def default(o: Any) -> Any:
+        if dataclasses.is_dataclass(o):
+            return dataclasses.asdict(o)  # type: ignore[arg-type]
+        raise TypeError(type(o))
+
+    return (
+        json.dumps(
+            dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj,
+            default=default,
+            indent=1,
+            sort_keys=True,
+        )
+        + "\n"
+    )

@@ -1,0 +1,1 @@
+"""Runners: start external tools (ngspice, openvaf-r, Icarus/cocotb, Verilator, Yosys)."""

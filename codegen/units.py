@@ -1,0 +1,84 @@
+"""SI-prefixed numbers: ``"1u"``, ``"10k"``, ``"2.5 mV"``, ``"1e-6"`` and plain floats alike.
+
+Written by hand because no well-kept library parses SPICE-style suffixes *and* checks the unit
+against the field it is given to (``"2 A"`` for a voltage is an error, not 2 V).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+__all__ = ["SI_PREFIXES", "parse_si", "format_si", "spice_float"]
+
+#: SI prefixes accepted after a number (``u`` and ``µ`` are micro; ``M`` is mega, ``m`` milli).
+SI_PREFIXES: dict[str, float] = {
+    "f": 1e-15,
+    "p": 1e-12,
+    "n": 1e-9,
+    "u": 1e-6,
+    "µ": 1e-6,
+    "m": 1e-3,
+    "": 1.0,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+}
+
+_NUM = re.compile(
+    r"^\s*(?P<num>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<prefix>[fpnuµmkMG]?)(?P<unit>[A-Za-zΩ]*)\s*$"
+)
+
+
+def parse_si(value: object, unit: str = "") -> float:
+    """Parse ``value`` (number or SI string) into a float in base units of ``unit``.
+
+    ``unit`` is the field's unit symbol (``"S"``, ``"V"``, ``"A"``, ``"s"``, ``"Hz"``, or ``""`` for
+    dimensionless); a string may repeat it (``"1 uS"``) but may not name another unit.
+    Raises ``ValueError`` with a message that says what is allowed.
+    """
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a boolean")
+    if isinstance(value, int | float):
+        if not math.isfinite(float(value)):
+            raise ValueError("expected a finite number")
+        return float(value)
+    if not isinstance(value, str):
+        raise ValueError(f"expected a number or an SI string like '1u' or '10k', got {type(value).__name__}")
+    m = _NUM.match(value)
+    if m is None:
+        raise ValueError(
+            f"cannot read {value!r} as a number; write e.g. 1e-6, '1u', '10k'"
+            + (f" or '1u{unit}'" if unit else "")
+        )
+    prefix, suffix = m.group("prefix"), m.group("unit")
+    # "1m" alone is milli; "1mS" is milli-siemens; but "1s" for a time field means 1 second, and
+    # "1meg" is not SPICE-ambiguous here because we reject unknown suffixes.
+    if suffix and suffix != unit:
+        # a bare unit letter may have been read as a prefix ("2 m" vs "2 ms"): try without prefix
+        if not (prefix == "" and suffix == unit):
+            allowed = f"'{unit}'" if unit else "no unit (dimensionless)"
+            raise ValueError(f"unit {suffix!r} in {value!r} is wrong here; allowed: {allowed}")
+    number = float(m.group("num")) * SI_PREFIXES[prefix]
+    if not math.isfinite(number):
+        raise ValueError("expected a finite number")
+    return number
+
+
+def format_si(value: float, unit: str = "", digits: int = 4) -> str:
+    """Human-readable SI string, e.g. ``format_si(4.95e-5, "S") == "49.5 µS"``."""
+    if value == 0 or not math.isfinite(value):
+        return f"{value:g} {unit}".strip()
+    exp3 = int(math.floor(math.log10(abs(value)) / 3))
+    exp3 = max(-5, min(3, exp3))
+    names = {-5: "f", -4: "p", -3: "n", -2: "µ", -1: "m", 0: "", 1: "k", 2: "M", 3: "G"}
+    scaled = value / 10 ** (3 * exp3)
+    return f"{scaled:.{digits}g} {names[exp3]}{unit}".strip()
+
+
+def spice_float(value: float) -> str:
+    """Exact, locale-free float literal for netlists (``repr`` round-trips; no SPICE suffixes,
+    since SPICE reads ``M`` as milli)."""
+    if value == 0:
+        return "0"
+    return repr(float(value))
