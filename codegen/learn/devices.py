@@ -38,10 +38,16 @@ _FAULTS, _D2D, _C2C = 0, 1, 2
 
 @dataclass
 class CrossbarArray:
-    """State of one crossbar: ``w`` ∈ [0, 1] per cell, its variation factors and fault masks."""
+    """State of one crossbar: conductance per cell, its variation factors and fault masks.
+
+    The conductance ``g`` (S) is the state kept (so untouched cells keep their value bit for bit);
+    pulses act on ``w = w_from_g(g)`` through the golden device model.
+    """
 
     name: str
-    w: np.ndarray  # (rows, cols) state (1)
+    g: np.ndarray  # (rows, cols) conductance (S)
+    g_min_S: float
+    g_max_S: float
     d2d: np.ndarray  # (rows, cols) step factor per cell (1)
     stuck_min: np.ndarray  # (rows, cols) bool
     stuck_max: np.ndarray  # (rows, cols) bool
@@ -49,9 +55,9 @@ class CrossbarArray:
     pulses_reset: int = 0  # reset pulses sent so far
 
     def pin(self) -> None:
-        """Force stuck cells to their stuck state."""
-        self.w[self.stuck_min] = 0.0
-        self.w[self.stuck_max] = 1.0
+        """Force stuck cells to their stuck conductance."""
+        self.g[self.stuck_min] = self.g_min_S
+        self.g[self.stuck_max] = self.g_max_S
 
 
 @dataclass
@@ -90,7 +96,9 @@ class DeviceArrays:
                 if dev.d2d_sigma > 0
                 else np.ones(xb.shape)
             )
-            arr = CrossbarArray(xb.name, w_from_g(dev, g0[xb.name]), d2d, smin, smax)
+            arr = CrossbarArray(
+                xb.name, np.array(g0[xb.name], dtype=float), dev.g_min_S, dev.g_max_S, d2d, smin, smax
+            )
             arr.pin()
             arrays[xb.name] = arr
         return cls(dev, arrays, seed, np.random.default_rng([seed, _C2C]))
@@ -99,14 +107,14 @@ class DeviceArrays:
     @property
     def conductances(self) -> dict[str, np.ndarray]:
         """Conductances (S) of every crossbar (fresh arrays)."""
-        return {k: g_from_w(self.dev, a.w) for k, a in self.arrays.items()}
+        return {k: a.g.copy() for k, a in self.arrays.items()}
 
     @property
     def pulses_total(self) -> int:
         return sum(a.pulses_set + a.pulses_reset for a in self.arrays.values())
 
     def stuck_fraction(self) -> float:
-        n = sum(a.w.size for a in self.arrays.values())
+        n = sum(a.g.size for a in self.arrays.values())
         return sum(int(a.stuck_min.sum() + a.stuck_max.sum()) for a in self.arrays.values()) / n
 
     # ----------------------------------------------------------------- updates
@@ -122,7 +130,8 @@ class DeviceArrays:
             a = self.arrays[name]
             c = np.asarray(c)
             scale = a.d2d * self._c2c_scale(np.abs(c))
-            a.w = apply_pulses(self.dev, a.w, c, rate_scale=scale)
+            w = apply_pulses(self.dev, w_from_g(self.dev, a.g), c, rate_scale=scale)
+            a.g = np.where(c == 0, a.g, g_from_w(self.dev, w))
             a.pin()
             a.pulses_set += int(np.sum(np.where(c > 0, c, 0)))
             a.pulses_reset += int(np.sum(np.where(c < 0, -c, 0)))
@@ -136,14 +145,15 @@ class DeviceArrays:
         variation factors multiply it (one cycle-to-cycle draw per cell and update).
         """
         d = self.dev
-        span = d.g_max_S - d.g_min_S
         for name, dg in delta_g.items():
             a = self.arrays[name]
-            dw = np.asarray(dg, dtype=float) / span
-            dw = np.where(dw < 0, dw * (d.dg_reset_S / d.dg_set_S), dw)
+            dg = np.asarray(dg, dtype=float)
+            if d.dg_reset_S != d.dg_set_S:
+                dg = np.where(dg < 0, dg * (d.dg_reset_S / d.dg_set_S), dg)
             if d.soft_bounds:
-                dw = np.where(dw > 0, dw * (1.0 - a.w), dw * a.w)
+                w = w_from_g(d, a.g)
+                dg = np.where(dg > 0, dg * (1.0 - w), dg * w)
             if d.d2d_sigma > 0 or d.c2c_sigma > 0:
-                dw = dw * a.d2d * self._c2c_scale(np.ones(dw.shape))
-            a.w = np.clip(a.w + dw, 0.0, 1.0)
+                dg = dg * a.d2d * self._c2c_scale(np.ones(dg.shape))
+            a.g = np.clip(a.g + dg, d.g_min_S, d.g_max_S)
             a.pin()
