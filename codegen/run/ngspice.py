@@ -95,8 +95,17 @@ def read_netlist_dir(path: str | Path) -> dict[str, str]:
     return {f.name: f.read_text() for f in sorted(p.iterdir()) if f.is_file() and f.suffix == ".sp"}
 
 
-def inline_deck(files: Mapping[str, str], top: str) -> str:
-    """The top level ``<top>.sp`` with every ``.include <file>`` replaced by that file's text."""
+_PARAM = re.compile(r"^\.param\s+(g_\w+)=(\S+)\s*$", re.MULTILINE)
+_RVALUE = re.compile(r"r=\{1/(g_\w+)\}")
+
+
+def inline_deck(files: Mapping[str, str], top: str, resolve_conductances: bool = True) -> str:
+    """The top level ``<top>.sp`` with every ``.include <file>`` replaced by that file's text.
+
+    ``resolve_conductances``: replace each resistor's ``r={1/g_…}`` by its number and drop the
+    ``g_…`` parameters.  ngspice's parameter expansion is slow for thousands of parameters (digits,
+    9 000 conductances: 5 s to load with them, see docs/netlists.md); the circuit is the same.
+    """
     name = top if top.endswith(".sp") else f"{top}.sp"
     if name not in files:
         raise NgspiceError(f"netlist {name} not found (have: {', '.join(sorted(files))})")
@@ -107,7 +116,15 @@ def inline_deck(files: Mapping[str, str], top: str) -> str:
             raise NgspiceError(f"{name}: included file {inc} not found")
         return files[inc].rstrip("\n")
 
-    return _INCLUDE.sub(sub, files[name])
+    deck = _INCLUDE.sub(sub, files[name])
+    if resolve_conductances:
+        values = {m.group(1).lower(): float(m.group(2)) for m in _PARAM.finditer(deck)}
+        deck = _PARAM.sub("", deck)
+        try:
+            deck = _RVALUE.sub(lambda m: f"r={spice_float(1.0 / values[m.group(1).lower()])}", deck)
+        except KeyError as exc:
+            raise NgspiceError(f"{name}: conductance parameter {exc} is not defined") from None
+    return deck
 
 
 def _copies_of(chip: Chip, top: str) -> list[str]:
