@@ -211,9 +211,7 @@ def netlist_context(chip: Chip, conductances: dict[str, np.ndarray] | None = Non
         chip=chip.name,
         title=f"{chip.name}: {chip.description}".strip().rstrip(":"),
         diode=(
-            {"model": DIODE_MODEL, "is": d.is_A, "n": d.n, "temp": d.temperature_C}
-            if d is not None
-            else {}
+            {"model": DIODE_MODEL, "is": d.is_A, "n": d.n, "temp": d.temperature_C} if d is not None else {}
         ),
         options={
             "reltol": sim.reltol,
@@ -257,7 +255,9 @@ def _render_dialect(dialect: str, ext: str, ctx: NetlistContext) -> dict[str, st
 @register
 class SpiceBackend(Backend):
     name = "spice"
-    summary = "spice/: ngspice netlists (crossbar/neuron subckts, free, nudged, simultaneous tops, .spiceinit)"
+    summary = (
+        "spice/: ngspice netlists (crossbar/neuron subckts, free, nudged, simultaneous tops, .spiceinit)"
+    )
 
     def render(self, chip: Chip, options: BuildOptions) -> dict[str, str | bytes]:
         ctx = netlist_context(chip)

@@ -295,7 +295,9 @@ class SharedSession:
     >>> op.copies["pos"]["out0p"]                                           # doctest: +SKIP
     """
 
-    def __init__(self, chip: Chip, files: Mapping[str, str], top: str = "free", netlist_name: str | None = None):
+    def __init__(
+        self, chip: Chip, files: Mapping[str, str], top: str = "free", netlist_name: str | None = None
+    ):
         self.chip = chip
         self.top = top
         self.where = netlist_name or f"spice/{top}.sp"
@@ -344,7 +346,10 @@ class SharedSession:
         try:
             out = self.ng.exec_command("op")
         except Exception as exc:
-            raise NgspiceError(f"ngspice op failed for phase {phase} of {self.where}: {exc}") from exc
+            log = "\n".join(getattr(self.ng, "_stderr", [])[-6:])
+            raise NgspiceError(
+                f"ngspice found no operating point for phase {phase} of {self.where} ({exc}):\n{log}"
+            ) from exc
         dt = time.perf_counter() - t0
         name = self.ng.last_plot
         if name == before or not name.startswith("op"):
