@@ -103,9 +103,14 @@ def compare_phases(
     x: np.ndarray,
     target: np.ndarray,
     beta: float | None = None,
+    files: Mapping[str, str] | None = None,
 ) -> list[PhaseResult]:
     """Golden model vs ngspice (shared mode) for every phase, over the samples ``x`` (B, n_in) with
-    targets ``target`` (B, n_out, V); β (S) defaults to ``chip.nudge.beta_S``."""
+    targets ``target`` (B, n_out, V); β (S) defaults to ``chip.nudge.beta_S``.
+
+    ``files``: the netlists to simulate (e.g. read from a build folder); by default the ``spice``
+    backend renders them with ``conductances``.  Either way the golden model uses ``conductances``.
+    """
     from ..model import GoldenModel
 
     x = np.atleast_2d(np.asarray(x, dtype=float))
@@ -118,7 +123,7 @@ def compare_phases(
     minus_eq = model.solve(x, target, -beta, v0=free_eq.v)
     gold = {"free": free_eq.voltages(), "pos": plus_eq.voltages(), "neg": minus_eq.voltages()}
     ref_ep = model.ep_gradient(x, target, beta=beta, centered=centered)
-    files = netlist_files(chip, conductances)
+    files = netlist_files(chip, conductances) if files is None else files
 
     def dv(copy: str, ops: list[dict[str, float]]) -> float:
         return max(abs(op[n] - float(gold[copy][n][b])) for b, op in enumerate(ops) for n in op)
