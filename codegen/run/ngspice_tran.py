@@ -1,7 +1,8 @@
 """A small ngspice batch runner for device-level checks of the Verilog-A models.
 
 :func:`run_ngspice` writes a netlist (and a ``.spiceinit`` with ``set num_threads=1``: OSDI
-transients ran 15–20× slower with ngspice's default of 8 threads on 2 cores) into a run folder,
+transients ran 15–20× slower with ngspice's default of 8 threads on 2 cores; and
+``set numdgt=15`` so ``wrdata`` keeps 16 digits) into a run folder,
 loads the given ``.osdi`` files with ``pre_osdi``, runs ``ngspice -b`` and reads back the vectors
 the netlist's ``.control`` block wrote with ``wrdata``.  The general netlist runner is
 ``codegen.run.ngspice``; this one only serves the device checks in :mod:`codegen.run.pulse`.
@@ -23,7 +24,7 @@ from .tools import ngspice_command
 
 __all__ = ["NgspiceFailed", "run_ngspice", "read_wrdata", "run_dir"]
 
-SPICEINIT = "set num_threads=1\n"
+SPICEINIT = "set num_threads=1\nset numdgt=15\n"
 
 
 class NgspiceFailed(CodegenError):
