@@ -161,3 +161,11 @@ def test_neuron_op_matches_shockley(tmp_path):
         expected = diode(v - nrn.v_high_V) - diode(nrn.v_low_V - v)
         # current drawn from the source = current the neuron draws from x; 1e-9 relative + 1e-18 A
         assert -r[f"i(V{k})"] == pytest.approx(expected, rel=1e-9, abs=1e-18), v
+
+
+def test_pulse_response_every_example(example, tmp_path):
+    from codegen.load import load_spec
+
+    chip = elaborate(load_spec(example))
+    r = memristor_pulse_response(chip, workdir=tmp_path)
+    assert r["max_rel_err"] < REL_TOL, (example.stem, r["dg_spice"], r["dg_golden"])

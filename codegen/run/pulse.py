@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -174,8 +173,3 @@ def memristor_read_disturb(
             )["state.txt"]
             out[float(v)] = float(res["g"][-1] - g_from_w(d, w0))
     return out
-
-
-def _with_device(chip: Chip, **changes: object) -> Chip:
-    """``chip`` with device fields changed (for what-if checks)."""
-    return replace(chip, device=replace(chip.device, **changes))
