@@ -63,7 +63,7 @@ def _parse(files: Mapping[str, str], spectre: bool) -> tuple[dict[str, list[str]
                 if toks[0] == ".model":
                     models.add(toks[1])
                     continue
-                if toks[0].startswith("."):
+                if toks[0].startswith(".") or toks[0] == "pre_osdi":
                     continue
             (cur if cur is not None else top).append(line)
     return subckts, top, models
@@ -80,12 +80,12 @@ def _master(line: str, spectre: bool) -> tuple[str, list[str]]:
     kind = toks[0][0]
     if kind == "x":
         return toks[-1], toks[1:-1]
-    n_nodes = {"r": 2, "d": 2, "v": 2, "e": 4, "g": 4, "f": 2}[kind]
+    n_nodes = {"r": 2, "d": 2, "v": 2, "e": 4, "g": 4, "f": 2, "n": 2}[kind]
     return kind, toks[1 : 1 + n_nodes]
 
 
 def flatten_count(files: Mapping[str, str], top: str, spectre: bool = False) -> int:
-    """Primitive elements (R, D, V, E, F, G) of ``files[top]`` with its includes, subckts flattened."""
+    """Primitive elements (R, D, V, E, F, G, N) of ``files[top]`` with its includes, subckts flattened."""
     subckts, _, models = _parse(files, spectre)
     _, top_lines, _ = _parse({top: files[top]}, spectre)
 

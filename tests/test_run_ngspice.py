@@ -246,3 +246,27 @@ def test_non_convergence_names_phase_and_netlist():
         run_batch(chip, files, "free", x)
     with pytest.raises(NgspiceError, match=r"phase free of spice/free\.sp"):
         SharedSession(chip, files, "free").op(x)
+
+
+# --------------------------------------------------------------------------- memristor variant
+@pytest.mark.openvaf
+def test_memristor_netlist_reads_like_the_resistor_netlist(tmp_path):
+    """memristor.sp (Verilog-A eqp_memristor weights) has free.sp's operating point while every
+    memristor stays below its thresholds (no bias sources, inputs 0.3 V: drops < v_set = 1 V)."""
+    from codegen.build import render_plan
+    from codegen.plan import write_plan
+
+    chip = random_chip(3, [3, 4, 2], bias=False)
+    write_plan(render_plan(chip, only=["spice", "veriloga"]), tmp_path)
+    proc = subprocess.run(
+        ["ngspice", "-b", "memristor.sp"], cwd=tmp_path / "spice", capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0 and "No. of Data Rows : 1" in proc.stdout, proc.stdout[-2000:] + proc.stderr
+    files = read_netlist_dir(tmp_path / "spice")
+    x = np.full(chip.n_inputs, 0.3) / chip.training.input_scale_V
+    mem = run_batch(chip, files, "memristor", x, workdir=tmp_path / "spice").copies["free"]
+    res = run_batch(chip, files, "free", x).copies["free"]
+    drops = [abs(mem[s] - mem[d]) for xb in chip.crossbars for s in xb.src_nodes for d in xb.dst_nodes]
+    assert max(drops) < chip.device.v_set_V
+    # the OSDI device holds G = g0 exactly in an operating point (docs/veriloga.md)
+    assert max(abs(mem[n] - res[n]) for n in res) <= TOL_V

@@ -12,6 +12,9 @@ each dialect's templates (``templates/<dialect>/*.j2``) only spell it.  Files pe
 * ``free``: sources + one network copy, no nudging (output switches open).
 * ``nudged``: the same plus, per output, a target source ``VTGT<j>`` (V(tref) = V(out−) + t) and a
   VCCS ``GNUDGE<j>`` of gain β driving ``β·(t − y)`` into ``out<j>p`` (and out of ``out<j>n``).
+* ``memristor`` (ngspice only): the free circuit with every resistor replaced by a Verilog-A
+  ``eqp_memristor`` instance ``N<row>_<col>`` (p = column, n = row, ``g0`` = the conductance
+  parameter), loaded with ``pre_osdi ../veriloga/eqp_memristor.osdi``; for transient programming.
 * ``simultaneous``: SEEDS.md §2: copies of the network that share the input/bias/neuron sources and
   the conductance parameters and are solved in one operating point: the free copy (IR node names),
   the +β copy (nodes ``<node>__pos``) and with centered nudging the −β copy (``<node>__neg``).
@@ -45,6 +48,9 @@ __all__ = [
 #: node suffix of each network copy in the simultaneous netlist (the free copy keeps the IR names)
 COPY_SUFFIX = {"free": "", "pos": "__pos", "neg": "__neg"}
 DIODE_MODEL = "dnrn"
+MEMRISTOR_MODEL = "mem"
+#: the veriloga backend's OSDI build of eqp_memristor, relative to the spice/ folder
+OSDI_PATH = "../veriloga/eqp_memristor.osdi"
 
 
 def copy_node(node: str, copy: str) -> str:
@@ -240,7 +246,7 @@ TOPS = ("free", "nudged", "simultaneous")
 
 
 def _render_dialect(dialect: str, ext: str, ctx: NetlistContext) -> dict[str, str | bytes]:
-    base = ctx.as_dict()
+    base = {**ctx.as_dict(), "memristor": False}
     files: dict[str, str | bytes] = {
         f"{dialect}/cells.{ext}": render(f"{dialect}/cells.{ext}.j2", **base),
         f"{dialect}/params.{ext}": render(f"{dialect}/params.{ext}.j2", **base),
@@ -265,6 +271,10 @@ class SpiceBackend(Backend):
         # ngspice reads .spiceinit from the folder it runs in (TOOLCHAIN.md: 8 threads on 2 cores
         # made OSDI transients 15-20x slower)
         files["spice/.spiceinit"] = "* ngspice start-up for these netlists\nset num_threads=1\n"
+        # variant: the weights as Verilog-A memristors (backend veriloga), for transient programming
+        mem = {**ctx.as_dict(), "memristor": True, "memristor_model": MEMRISTOR_MODEL, "osdi_path": OSDI_PATH}
+        files["spice/memristor_cells.sp"] = render("spice/cells.sp.j2", **mem)
+        files["spice/memristor.sp"] = render("spice/top.sp.j2", **mem, top="free", copies=ctx.tops["free"])
         return files
 
 

@@ -97,6 +97,7 @@ def read_netlist_dir(path: str | Path) -> dict[str, str]:
 
 _PARAM = re.compile(r"^\.param\s+(g_\w+)=(\S+)\s*$", re.MULTILINE)
 _RVALUE = re.compile(r"r=\{1/(g_\w+)\}")
+_G0VALUE = re.compile(r"g0=\{(g_\w+)\}")
 
 
 def inline_deck(files: Mapping[str, str], top: str, resolve_conductances: bool = True) -> str:
@@ -122,13 +123,14 @@ def inline_deck(files: Mapping[str, str], top: str, resolve_conductances: bool =
         deck = _PARAM.sub("", deck)
         try:
             deck = _RVALUE.sub(lambda m: f"r={spice_float(1.0 / values[m.group(1).lower()])}", deck)
+            deck = _G0VALUE.sub(lambda m: f"g0={spice_float(values[m.group(1).lower()])}", deck)
         except KeyError as exc:
             raise NgspiceError(f"{name}: conductance parameter {exc} is not defined") from None
     return deck
 
 
 def _copies_of(chip: Chip, top: str) -> list[str]:
-    if top == "free":
+    if top in ("free", "memristor"):
         return ["free"]
     if top == "nudged":
         return ["pos"]
@@ -223,20 +225,32 @@ def run_batch(
     beta: float | None = None,
     netlist_name: str | None = None,
     timeout_s: float = 600.0,
+    workdir: str | Path | None = None,
 ) -> OperatingPoint:
-    """One operating point with ``ngspice -b`` (a fresh process; conductances are those of ``files``)."""
+    """One operating point with ``ngspice -b`` (a fresh process; conductances are those of ``files``).
+
+    ``workdir``: run there (the deck is written as ``_run_<top>.sp``), e.g. a build's ``spice/``
+    folder so that ``memristor.sp`` finds ``../veriloga/eqp_memristor.osdi``; default a temporary folder.
+    """
     deck = inline_deck(files, top)
     deck = re.sub(r"^\s*\.(op|end)\s*$", "", deck, flags=re.IGNORECASE | re.MULTILINE).rstrip("\n")
     ctrl = alter_commands(chip, top, x, target, beta)
     deck += "\n.control\noption numdgt=17\n" + "\n".join(ctrl) + "\nop\nprint all\n.endc\n.end\n"
     where = netlist_name or f"spice/{top}.sp"
-    with tempfile.TemporaryDirectory(prefix="codegen-ngspice-") as tmp:
-        Path(tmp, ".spiceinit").write_text(files.get(".spiceinit", "set num_threads=1\n"))
-        Path(tmp, "deck.sp").write_text(deck)
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="codegen-ngspice-"))
+        else:
+            tmp = str(workdir)
+        init = Path(tmp, ".spiceinit")
+        if not init.exists():
+            init.write_text(files.get(".spiceinit", "set num_threads=1\n"))
+        deck_name = f"_run_{top}.sp"
+        Path(tmp, deck_name).write_text(deck)
         t0 = time.perf_counter()
         try:
             proc = subprocess.run(
-                [*ngspice_command(), "-b", "deck.sp"],
+                [*ngspice_command(), "-b", deck_name],
                 cwd=tmp,
                 capture_output=True,
                 text=True,
