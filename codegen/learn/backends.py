@@ -8,6 +8,7 @@ gradient.  :class:`GoldenBackend` wraps :class:`codegen.model.GoldenModel`;
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 import numpy as np
@@ -113,17 +114,23 @@ class SpiceBackend:
             xb.name: (xb.energy_scale / c_out if energy == "full" else 1.0) for xb in chip.crossbars
         }
         self.ops = 0  # operating points solved (one per sample)
+        self.op_seconds = 0.0  # wall time inside ngspice ``op`` (s)
+        self.alter_seconds = 0.0  # wall time spent re-writing conductances (s)
 
     def set_conductances(self, g: dict[str, np.ndarray]) -> None:
         g = {k: np.array(v, dtype=float) for k, v in g.items()}
         if any(not np.array_equal(g[k], self.g[k]) for k in g):
+            t0 = time.perf_counter()
             self.session.set_conductances(g)  # every resistor of every copy, by ``alter``
+            self.alter_seconds += time.perf_counter() - t0
         self.g = g
         self._golden.set_conductances(g)
 
     def _op(self, x: np.ndarray, t: np.ndarray | None):
         self.ops += 1
-        return self.session.op(x, t, beta=self.beta).copies
+        op = self.session.op(x, t, beta=self.beta)
+        self.op_seconds += op.seconds
+        return op.copies
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
         x = np.atleast_2d(x)
