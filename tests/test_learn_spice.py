@@ -16,6 +16,13 @@ from codegen.load import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
+
+def example_path(name: str) -> Path:
+    """examples/<name>.yaml, or the sign-pulse variant examples/sign_pulse/<name>.yaml."""
+    p = ROOT / "examples" / f"{name}.yaml"
+    return p if p.exists() else ROOT / "examples" / "sign_pulse" / f"{name}.yaml"
+
+
 pytestmark = pytest.mark.ngspice
 
 
@@ -36,7 +43,7 @@ def test_spice_ep_gradient_matches_golden():
 
 @pytest.mark.parametrize(("example", "epochs"), [("kiraz_case1", 60), ("xor", 60), ("xor_sign", 60)])
 def test_training_step_for_step(example, epochs):
-    chip = elaborate(load_spec(ROOT / "examples" / f"{example}.yaml"))
+    chip = elaborate(load_spec(example_path(example)))
     ds = load_dataset(chip)
     rs = train(chip, SpiceBackend(chip), ds, epochs=epochs)
     rg = train(chip, GoldenBackend(chip), ds, epochs=epochs)
