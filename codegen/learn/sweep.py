@@ -192,8 +192,9 @@ def run_sweep(
     """
     out.mkdir(parents=True, exist_ok=True)
     points = grid_points(grid, init_seeds, energies)
-    for path, _ in grid:  # fail fast on a bad path or value, before any worker starts
-        override(spec, {path: grid[[p for p, _ in grid].index(path)][1][0]})
+    for path, values in grid:  # fail fast on a bad path or value, before any worker starts
+        for v in values:
+            override(spec, {path: v})
     _drop_torn_tail(out / POINTS_FILE)
     done = load_done(out)
     todo = [p for p in points if p.key not in done]
