@@ -64,6 +64,22 @@ def test_ep_and_exact_gradient_training_agree_on_kiraz():
         assert np.all(np.abs(a.g_final[k] - e.g_final[k]) <= 3e-3 * moved + 1e-12)
 
 
+def test_vanilla_ep_trains_kiraz_too():
+    from codegen.learn.overrides import override
+
+    chip = elaborate(override(load_spec(example_path("kiraz_case1")), {"nudge.centered": False}))
+    ds = load_dataset(chip)
+    r = train(chip, GoldenBackend(chip), ds, epochs=40)
+    assert not chip.nudge.centered and r.final.train_loss <= 5e-5  # |y − t| ≤ 10 mV
+
+
+def test_train_cli_bad_override_is_a_clear_error(capsys):
+    from codegen.cli import main
+
+    assert main(["train", str(example_path("xor")), "--set", "training.learnin_rate=1e-9", "-q"]) == 2
+    assert "unknown spec path 'training.learnin_rate'" in capsys.readouterr().err
+
+
 def test_train_cli_writes_metrics_and_plots(tmp_path):
     from codegen.cli import main
 
