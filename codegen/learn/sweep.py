@@ -201,9 +201,10 @@ def run_sweep(
     data = spec.model_dump(by_alias=True)
     ran = 0
     if todo:
-        own = None
+        own_client, own_cluster = None, None
         if client is None:
-            client, own = _client(cluster, workers, processes)
+            client, own_cluster = _client(cluster, workers, processes)
+            own_client = client
         try:
             from dask.distributed import as_completed
 
@@ -223,9 +224,10 @@ def run_sweep(
                     if on_point is not None:
                         on_point(row, len(points) - len(todo) + ran, len(points))
         finally:
-            if own is not None:
-                client.close()
-                own.close()
+            if own_client is not None:  # a client this call made (never the caller's, nor a remote cluster)
+                own_client.close()
+            if own_cluster is not None:
+                own_cluster.close()
     rows = [done[p.key] for p in points]
     write_csv(rows, grid, out / CSV_FILE)
     return rows, ran
