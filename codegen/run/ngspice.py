@@ -120,7 +120,7 @@ def inline_deck(files: Mapping[str, str], top: str, resolve_conductances: bool =
     deck = _INCLUDE.sub(sub, files[name])
     if resolve_conductances:
         values = {m.group(1).lower(): float(m.group(2)) for m in _PARAM.finditer(deck)}
-        deck = _PARAM.sub("", deck)
+        deck = "\n".join(line for line in deck.splitlines() if not _PARAM.match(line)) + "\n"
         try:
             deck = _RVALUE.sub(lambda m: f"r={spice_float(1.0 / values[m.group(1).lower()])}", deck)
             deck = _G0VALUE.sub(lambda m: f"g0={spice_float(values[m.group(1).lower()])}", deck)
@@ -233,7 +233,7 @@ def run_batch(
     folder so that ``memristor.sp`` finds ``../veriloga/eqp_memristor.osdi``; default a temporary folder.
     """
     deck = inline_deck(files, top)
-    deck = re.sub(r"^\s*\.(op|end)\s*$", "", deck, flags=re.IGNORECASE | re.MULTILINE).rstrip("\n")
+    deck = "\n".join(line for line in deck.splitlines() if line.strip().lower() not in (".op", ".end"))
     ctrl = alter_commands(chip, top, x, target, beta)
     deck += "\n.control\noption numdgt=17\n" + "\n".join(ctrl) + "\nop\nprint all\n.endc\n.end\n"
     where = netlist_name or f"spice/{top}.sp"
