@@ -1,0 +1,609 @@
+"""Golden network model: the chip as a nonlinear resistive network, solved exactly (numpy/scipy).
+
+Reads only the Chip IR (:mod:`codegen.ir`; its docstring defines the conventions used here).
+
+Unknowns are the voltages ``v`` (V) of ``chip.free_nodes`` (hidden and output nodes).  Source nodes
+are clamped; an amplifier output is the dependent node ``gain·V(in_node)``.  The equilibrium is the
+stationary point of the total energy (co-content, W)::
+
+    F(v) = Σ_k c_k·E_k(v) + β·c_out·C(v),   C = ½ Σ_i (t_i − y_i)²  (V²)
+
+where ``E_k`` holds the crossbars into layer ``k`` (``½ Σ G·ΔV²``) and the co-contents of layer ``k``'s
+clamp diodes.  ``∂F/∂v_j = c_j·I_j`` with ``I_j`` the net current leaving node ``j`` (A), so the
+stationary point satisfies KCL at every free node (the ``1/gain`` backward CCCS makes the unscaled
+KCL Jacobian non-symmetric; the ``c_k``-scaled one, the Hessian of ``F``, is symmetric and, for
+``β ≥ 0``, positive definite).  Damped Newton on ``∇F = 0`` with a backtracking line search on ``F``
+solves it; the reported residual is the largest ``|I_j|`` (A).
+
+Gradients of the loss ``C`` with respect to every conductance (V²/S):
+
+* EP (:meth:`GoldenModel.ep_gradient`): ``∂C/∂G = (c/c_out)·(ΔV²_β − ΔV²_0)/(2β)``, centered
+  ``(c/c_out)·(ΔV²_{+β} − ΔV²_{−β})/(4β)``, ``ΔV`` the drop across the conductance (V).
+* exact (:meth:`GoldenModel.exact_gradient`): implicit differentiation, ``λ = H⁻¹ ∂C/∂v`` (adjoint,
+  ``H`` the Hessian of ``F`` at the free equilibrium), ``∂C/∂G = −c·ΔV·Δλ``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+from ..errors import CodegenError
+from ..ir import Chip
+
+__all__ = ["GoldenModel", "Equilibrium", "ConvergenceError", "phase_name"]
+
+#: batch × n_free² (floats) above which the dense solver splits the batch into chunks (≈ 128 MB)
+_DENSE_CHUNK_FLOATS = 16_000_000
+#: free-node count above which ``method="auto"`` uses the sparse solver
+_DENSE_MAX_NODES = 2000
+
+
+def phase_name(beta_S: float) -> str:
+    """Human name of a phase: ``free`` (β = 0), ``nudged +β`` or ``nudged −β``."""
+    return "free" if beta_S == 0 else ("nudged +β" if beta_S > 0 else "nudged −β")
+
+
+class ConvergenceError(CodegenError):
+    """The equilibrium solver did not reach the KCL residual tolerance.
+
+    ``phase``: free / nudged +β / nudged −β; ``iterations``: Newton iterations done;
+    ``residual_A``: worst KCL residual left (A); ``samples``: indices of the samples that failed.
+    """
+
+    def __init__(self, phase: str, iterations: int, residual_A: float, tol_A: float, samples: list[int]):
+        self.phase = phase
+        self.iterations = iterations
+        self.residual_A = residual_A
+        self.samples = samples
+        shown = ", ".join(map(str, samples[:8])) + (" …" if len(samples) > 8 else "")
+        super().__init__(
+            f"golden model: {phase} phase did not converge after {iterations} Newton iterations: "
+            f"KCL residual {residual_A:.3g} A > tolerance {tol_A:.3g} A (samples {shown}); "
+            "raise simulation.max_newton_iterations or check the network"
+        )
+
+
+@dataclass(frozen=True)
+class _Crossbar:
+    name: str
+    c: float  # energy scale of the destination layer (1)
+    rows: np.ndarray  # free-node index of each row
+    src_free: bool  # columns are (gain ×) free nodes, else fixed sources
+    cols: np.ndarray  # free-node index (src_free) or fixed-node index of each column
+    gain: float  # V(column) = gain·V(free node) (V/V), 1 for sources
+
+
+@dataclass
+class Equilibrium:
+    """One equilibrium of a batch.
+
+    ``v``: (B, n_free) voltages (V) of ``chip.free_nodes``; ``u``: (B, n_fixed) voltages (V) of the
+    source nodes (``GoldenModel.fixed_nodes`` order); ``target``: (B, n_out) targets (V) or None;
+    ``beta``: nudge strength (S); ``iterations``: (B,) Newton iterations; ``residual``: (B,) largest
+    |KCL residual| (A); ``phase``: free / nudged ±β.
+    """
+
+    model: GoldenModel = field(repr=False)
+    v: np.ndarray
+    u: np.ndarray
+    target: np.ndarray | None
+    beta: float
+    iterations: np.ndarray
+    residual: np.ndarray
+    phase: str
+
+    @property
+    def batch(self) -> int:
+        return self.v.shape[0]
+
+    @property
+    def outputs(self) -> np.ndarray:
+        """(B, n_out) outputs y = V(out p) − V(out n) (V)."""
+        return self.v @ self.model._P.T
+
+    def voltages(self) -> dict[str, np.ndarray]:
+        """Every node's voltage (V) as (B,): free nodes, amplifier outputs and source nodes."""
+        m = self.model
+        out = {n: self.v[:, i] for i, n in enumerate(m.chip.free_nodes)}
+        for a in m.chip.amplifiers:
+            out[a.out_node] = a.gain * self.v[:, m._free[a.in_node]]
+        for i, n in enumerate(m.fixed_nodes):
+            out[n] = self.u[:, i]
+        return out
+
+
+class GoldenModel:
+    """The chip as a nonlinear resistive network.
+
+    ``conductances``: dict crossbar name → (rows, cols) array (S); default
+    ``chip.initial_conductances()``.  ``method``: ``dense`` (batched LAPACK solves), ``sparse``
+    (one block-diagonal sparse LU per Newton step for the whole batch) or ``auto`` (dense up to
+    2000 free nodes).
+    """
+
+    def __init__(
+        self,
+        chip: Chip,
+        conductances: dict[str, np.ndarray] | None = None,
+        method: Literal["auto", "dense", "sparse"] = "auto",
+    ):
+        self.chip = chip
+        free = {n: i for i, n in enumerate(chip.free_nodes)}
+        self._free = free
+        n = len(free)
+        self.n_free = n
+        self.fixed_nodes: tuple[str, ...] = tuple(s.node for s in chip.sources)
+        fixed = {s: i for i, s in enumerate(self.fixed_nodes)}
+        self._fixed = fixed
+        if method not in ("auto", "dense", "sparse"):
+            raise CodegenError(f"golden model: unknown method {method!r}; use auto, dense or sparse")
+        self.method = ("dense" if n <= _DENSE_MAX_NODES else "sparse") if method == "auto" else method
+
+        amp_in = {a.out_node: (a.in_node, a.gain) for a in chip.amplifiers}
+        xbs = []
+        for xb in chip.crossbars:
+            rows = np.array([free[d] for d in xb.dst_nodes], dtype=np.intp)
+            first = xb.src_nodes[0]
+            if first in fixed:
+                cols = np.array([fixed[s] for s in xb.src_nodes], dtype=np.intp)
+                xbs.append(_Crossbar(xb.name, xb.energy_scale, rows, False, cols, 1.0))
+            else:
+                idx, gains = [], []
+                for s in xb.src_nodes:
+                    node, g = amp_in.get(s, (s, 1.0))
+                    idx.append(free[node])
+                    gains.append(g)
+                if not np.allclose(gains, xb.gain):
+                    raise CodegenError(
+                        f"crossbar {xb.name}: amplifier gains {gains} differ from gain {xb.gain}"
+                    )
+                xbs.append(
+                    _Crossbar(xb.name, xb.energy_scale, rows, True, np.array(idx, dtype=np.intp), xb.gain)
+                )
+        self._xbs = xbs
+
+        # energy scale c_j of every free node (its layer's c_k)
+        self._c = np.ones(n)
+        neuron_nodes, neuron_c = [], []
+        for layer in chip.layers[1:]:
+            for node in layer.nodes:
+                self._c[free[node]] = layer.energy_scale
+                if layer.neuron is not None:
+                    neuron_nodes.append(free[node])
+                    neuron_c.append(layer.energy_scale)
+        self._nrn = np.array(neuron_nodes, dtype=np.intp)
+        self._nrn_c = np.array(neuron_c)
+        nrn = next((la.neuron for la in chip.layers if la.neuron is not None), None)
+        self._neuron = nrn
+        if nrn is not None:
+            d = nrn.diode
+            self._is, self._nvt, self._gmin = d.is_A, d.n * d.vt_V, d.gmin_S
+            self._vh, self._vl = nrn.v_high_V, nrn.v_low_V
+
+        # output map: y = P v
+        self._P = np.zeros((chip.n_outputs, n))
+        for i, (p, m) in enumerate(chip.nudge.outputs):
+            self._P[i, free[p]] = 1.0
+            if m is not None:
+                self._P[i, free[m]] = -1.0
+        self._PtP = self._P.T @ self._P
+        self._c_out = chip.nudge.energy_scale
+
+        # source voltages independent of x
+        self._u_const = np.zeros(len(self.fixed_nodes))
+        self._u_input = np.array([fixed[s.node] for s in chip.input_sources()], dtype=np.intp)
+        for s in chip.sources:
+            if s.kind != "input":
+                self._u_const[fixed[s.node]] = s.value_V
+
+        self.set_conductances(chip.initial_conductances() if conductances is None else conductances)
+
+    # ------------------------------------------------------------------ conductances
+    @property
+    def conductances(self) -> dict[str, np.ndarray]:
+        """Crossbar name → (rows, cols) conductances (S) (copies)."""
+        return {k: v.copy() for k, v in self._G.items()}
+
+    def set_conductances(self, conductances: dict[str, np.ndarray]) -> None:
+        """Replace the conductances (S); every crossbar must be given with its (rows, cols) shape."""
+        G = {}
+        for xb in self.chip.crossbars:
+            if xb.name not in conductances:
+                raise CodegenError(f"golden model: no conductances for crossbar {xb.name}")
+            g = np.array(conductances[xb.name], dtype=float)
+            if g.shape != xb.shape:
+                raise CodegenError(f"golden model: crossbar {xb.name} needs shape {xb.shape}, got {g.shape}")
+            G[xb.name] = g
+        extra = set(conductances) - set(G)
+        if extra:
+            raise CodegenError(f"golden model: unknown crossbars {sorted(extra)}")
+        self._G = G
+        n = self.n_free
+        K = np.zeros((n, n))
+        Bm = np.zeros((n, len(self.fixed_nodes)))
+        for xb in self._xbs:
+            g = G[xb.name]
+            cg = xb.c * g
+            np.add.at(K, (xb.rows, xb.rows), cg.sum(axis=1))
+            if xb.src_free:
+                a = xb.gain
+                np.add.at(K, (xb.cols, xb.cols), a * a * cg.sum(axis=0))
+                np.add.at(K, (xb.rows[:, None], xb.cols[None, :]), -a * cg)
+                np.add.at(K, (xb.cols[:, None], xb.rows[None, :]), -a * cg.T)
+            else:
+                np.add.at(Bm, (xb.rows[:, None], xb.cols[None, :]), cg)
+        self._K = K  # Hessian of the linear part of F (S, c-scaled)
+        self._Bm = Bm  # ∇F = K v − Bm u + diodes + nudge
+        self._Ksp: sp.csc_matrix | None = None
+
+    # ------------------------------------------------------------------ sources and helpers
+    def source_values(self, x: np.ndarray) -> np.ndarray:
+        """(B, n_fixed) voltages (V) of every source node for inputs ``x`` ((n_in,) or (B, n_in))."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        if x.shape[1] != self.chip.n_inputs:
+            raise CodegenError(f"golden model: inputs need {self.chip.n_inputs} features, got {x.shape[1]}")
+        u = np.tile(self._u_const, (x.shape[0], 1))
+        u[:, self._u_input] = self.chip.source_voltages(x)
+        return u
+
+    def _targets(self, target: np.ndarray | None, B: int) -> np.ndarray | None:
+        if target is None:
+            return None
+        t = np.atleast_2d(np.asarray(target, dtype=float))
+        if t.shape[1] != self.chip.n_outputs:
+            raise CodegenError(f"golden model: targets need {self.chip.n_outputs} values, got {t.shape[1]}")
+        if t.shape[0] == 1 and B > 1:
+            t = np.repeat(t, B, axis=0)
+        if t.shape[0] != B:
+            raise CodegenError(f"golden model: {t.shape[0]} targets for {B} inputs")
+        return t
+
+    def _diode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Current (A), conductance (S) and co-content (W) of one clamp diode at voltage ``x`` (V)."""
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = np.exp(x / self._nvt)
+            i = self._is * (e - 1.0) + self._gmin * x
+            gd = self._is / self._nvt * e + self._gmin
+            w = self._is * self._nvt * (e - 1.0) - self._is * x + 0.5 * self._gmin * x * x
+        return i, gd, w
+
+    def _eval(
+        self, v: np.ndarray, b: np.ndarray, t: np.ndarray | None, beta: float, need_hess: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Energy (up to a constant, W), gradient ∇F (A, c-scaled) and diode Hessian diagonal (S)."""
+        Kv = v @ self._K
+        grad = Kv - b
+        energy = 0.5 * np.einsum("bi,bi->b", v, Kv) - np.einsum("bi,bi->b", v, b)
+        hdiag = None
+        if self._nrn.size:
+            vn = v[:, self._nrn]
+            ih, gh, wh = self._diode(vn - self._vh)
+            il, gl, wl = self._diode(self._vl - vn)
+            grad[:, self._nrn] += self._nrn_c * (ih - il)
+            energy = energy + (self._nrn_c * (wh + wl)).sum(axis=1)
+            if need_hess:
+                hdiag = np.zeros_like(v)
+                hdiag[:, self._nrn] = self._nrn_c * (gh + gl)
+        if beta != 0.0 and t is not None:
+            err = t - v @ self._P.T  # (B, n_out) V
+            grad -= beta * self._c_out * (err @ self._P)
+            energy = energy + 0.5 * beta * self._c_out * (err * err).sum(axis=1)
+        if need_hess and hdiag is None:
+            hdiag = np.zeros_like(v)
+        return energy, grad, hdiag
+
+    def _newton_step(self, hdiag: np.ndarray, grad: np.ndarray, beta: float) -> np.ndarray:
+        """Solve (K + diag(hdiag_b) + β c_out PᵀP) p_b = −grad_b for every sample b."""
+        base = self._K + (beta * self._c_out) * self._PtP
+        if self.method == "dense":
+            return -self._dense_solve(base, hdiag, grad)
+        return -self._sparse_solve(base, hdiag, grad)
+
+    def _dense_solve(self, base: np.ndarray, hdiag: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        B, n = rhs.shape
+        out = np.empty_like(rhs)
+        chunk = max(1, _DENSE_CHUNK_FLOATS // max(1, n * n))
+        di = np.arange(n)
+        for s in range(0, B, chunk):
+            e = min(B, s + chunk)
+            H = np.broadcast_to(base, (e - s, n, n)).copy()
+            H[:, di, di] += hdiag[s:e]
+            out[s:e] = np.linalg.solve(H, rhs[s:e, :, None])[:, :, 0]
+        return out
+
+    def _sparse_solve(self, base: np.ndarray, hdiag: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        B, n = rhs.shape
+        H0 = sp.csc_matrix(base + np.eye(n))  # explicit diagonal in the pattern
+        H0.sort_indices()
+        diag_pos = np.empty(n, dtype=np.intp)
+        for j in range(n):
+            lo, hi = H0.indptr[j], H0.indptr[j + 1]
+            diag_pos[j] = lo + np.searchsorted(H0.indices[lo:hi], j)
+        data0 = H0.data.copy()
+        data0[diag_pos] -= 1.0
+        nnz = data0.size
+        data = np.tile(data0, B)
+        data[(diag_pos[None, :] + nnz * np.arange(B)[:, None]).ravel()] += hdiag.ravel()
+        indices = (H0.indices[None, :] + n * np.arange(B)[:, None]).ravel()
+        indptr = np.concatenate([[0], (H0.indptr[1:][None, :] + nnz * np.arange(B)[:, None]).ravel()])
+        H = sp.csc_matrix((data, indices, indptr), shape=(n * B, n * B))
+        return spla.splu(H).solve(rhs.ravel()).reshape(B, n)
+
+    # ------------------------------------------------------------------ equilibrium
+    def solve(
+        self,
+        x: np.ndarray,
+        target: np.ndarray | None = None,
+        beta: float = 0.0,
+        v0: np.ndarray | None = None,
+    ) -> Equilibrium:
+        """Equilibrium for inputs ``x`` ((n_in,) or (B, n_in), feature units), nudged by ``beta`` (S)
+        towards ``target`` ((n_out,) or (B, n_out), V).  ``v0``: (B, n_free) start voltages (V).
+
+        Raises :class:`ConvergenceError` if the KCL residual does not reach
+        ``chip.simulation.residual_tol_A`` within ``max_newton_iterations``.
+        """
+        u = self.source_values(x)
+        B = u.shape[0]
+        t = self._targets(target, B)
+        if beta != 0.0 and t is None:
+            raise CodegenError("golden model: a nudged phase (beta != 0) needs a target")
+        beta = float(beta)
+        b = u @ self._Bm.T
+        v = (
+            np.zeros((B, self.n_free))
+            if v0 is None
+            else np.array(np.broadcast_to(v0, (B, self.n_free)), dtype=float)
+        )
+        sim = self.chip.simulation
+        tol, maxit = sim.residual_tol_A, sim.max_newton_iterations
+        iters = np.zeros(B, dtype=int)
+        res = np.full(B, np.inf)
+        energy, grad, hdiag = self._eval(v, b, t, beta)
+        act = np.arange(B)
+        it = 0
+        while True:
+            r = np.abs(grad / self._c).max(axis=1) if self.n_free else np.zeros(len(act))
+            res[act] = r
+            iters[act] = it
+            keep = r > tol
+            act, energy, grad, hdiag = act[keep], energy[keep], grad[keep], hdiag[keep]
+            if act.size == 0:
+                break
+            if it >= maxit:
+                raise ConvergenceError(phase_name(beta), it, float(res[act].max()), tol, act.tolist())
+            it += 1
+            va, ba = v[act], b[act]
+            ta = None if t is None else t[act]
+            step = self._newton_step(hdiag, grad, beta)
+            slope = np.einsum("bi,bi->b", grad, step)
+            alpha = np.ones(act.size)
+            new_v = va + step
+            new_e, new_g, new_h = self._eval(new_v, ba, ta, beta)
+            pending = np.arange(act.size)
+            for _ in range(60):
+                ok = np.isfinite(new_e[pending]) & (
+                    (new_e[pending] <= energy[pending] + 1e-4 * alpha[pending] * slope[pending])
+                    | (np.abs(new_g[pending] / self._c).max(axis=1) < r[keep][pending])
+                )
+                pending = pending[~ok]
+                if pending.size == 0:
+                    break
+                alpha[pending] *= 0.5
+                tv = va[pending] + alpha[pending, None] * step[pending]
+                te, tg, th = self._eval(tv, ba[pending], None if ta is None else ta[pending], beta)
+                new_v[pending], new_e[pending], new_g[pending], new_h[pending] = tv, te, tg, th
+            v[act] = new_v
+            energy, grad, hdiag = new_e, new_g, new_h
+        return Equilibrium(self, v, u, t, beta, iters, res, phase_name(beta))
+
+    # ------------------------------------------------------------------ readouts
+    def _columns(self, xb: _Crossbar, eq: Equilibrium) -> np.ndarray:
+        """(B, cols) voltages (V) of a crossbar's column nodes."""
+        return xb.gain * eq.v[:, xb.cols] if xb.src_free else eq.u[:, xb.cols]
+
+    def voltage_drops(self, eq: Equilibrium) -> dict[str, np.ndarray]:
+        """Crossbar → (B, rows, cols) drop ``ΔV = V(src column) − V(dst row)`` (V)."""
+        return {xb.name: self._columns(xb, eq)[:, None, :] - eq.v[:, xb.rows, None] for xb in self._xbs}
+
+    def loss(self, x: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """(B,) loss ``C = ½ Σ (t − y)²`` (V²) at the free equilibrium."""
+        eq = self.solve(x)
+        t = self._targets(target, eq.batch)
+        return 0.5 * ((t - eq.outputs) ** 2).sum(axis=1)
+
+    def energy(self, eq: Equilibrium) -> np.ndarray:
+        """(B,) total energy ``Σ_k c_k E_k + β·c_out·C`` (W): crossbar co-content ``½ G ΔV²``, diode
+        co-content ``∫ I dV`` and the nudge term, each weighted by its layer's ``c_k``."""
+        tot = np.zeros(eq.batch)
+        for xb in self._xbs:
+            dv = self._columns(xb, eq)[:, None, :] - eq.v[:, xb.rows, None]
+            tot += 0.5 * xb.c * np.einsum("rc,brc->b", self._G[xb.name], dv * dv)
+        if self._nrn.size:
+            vn = eq.v[:, self._nrn]
+            tot += (self._nrn_c * (self._diode(vn - self._vh)[2] + self._diode(self._vl - vn)[2])).sum(axis=1)
+        if eq.beta != 0.0 and eq.target is not None:
+            tot += 0.5 * eq.beta * self._c_out * ((eq.target - eq.outputs) ** 2).sum(axis=1)
+        return tot
+
+    def kcl_residual(self, eq: Equilibrium) -> np.ndarray:
+        """(B, n_free) net current leaving each free node (A), from the element currents."""
+        cur = np.zeros_like(eq.v)
+        amp_out = np.zeros_like(eq.v)  # Σ I_out/gain drawn by the CCCS of each in_node
+        for xb in self._xbs:
+            g = self._G[xb.name]
+            dv = self._columns(xb, eq)[:, None, :] - eq.v[:, xb.rows, None]
+            i = g * dv  # (B, R, C) current from column into row (A)
+            np.add.at(cur.T, xb.rows, -i.sum(axis=2).T)
+            if xb.src_free:
+                np.add.at(amp_out.T, xb.cols, (i.sum(axis=1) / xb.gain).T)
+        cur += amp_out
+        if self._nrn.size:
+            vn = eq.v[:, self._nrn]
+            cur[:, self._nrn] += self._diode(vn - self._vh)[0] - self._diode(self._vl - vn)[0]
+        if eq.beta != 0.0 and eq.target is not None:
+            cur -= eq.beta * ((eq.target - eq.outputs) @ self._P)
+        return cur
+
+    def power(self, eq: Equilibrium) -> dict[str, np.ndarray]:
+        """Power absorbed by every element (W; negative = delivered), grouped by kind.
+
+        Keys: ``crossbar:<name>`` (B, rows, cols) ``G·ΔV²``; ``diode_hi`` / ``diode_lo`` (B, n_neuron)
+        ``V_d·I_d`` of the node→nrn_hi and nrn_lo→node diodes (gmin included); ``vcvs`` and ``cccs``
+        (B, n_amp) ``−V_out·I_out`` and ``V_in·I_out/gain`` in ``chip.amplifiers`` order; ``source``
+        (B, n_fixed) ``−V·I`` of every voltage source (``fixed_nodes`` order); ``nudge`` (B, n_free)
+        ``−V·I`` of the nudging current sources.  By Tellegen's theorem all of it sums to 0.
+        """
+        out: dict[str, np.ndarray] = {}
+        B = eq.batch
+        src_i = np.zeros((B, len(self.fixed_nodes)))  # current delivered by each source (A)
+        amp_i = {a.out_node: np.zeros(B) for a in self.chip.amplifiers}
+        for xb, ir in zip(self._xbs, self.chip.crossbars, strict=True):
+            g = self._G[xb.name]
+            dv = self._columns(xb, eq)[:, None, :] - eq.v[:, xb.rows, None]
+            out[f"crossbar:{xb.name}"] = g * dv * dv
+            ic = (g * dv).sum(axis=1)  # (B, C) current out of each column node (A)
+            if xb.src_free:
+                for c, node in enumerate(ir.src_nodes):
+                    if node in amp_i:  # else amplifiers are off: the column is the free node itself
+                        amp_i[node] += ic[:, c]
+            else:
+                np.add.at(src_i.T, xb.cols, ic.T)
+        if self._nrn.size:
+            vn = eq.v[:, self._nrn]
+            xh, xl = vn - self._vh, self._vl - vn
+            ih, il = self._diode(xh)[0], self._diode(xl)[0]
+            out["diode_hi"], out["diode_lo"] = xh * ih, xl * il
+            src_i[:, self._fixed["nrn_hi"]] -= ih.sum(axis=1)
+            src_i[:, self._fixed["nrn_lo"]] += il.sum(axis=1)
+        volts = eq.voltages()
+        amps = self.chip.amplifiers
+        out["vcvs"] = (
+            np.stack([-volts[a.out_node] * amp_i[a.out_node] for a in amps], axis=1)
+            if amps
+            else np.zeros((B, 0))
+        )
+        out["cccs"] = (
+            np.stack([volts[a.in_node] * amp_i[a.out_node] / a.gain for a in amps], axis=1)
+            if amps
+            else np.zeros((B, 0))
+        )
+        out["source"] = -eq.u * src_i
+        nud = np.zeros_like(eq.v)
+        if eq.beta != 0.0 and eq.target is not None:
+            nud = -eq.v * (eq.beta * ((eq.target - eq.outputs) @ self._P))
+        out["nudge"] = nud
+        return out
+
+    def power_totals(self, eq: Equilibrium) -> dict[str, np.ndarray]:
+        """(B,) total absorbed power (W) per group: ``resistors``, ``diodes``, ``amplifiers``
+        (VCVS + CCCS), ``sources`` (voltage sources) and ``nudge``; the groups sum to 0."""
+        p = self.power(eq)
+        res = sum(v.sum(axis=(1, 2)) for k, v in p.items() if k.startswith("crossbar:"))
+        dio = sum((p[k].sum(axis=1) for k in ("diode_hi", "diode_lo") if k in p), np.zeros(eq.batch))
+        return {
+            "resistors": np.asarray(res),
+            "diodes": dio,
+            "amplifiers": p["vcvs"].sum(axis=1) + p["cccs"].sum(axis=1),
+            "sources": p["source"].sum(axis=1),
+            "nudge": p["nudge"].sum(axis=1),
+        }
+
+    # ------------------------------------------------------------------ gradients
+    def _pair_mean(self, xb: _Crossbar, e1: Equilibrium, e0: Equilibrium) -> np.ndarray:
+        """(rows, cols) batch mean of ``ΔV²(e1) − ΔV²(e0)`` (V²), from differences (no cancellation)."""
+        s1, s0 = self._columns(xb, e1), self._columns(xb, e0)
+        v1, v0 = e1.v[:, xb.rows], e0.v[:, xb.rows]
+        ds, dv, ss, sv = s1 - s0, v1 - v0, s1 + s0, v1 + v0
+        B = e1.batch
+        return (
+            (ds * ss).mean(axis=0)[None, :]
+            - (sv.T @ ds) / B
+            - (dv.T @ ss) / B
+            + (dv * sv).mean(axis=0)[:, None]
+        )
+
+    def ep_phases(
+        self, x: np.ndarray, target: np.ndarray, beta: float | None = None, centered: bool | None = None
+    ) -> tuple[Equilibrium, Equilibrium, Equilibrium]:
+        """The three equilibria EP uses: (free, first, second).  Vanilla: (free, +β, free); centered:
+        (free, +β, −β).  β (S) and centered default to ``chip.nudge``."""
+        beta = self.chip.nudge.beta_S if beta is None else float(beta)
+        centered = self.chip.nudge.centered if centered is None else centered
+        if beta <= 0:
+            raise CodegenError(f"golden model: EP needs beta > 0 S, got {beta}")
+        free = self.solve(x)
+        plus = self.solve(x, target, beta, v0=free.v)
+        minus = self.solve(x, target, -beta, v0=free.v) if centered else free
+        return free, plus, minus
+
+    def ep_gradient(
+        self,
+        x: np.ndarray,
+        target: np.ndarray,
+        beta: float | None = None,
+        centered: bool | None = None,
+        energy: Literal["full", "resistors_only"] = "full",
+    ) -> dict[str, np.ndarray]:
+        """Batch-mean EP estimate of ``∂C/∂G`` (V²/S) for every crossbar.
+
+        ``energy="full"`` differentiates the energy the circuit minimises, ``Σ_k c_k E_k``:
+        ``(c/c_out)·(ΔV²_β − ΔV²_0)/(2β)`` (centered: ``(ΔV²_{+β} − ΔV²_{−β})/(4β)``).
+        ``energy="resistors_only"`` uses the resistor drops alone, unweighted,
+        ``(ΔV²_β − ΔV²_0)/(2β)``: the rule one gets from the resistors' dissipated power when the
+        amplifiers' re-weighting of each layer's energy is left out (equal to ``full`` without
+        amplifiers, a layer-wise mis-scaled gradient with them).
+        """
+        free, first, second = self.ep_phases(x, target, beta, centered)
+        b = first.beta
+        denom = 4.0 * b if second is not free else 2.0 * b
+        if energy not in ("full", "resistors_only"):
+            raise CodegenError(f"golden model: energy must be 'full' or 'resistors_only', got {energy!r}")
+        out = {}
+        for xb in self._xbs:
+            scale = xb.c / self._c_out if energy == "full" else 1.0
+            out[xb.name] = scale * self._pair_mean(xb, first, second) / denom
+        return out
+
+    def hessian(self, eq: Equilibrium) -> np.ndarray:
+        """(B, n_free, n_free) Hessian of the energy ``F`` at ``eq`` (S, c-scaled)."""
+        _, _, hd = self._eval(eq.v, eq.u @ self._Bm.T, eq.target, eq.beta)
+        H = np.broadcast_to(
+            self._K + eq.beta * self._c_out * self._PtP, (eq.batch, self.n_free, self.n_free)
+        ).copy()
+        H[:, np.arange(self.n_free), np.arange(self.n_free)] += hd
+        return H
+
+    def exact_gradient(self, x: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
+        """Batch-mean ``∂C/∂G`` (V²/S) by implicit differentiation of the free equilibrium.
+
+        Adjoint ``λ_b = H_b⁻¹ ∂C/∂v`` (V/S·… solved with the same Hessian as Newton), then
+        ``∂C/∂G[r, c] = −c·ΔV[r, c]·(gain·λ_col − λ_row)``.
+        """
+        eq = self.solve(x)
+        t = self._targets(target, eq.batch)
+        dCdv = -(t - eq.outputs) @ self._P  # (B, n_free) V
+        _, _, hd = self._eval(eq.v, eq.u @ self._Bm.T, None, 0.0)
+        if self.method == "dense":
+            lam = self._dense_solve(self._K, hd, dCdv)
+        else:
+            lam = self._sparse_solve(self._K, hd, dCdv)
+        B = eq.batch
+        out = {}
+        for xb in self._xbs:
+            s, vr, lr = self._columns(xb, eq), eq.v[:, xb.rows], lam[:, xb.rows]
+            mu = xb.gain * lam[:, xb.cols] if xb.src_free else np.zeros_like(s)
+            # mean_b (s_c − v_r)(μ_c − λ_r)
+            m = (
+                (s * mu).mean(axis=0)[None, :]
+                - (lr.T @ s) / B
+                - (vr.T @ mu) / B
+                + (vr * lr).mean(axis=0)[:, None]
+            )
+            out[xb.name] = -xb.c * m
+        return out

@@ -1,0 +1,199 @@
+"""Golden network model: KCL at equilibrium, energy, power balance, EP vs exact vs finite differences."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codegen.errors import CodegenError
+from codegen.model import ConvergenceError, GoldenModel
+from tests.chips import random_chip
+
+# Test networks: clamps at ±0.1 V (ReLUα: 0..0.3 V) and inputs up to ±4 V so that the diodes
+# conduct in a good share of the samples (checked in test_diodes_conduct: the tests are nonlinear).
+CASES = {
+    "2-4-1 amp": dict(layers=[2, 4, 1]),
+    "4-6-3 no amp": dict(layers=[4, 6, 3], amplifier=False),
+    "3-5-4-2 skips, output neurons": dict(layers=[3, 5, 4, 2], skip=[(0, 2), (1, 3)], on_output=True),
+    "3-5-4-2 relu_clamp skip": dict(layers=[3, 5, 4, 2], neuron="relu_clamp", alpha_V=0.3, skip=[(1, 3)]),
+    "2-3-2 single-ended": dict(layers=[2, 3, 2], input_doubling=False, doubled_outputs=False, gain=2.0),
+}
+
+
+def _setup(name: str, seed: int = 3, batch: int = 12, **extra):
+    kw = dict(v_low_V=-0.1, v_high_V=0.1) | CASES[name] | extra
+    chip = random_chip(seed, **kw)
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-4, 4, (batch, chip.n_inputs))
+    t = rng.uniform(-0.3, 0.3, (batch, chip.n_outputs))
+    return chip, GoldenModel(chip), x, t
+
+
+def _g_out(m: GoldenModel) -> float:
+    """Mean total conductance (S) at an output node: the scale β is small or large against."""
+    out = m.chip.layers[-1].nodes
+    tot = sum(
+        m.conductances[xb.name].sum() for xb in m.chip.crossbars if xb.dst_layer == len(m.chip.layers) - 1
+    )
+    return float(tot / len(out))
+
+
+def _flat(d: dict[str, np.ndarray]) -> np.ndarray:
+    return np.concatenate([d[k].ravel() for k in sorted(d)])
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_kcl_energy_and_power_balance(name):
+    chip, m, x, t = _setup(name)
+    for beta in (0.0, 1e-3 * _g_out(m), -1e-3 * _g_out(m)):
+        eq = m.solve(x, t if beta else None, beta)
+        # KCL from the element currents (independent of the solver's own residual): ≤ 1e-9 A
+        assert np.abs(m.kcl_residual(eq)).max() <= 1e-9
+        assert eq.residual.max() <= chip.simulation.residual_tol_A
+        # Tellegen: absorbed power of all elements sums to 0, to rounding of the resistor power
+        totals = m.power_totals(eq)
+        assert np.abs(sum(totals.values())).max() <= 1e-9 * totals["resistors"].max()
+        assert (totals["resistors"] > 0).all() and (totals["diodes"] >= 0).all()
+    # the equilibrium minimises the energy: random perturbations of the free nodes raise it
+    eq = m.solve(x)
+    rng = np.random.default_rng(0)
+    e0 = m.energy(eq)
+    for _ in range(5):
+        moved = type(eq)(
+            m, eq.v + rng.normal(0, 1e-3, eq.v.shape), eq.u, None, 0.0, eq.iterations, eq.residual, "free"
+        )
+        assert (m.energy(moved) > e0).all()
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_diodes_conduct(name):
+    """The test networks are nonlinear: some clamp diode carries ≥ 1 % of the largest crossbar current."""
+    chip, m, x, _ = _setup(name)
+    if chip.layers[1].neuron is None:
+        pytest.skip("no neurons")
+    eq = m.solve(x)
+    nrn = chip.layers[1].neuron
+    v = np.stack([eq.voltages()[n] for la in chip.layers[1:] if la.neuron for n in la.nodes], axis=1)
+    p = m.power(eq)
+    i_diode = np.maximum(p["diode_hi"] / (v - nrn.v_high_V), p["diode_lo"] / (nrn.v_low_V - v))  # A
+    i_xbar = max(np.abs(d * m.conductances[k]).max() for k, d in m.voltage_drops(eq).items())  # A
+    assert i_diode.max() >= 1e-2 * i_xbar, (i_diode.max(), i_xbar)
+    assert eq.iterations.max() >= 3  # Newton had real work to do
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_ep_matches_exact_gradient(name):
+    """β = 1e-3 in units of the output node's total conductance G_out (S).
+
+    EP's bias is O(β/G_out): the nudge current β·(t − y) competes with the G_out·ΔV currents that
+    hold the output node, so "small β" only means something relative to G_out; the test chips have
+    G_out ≈ 1e-4 S, where a literal β = 1e-3 S would be ten times stronger than the network.
+    """
+    chip, m, x, t = _setup(name)
+    beta = 1e-3 * _g_out(m)
+    exact = _flat(m.exact_gradient(x, t))
+    errs = {}
+    for centered in (False, True):
+        ep = _flat(m.ep_gradient(x, t, beta=beta, centered=centered))
+        cos = ep @ exact / np.linalg.norm(ep) / np.linalg.norm(exact)
+        rel = np.linalg.norm(ep - exact) / np.linalg.norm(exact)
+        assert cos >= 0.999, (centered, cos)
+        assert rel <= 1e-2, (centered, rel)
+        errs[centered] = rel
+    assert errs[True] < errs[False]  # centered EP is O(β²), vanilla O(β)
+    # vanilla error shrinks ∝ β
+    ep10 = _flat(m.ep_gradient(x, t, beta=beta / 10, centered=False))
+    assert np.linalg.norm(ep10 - exact) / np.linalg.norm(exact) < 0.2 * errs[False]
+
+
+@pytest.mark.parametrize("name", ["2-4-1 amp", "3-5-4-2 skips, output neurons", "3-5-4-2 relu_clamp skip"])
+def test_exact_gradient_matches_finite_differences(name):
+    chip, m, x, t = _setup(name, batch=4)
+    exact = m.exact_gradient(x, t)
+    rng = np.random.default_rng(1)
+    G = m.conductances
+    for xb in chip.crossbars:
+        r, c = rng.integers(xb.shape[0]), rng.integers(xb.shape[1])
+        h = 1e-4 * G[xb.name][r, c]
+        losses = []
+        for s in (1, -1):
+            G2 = {k: v.copy() for k, v in G.items()}
+            G2[xb.name][r, c] += s * h
+            losses.append(GoldenModel(chip, G2).loss(x, t).mean())
+        fd = (losses[0] - losses[1]) / (2 * h)
+        # central differences: truncation O(h²) ≈ 1e-8 relative; allow 1e-5 of the largest entry
+        scale = np.abs(exact[xb.name]).max()
+        assert fd == pytest.approx(exact[xb.name][r, c], abs=1e-5 * scale), xb.name
+
+
+def test_batch_equals_one_by_one_and_dense_equals_sparse():
+    chip, m, x, t = _setup("3-5-4-2 skips, output neurons", batch=6)
+    beta = 1e-3 * _g_out(m)
+    eq = m.solve(x, t, beta)
+    for i in range(len(x)):
+        one = m.solve(x[i], t[i], beta)
+        np.testing.assert_allclose(one.v[0], eq.v[i], rtol=0, atol=1e-12)  # V
+    sparse = GoldenModel(chip, method="sparse")
+    np.testing.assert_allclose(sparse.solve(x, t, beta).v, eq.v, rtol=0, atol=1e-12)
+    g1, g2 = m.exact_gradient(x, t), sparse.exact_gradient(x, t)
+    for k in g1:
+        np.testing.assert_allclose(g2[k], g1[k], rtol=1e-9, atol=1e-9 * np.abs(g1[k]).max())
+    # per-sample gradients average to the batch gradient
+    mean = {k: np.mean([m.exact_gradient(x[i], t[i])[k] for i in range(len(x))], axis=0) for k in g1}
+    for k in g1:
+        np.testing.assert_allclose(mean[k], g1[k], rtol=1e-9, atol=1e-12 * np.abs(g1[k]).max())
+
+
+def test_voltages_outputs_and_drops():
+    chip, m, x, _ = _setup("2-4-1 amp", batch=3)
+    eq = m.solve(x)
+    volts = eq.voltages()
+    for a in chip.amplifiers:
+        np.testing.assert_allclose(volts[a.out_node], a.gain * volts[a.in_node])
+    for s in chip.sources:
+        exp = s.value_V if s.kind != "input" else s.sign * chip.training.input_scale_V * x[:, s.input_index]
+        np.testing.assert_allclose(volts[s.node], exp)
+    np.testing.assert_allclose(eq.outputs[:, 0], volts["out0p"] - volts["out0n"])
+    drops = m.voltage_drops(eq)
+    xb = chip.crossbar("W12")
+    assert drops["W12"].shape == (3, *xb.shape)
+    np.testing.assert_allclose(drops["W12"][:, 1, 2], volts[xb.src_nodes[2]] - volts[xb.dst_nodes[1]])
+
+
+def test_resistors_only_energy_leaves_out_the_amplifier_weights():
+    chip, m, x, t = _setup("3-5-4-2 skips, output neurons")
+    beta = 1e-3 * _g_out(m)
+    full = m.ep_gradient(x, t, beta=beta, energy="full")
+    naive = m.ep_gradient(x, t, beta=beta, energy="resistors_only")
+    c_out = chip.nudge.energy_scale
+    for xb in chip.crossbars:
+        np.testing.assert_allclose(naive[xb.name] * xb.energy_scale / c_out, full[xb.name], rtol=1e-12)
+    assert any(xb.energy_scale != c_out for xb in chip.crossbars)  # so the two differ here
+    chip0, m0, x0, t0 = _setup("4-6-3 no amp")
+    a = m0.ep_gradient(x0, t0, beta=1e-3 * _g_out(m0), energy="resistors_only")
+    b = m0.ep_gradient(x0, t0, beta=1e-3 * _g_out(m0), energy="full")
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])  # without amplifiers every c_k is 1
+
+
+def test_convergence_error_names_the_phase():
+    chip, m, x, t = _setup("3-5-4-2 skips, output neurons", max_newton_iterations=2)
+    with pytest.raises(ConvergenceError, match=r"free phase did not converge after 2 Newton iterations") as e:
+        m.solve(x)
+    assert isinstance(e.value, CodegenError) and e.value.samples and e.value.residual_A > 1e-12
+    ok = GoldenModel(random_chip(3, v_low_V=-0.1, v_high_V=0.1, **CASES["3-5-4-2 skips, output neurons"]))
+    free = ok.solve(x)
+    with pytest.raises(ConvergenceError, match="nudged −β phase"):
+        m.solve(x, t, -0.5 * _g_out(m), v0=free.v)
+
+
+def test_bad_input_is_a_codegen_error():
+    chip, m, x, t = _setup("2-4-1 amp")
+    with pytest.raises(CodegenError, match="inputs need 2 features"):
+        m.solve(np.zeros((3, 5)))
+    with pytest.raises(CodegenError, match="needs a target"):
+        m.solve(x, beta=1e-6)
+    with pytest.raises(CodegenError, match="crossbar W01 needs shape"):
+        m.set_conductances({k: np.zeros((1, 1)) for k in m.conductances})
+    with pytest.raises(CodegenError, match="energy must be"):
+        m.ep_gradient(x, t, energy="power")  # type: ignore[arg-type]
