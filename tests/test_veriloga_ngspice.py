@@ -175,3 +175,24 @@ def test_pulse_response_every_example(example, tmp_path):
     r = memristor_pulse_response(chip, workdir=tmp_path)
     assert r["max_rel_err"] < REL_TOL, (example.stem, r["dg_spice"], r["dg_golden"])
     assert r["max_rel_err"] < GUARD_TOL
+
+
+def test_cli_device_check(tmp_path, capsys):
+    from codegen.cli import main
+
+    rc = main(
+        [
+            "device",
+            str(ROOT / "examples" / "xor.yaml"),
+            "--set",
+            "5",
+            "--reset",
+            "5",
+            "--workdir",
+            str(tmp_path),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "max |step error| / nominal step" in out and "FAIL" not in out
+    assert (tmp_path / "pulses" / "circuit.cir").is_file()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,7 @@ def memristor_pulse_response(
     w0: float = 0.5,
     workdir: str | Path | None = None,
     osdi: bytes | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Apply ``n_set`` set pulses then ``n_reset`` reset pulses (±``pulse_amplitude_V`` for
     ``pulse_width_s``) to one ``eqp_memristor`` starting at state ``w0`` in an ngspice transient.
 
