@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ..run.pulse import memristor_pulse_response, memristor_read_disturb
+    from ..run.pulse import crossbar_half_select, memristor_pulse_response, memristor_read_disturb
 
     chip = elaborate(load_spec(args.spec))
     d = chip.device
@@ -73,4 +73,19 @@ def run(args: argparse.Namespace) -> int:
         f"  read disturb at {biases} for 100 pulse widths: max |ΔG| = {worst:.2e} S "
         f"(limit {limit:.0e} S)  " + ("ok" if ok_read else "FAIL")
     )
-    return 0 if ok_pulse and ok_read else 1
+    ok_xbar = True
+    for sign, label in ((1, "set"), (-1, "reset")):
+        xb = crossbar_half_select(
+            chip, sign=sign, w0=args.w0, workdir=None if wd is None else f"{wd}/half_select_{label}"
+        )
+        moved = xb["g_after"] - xb["g_before"]
+        nominal = d.dg_set_S if sign > 0 else d.dg_reset_S
+        err = abs(xb["g_after"][0, 1] - xb["g_golden_after"][0, 1]) / nominal
+        others = float(np.abs(np.delete(moved.ravel(), 1)).max())
+        ok = err < REL_LIMIT and others < limit
+        ok_xbar &= ok
+        print(
+            f"  V/2 programming, 5 {label} pulses on cell (0, 1) of a 2×3 crossbar: target error {err:.2e} step, "
+            f"other cells max |ΔG| = {others:.2e} S  " + ("ok" if ok else "FAIL")
+        )
+    return 0 if ok_pulse and ok_read and ok_xbar else 1
