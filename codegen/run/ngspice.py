@@ -68,6 +68,18 @@ class OperatingPoint:
     copies: dict[str, dict[str, float]]
     raw: dict[str, float]
     seconds: float
+    top: str = "free"
+
+    def source_currents(self, chip: Chip) -> dict[str, float]:
+        """Current (A) each IR source delivers into the circuit (``−I(branch)``); in the
+        simultaneous deck the sources are shared, so this is the sum over the copies."""
+        return {s.name: -self.raw[f"{s.name.lower()}#branch"] for s in chip.sources}
+
+    def amplifier_currents(self, chip: Chip, copy: str = "free") -> dict[str, float]:
+        """``I_out`` (A) of every amplifier of network copy ``copy``: the current its VCVS delivers
+        into the crossbars (the CCCS draws ``I_out/gain`` from the input node)."""
+        inst = _inst(self.top, copy)
+        return {a.name: self.raw[f"v.{inst}.v_{a.name.lower()}#branch"] for a in chip.amplifiers}
 
 
 # --------------------------------------------------------------------------- netlists
@@ -269,7 +281,7 @@ def run_batch(
             f"ngspice found no operating point for phase {phase} of {where} "
             f"(exit {proc.returncode}; missing {exc}):\n{tail}"
         ) from None
-    return OperatingPoint(copies=copies, raw=raw, seconds=dt)
+    return OperatingPoint(copies=copies, raw=raw, seconds=dt, top=top)
 
 
 # --------------------------------------------------------------------------- shared mode
@@ -375,7 +387,7 @@ class SharedSession:
             copies = _to_ir(self.chip, self.top, raw)
         except KeyError as exc:
             raise NgspiceError(f"ngspice op of {self.where} ({phase}) has no vector {exc}") from None
-        return OperatingPoint(copies=copies, raw=raw, seconds=dt)
+        return OperatingPoint(copies=copies, raw=raw, seconds=dt, top=self.top)
 
 
 def node_vector(chip: Chip, voltages: Mapping[str, float]) -> np.ndarray:
