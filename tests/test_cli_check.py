@@ -53,3 +53,32 @@ def test_check_fails_on_a_netlist_that_differs_from_the_model(tmp_path, capsys):
 def test_check_rejects_zero_samples(capsys):
     assert main(["check", str(KIRAZ), "-n", "0"]) == 2
     assert "--samples" in capsys.readouterr().err
+
+
+def test_check_on_dataset_samples(tmp_path):
+    pytest.importorskip("codegen.learn.datasets", reason="the dataset loader comes with codegen.learn")
+    out = tmp_path / "check.json"
+    rc = main(
+        [
+            "check",
+            str(ROOT / "examples" / "xor.yaml"),
+            "-n",
+            "4",
+            "--inputs",
+            "dataset",
+            "--json",
+            str(out),
+            "--no-pulse",
+        ]
+    )
+    report = json.loads(out.read_text())
+    assert report["inputs"] == "dataset"
+    assert rc == 0 and report["passed"] is True
+
+
+def test_check_dataset_inputs_without_loader_is_a_clear_error(tmp_path, capsys, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "codegen.learn.datasets", None)  # import fails
+    assert main(["check", str(KIRAZ), "--inputs", "dataset", "--json", str(tmp_path / "c.json")]) == 2
+    assert "codegen.learn.datasets" in capsys.readouterr().err
