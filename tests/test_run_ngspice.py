@@ -299,3 +299,21 @@ def test_branch_currents_in_ir_terms(top):
         for s in chip.sources:
             if s.kind != "neuron":
                 assert abs(src[s.name] - expect_src[s.node]) < 1e-12, s.name
+
+
+def test_sessions_coexist_in_one_libngspice():
+    """Two sessions on different chips alternate: each op simulates its own deck and state."""
+    a_chip, b_chip = _example("xor"), _example("iris")
+    ga = {k: v * 1.3 for k, v in a_chip.initial_conductances().items()}
+    a = SharedSession(a_chip, netlist_files(a_chip), "free")
+    a.set_conductances(ga)  # an alter that must survive b's load
+    xa = np.array([1.0, 0.0])
+    first = a.op(xa).copies["free"]
+    b = SharedSession(b_chip, netlist_files(b_chip), "nudged")
+    b.op(np.ones(4), np.zeros(3), b_chip.nudge.beta_S)
+    again = a.op(xa).copies["free"]
+    assert again == first
+    from codegen.model import GoldenModel
+
+    gold = GoldenModel(a_chip, conductances=ga).solve(xa).voltages()
+    assert max(abs(again[n] - float(gold[n][0])) for n in again) <= TOL_V
