@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> list[Result]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="64x32x10,256x100x10,784x100x10", help="comma-separated AxBxC...")
     ap.add_argument("--batch", type=int, default=100, help="samples per golden batch")
-    ap.add_argument("--repeat", type=int, default=3, help="golden timings: best of N")
+    ap.add_argument("--repeat", type=int, default=5, help="golden timings: best of N")
     ap.add_argument("--shared-ops", type=int, default=3, help="ngspice shared-mode ops per size (0: skip)")
     ap.add_argument("--no-shared", action="store_true", help="skip ngspice shared mode")
     args = ap.parse_args(argv)

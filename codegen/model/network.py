@@ -53,6 +53,17 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+def _blas_limited(method):
+    """Run a GoldenModel method under :meth:`GoldenModel._blas_threads`."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._blas_threads():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 def phase_name(beta_S: float) -> str:
     """Human name of a phase: ``free`` (β = 0), ``nudged +β`` or ``nudged −β``."""
     return "free" if beta_S == 0 else ("nudged +β" if beta_S > 0 else "nudged −β")
@@ -249,7 +260,7 @@ class GoldenModel:
                 np.add.at(Bm, (xb.rows[:, None], xb.cols[None, :]), cg)
         self._K = K  # Hessian of the linear part of F (S, c-scaled)
         self._Bm = Bm  # ∇F = K v − Bm u + diodes + nudge
-        self._Ksp: sp.csc_matrix | None = None
+        self._D, self._R = self._independent_set(K + self._PtP)
 
     # ------------------------------------------------------------------ sources and helpers
     def source_values(self, x: np.ndarray) -> np.ndarray:
@@ -314,18 +325,54 @@ class GoldenModel:
             return -self._dense_solve(base, hdiag, grad)
         return -self._sparse_solve(base, hdiag, grad)
 
+    def _independent_set(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Split the free nodes into D, no two of which are coupled in ``pattern`` (so the Hessian's
+        D×D block is diagonal for every sample), and the rest R.  Greedy, largest layers first: for
+        a layered network D is a whole hidden layer (nodes of one layer never share a conductance)."""
+        n = self.n_free
+        coupled = pattern != 0
+        np.fill_diagonal(coupled, False)
+        layer_of = np.zeros(n, dtype=int)
+        for k, layer in enumerate(self.chip.layers[1:], start=1):
+            layer_of[[self._free[nd] for nd in layer.nodes]] = k
+        size = np.bincount(layer_of)
+        order = sorted(range(n), key=lambda i: (-size[layer_of[i]], layer_of[i], i))
+        blocked = np.zeros(n, dtype=bool)
+        chosen = []
+        for i in order:
+            if not blocked[i]:
+                chosen.append(i)
+                blocked |= coupled[i]
+                blocked[i] = True
+        D = np.array(sorted(chosen), dtype=np.intp)
+        return D, np.setdiff1d(np.arange(n), D)
+
     def _dense_solve(self, base: np.ndarray, hdiag: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """Solve (base + diag(hdiag_b)) p_b = rhs_b for every sample b.
+
+        The independent set D is eliminated first (its block is diagonal); the Schur complement on
+        the rest R is factorised densely, one small LU per sample.
+        """
         B, n = rhs.shape
+        D, R = self._D, self._R
         out = np.empty_like(rhs)
-        chunk = max(1, _DENSE_CHUNK_FLOATS // max(1, n * n))
-        di = np.arange(n)
-        # many small LU factorisations: BLAS threads only add overhead (and contention) below ~500 nodes
-        with _blas().limit(limits=1 if n < _THREADED_MIN_NODES else None, user_api="blas"):
-            for s in range(0, B, chunk):
-                e = min(B, s + chunk)
-                H = np.broadcast_to(base, (e - s, n, n)).copy()
-                H[:, di, di] += hdiag[s:e]
-                out[s:e] = np.linalg.solve(H, rhs[s:e, :, None])[:, :, 0]
+        m = R.size
+        chunk = max(1, _DENSE_CHUNK_FLOATS // max(1, m * max(m, D.size)))
+        C = base[np.ix_(D, R)]  # (nD, nR), constant
+        E = base[np.ix_(R, R)]
+        dR = np.arange(m)
+        for s in range(0, B, chunk):
+            e = min(B, s + chunk)
+            d = base[D, D] + hdiag[s:e][:, D]  # (b, nD) diagonal of the D block
+            rD = rhs[s:e][:, D] / d
+            if m:
+                S = E - np.einsum("dr,bd,ds->brs", C, 1.0 / d, C, optimize=True)
+                S[:, dR, dR] += hdiag[s:e][:, R]
+                pR = np.linalg.solve(S, (rhs[s:e][:, R] - rD @ C)[:, :, None])[:, :, 0]
+                out[s:e, R] = pR
+                out[s:e, D] = rD - (pR @ C.T) / d
+            else:
+                out[s:e, D] = rD
         return out
 
     def _sparse_solve(self, base: np.ndarray, hdiag: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -347,6 +394,12 @@ class GoldenModel:
         return spla.splu(H).solve(rhs.ravel()).reshape(B, n)
 
     # ------------------------------------------------------------------ equilibrium
+    def _blas_threads(self):
+        """Context: single-threaded BLAS below ~500 free nodes.  The batched work is many small
+        products and LU factorisations, where BLAS threads only add wake-up latency (and stall badly
+        when other processes hold the cores)."""
+        return _blas().limit(limits=1 if self.n_free < _THREADED_MIN_NODES else None, user_api="blas")
+
     def solve(
         self,
         x: np.ndarray,
@@ -360,6 +413,12 @@ class GoldenModel:
         Raises :class:`ConvergenceError` if the KCL residual does not reach
         ``chip.simulation.residual_tol_A`` within ``max_newton_iterations``.
         """
+        with self._blas_threads():
+            return self._solve(x, target, beta, v0)
+
+    def _solve(
+        self, x: np.ndarray, target: np.ndarray | None, beta: float, v0: np.ndarray | None
+    ) -> Equilibrium:
         u = self.source_values(x)
         B = u.shape[0]
         t = self._targets(target, B)
@@ -554,6 +613,7 @@ class GoldenModel:
         minus = self.solve(x, target, -beta, v0=free.v) if centered else free
         return free, plus, minus
 
+    @_blas_limited
     def ep_gradient(
         self,
         x: np.ndarray,
@@ -591,6 +651,7 @@ class GoldenModel:
         H[:, np.arange(self.n_free), np.arange(self.n_free)] += hd
         return H
 
+    @_blas_limited
     def exact_gradient(self, x: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
         """Batch-mean ``∂C/∂G`` (V²/S) by implicit differentiation of the free equilibrium.
 
