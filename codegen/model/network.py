@@ -167,24 +167,24 @@ class GoldenModel:
 
         amp_in = {a.out_node: (a.in_node, a.gain) for a in chip.amplifiers}
         xbs = []
-        for xb in chip.crossbars:
-            rows = np.array([free[d] for d in xb.dst_nodes], dtype=np.intp)
-            first = xb.src_nodes[0]
+        for ir in chip.crossbars:
+            rows = np.array([free[d] for d in ir.dst_nodes], dtype=np.intp)
+            first = ir.src_nodes[0]
             if first in fixed:
-                cols = np.array([fixed[s] for s in xb.src_nodes], dtype=np.intp)
-                xbs.append(_Crossbar(xb.name, xb.energy_scale, rows, False, cols, 1.0))
+                cols = np.array([fixed[s] for s in ir.src_nodes], dtype=np.intp)
+                xbs.append(_Crossbar(ir.name, ir.energy_scale, rows, False, cols, 1.0))
             else:
                 idx, gains = [], []
-                for s in xb.src_nodes:
+                for s in ir.src_nodes:
                     node, g = amp_in.get(s, (s, 1.0))
                     idx.append(free[node])
                     gains.append(g)
-                if not np.allclose(gains, xb.gain):
+                if not np.allclose(gains, ir.gain):
                     raise CodegenError(
-                        f"crossbar {xb.name}: amplifier gains {gains} differ from gain {xb.gain}"
+                        f"crossbar {ir.name}: amplifier gains {gains} differ from gain {ir.gain}"
                     )
                 xbs.append(
-                    _Crossbar(xb.name, xb.energy_scale, rows, True, np.array(idx, dtype=np.intp), xb.gain)
+                    _Crossbar(ir.name, ir.energy_scale, rows, True, np.array(idx, dtype=np.intp), ir.gain)
                 )
         self._xbs = xbs
 
@@ -218,9 +218,9 @@ class GoldenModel:
         # source voltages independent of x
         self._u_const = np.zeros(len(self.fixed_nodes))
         self._u_input = np.array([fixed[s.node] for s in chip.input_sources()], dtype=np.intp)
-        for s in chip.sources:
-            if s.kind != "input":
-                self._u_const[fixed[s.node]] = s.value_V
+        for src in chip.sources:
+            if src.kind != "input":
+                self._u_const[fixed[src.node]] = src.value_V
 
         self.set_conductances(chip.initial_conductances() if conductances is None else conductances)
 
@@ -233,13 +233,13 @@ class GoldenModel:
     def set_conductances(self, conductances: dict[str, np.ndarray]) -> None:
         """Replace the conductances (S); every crossbar must be given with its (rows, cols) shape."""
         G = {}
-        for xb in self.chip.crossbars:
-            if xb.name not in conductances:
-                raise CodegenError(f"golden model: no conductances for crossbar {xb.name}")
-            g = np.array(conductances[xb.name], dtype=float)
-            if g.shape != xb.shape:
-                raise CodegenError(f"golden model: crossbar {xb.name} needs shape {xb.shape}, got {g.shape}")
-            G[xb.name] = g
+        for ir in self.chip.crossbars:
+            if ir.name not in conductances:
+                raise CodegenError(f"golden model: no conductances for crossbar {ir.name}")
+            g = np.array(conductances[ir.name], dtype=float)
+            if g.shape != ir.shape:
+                raise CodegenError(f"golden model: crossbar {ir.name} needs shape {ir.shape}, got {g.shape}")
+            G[ir.name] = g
         extra = set(conductances) - set(G)
         if extra:
             raise CodegenError(f"golden model: unknown crossbars {sorted(extra)}")
@@ -294,28 +294,24 @@ class GoldenModel:
         return i, gd, w
 
     def _eval(
-        self, v: np.ndarray, b: np.ndarray, t: np.ndarray | None, beta: float, need_hess: bool = True
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        self, v: np.ndarray, b: np.ndarray, t: np.ndarray | None, beta: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Energy (up to a constant, W), gradient ∇F (A, c-scaled) and diode Hessian diagonal (S)."""
         Kv = v @ self._K
         grad = Kv - b
         energy = 0.5 * np.einsum("bi,bi->b", v, Kv) - np.einsum("bi,bi->b", v, b)
-        hdiag = None
+        hdiag = np.zeros_like(v)
         if self._nrn.size:
             vn = v[:, self._nrn]
             ih, gh, wh = self._diode(vn - self._vh)
             il, gl, wl = self._diode(self._vl - vn)
             grad[:, self._nrn] += self._nrn_c * (ih - il)
             energy = energy + (self._nrn_c * (wh + wl)).sum(axis=1)
-            if need_hess:
-                hdiag = np.zeros_like(v)
-                hdiag[:, self._nrn] = self._nrn_c * (gh + gl)
+            hdiag[:, self._nrn] = self._nrn_c * (gh + gl)
         if beta != 0.0 and t is not None:
             err = t - v @ self._P.T  # (B, n_out) V
             grad -= beta * self._c_out * (err @ self._P)
             energy = energy + 0.5 * beta * self._c_out * (err * err).sum(axis=1)
-        if need_hess and hdiag is None:
-            hdiag = np.zeros_like(v)
         return energy, grad, hdiag
 
     def _newton_step(self, hdiag: np.ndarray, grad: np.ndarray, beta: float) -> np.ndarray:
