@@ -43,8 +43,6 @@ __all__ = ["GoldenModel", "Equilibrium", "ConvergenceError", "phase_name"]
 _DENSE_CHUNK_FLOATS = 16_000_000
 #: free-node count above which ``method="auto"`` uses the sparse solver
 _DENSE_MAX_NODES = 2000
-#: free-node count from which batched dense solves use multi-threaded BLAS
-_THREADED_MIN_NODES = 500
 
 
 @functools.cache
@@ -144,7 +142,7 @@ class GoldenModel:
     ``conductances``: dict crossbar name → (rows, cols) array (S); default
     ``chip.initial_conductances()``.  ``method``: ``dense`` (batched LAPACK solves), ``sparse``
     (one block-diagonal sparse LU per Newton step for the whole batch) or ``auto`` (dense up to
-    2000 free nodes).
+    2000 free nodes).  ``blas_threads``: BLAS threads while solving (None: the library default).
     """
 
     def __init__(
@@ -152,8 +150,10 @@ class GoldenModel:
         chip: Chip,
         conductances: dict[str, np.ndarray] | None = None,
         method: Literal["auto", "dense", "sparse"] = "auto",
+        blas_threads: int | None = 1,
     ):
         self.chip = chip
+        self.blas_threads = blas_threads
         free = {n: i for i, n in enumerate(chip.free_nodes)}
         self._free = free
         n = len(free)
@@ -362,7 +362,7 @@ class GoldenModel:
             d = base[D, D] + hdiag[s:e][:, D]  # (b, nD) diagonal of the D block
             rD = rhs[s:e][:, D] / d
             if m:
-                S = E - np.einsum("dr,bd,ds->brs", C, 1.0 / d, C, optimize=True)
+                S = E - np.matmul(C.T[None, :, :] / d[:, None, :], C)  # batched GEMM
                 S[:, dR, dR] += hdiag[s:e][:, R]
                 pR = np.linalg.solve(S, (rhs[s:e][:, R] - rD @ C)[:, :, None])[:, :, 0]
                 out[s:e, R] = pR
@@ -391,10 +391,10 @@ class GoldenModel:
 
     # ------------------------------------------------------------------ equilibrium
     def _blas_threads(self):
-        """Context: single-threaded BLAS below ~500 free nodes.  The batched work is many small
-        products and LU factorisations, where BLAS threads only add wake-up latency (and stall badly
-        when other processes hold the cores)."""
-        return _blas().limit(limits=1 if self.n_free < _THREADED_MIN_NODES else None, user_api="blas")
+        """Context: BLAS limited to ``blas_threads`` threads (default 1).  The batched work is many
+        small products and LU factorisations, where BLAS threads add wake-up latency and stall badly
+        (measured: 70× slower) when other processes hold the cores."""
+        return _blas().limit(limits=self.blas_threads, user_api="blas")
 
     def solve(
         self,
