@@ -39,7 +39,7 @@ from ..ir import Chip
 
 __all__ = ["GoldenModel", "Equilibrium", "ConvergenceError", "phase_name"]
 
-#: batch × n_free² (floats) above which the dense solver splits the batch into chunks (≈ 128 MB)
+#: floats per batch chunk of the dense solver's Schur step (batch × n_R × max(n_R, n_D), ≈ 128 MB)
 _DENSE_CHUNK_FLOATS = 16_000_000
 #: free-node count above which ``method="auto"`` uses the sparse solver
 _DENSE_MAX_NODES = 2000
@@ -651,7 +651,7 @@ class GoldenModel:
     def exact_gradient(self, x: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
         """Batch-mean ``∂C/∂G`` (V²/S) by implicit differentiation of the free equilibrium.
 
-        Adjoint ``λ_b = H_b⁻¹ ∂C/∂v`` (V/S·… solved with the same Hessian as Newton), then
+        Adjoint ``λ_b = H_b⁻¹ ∂C/∂v`` (V/S; ``H_b`` the Hessian Newton uses, S), then
         ``∂C/∂G[r, c] = −c·ΔV[r, c]·(gain·λ_col − λ_row)``.
         """
         eq = self.solve(x)
