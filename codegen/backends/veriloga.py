@@ -1,0 +1,129 @@
+"""Backend ``veriloga``: Verilog-A models of the analog cells, and their OSDI builds.
+
+Renders from the IR (templates in ``templates/veriloga/``):
+
+* ``veriloga/eqp_memristor.va`` — module ``eqp_memristor(p, n)``, the threshold memristor of
+  :class:`~codegen.ir.DeviceIR` with its state on an internal node;
+* ``veriloga/eqp_amplifier.va`` — module ``eqp_amplifier(inp, out)``, :class:`~codegen.ir.AmplifierIR`;
+* ``veriloga/eqp_nudge.va`` — module ``eqp_nudge(outp, outn)``, the nudging current of :class:`~codegen.ir.NudgeIR`;
+* ``veriloga/eqp_neuron.va`` — module ``eqp_neuron(x)``, the diode-clamp neuron of :class:`~codegen.ir.NeuronIR`.
+
+Unless ``options.compile`` is False each file is compiled with openvaf-r (``--target_cpu generic``)
+in a temporary folder and the ``.osdi`` bytes join the plan as ``veriloga/<module>.osdi``.  The
+module, terminal and parameter names are a stable interface (docs/veriloga.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ..errors import CodegenError
+from ..ir import Chip, NeuronIR
+from ..run.tools import openvaf_command, tool_version
+from ..templating import render
+from . import Backend, BuildOptions, register
+
+__all__ = ["VerilogA", "MODULES", "render_sources", "compile_va", "OPENVAF_FLAGS"]
+
+#: module names, in build order (the file of module ``m`` is ``veriloga/m.va``)
+MODULES = ("eqp_memristor", "eqp_amplifier", "eqp_nudge", "eqp_neuron")
+#: openvaf-r flags: portable machine code, no host-specific instructions
+OPENVAF_FLAGS = ("--target_cpu", "generic")
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def _neuron(chip: Chip) -> NeuronIR | None:
+    for layer in chip.layers:
+        if layer.neuron is not None:
+            return layer.neuron
+    return None
+
+
+def _context(chip: Chip) -> dict[str, dict[str, object]]:
+    d = chip.device
+    span = d.g_max_S - d.g_min_S
+    w_init = (min(max(d.init_mean_S, d.g_min_S), d.g_max_S) - d.g_min_S) / span
+    gains = sorted({a.gain for a in chip.amplifiers})
+    return {
+        "eqp_memristor": {
+            "d": d,
+            # 50 steps per programming pulse keep the edges and the soft-bound exponential exact
+            # to far below 1 % (docs/veriloga.md)
+            "max_step_s": d.pulse_width_s / 50,
+            # hold time constant: drift of w during a transient is (w − w0)·t/tau_hold ≈ 1e-15 per µs
+            "tau_hold_s": 1e9,
+            # hard bounds: final approach to a bound; leaves at most rate·tau_bound ≈ 1e-3 step
+            "tau_bound_s": d.pulse_width_s / 1000,
+            "w0": w_init,
+        },
+        "eqp_amplifier": {"gain": gains[0] if gains else 1.0},
+        "eqp_nudge": {"beta_S": chip.nudge.beta_S},
+        "eqp_neuron": {"n": _neuron(chip)},
+    }
+
+
+def render_sources(chip: Chip) -> dict[str, str]:
+    """``{module: Verilog-A text}`` for every model this chip needs (the neuron only if it has neurons)."""
+    ctx = _context(chip)
+    out = {}
+    for mod in MODULES:
+        if mod == "eqp_neuron" and ctx[mod]["n"] is None:
+            continue
+        out[mod] = render(f"veriloga/{mod}.va.j2", chip_name=chip.name, **ctx[mod])
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def compile_va(source: str, name: str = "model") -> tuple[bytes, str]:
+    """Compile Verilog-A ``source`` with openvaf-r in a temporary folder.
+
+    Returns ``(osdi_bytes, diagnostics)`` where ``diagnostics`` is openvaf-r's output without the
+    "Finished building" line (empty when there were no warnings).  Raises CodegenError on failure.
+    The output is byte-deterministic for a given source and name, so results are cached in-process.
+    """
+    with tempfile.TemporaryDirectory(prefix="eqp-openvaf-") as tmp:
+        va = Path(tmp) / f"{name}.va"
+        osdi = Path(tmp) / f"{name}.osdi"
+        va.write_text(source)
+        proc = subprocess.run(
+            [*openvaf_command(), *OPENVAF_FLAGS, va.name, "-o", osdi.name],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        text = _ANSI.sub("", proc.stdout + proc.stderr)
+        diagnostics = "\n".join(
+            line
+            for line in text.splitlines()
+            if line.strip() and not line.strip().startswith("Finished building")
+        )
+        if proc.returncode != 0 or not osdi.is_file():
+            raise CodegenError(f"openvaf-r failed on {name}.va (exit {proc.returncode}):\n{diagnostics}")
+        return osdi.read_bytes(), diagnostics
+
+
+@register
+class VerilogA(Backend):
+    name = "veriloga"
+    summary = "veriloga/*.va: memristor, amplifier, nudge and neuron models (+ .osdi via openvaf-r)"
+
+    def render(self, chip: Chip, options: BuildOptions) -> dict[str, str | bytes]:
+        files: dict[str, str | bytes] = {}
+        for mod, text in render_sources(chip).items():
+            files[f"veriloga/{mod}.va"] = text
+            if options.compile:
+                osdi, _ = compile_va(text, mod)
+                files[f"veriloga/{mod}.osdi"] = osdi
+        return files
+
+    def tool_versions(self) -> dict[str, str]:
+        try:
+            return {"openvaf-r": tool_version((*openvaf_command(), "--version"))}
+        except CodegenError:
+            return {"openvaf-r": "missing"}

@@ -1,0 +1,107 @@
+"""A small ngspice batch runner for device-level checks of the Verilog-A models.
+
+:func:`run_ngspice` writes a netlist (and a ``.spiceinit`` with ``set num_threads=1``: OSDI
+transients ran 15–20× slower with ngspice's default of 8 threads on 2 cores; and
+``set numdgt=15`` so ``wrdata`` keeps 16 digits) into a run folder,
+loads the given ``.osdi`` files with ``pre_osdi``, runs ``ngspice -b`` and reads back the vectors
+the netlist's ``.control`` block wrote with ``wrdata``.  The general netlist runner is
+``codegen.run.ngspice``; this one only serves the device checks in :mod:`codegen.run.pulse`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CodegenError
+from .tools import ngspice_command
+
+__all__ = ["NgspiceFailed", "run_ngspice", "read_wrdata", "run_dir"]
+
+SPICEINIT = "set num_threads=1\nset numdgt=15\n"
+
+
+class NgspiceFailed(CodegenError):
+    """ngspice exited with an error or wrote no data; the message ends with its log tail."""
+
+
+@contextmanager
+def run_dir(workdir: str | Path | None) -> Iterator[Path]:
+    """``workdir`` (created) if given, else a temporary folder removed afterwards."""
+    if workdir is not None:
+        p = Path(workdir)
+        p.mkdir(parents=True, exist_ok=True)
+        yield p
+        return
+    tmp = tempfile.mkdtemp(prefix="eqp-ngspice-")
+    try:
+        yield Path(tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def read_wrdata(path: str | Path, names: list[str]) -> dict[str, np.ndarray]:
+    """Read a ``wrdata`` file of real vectors: pairs of (scale, value) columns, one per name."""
+    data = np.loadtxt(path, ndmin=2)
+    if data.shape[1] != 2 * len(names):
+        raise NgspiceFailed(f"{path}: expected {2 * len(names)} columns, found {data.shape[1]}")
+    out = {"time": data[:, 0]}
+    for i, name in enumerate(names):
+        out[name] = data[:, 2 * i + 1]
+    return out
+
+
+def run_ngspice(
+    netlist: str,
+    workdir: Path,
+    osdi: Mapping[str, bytes] | None = None,
+    outputs: Mapping[str, list[str]] | None = None,
+    timeout_s: float = 300.0,
+) -> dict[str, dict[str, np.ndarray]]:
+    """Run ``netlist`` with ``ngspice -b`` in ``workdir``.
+
+    ``osdi``: ``{file name: bytes}`` written into ``workdir`` (the netlist loads them with
+    ``pre_osdi <file name>`` in a ``.control`` block).  ``outputs``: ``{wrdata file: [vector names]}``
+    the netlist writes; returned as ``{file: {"time": …, name: …}}``.
+    Raises :class:`NgspiceFailed` with the log tail when ngspice fails or a file is missing.
+    """
+    (workdir / ".spiceinit").write_text(SPICEINIT)
+    for name, data in (osdi or {}).items():
+        (workdir / name).write_bytes(data)
+    for name in outputs or {}:
+        (workdir / name).unlink(missing_ok=True)
+    (workdir / "circuit.cir").write_text(netlist)
+    try:
+        proc = subprocess.run(
+            [*ngspice_command(), "-b", "circuit.cir"],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise NgspiceFailed(f"ngspice ran longer than {timeout_s:g} s in {workdir}") from exc
+    log = proc.stdout + proc.stderr
+    (workdir / "ngspice.log").write_text(log)
+    bad = [
+        ln for ln in log.splitlines() if ln.lower().startswith(("error", "fatal")) or "singular matrix" in ln
+    ]
+    if proc.returncode != 0 or bad:
+        raise NgspiceFailed(
+            f"ngspice failed (exit {proc.returncode}) in {workdir}:\n" + "\n".join(log.splitlines()[-25:])
+        )
+    result = {}
+    for name, vectors in (outputs or {}).items():
+        path = workdir / name
+        if not path.is_file():
+            raise NgspiceFailed(
+                f"ngspice wrote no {name} in {workdir}:\n" + "\n".join(log.splitlines()[-25:])
+            )
+        result[name] = read_wrdata(path, vectors)
+    return result
