@@ -222,6 +222,8 @@ class GoldenModel:
             if src.kind != "input":
                 self._u_const[fixed[src.node]] = src.value_V
 
+        # nodes eliminated first by the dense solver; the coupling pattern is structural (any G)
+        self._D, self._R = self._independent_set(self._structure() + np.abs(self._PtP))
         self.set_conductances(chip.initial_conductances() if conductances is None else conductances)
 
     # ------------------------------------------------------------------ conductances
@@ -250,17 +252,17 @@ class GoldenModel:
         for xb in self._xbs:
             g = G[xb.name]
             cg = xb.c * g
-            np.add.at(K, (xb.rows, xb.rows), cg.sum(axis=1))
+            # rows (and cols) of one crossbar are distinct nodes: plain fancy-index += is exact
+            K[xb.rows, xb.rows] += cg.sum(axis=1)
             if xb.src_free:
                 a = xb.gain
-                np.add.at(K, (xb.cols, xb.cols), a * a * cg.sum(axis=0))
-                np.add.at(K, (xb.rows[:, None], xb.cols[None, :]), -a * cg)
-                np.add.at(K, (xb.cols[:, None], xb.rows[None, :]), -a * cg.T)
+                K[xb.cols, xb.cols] += a * a * cg.sum(axis=0)
+                K[np.ix_(xb.rows, xb.cols)] -= a * cg
+                K[np.ix_(xb.cols, xb.rows)] -= a * cg.T
             else:
-                np.add.at(Bm, (xb.rows[:, None], xb.cols[None, :]), cg)
+                Bm[np.ix_(xb.rows, xb.cols)] += cg
         self._K = K  # Hessian of the linear part of F (S, c-scaled)
         self._Bm = Bm  # ∇F = K v − Bm u + diodes + nudge
-        self._D, self._R = self._independent_set(K + self._PtP)
 
     # ------------------------------------------------------------------ sources and helpers
     def source_values(self, x: np.ndarray) -> np.ndarray:
@@ -320,6 +322,16 @@ class GoldenModel:
         if self.method == "dense":
             return -self._dense_solve(base, hdiag, grad)
         return -self._sparse_solve(base, hdiag, grad)
+
+    def _structure(self) -> np.ndarray:
+        """(n_free, n_free) 1 where two free nodes share a crossbar cell (any G), else 0."""
+        n = self.n_free
+        S = np.zeros((n, n))
+        for xb in self._xbs:
+            if xb.src_free:
+                S[np.ix_(xb.rows, xb.cols)] = 1.0
+                S[np.ix_(xb.cols, xb.rows)] = 1.0
+        return S
 
     def _independent_set(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Split the free nodes into D, no two of which are coupled in ``pattern`` (so the Hessian's
