@@ -191,6 +191,8 @@ def test_bad_input_is_a_codegen_error():
     chip, m, x, t = _setup("2-4-1 amp")
     with pytest.raises(CodegenError, match="inputs need 2 features"):
         m.solve(np.zeros((3, 5)))
+    with pytest.raises(CodegenError, match="NaN"):
+        m.solve(np.full((1, 2), np.nan))
     with pytest.raises(CodegenError, match="needs a target"):
         m.solve(x, beta=1e-6)
     with pytest.raises(CodegenError, match="crossbar W01 needs shape"):

@@ -268,6 +268,8 @@ class GoldenModel:
     def source_values(self, x: np.ndarray) -> np.ndarray:
         """(B, n_fixed) voltages (V) of every source node for inputs ``x`` ((n_in,) or (B, n_in))."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
+        if not np.isfinite(x).all():
+            raise CodegenError("golden model: inputs contain NaN or inf")
         if x.shape[1] != self.chip.n_inputs:
             raise CodegenError(f"golden model: inputs need {self.chip.n_inputs} features, got {x.shape[1]}")
         u = np.tile(self._u_const, (x.shape[0], 1))
@@ -278,6 +280,8 @@ class GoldenModel:
         if target is None:
             return None
         t = np.atleast_2d(np.asarray(target, dtype=float))
+        if not np.isfinite(t).all():
+            raise CodegenError("golden model: targets contain NaN or inf")
         if t.shape[1] != self.chip.n_outputs:
             raise CodegenError(f"golden model: targets need {self.chip.n_outputs} values, got {t.shape[1]}")
         if t.shape[0] == 1 and B > 1:
@@ -450,7 +454,7 @@ class GoldenModel:
             r = np.abs(grad / self._c).max(axis=1) if self.n_free else np.zeros(len(act))
             res[act] = r
             iters[act] = it
-            keep = r > tol
+            keep = ~(r <= tol)  # NaN stays unconverged
             act, energy, grad, hdiag = act[keep], energy[keep], grad[keep], hdiag[keep]
             if act.size == 0:
                 break
