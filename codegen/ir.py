@@ -295,18 +295,5 @@ class Chip:
 
 def to_json(obj: Any) -> str:
     """Deterministic JSON of an IR object (sorted keys, repr-exact floats)."""
-
-    def default(o: Any) -> Any:
-        if dataclasses.is_dataclass(o):
-            return dataclasses.asdict(o)  # type: ignore[arg-type]
-        raise TypeError(type(o))
-
-    return (
-        json.dumps(
-            dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) else obj,
-            default=default,
-            indent=1,
-            sort_keys=True,
-        )
-        + "\n"
-    )
+    data = dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) and not isinstance(obj, type) else obj
+    return json.dumps(data, indent=1, sort_keys=True) + "\n"

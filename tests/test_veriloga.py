@@ -82,13 +82,37 @@ def test_every_model_compiles_without_warnings(example):
 
 
 @pytest.mark.openvaf
+def test_compile_reports_warnings():
+    # the no-warnings check above can fail: openvaf-r warns about a redefined macro
+    src = (
+        '`include "disciplines.vams"\n`define S 1e-3\n`define S 2e-3\n'
+        "module w(p); inout p; electrical p; analog I(p) <+ V(p)*`S; endmodule\n"
+    )
+    _, diagnostics = compile_va(src, "w")
+    assert "warning" in diagnostics and "overwritten" in diagnostics
+    assert "\x1b[" not in diagnostics  # colour codes stripped
+
+
+@pytest.mark.openvaf
+def test_compile_error_is_a_codegen_error():
+    from codegen.errors import CodegenError
+
+    with pytest.raises(CodegenError, match="openvaf-r failed on bad.va"):
+        compile_va("module bad(p); analog I(p) <+ ; endmodule\n", "bad")
+
+
+@pytest.mark.openvaf
 def test_compiled_build_is_byte_deterministic():
     chip = _chip(XOR)
     backend = get_backend("veriloga")
     a = backend.render(chip, BuildOptions())
+    compile_va.cache_clear()  # compile again for real
     b = backend.render(chip, BuildOptions())
     assert sorted(a) == sorted([f"veriloga/{m}.{ext}" for m in MODULES for ext in ("va", "osdi")])
-    assert a == b
+    assert a == b  # compiled in two different temporary folders
+    for path, content in a.items():
+        data = content.encode() if isinstance(content, str) else content
+        assert b"eqp-openvaf-" not in data and b"/tmp/" not in data, path  # no temporary paths
     assert (
         "openvaf-r" in backend.tool_versions()["openvaf-r"].lower()
         or "openvaf" in backend.tool_versions()["openvaf-r"].lower()

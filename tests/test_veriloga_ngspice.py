@@ -15,7 +15,7 @@ from codegen.elab import elaborate
 from codegen.load import load_spec_text
 from codegen.model.device import g_from_w
 from codegen.run.ngspice_tran import run_ngspice
-from codegen.run.pulse import memristor_pulse_response, memristor_read_disturb
+from codegen.run.pulse import crossbar_half_select, memristor_pulse_response, memristor_read_disturb
 
 pytestmark = [pytest.mark.ngspice, pytest.mark.openvaf]
 
@@ -101,6 +101,20 @@ def test_above_threshold_bias_does_disturb(tmp_path):
     assert next(iter(dg.values())) > chip.device.dg_set_S
 
 
+@pytest.mark.parametrize("sign", [1, -1], ids=["set", "reset"])
+def test_half_select_programs_only_the_target(sign, tmp_path):
+    chip = _chip()
+    d = chip.device
+    r = crossbar_half_select(chip, rows=2, cols=3, target=(0, 1), n_pulses=5, sign=sign, workdir=tmp_path)
+    moved = r["g_after"] - r["g_before"]
+    # the target moved by 5 steps as the golden model says: within 1 % of one step (measured 7e-5)
+    assert abs(r["g_after"][0, 1] - r["g_golden_after"][0, 1]) < REL_TOL * d.dg_set_S
+    assert abs(moved[0, 1]) > 4 * d.dg_set_S
+    # half-selected (row 0, column 1) and unselected cells: no change beyond 1e-9 of a step
+    others = np.delete(moved.ravel(), 1)
+    assert np.all(np.abs(others) < 1e-9 * d.dg_set_S), moved
+
+
 # ---------------------------------------------------------------- operating points
 def _op(netlist_body: str, osdi: dict[str, bytes], vectors: list[str], tmp_path: Path) -> dict[str, float]:
     loads = "\n".join(f"pre_osdi {name}" for name in osdi)
@@ -175,3 +189,24 @@ def test_pulse_response_every_example(example, tmp_path):
     r = memristor_pulse_response(chip, workdir=tmp_path)
     assert r["max_rel_err"] < REL_TOL, (example.stem, r["dg_spice"], r["dg_golden"])
     assert r["max_rel_err"] < GUARD_TOL
+
+
+def test_cli_device_check(tmp_path, capsys):
+    from codegen.cli import main
+
+    rc = main(
+        [
+            "device",
+            str(ROOT / "examples" / "xor.yaml"),
+            "--set",
+            "5",
+            "--reset",
+            "5",
+            "--workdir",
+            str(tmp_path),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "max |step error| / nominal step" in out and "FAIL" not in out
+    assert (tmp_path / "pulses" / "circuit.cir").is_file()

@@ -15,6 +15,7 @@ module, terminal and parameter names are a stable interface (docs/veriloga.md).
 
 from __future__ import annotations
 
+import functools
 import re
 import subprocess
 import tempfile
@@ -77,11 +78,13 @@ def render_sources(chip: Chip) -> dict[str, str]:
     return out
 
 
+@functools.lru_cache(maxsize=64)
 def compile_va(source: str, name: str = "model") -> tuple[bytes, str]:
     """Compile Verilog-A ``source`` with openvaf-r in a temporary folder.
 
     Returns ``(osdi_bytes, diagnostics)`` where ``diagnostics`` is openvaf-r's output without the
     "Finished building" line (empty when there were no warnings).  Raises CodegenError on failure.
+    The output is byte-deterministic for a given source and name, so results are cached in-process.
     """
     with tempfile.TemporaryDirectory(prefix="eqp-openvaf-") as tmp:
         va = Path(tmp) / f"{name}.va"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from ..ir import AmplifierIR, CrossbarIR, DiodeIR, LayerIR, NeuronIR, NudgeIR, SourceIR
 from ..spec import Spec
@@ -57,7 +57,7 @@ def run(spec: Spec, fields: dict[str, Any]) -> dict[str, Any]:
     for k in range(1, L + 1):
         if k < L:
             nodes = tuple(f"h{k}_{j}" for j in range(net.layers[k]))
-            role = "hidden"
+            role: Literal["hidden", "output"] = "hidden"
         else:
             nodes = tuple(
                 n
@@ -72,7 +72,8 @@ def run(spec: Spec, fields: dict[str, Any]) -> dict[str, Any]:
         sources.append(SourceIR(name="Vnrn_lo", node="nrn_lo", kind="neuron", value_V=lo))
 
     # crossbars: forward (k-1 → k), skips, and one bias crossbar per neuron layer
-    links = [(k - 1, k, "forward") for k in range(1, L + 1)] + [(s.src, s.dst, "skip") for s in net.skip]
+    links: list[tuple[int, int, Literal["forward", "skip"]]] = [(k - 1, k, "forward") for k in range(1, L + 1)]
+    links += [(s.src, s.dst, "skip") for s in net.skip]
     links.sort(key=lambda t: (t[1], t[0]))
     amplifiers: dict[tuple[str, int], AmplifierIR] = {}
     amp_nodes: list[str] = []

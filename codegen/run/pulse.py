@@ -3,6 +3,8 @@
 * :func:`memristor_pulse_response` — a train of set then reset pulses (amplitude and width from
   the IR) across one ``eqp_memristor``; the conductance after every pulse is compared with
   :func:`codegen.model.device.apply_pulses` / :func:`~codegen.model.device.g_from_w`.
+* :func:`crossbar_half_select` — V/2 programming of one cell of a small crossbar: the selected
+  cell moves by the golden model's steps, the half-selected and unselected cells do not move.
 * :func:`memristor_read_disturb` — long constant biases (read voltage, half-select voltage, …);
   the state must not move, since the rate is exactly zero between the thresholds.
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +23,13 @@ from ..model.device import apply_pulses, g_from_w
 from ..units import spice_float
 from .ngspice_tran import run_dir, run_ngspice
 
-__all__ = ["memristor_pulse_response", "memristor_read_disturb", "pulse_train_pwl", "RISE_FRACTION"]
+__all__ = [
+    "memristor_pulse_response",
+    "memristor_read_disturb",
+    "crossbar_half_select",
+    "pulse_train_pwl",
+    "RISE_FRACTION",
+]
 
 #: rise/fall time of each pulse as a fraction of its width.  The golden model takes the pulse as
 #: rectangular of the full width.  Measured in ngspice 46 (trapezoidal): the per-pulse step error
@@ -85,7 +94,7 @@ def memristor_pulse_response(
     w0: float = 0.5,
     workdir: str | Path | None = None,
     osdi: bytes | None = None,
-) -> dict[str, object]:
+) -> dict[str, Any]:
     """Apply ``n_set`` set pulses then ``n_reset`` reset pulses (±``pulse_amplitude_V`` for
     ``pulse_width_s``) to one ``eqp_memristor`` starting at state ``w0`` in an ngspice transient.
 
@@ -175,3 +184,64 @@ def memristor_read_disturb(
             )["state.txt"]
             out[float(v)] = float(res["g"][-1] - g_from_w(d, w0))
     return out
+
+
+def crossbar_half_select(
+    chip: Chip,
+    rows: int = 2,
+    cols: int = 3,
+    target: tuple[int, int] = (0, 1),
+    n_pulses: int = 5,
+    sign: int = 1,
+    w0: float = 0.5,
+    workdir: str | Path | None = None,
+    osdi: bytes | None = None,
+) -> dict[str, Any]:
+    """Program cell ``target`` of a ``rows × cols`` crossbar of ``eqp_memristor`` (p = row, n =
+    column) with ``n_pulses`` V/2 pulses: the target row is driven to ``+sign·v_program_V/2``, the
+    target column to ``−sign·v_program_V/2``, all other lines to 0 V, for ``pulse_width_s`` each.
+
+    Returns ``g_before``, ``g_after``, ``g_golden_after`` (S, shape rows × cols): the golden
+    model applies ``sign·n_pulses`` pulses to the target only and leaves every other cell alone.
+    """
+    d = chip.device
+    half = chip.controller.v_program_V / 2
+    width = d.pulse_width_s
+    period = 3 * width
+    signs = [sign] * n_pulses
+    row_src, starts = pulse_train_pwl(signs, half, width, period, start_s=width)
+    col_src, _ = pulse_train_pwl(signs, -half, width, period, start_s=width)
+    tstop = starts[-1] + period
+    step = width / STEPS_PER_WIDTH
+    r0, c0 = target
+    lines = [
+        f"* V/2 programming of cell {target} in a {rows}x{cols} eqp_memristor crossbar of chip {chip.name}",
+        ".control",
+        "pre_osdi eqp_memristor.osdi",
+        ".endc",
+        ".model mem eqp_memristor",
+    ]
+    lines += [f"Vr{r} r{r} 0 {row_src if r == r0 else '0'}" for r in range(rows)]
+    lines += [f"Vc{c} c{c} 0 {col_src if c == c0 else '0'}" for c in range(cols)]
+    names = []
+    for r in range(rows):
+        for c in range(cols):
+            lines.append(f"N{r}_{c} r{r} c{c} mem w0={spice_float(w0)}")
+            names.append(f"@n{r}_{c}[g]")
+    lines += [
+        f".tran {spice_float(step)} {spice_float(tstop)} 0 {spice_float(step)}",
+        ".control",
+        "save " + " ".join(names),
+        "run",
+        "wrdata g.txt " + " ".join(names),
+        ".endc",
+        ".end",
+        "",
+    ]
+    with run_dir(workdir) as wd:
+        res = run_ngspice("\n".join(lines), wd, osdi=_osdi(chip, osdi), outputs={"g.txt": names})["g.txt"]
+    g_before = np.array([res[n][0] for n in names]).reshape(rows, cols)
+    g_after = np.array([res[n][-1] for n in names]).reshape(rows, cols)
+    g_golden = np.full((rows, cols), float(g_from_w(d, w0)))
+    g_golden[r0, c0] = float(g_from_w(d, apply_pulses(d, np.array([w0]), np.array([sign * n_pulses]))[0]))
+    return {"g_before": g_before, "g_after": g_after, "g_golden_after": g_golden}
