@@ -129,6 +129,15 @@ def test_train_cli_writes_metrics_and_plots(tmp_path):
     assert (tmp_path / "metrics.csv").read_text().startswith("run,epoch,train_loss")
     for f in ("training.png", "conductances.png"):
         assert (tmp_path / f).read_bytes()[:4] == b"\x89PNG"
+    # same chip + seed → byte-identical results and plots (wall times live in timing.json)
+    again = tmp_path / "again"
+    assert (
+        main(["train", str(ROOT / "examples" / "kiraz_case1.yaml"), "--epochs", "20", "-q", "-o", str(again)])
+        == 0
+    )
+    for f in ("metrics.csv", "metrics.json", "training.png", "conductances.png"):
+        assert (again / f).read_bytes() == (tmp_path / f).read_bytes(), f
+    assert json.loads((tmp_path / "timing.json").read_text())["ep"]["samples_per_s"] > 0
 
 
 def test_training_is_deterministic():
