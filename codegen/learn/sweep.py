@@ -234,6 +234,8 @@ def run_sweep(
 
 
 def write_csv(rows: list[dict], grid: Sequence[tuple[str, Sequence[Any]]], path: Path) -> None:
+    """One row per point in grid order; results only (wall times stay in points.jsonl), so the
+    same sweep gives the same bytes."""
     cols = [p for p, _ in grid] + [
         "energy",
         "init_seed",
@@ -245,7 +247,6 @@ def write_csv(rows: list[dict], grid: Sequence[tuple[str, Sequence[Any]]], path:
         "converged",
         "steps",
         "pulses",
-        "seconds",
         "error",
         "key",
     ]
