@@ -63,16 +63,10 @@ def libngspice_path() -> str:
     env = os.environ.get("NGSPICE_LIBRARY_PATH")
     if env:
         return env
-    for cand in (
-        "/usr/lib/x86_64-linux-gnu/libngspice.so.0",
-        "/usr/lib/aarch64-linux-gnu/libngspice.so.0",
-        "/usr/lib/libngspice.so.0",
-    ):
+    for cand in ("/usr/lib/x86_64-linux-gnu/libngspice.so.0", "/usr/lib/aarch64-linux-gnu/libngspice.so.0", "/usr/lib/libngspice.so.0"):
         if os.path.exists(cand):
             return cand
-    raise ToolMissing(
-        "libngspice.so.0 not found: run `make bootstrap` (Debian libngspice0 from bookworm-backports)"
-    )
+    raise ToolMissing("libngspice.so.0 not found: run `make bootstrap` (Debian libngspice0 from bookworm-backports)")
 
 
 @functools.cache
