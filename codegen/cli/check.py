@@ -36,7 +36,7 @@ TOL_PULSE_REL = 1e-2
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "check",
-        help="compare ngspice with the golden model (voltages, EP updates, memristor pulses)",
+        help="compare ngspice with the golden model (voltages, EP updates, read disturb, memristor pulses)",
         description=(
             "Simulate the chip's netlists in ngspice and the golden model on the same seeded random "
             "inputs; print one table per chip with, for the free, nudged +β, nudged −β and "
