@@ -28,6 +28,8 @@ __all__ = ["RTL", "RtlDesign", "design", "format_rtl", "format_cocotb", "HAND_WR
 HAND_WRITTEN = ("eqp_code_mem.v",)
 #: testbench support module from ``sim/`` copied next to the generated test
 TB_SUPPORT = "eqp_pulse_tb.py"
+#: the cocotb tests of every generated testbench (functions of the same name in eqp_pulse_tb.py)
+SCENARIOS = ("reset_state", "random_codes", "back_to_back", "extreme_codes", "reset_mid_update")
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def format_cocotb(chip_name: str, ctrl: ControllerIR) -> dict[str, str]:
     d = design(chip_name, ctrl)
     files = {f"cocotb/{TB_SUPPORT}": (data_dir("sim") / TB_SUPPORT).read_text()}
     files[f"cocotb/{d.test_module}.py"] = render(
-        "cocotb/test_pulse_ctrl.py.j2", d=d, ctrl=ctrl, chip=chip_name
+        "cocotb/test_pulse_ctrl.py.j2", d=d, chip=chip_name, scenarios=SCENARIOS
     )
     return files
 
