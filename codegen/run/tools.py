@@ -14,17 +14,7 @@ from pathlib import Path
 
 from ..errors import CodegenError
 
-__all__ = [
-    "ToolMissing",
-    "openvaf_command",
-    "ngspice_command",
-    "libngspice_path",
-    "tool_version",
-    "venv_bin",
-    "verilator_command",
-    "yosys_command",
-    "iverilog_command",
-]
+__all__ = ["ToolMissing", "openvaf_command", "ngspice_command", "libngspice_path", "tool_version", "venv_bin"]
 
 
 class ToolMissing(CodegenError):
@@ -73,16 +63,10 @@ def libngspice_path() -> str:
     env = os.environ.get("NGSPICE_LIBRARY_PATH")
     if env:
         return env
-    for cand in (
-        "/usr/lib/x86_64-linux-gnu/libngspice.so.0",
-        "/usr/lib/aarch64-linux-gnu/libngspice.so.0",
-        "/usr/lib/libngspice.so.0",
-    ):
+    for cand in ("/usr/lib/x86_64-linux-gnu/libngspice.so.0", "/usr/lib/aarch64-linux-gnu/libngspice.so.0", "/usr/lib/libngspice.so.0"):
         if os.path.exists(cand):
             return cand
-    raise ToolMissing(
-        "libngspice.so.0 not found: run `make bootstrap` (Debian libngspice0 from bookworm-backports)"
-    )
+    raise ToolMissing("libngspice.so.0 not found: run `make bootstrap` (Debian libngspice0 from bookworm-backports)")
 
 
 @functools.cache
@@ -96,6 +80,9 @@ def tool_version(argv: tuple[str, ...]) -> str:
         if line.strip() and not line.startswith("*" * 5):
             return line.strip().strip("*").strip()
     return "unknown"
+
+
+__all__ += ["verilator_command", "yosys_command", "iverilog_command"]
 
 
 @functools.cache
