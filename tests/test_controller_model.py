@@ -119,3 +119,12 @@ def test_codes_encoding_and_errors():
 def test_pulse_width_in_seconds():
     p = params(width=50)
     assert p.pulse_width_s == pytest.approx(1e-6, rel=1e-12)  # 50 cycles at 50 MHz
+
+
+def test_err_on_the_last_cell_rises_with_done():
+    p = params(rows=1, cols=2)
+    codes = np.array([[0, 12]])  # last cell out of range: err and done at the same edge
+    s = schedule(p, codes)
+    assert s.err_cycle == s.done_cycle == 3
+    assert expected_outputs(s)["err"] == [(0, 0), (3, 1)]
+    assert schedule(p, codes, reset_cycle=3).err_cycle is None  # a reset at that edge wins

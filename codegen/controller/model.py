@@ -207,7 +207,8 @@ def schedule(params: CtrlParams, codes: np.ndarray, reset_cycle: int | None = No
     done = int(1 + durations.sum())
     if reset_cycle is not None and reset_cycle < 1:
         raise ValueError("reset_cycle must be ≥ 1 (edge 0 is the start edge)")
-    end = done if reset_cycle is None or reset_cycle > done else reset_cycle
+    reset_won = reset_cycle is not None and reset_cycle <= done  # reset beats done at the same edge
+    end = reset_cycle if reset_won else done
     pulses: list[Pulse] = []
     counts = np.zeros(params.cells, dtype=np.int64)
     for addr in np.flatnonzero(n):
@@ -224,16 +225,16 @@ def schedule(params: CtrlParams, codes: np.ndarray, reset_cycle: int | None = No
                 counts[addr] += pol
     bad_flat = np.flatnonzero(bad.ravel())
     err = int(look[bad_flat[0]]) + 1 if bad_flat.size else None
-    if err is not None and err >= end:
-        err = None
+    if err is not None and (err > end or (err == end and reset_won)):
+        err = None  # a reset at or before the edge that would set err clears it
     return Schedule(
         params=params,
         pulses=pulses,
         counts=counts.reshape(params.rows, params.cols),
-        done_cycle=done if end == done else None,
+        done_cycle=None if reset_won else done,
         err_cycle=err,
         end_cycle=end,
-        reset_cycle=reset_cycle if end != done else None,
+        reset_cycle=reset_cycle if reset_won else None,
         out_of_range=bad,
     )
 
