@@ -105,25 +105,15 @@ def test_mutations_are_caught(tmp_path, old, new, symptom):
 
 @pytest.mark.icarus
 def test_cli_rtl_test(tmp_path, capsys):
-    rc = main(
-        [
-            "rtl-test",
-            str(ROOT / "examples" / "kiraz_case1.yaml"),
-            "-o",
-            str(tmp_path),
-            "--no-synth",
-            "--no-lint",
-            "--test",
-            "random_codes",
-            "--xbar",
-            "W01",
-        ]
-    )
+    spec = str(ROOT / "examples" / "kiraz_case1.yaml")
+    argv = ["rtl-test", spec, "-o", str(tmp_path), "--no-synth", "--no-lint", "--test", "random_codes"]
+    rc = main([*argv, "--xbar", "W01", "--waves"])
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "test_random_codes" in out and "pass" in out
     assert (tmp_path / "reports" / "rtl_test.json").is_file()
-    assert main(["rtl-test", str(ROOT / "examples" / "kiraz_case1.yaml"), "--xbar", "nope"]) == 2
+    assert (tmp_path / "sim_build" / "kiraz_case1_pulse_ctrl.fst").stat().st_size > 0
+    assert main(["rtl-test", spec, "--xbar", "nope"]) == 2
 
 
 @pytest.mark.slow

@@ -207,8 +207,9 @@ def schedule(params: CtrlParams, codes: np.ndarray, reset_cycle: int | None = No
     done = int(1 + durations.sum())
     if reset_cycle is not None and reset_cycle < 1:
         raise ValueError("reset_cycle must be ≥ 1 (edge 0 is the start edge)")
-    reset_won = reset_cycle is not None and reset_cycle <= done  # reset beats done at the same edge
-    end = reset_cycle if reset_won else done
+    # a reset beats done at the same edge
+    end = reset_cycle if reset_cycle is not None and reset_cycle <= done else done
+    reset_won = end != done or reset_cycle == done
     pulses: list[Pulse] = []
     counts = np.zeros(params.cells, dtype=np.int64)
     for addr in np.flatnonzero(n):

@@ -9,39 +9,39 @@
 `default_nettype none
 
 module xor_W01_pulse_ctrl (
-    input  wire                    clk,
-    input  wire                    rst,        // synchronous, active high
-    input  wire                    clr,        // some crossbar was started: clear status
-    input  wire                    start,
-    input  wire                    wr_en,
-    input  wire [3:0]             wr_addr,
-    input  wire [4:0]             wr_data,
-    output reg                     busy,
-    output reg                     done,
-    output reg                     err,
-    output reg  [7:0]   row_lvl,
-    output reg  [7:0]   col_lvl,
-    output reg  [1:0]             cur_row,
-    output reg  [1:0]             cur_col,
-    output reg  [3:0]             pulse_cnt
+    input  wire clk,
+    input  wire rst,  // synchronous, active high
+    input  wire clr,  // some crossbar was started: clear status
+    input  wire start,
+    input  wire wr_en,
+    input  wire [3:0] wr_addr,
+    input  wire [4:0] wr_data,
+    output reg  busy,
+    output reg  done,
+    output reg  err,
+    output reg  [7:0] row_lvl,
+    output reg  [7:0] col_lvl,
+    output reg  [1:0] cur_row,
+    output reg  [1:0] cur_col,
+    output reg  [3:0] pulse_cnt
 );
     localparam [2:0] S_IDLE = 3'd0, S_PRIME = 3'd1, S_SCAN = 3'd2, S_PULSE = 3'd3, S_GAP = 3'd4;
     localparam [1:0] LVL_REL = 2'd0, LVL_GND = 2'd1, LVL_HALF = 2'd2, LVL_FULL = 2'd3;
 
-    reg  [2:0]  state, state_n;
-    reg  [3:0]  addr, addr_n;
-    reg  [1:0]  row_n;
-    reg  [1:0]  col_n;
-    reg         sign, sign_n;
-    reg  [3:0]  left, left_n;
-    reg  [3:0]  cnt_n;
-    reg  [5:0]  timer, timer_n;
-    reg         done_n, err_n, advance;
+    reg  [2:0] state, state_n;
+    reg  [3:0] addr, addr_n;  // cell address row*4+col
+    reg  [1:0] row_n;
+    reg  [1:0] col_n;
+    reg  sign, sign_n;  // 0 set, 1 reset
+    reg  [3:0] left, left_n;  // pulses still to give this cell
+    reg  [3:0] cnt_n;
+    reg  [5:0] timer, timer_n;  // cycles left in this pulse / gap
+    reg  done_n, err_n, advance;
 
-    wire [4:0]  rdata;
-    wire [3:0]  mag = rdata[3:0];
-    wire        last = (addr == 4'd15);
-    wire        we = wr_en && (state == S_IDLE);
+    wire [4:0] rdata;
+    wire [3:0] mag = rdata[3:0];
+    wire last = (addr == 4'd15);
+    wire we = wr_en && (state == S_IDLE);
 
     eqp_code_mem #(.DEPTH(16), .AW(4), .DW(5)) u_mem (
         .clk(clk), .we(we), .waddr(wr_addr[3:0]), .wdata(wr_data), .raddr(addr_n), .rdata(rdata)

@@ -14,27 +14,27 @@
 `default_nettype none
 
 module xor_pulse_ctrl (
-    input  wire                   clk,
-    input  wire                   rst,
-    input  wire [1:0]            sel,
-    input  wire                   start,
-    input  wire                   wr_en,
-    input  wire [3:0]            wr_addr,
-    input  wire [4:0]            wr_data,
-    output wire                   busy,
-    output wire                   done,
-    output wire                   err,
-    output wire [1:0]            cur_row,
-    output wire [1:0]            cur_col,
-    output wire [3:0]            pulse_cnt,
-    output wire [7:0]  W01_row_lvl,
-    output wire [7:0]  W01_col_lvl,
-    output wire [7:0]  B1_row_lvl,
-    output wire [3:0]  B1_col_lvl,
-    output wire [3:0]  W12_row_lvl,
-    output wire [7:0]  W12_col_lvl,
-    output wire [3:0]  B2_row_lvl,
-    output wire [3:0]  B2_col_lvl
+    input  wire clk,
+    input  wire rst,
+    input  wire [1:0] sel,
+    input  wire start,
+    input  wire wr_en,
+    input  wire [3:0] wr_addr,
+    input  wire [4:0] wr_data,
+    output wire busy,
+    output wire done,
+    output wire err,
+    output wire [1:0] cur_row,
+    output wire [1:0] cur_col,
+    output wire [3:0] pulse_cnt,
+    output wire [7:0] W01_row_lvl,
+    output wire [7:0] W01_col_lvl,
+    output wire [7:0] B1_row_lvl,
+    output wire [3:0] B1_col_lvl,
+    output wire [3:0] W12_row_lvl,
+    output wire [7:0] W12_col_lvl,
+    output wire [3:0] B2_row_lvl,
+    output wire [3:0] B2_col_lvl
 );
     wire [3:0] x_busy, x_done, x_err, x_start;
     wire [1:0] W01_row;
