@@ -375,36 +375,49 @@ async def random_codes(dut, cfg: Config) -> None:
 
 
 async def back_to_back(dut, cfg: Config) -> None:
-    """Two updates back to back; writes and starts while busy are ignored; codes persist."""
+    """Three updates back to back; writes and starts while busy are ignored; codes persist.
+
+    The third update starts at the first edge the controller is idle again (``start`` held high
+    during the end of the second one, where it must be ignored).
+    """
     b = Bench(dut, cfg)
     await b.setup()
     xi = cfg.selected()[0]
     x = cfg.xbars[xi]
     first = b.random_codes(x)
+    first.ravel()[0] = x.max_pulses  # long enough for the writes below to land while busy
     await b.load(xi, first)
     s1 = schedule(x, first)
     t0 = await b.start(xi)
-    # while busy: overwrite every code with garbage (must be ignored) and try to start the others
+    # while busy: overwrite codes with garbage (must be ignored) and try to start the others
     for addr in range(min(x.cells, 8)):
         await b.write(xi, addr, (1 << x.code_bits) - 1 - (addr % 3))
     for other in range(len(cfg.xbars)):
         if other != xi:
             await b.start(other)
-    await b.until_cycle(t0, s1.end_cycle - 1)
-    # rewrite a few cells (only the idle crossbar accepts them) and start again right after done
+    assert int(get_sim_time("ps")) < t0 + s1.end_cycle * b.P, "the first update ended too early"
+    # rewrite a few cells once idle (only then are writes accepted) and start again
     second = first.copy()
     changed = b.random_codes(x, density=1.0).ravel()
     flat = second.ravel()
     for addr in range(0, x.cells, max(1, x.cells // 5)):
         flat[addr] = changed[addr]
     second = flat.reshape(x.rows, x.cols)
+    second.ravel()[0] = x.max_pulses
     await b.until_cycle(t0, s1.end_cycle)
     b.report(f"first update [{x.name}]", b.check(xi, s1, t0, extra_cycles=0), s1)
     await b.load(xi, second)
     s2 = schedule(x, second)
     t2 = await b.start(xi)
-    await b.until_cycle(t2, s2.end_cycle + 2)
-    b.report(f"second update [{x.name}]", b.check(xi, s2, t2), s2)
+    await b.until_cycle(t2, s2.end_cycle - 3)
+    b.dut.sel.value = xi
+    b.dut.start.value = 1  # sampled at edges end-2 .. end (busy: ignored), accepted at end+1
+    await b.until_cycle(t2, s2.end_cycle + 1)
+    b.dut.start.value = 0
+    t3 = t2 + (s2.end_cycle + 1) * b.P
+    b.report(f"second update [{x.name}]", b.check(xi, s2, t2, extra_cycles=0), s2)
+    await b.until_cycle(t3, s2.end_cycle + 2)
+    b.report(f"third update, started on the first idle edge [{x.name}]", b.check(xi, s2, t3), s2)
 
 
 async def extreme_codes(dut, cfg: Config) -> None:

@@ -21,7 +21,7 @@ from xml.etree import ElementTree
 from ..backends.rtl import RtlDesign
 from ..errors import CodegenError
 from ..ir import ControllerIR
-from .tools import iverilog_command, tool_version, verilator_command, yosys_command
+from .tools import ToolMissing, iverilog_command, tool_version, verilator_command, yosys_command
 
 __all__ = [
     "LintResult",
@@ -180,7 +180,12 @@ def run_cocotb(
     ``seed``/``density``/``xbars`` reach the testbench as ``EQP_SEED``/``EQP_DENSITY``/``EQP_XBARS``.
     ``waves``: write ``<work>/<top>.fst``.  ``work`` defaults to ``<build>/sim_build``.
     """
-    from cocotb_tools.runner import get_runner
+    try:
+        from cocotb_tools.runner import get_runner
+    except ImportError as exc:
+        raise ToolMissing(
+            "cocotb is not installed: run `make bootstrap` (pip package cocotb==2.1.0)"
+        ) from exc
 
     iverilog_command()  # a clear ToolMissing before cocotb's own SystemExit
     build = Path(build_dir).resolve()
