@@ -145,7 +145,7 @@ class Bench:
         self.dut.wr_addr.value = 0
         self.dut.wr_data.value = 0
         await FallingEdge(self.dut.clk)
-        names = ["busy", "done", "err"] + [
+        names = ["busy", "done", "err", "cur_row", "cur_col", "pulse_cnt"] + [
             f"{x.name}_{k}_lvl" for x in self.cfg.xbars for k in ("row", "col")
         ]
         self.watch = {n: _Watch(getattr(self.dut, n)) for n in names}
@@ -235,6 +235,9 @@ class Bench:
             "busy": exp["busy"],
             "done": exp["done"],
             "err": exp["err"],
+            "cur_row": exp["cur_row"],
+            "cur_col": exp["cur_col"],
+            "pulse_cnt": exp["pulse_cnt"],
             f"{x.name}_row_lvl": exp["row_lvl"],
             f"{x.name}_col_lvl": exp["col_lvl"],
         }

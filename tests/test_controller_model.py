@@ -39,6 +39,11 @@ def test_schedule_by_hand():
     assert s.err_cycle == 18
     assert s.counts.tolist() == [[2, 0, -1], [0, 0, 0]]
     assert s.out_of_range.tolist() == [[False] * 3, [False, True, False]]
+    out = expected_outputs(s)
+    assert out["cur_row"] == [(0, 0), (16, 1)]
+    assert out["cur_col"] == [(0, 0), (10, 1), (11, 2), (16, 0), (17, 1), (18, 2)]
+    # +1 at the end of each pulse, 0 one edge after the next cell is looked at
+    assert out["pulse_cnt"] == [(0, 0), (5, 1), (9, 2), (11, 0), (15, 1), (17, 0)]
 
 
 def test_duration_formula_and_counts():

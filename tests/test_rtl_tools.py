@@ -88,10 +88,12 @@ def _mutated(name: str, ctrl, old: str, new: str) -> dict[str, str]:
         ("left_n  = mag;", "left_n  = mag + 4'd1;", "pulse counts differ from the reference model"),
         # each pulse one cycle too long
         ("timer_n = 6'd49;\n                end", "timer_n = 6'd50;\n                end", "W01_row_lvl"),
+        # the per-cell pulse counter counts in steps of two
+        ("cnt_n  = pulse_cnt + 4'd1;", "cnt_n  = pulse_cnt + 4'd2;", "pulse_cnt: change"),
         # two columns selected at once: half-select broken
         ("col_hot_n = 4'd1 << col_n;", "col_hot_n = 4'd3 << col_n;", "see the full amplitude"),
     ],
-    ids=["extra-pulse", "long-pulse", "two-columns"],
+    ids=["extra-pulse", "long-pulse", "counter", "two-columns"],
 )
 def test_mutations_are_caught(tmp_path, old, new, symptom):
     ctrl = big_ctrl(3, 4)

@@ -162,6 +162,8 @@ class Schedule:
     reset_cycle: int | None = None
     #: mask of cells whose code was out of range (count > max_pulses), shape (rows, cols)
     out_of_range: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    #: edge from which each cell (by address row·cols + col) is looked at, shape (rows·cols,)
+    look_cycles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @property
     def duration_s(self) -> float:
@@ -237,6 +239,7 @@ def schedule(params: CtrlParams, codes: np.ndarray, reset_cycle: int | None = No
         end_cycle=end,
         reset_cycle=reset_cycle if reset_won else None,
         out_of_range=bad,
+        look_cycles=look.astype(np.int64),
     )
 
 
@@ -291,7 +294,10 @@ def expected_outputs(sched: Schedule) -> dict[str, list[tuple[int, int]]]:
     """Each output of the core as change points ``[(edge, value), ...]`` from edge 0 to the end.
 
     Keys: ``busy``, ``done``, ``err``, ``row_lvl``, ``col_lvl`` (packed 2-bit levels, as on the
-    ports).  The value holds from its edge until the next change point.
+    ports), and the status ``cur_row``, ``cur_col`` (the cell being looked at; it stays on the last
+    cell after ``done``) and ``pulse_cnt`` (pulses the current cell has completed: +1 at the end of
+    each full pulse, 0 again one edge after the next cell is looked at).  The value holds from its
+    edge until the next change point.
     """
     p = sched.params
     half_r = pack_levels(np.full(p.rows, LEVEL_HALF))
@@ -310,7 +316,27 @@ def expected_outputs(sched: Schedule) -> dict[str, list[tuple[int, int]]]:
     err = [(0, 0)] + ([(sched.err_cycle, 1)] if sched.err_cycle is not None else [])
     if sched.done_cycle is None:
         err.append((end, 0))
+    reset = [(end, 0)] if sched.done_cycle is None else []
+    look = sched.look_cycles
+    live = np.flatnonzero(look < end)[1:]  # cells after cell 0 reached before the end
+    r_of, c_of = np.divmod(live, p.cols)
+    cur_row = [(0, 0)] + list(zip(look[live].tolist(), r_of.tolist(), strict=True)) + reset
+    cur_col = [(0, 0)] + list(zip(look[live].tolist(), c_of.tolist(), strict=True)) + reset
+    cnt: list[tuple[int, int]] = [(0, 0)]
+    k_of: dict[tuple[int, int], int] = {}
+    for pu in sched.pulses:
+        k = k_of[pu.row, pu.col] = k_of.get((pu.row, pu.col), 0) + 1
+        if not pu.partial:
+            cnt.append((pu.cycle + pu.width_cycles, k))
+    for row, col in k_of:
+        nxt = row * p.cols + col + 1
+        if nxt < p.cells:
+            cnt.append((int(look[nxt]) + 1, 0))  # may be the done edge (last cell has no pulse)
+    cnt = [(c, v) for c, v in cnt if c < end or (c == end and not reset)] + reset
     return {
+        "cur_row": _coalesce(cur_row),
+        "cur_col": _coalesce(cur_col),
+        "pulse_cnt": _coalesce(cnt),
         "busy": _coalesce([(0, 1), (end, 0)]),
         "done": _coalesce([(0, 0)] + ([(end, 1)] if sched.done_cycle is not None else [])),
         "err": _coalesce(err),
