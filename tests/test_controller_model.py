@@ -34,7 +34,7 @@ def test_schedule_by_hand():
     s = schedule(p, codes)
     # look at cell 0 at edge 1; pulses at 2 and 2+(3+1); cell 1 at 10, cell 2 at 11 (pulse 12),
     # cell 3 at 16, cell 4 at 17 (err at 18), cell 5 at 18, done at 19
-    assert s.pulses == [Pulse(2, 0, 0, 1, 3), Pulse(6, 0, 0, 1, 3), Pulse(12, 0, 2, -1, 3)]
+    assert s.pulses == [Pulse(2, 0, 0, 1, 3), Pulse(6, 0, 0, 1, 3, k=1), Pulse(12, 0, 2, -1, 3)]
     assert s.done_cycle == s.end_cycle == 19
     assert s.err_cycle == 18
     assert s.counts.tolist() == [[2, 0, -1], [0, 0, 0]]
