@@ -72,6 +72,36 @@ def test_out_of_range_codes(tmp_path):
     assert "mag > 4'd10" in (tmp_path / "rtl" / "oor_W01_pulse_ctrl.v").read_text()
 
 
+@pytest.mark.icarus
+@pytest.mark.verilator
+@pytest.mark.yosys
+@pytest.mark.parametrize("max_pulses", [15, 10])
+def test_row_parallel(tmp_path, max_pulses):
+    """Row-parallel order: lint and every scenario (out-of-range codes too with max_pulses = 10)."""
+    ctrl = dataclasses.replace(chip("xor").controller, order="row_parallel", max_pulses=max_pulses)
+    rep = rtl_test("rp", ctrl, tmp_path, seed=5)
+    assert rep.lint is not None and rep.lint.ok, rep.lint.output
+    assert rep.synth is not None and rep.synth.latches == 0
+    assert rep.sim is not None and len(rep.sim.tests) == 5
+    assert rep.sim.passed, "\n".join(f"{n}: {m}" for n, ok, m in rep.sim.tests if not ok)
+
+
+@pytest.mark.icarus
+def test_row_parallel_mutation_is_caught(tmp_path):
+    """One extra pulse for the cells of a row (count >= pulses given instead of >)."""
+    ctrl = dataclasses.replace(big_ctrl(3, 4), order="row_parallel")
+    files = _mutated("rpm", ctrl, "(rowbuf_n[5*gi +: 4] > cnt_n)", "(rowbuf_n[5*gi +: 4] >= cnt_n)")
+    files = {
+        p: t.replace("(rowbuf[5*gi +: 4] > pulse_cnt)", "(rowbuf[5*gi +: 4] >= pulse_cnt)")
+        for p, t in files.items()
+    }
+    rep = rtl_test(
+        "rpm", ctrl, tmp_path, do_lint=False, do_synth=False, files=files, testcases=["test_random_codes"]
+    )
+    assert rep.sim is not None and not rep.sim.passed
+    assert "differs" in rep.sim.tests[0][2]
+
+
 def _mutated(name: str, ctrl, old: str, new: str) -> dict[str, str]:
     files = {**format_rtl(name, ctrl), **format_cocotb(name, ctrl)}
     core = f"rtl/{name}_W01_pulse_ctrl.v"
