@@ -87,6 +87,23 @@ def test_row_parallel(tmp_path, max_pulses):
 
 
 @pytest.mark.icarus
+@pytest.mark.verilator
+@pytest.mark.parametrize("order", ["row_by_row", "row_parallel"])
+def test_corner_cases(tmp_path, order):
+    """1×1, 1×3 and 3×1 crossbars, one-cycle pulses without gaps (pulses merge on the lines)."""
+    ctrl = dataclasses.replace(
+        chip("xor").controller,
+        crossbars=(("A", 1, 1), ("B", 1, 3), ("C", 3, 1)),
+        order=order,
+        pulse_width_cycles=1,
+        gap_cycles=0,
+    )
+    rep = rtl_test("edge", ctrl, tmp_path, do_synth=False, seed=3)
+    assert rep.lint is not None and rep.lint.ok, rep.lint.output
+    assert rep.sim is not None and rep.sim.passed, [t for t in rep.sim.tests if not t[1]]
+
+
+@pytest.mark.icarus
 def test_row_parallel_mutation_is_caught(tmp_path):
     """One extra pulse for the cells of a row (count >= pulses given instead of >)."""
     ctrl = dataclasses.replace(big_ctrl(3, 4), order="row_parallel")
