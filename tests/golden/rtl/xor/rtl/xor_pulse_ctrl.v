@@ -8,7 +8,7 @@
 //   start    begin programming crossbar sel (ignored while any crossbar is busy)
 //   busy     high while a crossbar is being programmed; done: high from the end of an update until
 //            the next start; err: an out-of-range code was skipped during the last update
-//   <xbar>_row_lvl/_col_lvl  2-bit drive level per line: 0 released, 1 GND, 2 V/2, 3 V (1.2 V)
+//   <xbar>_row_lvl/_col_lvl  2-bit drive level per line: 0 released, 1 GND, 2 V/2, 3 V (5 V)
 //
 // Clock 50 MHz, pulses of 50 cycles (1 µs), 1 gap cycle(s), up to 15 pulses per code.
 `default_nettype none
