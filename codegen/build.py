@@ -28,7 +28,7 @@ def render_plan(chip: Chip, options: BuildOptions | None = None, only: list[str]
             continue
         backend = cls()
         for path, content in sorted(backend.render(chip, options).items()):
-            plan.add(path, content)
+            plan.add(path, content, backend=name)
         versions.update(backend.tool_versions())
     plan.meta = {"chip": chip.name, "chip_sha256": chip.spec_hash, "tools": dict(sorted(versions.items()))}
     return plan

@@ -30,8 +30,10 @@ class BuildPlan:
 
     files: dict[str, bytes] = field(default_factory=dict)
     meta: dict[str, object] = field(default_factory=dict)
+    #: relative path → name of the backend that rendered it (for the build summary; not in the manifest)
+    origin: dict[str, str] = field(default_factory=dict)
 
-    def add(self, path: str, content: str | bytes) -> None:
+    def add(self, path: str, content: str | bytes, backend: str | None = None) -> None:
         p = PurePosixPath(path)
         if p.is_absolute() or ".." in p.parts or str(p) == MANIFEST:
             raise ValueError(
@@ -40,6 +42,8 @@ class BuildPlan:
         if str(p) in self.files:
             raise ValueError(f"two backends produce {path!r}")
         self.files[str(p)] = content.encode() if isinstance(content, str) else content
+        if backend is not None:
+            self.origin[str(p)] = backend
 
     def manifest(self) -> dict[str, object]:
         return {

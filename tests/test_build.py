@@ -128,3 +128,30 @@ def test_every_subcommand_has_help():
     for name, p in sub.choices.items():
         assert p.description, f"{name} has no description"
         assert len(p.format_help()) > 200, name
+
+
+def test_cli_build_summary_groups_files_by_backend_and_suggests_next_commands(tmp_path, capsys):
+    from codegen.backends import all_backends
+    from codegen.cli import main
+
+    out = tmp_path / "b"
+    assert main(["build", str(KIRAZ), "-o", str(out), "--no-compile"]) == 0
+    first = capsys.readouterr().out
+    plan = render_plan(elaborate(load_spec(KIRAZ)), OPTS)
+    # every backend that rendered files has its row, with the body of its summary
+    for name in sorted(set(plan.origin.values())):
+        assert name in first
+        words = all_backends()[name].summary.split(": ", 1)[-1].split()[:3]
+        assert " ".join(words) in " ".join(first.split()), name
+    assert set(plan.origin) == set(plan.files), "every file knows its backend"
+    assert plan.origin["spice/free.sp"] == "spice" and plan.origin["ir.json"] == "ir"
+    assert "written" in first and f"{len(plan.files)} files" in first
+    # next steps: the installed commands that take the chip, on this chip
+    assert f"codegen check {KIRAZ}" in first and f"codegen device {KIRAZ}" in first
+    assert "codegen build" not in first.split("next:")[1]
+    # a second build: nothing rewritten, same digest line (deterministic output)
+    assert main(["build", str(KIRAZ), "-o", str(out), "--no-compile"]) == 0
+    second = capsys.readouterr().out
+    assert "unchanged" in second and "written" not in second.replace("unchanged", "")
+    digest = [ln for ln in first.splitlines() if "build digest" in ln]
+    assert digest and digest == [ln for ln in second.splitlines() if "build digest" in ln]

@@ -30,6 +30,12 @@ def test_check_passes_and_writes_report(tmp_path, capsys):
     assert [p["phase"] for p in report["phases"]] == ["free", "nudged +β", "nudged −β", "simultaneous"]
     assert all(p["max_dv_V"] <= 1e-6 for p in report["phases"])
     assert report["pulse"]["passed"] is True and report["pulse"]["max_rel_err"] <= 1e-2
+    # kiraz_case1's reads: the largest drop is an amplifier output or the bias against an output
+    # node, ~1.5 V on random ±1 V inputs, well below its ±4 V thresholds; ngspice sees the same drop
+    rd = report["read_disturb"]
+    assert rd["passed"] is True and 0.5 < rd["max_abs_dv_V"] < 4.0 and rd["margin_V"] > 0
+    assert abs(rd["max_abs_dv_ngspice_V"] - rd["max_abs_dv_V"]) <= 1e-6
+    assert "read disturb" in text
 
 
 def test_check_fails_on_a_netlist_that_differs_from_the_model(tmp_path, capsys):
@@ -82,3 +88,62 @@ def test_check_dataset_inputs_without_loader_is_a_clear_error(tmp_path, capsys, 
     monkeypatch.setitem(sys.modules, "codegen.learn.datasets", None)  # import fails
     assert main(["check", str(KIRAZ), "--inputs", "dataset", "--json", str(tmp_path / "c.json")]) == 2
     assert "codegen.learn.datasets" in capsys.readouterr().err
+
+
+def _kiraz_with_thresholds(tmp_path: Path, v_th: float, pulse: float) -> Path:
+    text = KIRAZ.read_text()
+    for key, val in (
+        ("pulse_amplitude", pulse),
+        ("v_threshold_set", v_th),
+        ("v_threshold_reset", -v_th),
+    ):
+        text, n = re.subn(rf"^  {key}: .*$", f"  {key}: {val} V", text, flags=re.MULTILINE)
+        assert n == 1, key
+    path = tmp_path / "kiraz_case1.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_check_fails_when_reads_reach_the_memristor_thresholds(tmp_path, capsys):
+    # thresholds ±1 V (pulses 1.2 V: a valid V/2 scheme), but the network's own read voltages put
+    # ~1.5 V across the bias → output weights: a real chip would reprogram them while reading
+    spec = _kiraz_with_thresholds(tmp_path, 1.0, 1.2)
+    out = tmp_path / "check.json"
+    assert main(["check", str(spec), "-n", "3", "--json", str(out), "--no-pulse"]) == 1
+    text = capsys.readouterr().out
+    assert "read disturb" in text and "at or beyond" in text
+    report = json.loads(out.read_text())
+    assert all(p["passed"] for p in report["phases"])  # the simulation itself agrees
+    rd = report["read_disturb"]
+    assert report["passed"] is False and rd["passed"] is False
+    assert rd["max_abs_dv_V"] >= 1.0 and rd["margin_V"] < 0
+    assert rd["crossbar"] in ("W01", "B1", "W12", "B2") and rd["cell"].startswith(rd["crossbar"] + "[")
+    assert f"{rd['crossbar']}[{rd['row']},{rd['col']}]" in text  # the line under the table names the cell
+
+
+def test_check_passes_just_above_the_largest_read(tmp_path):
+    # the same reads against thresholds of 1.6 V (pulses 2 V, half-select 1 V): no cell reaches them
+    spec = _kiraz_with_thresholds(tmp_path, 1.6, 2.0)
+    out = tmp_path / "check.json"
+    assert main(["check", str(spec), "-n", "3", "--json", str(out), "--no-pulse"]) == 0
+    rd = json.loads(out.read_text())["read_disturb"]
+    assert rd["passed"] is True and 1.0 < rd["max_abs_dv_V"] < 1.6
+
+
+def test_read_disturb_fails_on_ngspice_voltages_alone():
+    # golden drops below threshold but ngspice's node voltages put 4.5 V across W01[0, 0]: FAIL
+    import numpy as np
+
+    from codegen.elab import elaborate
+    from codegen.load import load_spec
+    from codegen.run.equivalence import PhaseVoltages, read_disturb
+
+    chip = elaborate(load_spec(KIRAZ))
+    golden = {"free": {xb.name: np.full((1, *xb.shape), 0.5) for xb in chip.crossbars}}
+    xb = chip.crossbars[0]
+    nodes = {n: 0.0 for c in chip.crossbars for n in (*c.src_nodes, *c.dst_nodes)}
+    ok = read_disturb(chip, PhaseVoltages(golden=golden, ngspice={"free": [nodes]}))
+    assert ok.passed and ok.max_abs_dv_V == 0.5 and ok.margin_V == chip.device.v_set_V - 0.5
+    bad = dict(nodes, **{xb.src_nodes[0]: 4.5})
+    rd = read_disturb(chip, PhaseVoltages(golden=golden, ngspice={"free": [bad]}))
+    assert not rd.passed and rd.max_abs_dv_ngspice_V == 4.5 and rd.margin_V == chip.device.v_set_V - 4.5

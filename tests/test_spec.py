@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,10 +102,7 @@ BAD = [
     ),
     (
         "missing_device",
-        BASE.replace(
-            "device:\n  g_min: 1u\n  g_max: 100u\n  step_per_pulse: 0.5u\n  init: {distribution: uniform, low: 1u, high: 100u}\n",
-            "",
-        ),
+        re.sub(r"^device:\n(?:  .*\n)+", "", BASE, count=1, flags=re.MULTILINE),
         "device",
         "required key is missing",
         None,
@@ -125,10 +123,10 @@ BAD = [
     ),
     (
         "half_select",
-        _edit("  g_min: 1u\n", "  g_min: 1u\n  pulse_amplitude: 2.4 V\n"),
+        re.sub(r"^  pulse_amplitude: .*$", "  pulse_amplitude: 9 V", BASE, count=1, flags=re.MULTILINE),
         "device.pulse_amplitude",
         "half-selected",
-        "pulse_amplitude: 2.4 V",
+        "pulse_amplitude: 9 V",
     ),
     (
         "duplicate_key",

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import PurePosixPath
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..backends import BuildOptions, all_backends
 from ..build import build
+from ..plan import BuildPlan, WriteReport
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +35,76 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+#: subcommands suggested after a build, in this order when present (others follow by name)
+NEXT_ORDER = ("check", "device", "train", "sweep", "rtl-test", "cosim")
+#: subcommands not worth suggesting right after a build
+NOT_NEXT = frozenset({"build", "validate", "schema"})
+
+
+def _describe(summary: str) -> str:
+    """A backend's summary without its leading ``folder/:`` or ``file:`` (the table shows those)."""
+    head, sep, rest = summary.partition(": ")
+    return rest if sep and " " not in head else summary
+
+
+def backend_table(chip_name: str, out: str, plan: BuildPlan, report: WriteReport) -> Table:
+    """One row per backend: what it is (its ``summary``), its files, bytes and write status."""
+    backends = all_backends()
+    groups: dict[str, list[str]] = {}
+    for path in sorted(plan.files):
+        groups.setdefault(plan.origin.get(path, "?"), []).append(path)
+    table = Table(title=f"{chip_name}: {len(plan.files)} files in {out}/")
+    table.add_column("backend", style="bold", no_wrap=True)
+    table.add_column("what / files")
+    table.add_column("bytes", justify="right")
+    table.add_column("status")
+    order = [n for n in backends if n in groups] + sorted(n for n in groups if n not in backends)
+    for name in order:
+        paths = groups[name]
+        folders = {PurePosixPath(p).parts[0] for p in paths if len(PurePosixPath(p).parts) > 1}
+        folder = next(iter(folders)) if len(folders) == 1 and len(paths) > 1 else None
+        names = [p.removeprefix(f"{folder}/") if folder else p for p in paths]
+        listing = (f"{folder}/: " if folder else "") + " ".join(names)
+        cls = backends.get(name)
+        what = _describe(cls.summary) if cls is not None and cls.summary else ""
+        written = sum(p in report.written for p in paths)
+        status = (
+            "written"
+            if written == len(paths)
+            else "unchanged"
+            if written == 0
+            else f"{written} written, {len(paths) - written} unchanged"
+        )
+        table.add_row(
+            name,
+            f"{what}\n[dim]{listing}[/]" if what else listing,
+            str(sum(len(plan.files[p]) for p in paths)),
+            status,
+        )
+    return table
+
+
+def next_commands(spec: str) -> list[tuple[str, str]]:
+    """``(command line, help)`` for every installed subcommand worth running after a build."""
+    from . import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    helps = {a.dest: a.help or "" for a in sub._get_subactions()}
+    names = [n for n in NEXT_ORDER if n in sub.choices]
+    names += sorted(n for n in sub.choices if n not in NEXT_ORDER and n not in NOT_NEXT)
+    out = []
+    for name in names:
+        positional = [a.dest for a in sub.choices[name]._actions if not a.option_strings and a.required]
+        if positional == ["spec"]:
+            out.append((f"codegen {name} {spec}", helps.get(name, "")))
+        elif not positional:
+            out.append((f"codegen {name}", helps.get(name, "")))
+        else:
+            out.append((f"codegen {name} --help", helps.get(name, "")))
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
     chip, out, plan, report = build(
         args.spec, args.out, force=args.force, options=BuildOptions(compile=not args.no_compile)
@@ -40,18 +113,22 @@ def run(args: argparse.Namespace) -> int:
         print(out)
         return 0
     console = Console()
-    table = Table(title=f"{chip.name}: {len(plan.files)} files in {out}/", show_lines=False)
-    table.add_column("file")
-    table.add_column("bytes", justify="right")
-    table.add_column("status")
-    for path, data in sorted(plan.files.items()):
-        status = "written" if path in report.written else "unchanged"
-        table.add_row(path, str(len(data)), status)
-    console.print(table)
+    console.print(backend_table(chip.name, str(out), plan, report))
     sizes = " × ".join(str(layer.size) for layer in chip.layers)
     xbars = ", ".join(f"{xb.name} {xb.shape[0]}×{xb.shape[1]}" for xb in chip.crossbars)
     console.print(f"network {sizes}; crossbars {xbars}; {len(chip.free_nodes)} free nodes")
-    console.print(f"manifest: {out}/manifest.json (build digest {plan.digest[:16]})")
+    console.print(
+        f"manifest: {out}/manifest.json (build digest {plan.digest[:16]}; every file with its sha256)"
+    )
     if report.removed:
         console.print(f"removed stale generated files: {', '.join(report.removed)}")
+    cmds = next_commands(args.spec)
+    if cmds:
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True)
+        grid.add_column(style="dim")
+        for cmd, helptext in cmds:
+            grid.add_row(f"  {escape(cmd)}", escape(helptext))
+        console.print("next:")
+        console.print(grid)
     return 0

@@ -4,7 +4,10 @@ For each chip: a few samples of the chip's dataset (where :mod:`codegen.learn.da
 installed) or seeded random inputs (input sources uniform in ±1 V) and targets (uniform between the
 chip's target levels); the golden model and ngspice (shared mode) in the free, nudged +β, nudged −β
 and simultaneous phases; per phase the largest |ΔV| over every node and the relative error of the
-EP update computed from ngspice's voltages.  A last row drives one Verilog-A memristor with set and
+EP update computed from ngspice's voltages.  A "read disturb" row gives the largest |ΔV| across
+any weight conductance over those samples and phases (golden model, cross-checked with ngspice)
+against the memristor thresholds: a cell at or beyond a threshold would be reprogrammed by the
+network's own read voltages.  A last row drives one Verilog-A memristor with set and
 reset pulses in an ngspice transient against the golden pulse model.  Writes ``check.json``; exit
 status 1 if any row fails.
 """
@@ -23,7 +26,7 @@ from ..elab import elaborate
 from ..errors import CodegenError
 from ..ir import Chip
 from ..load import load_spec
-from ..run.equivalence import TOL_EP_REL, TOL_V, compare_phases
+from ..run.equivalence import TOL_EP_REL, TOL_V, PhaseVoltages, compare_phases, read_disturb
 from ..run.tools import ToolMissing
 
 #: memristor pulse response: max |Δg_spice − Δg_golden| per pulse / nominal step (1)
@@ -33,14 +36,15 @@ TOL_PULSE_REL = 1e-2
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "check",
-        help="compare ngspice with the golden model (voltages, EP updates, memristor pulses)",
+        help="compare ngspice with the golden model (voltages, EP updates, read disturb, memristor pulses)",
         description=(
             "Simulate the chip's netlists in ngspice and the golden model on the same seeded random "
             "inputs; print one table per chip with, for the free, nudged +β, nudged −β and "
             "simultaneous phases, the largest node-voltage difference and the EP-update error, plus "
             f"the memristor pulse response. Tolerances: |ΔV| ≤ {TOL_V:g} V, EP update ≤ "
             f"{TOL_EP_REL:g} of the crossbar's largest update, Δg per pulse ≤ {TOL_PULSE_REL:g} of "
-            "the nominal step. Writes check.json; exit 1 on any FAIL."
+            "the nominal step, |V| across every weight below the memristor thresholds (read "
+            "disturb). Writes check.json; exit 1 on any FAIL."
         ),
     )
     p.add_argument("spec", nargs="+", help="chip.yaml files")
@@ -118,7 +122,9 @@ def check_chip(
     source = "dataset" if data is not None else "random"
     x, t = data if data is not None else random_samples(chip, samples, seed)
     files = read_netlist_dir(Path(build) / "spice") if build else None
-    rows = compare_phases(chip, chip.initial_conductances(), x, t, files=files)
+    record = PhaseVoltages(golden={}, ngspice={})
+    rows = compare_phases(chip, chip.initial_conductances(), x, t, files=files, record=record)
+    disturb = read_disturb(chip, record)
     report: dict[str, object] = {
         "chip": chip.name,
         "samples": samples,
@@ -128,10 +134,11 @@ def check_chip(
         "centered": chip.nudge.centered,
         "tolerances": {"max_dv_V": TOL_V, "ep_rel_err": TOL_EP_REL, "pulse_rel_err": TOL_PULSE_REL},
         "phases": [r.as_dict() for r in rows],
+        "read_disturb": disturb.as_dict(),
     }
     if pulse:
         report["pulse"] = _pulse_row(chip)
-    ok = all(r.passed for r in rows)
+    ok = all(r.passed for r in rows) and disturb.passed
     p = report.get("pulse")
     if isinstance(p, dict) and "passed" in p:
         ok = ok and bool(p["passed"])
@@ -147,7 +154,8 @@ def _table(report: dict[str, object]) -> Table:
         ),
         caption=(
             f"tolerances: |ΔV| ≤ {TOL_V:g} V; EP update error ≤ {TOL_EP_REL:g} × largest update of "
-            f"its crossbar; memristor Δg per pulse ≤ {TOL_PULSE_REL:g} × nominal step"
+            f"its crossbar; memristor Δg per pulse ≤ {TOL_PULSE_REL:g} × nominal step; read "
+            "disturb: |V| across every weight (golden and ngspice) below the device threshold"
         ),
     )
     columns = (
@@ -168,6 +176,15 @@ def _table(report: dict[str, object]) -> Table:
             f"{1e3 * r['op_seconds']:.2f}",
             "[green]PASS[/]" if r["passed"] else "[red]FAIL[/]",
         )
+    d = report["read_disturb"]
+    assert isinstance(d, dict)
+    table.add_row(
+        "read disturb (|V| on a weight)",
+        f"{d['max_abs_dv_V']:.3f}",
+        f"threshold {d['threshold_V']:+g} V",
+        "—",
+        "[green]PASS[/]" if d["passed"] else "[red]FAIL[/]",
+    )
     p = report.get("pulse")
     if isinstance(p, dict):
         if "skipped" in p:
@@ -183,6 +200,15 @@ def _table(report: dict[str, object]) -> Table:
     return table
 
 
+def _disturb_line(d: dict[str, object]) -> str:
+    verdict = "below" if d["passed"] else "[red]at or beyond[/]"
+    return (
+        f"read disturb: largest |V| across a weight {d['max_abs_dv_V']:.3f} V (ngspice "
+        f"{d['max_abs_dv_ngspice_V']:.3f} V) on {d['cell']}, {d['phase']}, sample {d['sample']}; "
+        f"{verdict} the thresholds {d['v_set_V']:+g} / {d['v_reset_V']:+g} V (margin {d['margin_V']:+.3f} V)"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise CodegenError(f"--samples must be at least 1, got {args.samples}")
@@ -193,6 +219,7 @@ def run(args: argparse.Namespace) -> int:
         report = check_chip(chip, args.samples, args.seed, args.build, not args.no_pulse, args.inputs)
         reports.append(report)
         console.print(_table(report))
+        console.print(_disturb_line(report["read_disturb"]))  # type: ignore[arg-type]
         pulse = report.get("pulse")
         if isinstance(pulse, dict) and "skipped" in pulse:
             console.print(f"memristor pulse row skipped: {pulse['skipped']}")

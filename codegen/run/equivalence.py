@@ -4,6 +4,9 @@ Phases compared: ``free`` (``free.sp``), ``nudged +β`` / ``nudged −β`` (``nu
 gains set to ±β) and ``simultaneous`` (``simultaneous.sp``: every copy in one operating point).
 For each: the largest |ΔV| over every IR node and sample (V), and for the nudged and simultaneous
 routes the EP update computed from ngspice's voltages against the golden model's EP update.
+
+:func:`read_disturb` checks, from the same voltages, that no weight conductance sees a voltage that
+would reprogram it during inference or training reads (|ΔV| at or beyond the memristor thresholds).
 """
 
 from __future__ import annotations
@@ -18,6 +21,9 @@ from .ngspice import SharedSession, netlist_files
 
 __all__ = [
     "PhaseResult",
+    "PhaseVoltages",
+    "ReadDisturb",
+    "read_disturb",
     "TOL_V",
     "TOL_EP_REL",
     "ep_from_voltages",
@@ -50,6 +56,94 @@ class PhaseResult:
 
     def as_dict(self) -> dict[str, object]:
         return {**asdict(self), "passed": self.passed}
+
+
+@dataclass
+class PhaseVoltages:
+    """What :func:`compare_phases` simulated, kept for further checks (:func:`read_disturb`).
+
+    ``golden[phase][xb]``: (B, rows, cols) drops ``V(src column) − V(dst row)`` (V) of the golden
+    model; ``ngspice[phase]``: per sample, IR node → V of ngspice.  Phases ``free``, ``nudged +β``,
+    ``nudged −β`` and, for ngspice only, ``simultaneous <copy>`` for each copy of that deck."""
+
+    golden: dict[str, dict[str, np.ndarray]]
+    ngspice: dict[str, list[dict[str, float]]]
+
+
+@dataclass
+class ReadDisturb:
+    """The largest voltage across any weight conductance during the checked operating points.
+
+    A cell is disturbed (its memristor would be reprogrammed by a read) when its drop reaches
+    ``v_set_V`` or ``v_reset_V``; the check fails if that happens in the golden model or in ngspice."""
+
+    max_abs_dv_V: float  # largest |ΔV| over every weight, phase and sample, golden model (V)
+    max_abs_dv_ngspice_V: float  # the same from ngspice's node voltages (V)
+    dv_V: float  # signed drop of the worst cell (golden model, V)
+    threshold_V: float  # the threshold on that side: v_set_V if dv_V ≥ 0 else v_reset_V (V)
+    margin_V: float  # smallest distance of any drop (golden or ngspice) to its threshold (V); < 0: disturbed
+    crossbar: str
+    row: int
+    col: int
+    dst_node: str  # the cell's row node
+    src_node: str  # the cell's column node
+    phase: str
+    sample: int
+    v_set_V: float
+    v_reset_V: float
+
+    @property
+    def passed(self) -> bool:
+        return self.margin_V > 0.0
+
+    @property
+    def cell(self) -> str:
+        return f"{self.crossbar}[{self.row},{self.col}] ({self.src_node} → {self.dst_node})"
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "cell": self.cell, "passed": self.passed}
+
+
+def read_disturb(chip: Chip, record: PhaseVoltages) -> ReadDisturb:
+    """Largest drop across any weight conductance over every phase and sample of ``record``, against
+    the device thresholds ``chip.device.v_set_V`` (> 0) and ``v_reset_V`` (< 0)."""
+    v_set, v_reset = chip.device.v_set_V, chip.device.v_reset_V
+    xbs = {xb.name: xb for xb in chip.crossbars}
+    worst: tuple[float, str, str, int, tuple[int, ...]] | None = None  # (|ΔV|, phase, xb, sample, idx)
+    margin = np.inf
+    for phase, drops in record.golden.items():
+        for name, d in drops.items():
+            margin = min(margin, v_set - float(d.max()), float(d.min()) - v_reset)
+            idx = np.unravel_index(int(np.abs(d).argmax()), d.shape)
+            if worst is None or float(abs(d[idx])) > worst[0]:
+                worst = (float(abs(d[idx])), phase, name, int(idx[0]), tuple(int(i) for i in idx[1:]))
+    ng_max = 0.0
+    for ops in record.ngspice.values():
+        for op in ops:
+            for d in _drops(chip, op).values():
+                ng_max = max(ng_max, float(np.abs(d).max()))
+                margin = min(margin, v_set - float(d.max()), float(d.min()) - v_reset)
+    if worst is None:
+        raise ValueError("read_disturb: no golden voltages recorded")
+    _, phase, name, sample, (r, c) = worst
+    dv = float(record.golden[phase][name][sample, r, c])
+    xb = xbs[name]
+    return ReadDisturb(
+        max_abs_dv_V=abs(dv),
+        max_abs_dv_ngspice_V=ng_max,
+        dv_V=dv,
+        threshold_V=v_set if dv >= 0 else v_reset,
+        margin_V=float(margin),
+        crossbar=name,
+        row=r,
+        col=c,
+        dst_node=xb.dst_nodes[r],
+        src_node=xb.src_nodes[c],
+        phase=phase,
+        sample=sample,
+        v_set_V=v_set,
+        v_reset_V=v_reset,
+    )
 
 
 def _drops(chip: Chip, v: Mapping[str, float]) -> dict[str, np.ndarray]:
@@ -104,12 +198,15 @@ def compare_phases(
     target: np.ndarray,
     beta: float | None = None,
     files: Mapping[str, str] | None = None,
+    record: PhaseVoltages | None = None,
 ) -> list[PhaseResult]:
     """Golden model vs ngspice (shared mode) for every phase, over the samples ``x`` (B, n_in) with
     targets ``target`` (B, n_out, V); β (S) defaults to ``chip.nudge.beta_S``.
 
     ``files``: the netlists to simulate (e.g. read from a build folder); by default the ``spice``
     backend renders them with ``conductances``.  Either way the golden model uses ``conductances``.
+    ``record``: filled with the golden drops and ngspice voltages of every phase (for
+    :func:`read_disturb`).
     """
     from ..model import GoldenModel
 
@@ -153,6 +250,12 @@ def compare_phases(
         beta,
     )
     rows.append(PhaseResult("simultaneous", sim_dv, ep_relative_error(ep_s, ref_ep), _mean_s(res_s), len(x)))
+    if record is not None:
+        for phase, eq in (("free", free_eq), ("nudged +β", plus_eq), ("nudged −β", minus_eq)):
+            record.golden[phase] = model.voltage_drops(eq)
+        record.ngspice.update({"free": free_ops, "nudged +β": plus_ops, "nudged −β": minus_ops})
+        for copy in res_s[0].copies:
+            record.ngspice[f"simultaneous {copy}"] = [r.copies[copy] for r in res_s]
     return rows
 
 
