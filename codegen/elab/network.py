@@ -7,8 +7,11 @@ from typing import Any, Literal
 from ..ir import AmplifierIR, CrossbarIR, DiodeIR, LayerIR, NeuronIR, NudgeIR, SourceIR
 from ..spec import Spec
 
-#: Boltzmann constant over elementary charge (V/K), as in ngspice (CONSTboltz/CHARGE).
-K_OVER_Q = 1.3806226e-23 / 1.6021918e-19
+#: Boltzmann constant over elementary charge (V/K), as in ngspice 46 (const.h: CONSTboltz =
+#: 1.38064852e-23 J/K, CHARGE = 1.6021766208e-19 C, CODATA 2014).  SPICE3's older 1.3806226e-23 /
+#: 1.6021918e-19 make kT/q 2.9e-5 smaller, which moves a forward-biased diode node by ~1e-5 V:
+#: measured with a 1e-4 A, IS = 1e-12 A diode at 27 °C, ngspice gives 0.476449378916 V.
+K_OVER_Q = 1.38064852e-23 / 1.6021766208e-19
 KELVIN = 273.15
 
 

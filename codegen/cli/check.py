@@ -1,0 +1,180 @@
+"""``codegen check chip.yaml``: ngspice against the golden model, phase by phase, with tolerances.
+
+For each chip: seeded random inputs (input sources uniform in ±1 V) and targets (uniform between the
+chip's target levels), the golden model and ngspice (shared mode) in the free, nudged +β, nudged −β
+and simultaneous phases; per phase the largest |ΔV| over every node and the relative error of the
+EP update computed from ngspice's voltages.  A last row drives one Verilog-A memristor with set and
+reset pulses in an ngspice transient against the golden pulse model.  Writes ``check.json``; exit
+status 1 if any row fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from ..elab import elaborate
+from ..errors import CodegenError
+from ..ir import Chip
+from ..load import load_spec
+from ..run.equivalence import TOL_EP_REL, TOL_V, compare_phases
+from ..run.tools import ToolMissing
+
+#: memristor pulse response: max |Δg_spice − Δg_golden| per pulse / nominal step (1)
+TOL_PULSE_REL = 1e-2
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "check",
+        help="compare ngspice with the golden model (voltages, EP updates, memristor pulses)",
+        description=(
+            "Simulate the chip's netlists in ngspice and the golden model on the same seeded random "
+            "inputs; print one table per chip with, for the free, nudged +β, nudged −β and "
+            "simultaneous phases, the largest node-voltage difference and the EP-update error, plus "
+            f"the memristor pulse response. Tolerances: |ΔV| ≤ {TOL_V:g} V, EP update ≤ "
+            f"{TOL_EP_REL:g} of the crossbar's largest update, Δg per pulse ≤ {TOL_PULSE_REL:g} of "
+            "the nominal step. Writes check.json; exit 1 on any FAIL."
+        ),
+    )
+    p.add_argument("spec", nargs="+", help="chip.yaml files")
+    p.add_argument("-n", "--samples", type=int, default=3, help="samples per chip (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random inputs and targets")
+    p.add_argument(
+        "--build",
+        metavar="DIR",
+        help="simulate the netlists of this build folder (DIR/spice) instead of rendering them",
+    )
+    p.add_argument("--json", metavar="FILE", help="report file (default build/<name>/check.json)")
+    p.add_argument("--no-pulse", action="store_true", help="leave out the memristor pulse row")
+    p.set_defaults(func=run)
+
+
+def random_samples(chip: Chip, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` inputs (feature units) whose input sources are uniform in ±1 V, and targets (V)."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.0, 1.0, (n, chip.n_inputs)) / chip.training.input_scale_V
+    lo, hi = chip.training.target_low_V, chip.training.target_high_V
+    t = rng.uniform(min(lo, hi), max(lo, hi), (n, chip.n_outputs))
+    return x, t
+
+
+def _pulse_row(chip: Chip) -> dict[str, object]:
+    try:
+        from ..run.pulse import memristor_pulse_response  # backend veriloga (openvaf-r + ngspice)
+    except ImportError as exc:
+        return {"phase": "memristor pulses", "skipped": f"codegen.run.pulse not available ({exc})"}
+    try:
+        res = memristor_pulse_response(chip)
+    except ToolMissing as exc:
+        return {"phase": "memristor pulses", "skipped": str(exc)}
+    err = float(res["max_rel_err"])  # type: ignore[arg-type]
+    return {
+        "phase": "memristor pulses",
+        "max_rel_err": err,
+        "dg_set_spice_S": float(np.mean(res["dg_spice"][: len(res["dg_spice"]) // 2])),  # type: ignore[index,arg-type]
+        "dg_set_golden_S": float(np.mean(res["dg_golden"][: len(res["dg_golden"]) // 2])),  # type: ignore[index,arg-type]
+        "passed": err <= TOL_PULSE_REL,
+    }
+
+
+def check_chip(chip: Chip, samples: int, seed: int, build: str | None, pulse: bool) -> dict[str, object]:
+    """Run every comparison for one chip; returns the JSON-ready report."""
+    from ..run.ngspice import read_netlist_dir
+
+    x, t = random_samples(chip, samples, seed)
+    files = read_netlist_dir(Path(build) / "spice") if build else None
+    rows = compare_phases(chip, chip.initial_conductances(), x, t, files=files)
+    report: dict[str, object] = {
+        "chip": chip.name,
+        "samples": samples,
+        "seed": seed,
+        "beta_S": chip.nudge.beta_S,
+        "centered": chip.nudge.centered,
+        "tolerances": {"max_dv_V": TOL_V, "ep_rel_err": TOL_EP_REL, "pulse_rel_err": TOL_PULSE_REL},
+        "phases": [r.as_dict() for r in rows],
+    }
+    if pulse:
+        report["pulse"] = _pulse_row(chip)
+    ok = all(r.passed for r in rows)
+    p = report.get("pulse")
+    if isinstance(p, dict) and "passed" in p:
+        ok = ok and bool(p["passed"])
+    report["passed"] = ok
+    return report
+
+
+def _table(report: dict[str, object]) -> Table:
+    table = Table(
+        title=(
+            f"{report['chip']}: ngspice vs golden model, {report['samples']} samples, "
+            f"β = {report['beta_S']:g} S{' centered' if report['centered'] else ''}"
+        ),
+        caption=(
+            f"tolerances: |ΔV| ≤ {TOL_V:g} V; EP update error ≤ {TOL_EP_REL:g} × largest update of "
+            f"its crossbar; memristor Δg per pulse ≤ {TOL_PULSE_REL:g} × nominal step"
+        ),
+    )
+    columns = (
+        ("phase", "left"),
+        ("max |ΔV| (V)", "right"),
+        ("rel. err (EP update / Δg)", "right"),
+        ("ngspice ms/op", "right"),
+        ("result", "center"),
+    )
+    for col, just in columns:
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    for r in report["phases"]:  # type: ignore[attr-defined]
+        ep = "—" if r["ep_rel_err"] is None else f"{r['ep_rel_err']:.2e}"
+        table.add_row(
+            r["phase"],
+            f"{r['max_dv_V']:.2e}",
+            ep,
+            f"{1e3 * r['op_seconds']:.2f}",
+            "[green]PASS[/]" if r["passed"] else "[red]FAIL[/]",
+        )
+    p = report.get("pulse")
+    if isinstance(p, dict):
+        if "skipped" in p:
+            table.add_row(str(p["phase"]), "—", "—", "—", "[yellow]skipped[/]")
+        else:
+            table.add_row(
+                f"{p['phase']} (Δg per pulse)",
+                "—",
+                f"{p['max_rel_err']:.2e}",
+                "—",
+                "[green]PASS[/]" if p["passed"] else "[red]FAIL[/]",
+            )
+    return table
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.samples < 1:
+        raise CodegenError(f"--samples must be at least 1, got {args.samples}")
+    console = Console()
+    reports = []
+    for path in args.spec:
+        chip = elaborate(load_spec(path))
+        report = check_chip(chip, args.samples, args.seed, args.build, not args.no_pulse)
+        reports.append(report)
+        console.print(_table(report))
+        pulse = report.get("pulse")
+        if isinstance(pulse, dict) and "skipped" in pulse:
+            console.print(f"memristor pulse row skipped: {pulse['skipped']}")
+        out = Path(args.json) if args.json else Path("build") / chip.name / "check.json"
+        if args.json and len(args.spec) > 1:
+            out = out.with_name(f"{out.stem}_{chip.name}{out.suffix}")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
+        console.print(f"report: {out}")
+    failed = [r["chip"] for r in reports if not r["passed"]]
+    if failed:
+        console.print(f"[red]FAIL[/]: {', '.join(map(str, failed))}")
+        return 1
+    console.print("[green]all checks passed[/]")
+    return 0

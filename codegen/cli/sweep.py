@@ -1,0 +1,147 @@
+"""``codegen sweep chip.yaml --param PATH=V1,V2 … --init-seeds K``: the robustness study of SEEDS.md §4."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ..errors import CodegenError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sweep",
+        help="train over a grid of spec overrides × initial-conductance seeds (Dask), heatmaps + CSV",
+        description=(
+            "Train the chip for a fixed budget (training.epochs) at every combination of the --param "
+            "values and K initial-conductance seeds, in parallel on Dask (a LocalCluster of worker "
+            "processes, or --cluster tcp://host:port). Each finished point is appended to "
+            "DIR/points.jsonl at once; running the same command again skips finished points. Writes "
+            "DIR/sweep.csv and heatmaps of the median final loss and of the fraction of seeds that "
+            "converged (final loss ≤ --converged-loss). Example (Kiraz case 1):\n"
+            "  codegen sweep examples/kiraz_case1.yaml --param training.learning_rate=1e-9,1e-8 "
+            "--param nudge.beta=1e-7,1e-6,1e-3 --init-seeds 8"
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("spec", help="path to chip.yaml")
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="PATH=V1,V2,…",
+        help="grid axis: a dotted spec path and its values (repeatable; the first is the heatmap's x axis)",
+    )
+    p.add_argument(
+        "--init-seeds",
+        type=int,
+        default=4,
+        metavar="K",
+        help="initial-conductance seeds 0..K−1 per point (default 4)",
+    )
+    p.add_argument(
+        "--energy",
+        choices=("resistors", "all", "both"),
+        default="resistors",
+        help="EP energy accounting: crossbar drops only, every component's power, or both (default resistors)",
+    )
+    p.add_argument("--epochs", type=int, help="override training.epochs (the budget of every point)")
+    p.add_argument(
+        "--converged-loss",
+        type=float,
+        default=5e-5,
+        help="final training loss (V²) counted as converged (default 5e-5 = ½(10 mV)²)",
+    )
+    p.add_argument("--backend", choices=("golden", "spice"), default="golden")
+    p.add_argument(
+        "--cluster", metavar="tcp://HOST:PORT", help="Dask scheduler to use instead of a LocalCluster"
+    )
+    p.add_argument("--workers", type=int, default=2, help="LocalCluster worker processes (default 2)")
+    p.add_argument("-o", "--out", metavar="DIR", help="output folder (default build/<name>/sweep)")
+    p.add_argument("-q", "--quiet", action="store_true")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from ..learn.overrides import override, parse_param
+    from ..learn.plots import plot_heatmap
+    from ..learn.sweep import grid_points, load_done, run_sweep, summarise
+    from ..load import load_spec
+
+    spec = load_spec(args.spec)
+    if args.epochs is not None:
+        spec = override(spec, {"training.epochs": args.epochs})
+    if args.init_seeds < 1:
+        raise CodegenError("--init-seeds must be ≥ 1")
+    grid = [parse_param(t) for t in args.param]
+    energies = ("resistors", "all") if args.energy == "both" else (args.energy,)
+    out = Path(args.out) if args.out else Path("build") / spec.name / "sweep"
+    seeds = list(range(args.init_seeds))
+    total = len(grid_points(grid, seeds, energies))
+    already = sum(1 for p in grid_points(grid, seeds, energies) if p.key in load_done(out))
+    console = Console(quiet=args.quiet)
+    console.print(
+        f"[bold]{spec.name}[/]: {total} points ({already} already done in {out}), {spec.training.epochs} epochs each"
+    )
+    with Progress(
+        TextColumn("sweep"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        console=console,
+        disable=args.quiet,
+    ) as prog:
+        task = prog.add_task("sweep", total=total, completed=already, info="")
+
+        def on_point(row, n, _total):
+            prog.update(
+                task,
+                completed=n,
+                info=f"last: loss {row['final_loss']:.3g} V²{' ✓' if row['converged'] else ''}",
+            )
+
+        rows, ran = run_sweep(
+            spec,
+            grid,
+            seeds,
+            out,
+            energies=energies,
+            backend=args.backend,
+            converged_loss=args.converged_loss,
+            cluster=args.cluster,
+            workers=args.workers,
+            on_point=on_point,
+        )
+    s = summarise(rows, grid)
+    title = f"{spec.name}: {args.init_seeds} seeds, {spec.training.epochs} epochs"
+    plot_heatmap(
+        s["loss"],
+        s["x"],
+        s["y"],
+        s["xname"],
+        s["yname"],
+        f"median final loss (V²)\n{title}",
+        out / "final_loss.png",
+        log=True,
+    )
+    plot_heatmap(
+        s["rate"],
+        s["x"],
+        s["y"],
+        s["xname"],
+        s["yname"],
+        f"fraction converged (loss ≤ {args.converged_loss:g} V²)\n{title}",
+        out / "convergence.png",
+        fmt="{:.0%}",
+    )
+    n_conv = sum(bool(r["converged"]) for r in rows)
+    errors = sum(1 for r in rows if r.get("error"))
+    Console().print(
+        f"{ran} points run now, {len(rows) - ran} reused; {n_conv}/{len(rows)} converged, {errors} failed to solve"
+    )
+    Console().print(f"wrote {out}/points.jsonl, sweep.csv, final_loss.png, convergence.png")
+    return 0

@@ -1,0 +1,180 @@
+"""``codegen train chip.yaml``: train on the chip's dataset and write metrics and plots."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from ..errors import CodegenError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="train the chip on its dataset (EP) beside an exact-gradient software baseline",
+        description=(
+            "Train the chip on its built-in dataset with equilibrium propagation and the spec's update "
+            "rule, solving the circuit with the golden model or ngspice in the loop. Writes "
+            "metrics.csv / metrics.json and PNG plots (loss and accuracy per epoch, conductance "
+            "histograms before/after, pulses per epoch) to DIR (default build/<name>/train). The "
+            "software baseline trains the same circuit with exact gradients (implicit "
+            "differentiation in the golden model) and the gradient rule, same η and epochs."
+        ),
+    )
+    p.add_argument("spec", help="path to chip.yaml")
+    p.add_argument(
+        "--backend", choices=("golden", "spice"), default="golden", help="circuit solver (default golden)"
+    )
+    p.add_argument("--epochs", type=int, help="override training.epochs")
+    p.add_argument("--rule", choices=("gradient", "sign-pulse"), help="override training.rule")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="PATH=VALUE", help="override a spec value (repeatable)"
+    )
+    p.add_argument(
+        "--energy",
+        choices=("resistors", "all"),
+        default="resistors",
+        help="EP energy accounting (default resistors)",
+    )
+    p.add_argument("--init-seed", type=int, help="seed of the initial conductances (default training.seed)")
+    p.add_argument("--no-baseline", action="store_true", help="skip the exact-gradient software baseline")
+    p.add_argument("-o", "--out", metavar="DIR", help="output folder (default build/<name>/train)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from ..elab import elaborate
+    from ..learn.backends import make_backend
+    from ..learn.datasets import load_dataset
+    from ..learn.overrides import override, parse_value
+    from ..learn.plots import plot_conductances, plot_history
+    from ..learn.trainer import train
+    from ..load import load_spec
+
+    spec = load_spec(args.spec)
+    sets = {}
+    for s in args.set:
+        if "=" not in s:
+            raise CodegenError(f"--set needs PATH=VALUE, got {s!r}")
+        k, v = s.split("=", 1)
+        sets[k.strip()] = parse_value(v.strip())
+    if args.rule:
+        sets["training.rule"] = args.rule
+    if args.epochs is not None:
+        sets["training.epochs"] = args.epochs
+    if sets:
+        spec = override(spec, sets)
+    chip = elaborate(spec)
+    ds = load_dataset(chip)
+    out = Path(args.out) if args.out else Path("build") / chip.name / "train"
+    out.mkdir(parents=True, exist_ok=True)
+    console = Console(quiet=args.quiet)
+    tr = chip.training
+    console.print(
+        f"[bold]{chip.name}[/]: {tr.dataset}, {len(ds.x_train)} train / {len(ds.x_test)} test samples, "
+        f"rule {tr.rule}, η={tr.learning_rate:g} S²/V², β={chip.nudge.beta_S:g} S "
+        f"({'centered' if chip.nudge.centered else 'vanilla'} EP, energy: {args.energy}), backend {args.backend}"
+    )
+    n_steps = tr.epochs * len(ds.x_train)
+
+    def run_one(label: str, backend, **kw):
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeElapsedColumn(),
+            console=console,
+            disable=args.quiet,
+        ) as prog:
+            task = prog.add_task(label, total=n_steps, info="")
+
+            def on_epoch(m):
+                prog.update(task, info=f"epoch {m.epoch} loss {m.train_loss:.3g} V² acc {m.test_acc:.1%}")
+
+            return train(
+                chip,
+                backend,
+                ds,
+                init_seed=args.init_seed,
+                callback=on_epoch,
+                step_callback=lambda n: prog.advance(task, n),
+                **kw,
+            )
+
+    ep = run_one("EP      ", make_backend(args.backend, chip, energy=args.energy))
+    base = None
+    if not args.no_baseline:
+        base = run_one("baseline", make_backend("golden", chip), rule="gradient", gradient_source="exact")
+
+    rows = ep.rows()
+    metrics = {
+        "chip": chip.name,
+        "dataset": tr.dataset,
+        "backend": args.backend,
+        "rule": ep.rule,
+        "learning_rate": tr.learning_rate,
+        "beta_S": chip.nudge.beta_S,
+        "centered": chip.nudge.centered,
+        "energy": args.energy,
+        "epochs": tr.epochs,
+        "batch_size": tr.batch_size,
+        "seed": tr.seed,
+        "init_seed": tr.seed if args.init_seed is None else args.init_seed,
+        "steps": ep.steps,
+        "samples_per_s": ep.samples / ep.seconds if ep.seconds else None,
+        "stuck_fraction": ep.extra["stuck_fraction"],
+        "history": rows,
+        "baseline": None
+        if base is None
+        else {
+            "method": "exact gradient (golden model, implicit differentiation), gradient rule",
+            "history": base.rows(),
+        },
+    }
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+    cols = list(rows[0])
+    lines = [",".join(["run"] + cols)]
+    for name, res in (("ep", ep), ("baseline", base)):
+        if res is not None:
+            lines += [",".join([name] + [repr(r[c]) for c in cols]) for r in res.rows()]
+    (out / "metrics.csv").write_text("\n".join(lines) + "\n")
+    plot_history(
+        rows,
+        out / "training.png",
+        f"{chip.name}: {ep.rule} rule, {args.backend}",
+        baseline=None if base is None else base.rows(),
+        pulses_label="pulses" if ep.rule == "sign-pulse" else "update",
+    )
+    d = chip.device
+    plot_conductances(ep.g_initial, ep.g_final, out / "conductances.png", (d.g_min_S, d.g_max_S))
+
+    table = Table(title=f"{chip.name} after {tr.epochs} epochs")
+    for c in ("run", "train loss (V²)", "test loss (V²)", "train acc", "test acc"):
+        table.add_column(c, justify="right" if c != "run" else "left")
+    for name, res in ((f"EP {ep.rule} ({args.backend})", ep), ("software baseline (exact gradient)", base)):
+        if res is not None:
+            f = res.final
+            table.add_row(
+                name, f"{f.train_loss:.3e}", f"{f.test_loss:.3e}", f"{f.train_acc:.1%}", f"{f.test_acc:.1%}"
+            )
+    Console().print(table)
+    if tr.dataset == "kiraz_case1":
+        from ..learn.trainer import evaluate
+
+        b = make_backend("golden", chip)
+        b.set_conductances(ep.g_final)
+        _, _, y = evaluate(b, ds, ds.x_test, ds.labels_test, ds.t_test)
+        Console().print(
+            f"output {y[0, 0]:.6f} V, target {ds.t_test[0, 0]:g} V, |error| {abs(y[0, 0] - ds.t_test[0, 0]) * 1e3:.3f} mV"
+        )
+    if ep.rule == "sign-pulse":
+        Console().print(f"programming pulses sent: {sum(r['pulses'] for r in rows)}")
+    Console().print(f"wrote {out}/metrics.csv, metrics.json, training.png, conductances.png")
+    return 0

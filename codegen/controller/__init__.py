@@ -1,0 +1,44 @@
+"""Cycle-accurate reference model of the programming-pulse controller (``rtl`` backend).
+
+The golden model asks :func:`schedule` which pulses each cell receives; the generated cocotb
+testbenches compare the RTL's outputs cycle by cycle with :func:`expected_outputs`.  The timing
+contract is written out in ``docs/controller.md``.
+"""
+
+from __future__ import annotations
+
+from .model import (
+    LEVEL_FULL,
+    LEVEL_GND,
+    LEVEL_HALF,
+    LEVEL_RELEASED,
+    LEVEL_VOLTS_HALVES,
+    CtrlParams,
+    Pulse,
+    Schedule,
+    cell_voltages_halves,
+    decode_codes,
+    encode_counts,
+    expected_outputs,
+    pack_levels,
+    schedule,
+    unpack_levels,
+)
+
+__all__ = [
+    "LEVEL_RELEASED",
+    "LEVEL_GND",
+    "LEVEL_HALF",
+    "LEVEL_FULL",
+    "LEVEL_VOLTS_HALVES",
+    "CtrlParams",
+    "Pulse",
+    "Schedule",
+    "cell_voltages_halves",
+    "decode_codes",
+    "encode_counts",
+    "expected_outputs",
+    "pack_levels",
+    "schedule",
+    "unpack_levels",
+]

@@ -1,0 +1,158 @@
+"""Training loop: EP gradients from a backend, an update rule, programmable devices.
+
+One step: the backend gives the EP gradient estimate (batch mean of ∂L/∂G, V²/S) at the present
+conductances; the rule turns it into ``ΔG`` (gradient rule) or signed pulse counts (sign-pulse
+rule, :func:`codegen.learn.rules.pulse_codes`); :class:`~codegen.learn.devices.DeviceArrays`
+applies it with the device's non-idealities; the new conductances go back to the backend.
+
+``gradient_source="exact"`` trains the same circuit with exact gradients (implicit
+differentiation in the golden model) instead of EP: the software baseline.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from ..errors import CodegenError
+from ..ir import Chip
+from .backends import TrainBackend
+from .datasets import Dataset
+from .devices import DeviceArrays
+from .rules import RULES, gradient_step, pulse_codes
+
+__all__ = ["EpochMetrics", "TrainResult", "train", "evaluate"]
+
+_SHUFFLE = 3  # rng stream of the shuffling (devices use 0..2)
+
+
+@dataclass(frozen=True)
+class EpochMetrics:
+    """Metrics after ``epoch`` epochs (epoch 0 = before training).
+
+    Losses are means over samples of ``½·Σ(t − y)²`` (V²); accuracies are fractions; ``pulses`` are
+    programming pulses sent during the epoch (sign-pulse rule) and ``update_S`` the summed
+    ``|ΔG|`` applied during the epoch (S, both rules).
+    """
+
+    epoch: int
+    train_loss: float
+    test_loss: float
+    train_acc: float
+    test_acc: float
+    pulses: int
+    update_S: float
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    history: list[EpochMetrics]
+    g_initial: dict[str, np.ndarray]
+    g_final: dict[str, np.ndarray]
+    rule: str
+    gradient_source: str
+    steps: int = 0
+    samples: int = 0
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def final(self) -> EpochMetrics:
+        return self.history[-1]
+
+    def rows(self) -> list[dict]:
+        return [asdict(m) for m in self.history]
+
+
+def evaluate(
+    backend: TrainBackend, ds: Dataset, x: np.ndarray, labels: np.ndarray, t: np.ndarray, chunk: int = 256
+) -> tuple[float, float, np.ndarray]:
+    """Mean loss (V²), accuracy and outputs (V) of ``backend`` on a split, solved in chunks."""
+    ys = [backend.outputs(x[i : i + chunk]) for i in range(0, len(x), chunk)]
+    y = np.concatenate([np.atleast_2d(v) for v in ys], axis=0)
+    loss = float(np.mean(0.5 * np.sum((t - y) ** 2, axis=1)))
+    return loss, ds.accuracy(y, labels, t), y
+
+
+def train(
+    chip: Chip,
+    backend: TrainBackend,
+    ds: Dataset,
+    *,
+    epochs: int | None = None,
+    rule: str | None = None,
+    learning_rate: float | None = None,
+    init_seed: int | None = None,
+    gradient_source: str = "ep",
+    callback: Callable[[EpochMetrics], None] | None = None,
+    step_callback: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train ``chip`` on ``ds`` for ``epochs`` (default ``training.epochs``) and return the history.
+
+    ``rule`` and ``learning_rate`` (S²/V²) override ``chip.training``; ``init_seed`` seeds only
+    the initial conductances (default: the training seed).  ``callback`` gets each epoch's
+    metrics, ``step_callback`` the number of samples of each step.
+    """
+    tr = chip.training
+    epochs = tr.epochs if epochs is None else epochs
+    rule = tr.rule if rule is None else rule
+    eta = tr.learning_rate if learning_rate is None else learning_rate
+    if rule not in RULES:
+        raise CodegenError(f"unknown rule {rule!r}; choose from {', '.join(RULES)}")
+    if gradient_source not in ("ep", "exact"):
+        raise CodegenError(f"gradient_source must be 'ep' or 'exact', got {gradient_source!r}")
+    grad_fn = backend.ep_gradient if gradient_source == "ep" else backend.exact_gradient
+    devices = DeviceArrays.create(chip, init_seed=init_seed)
+    g0 = devices.conductances
+    backend.set_conductances(g0)
+    rng = np.random.default_rng([tr.seed, _SHUFFLE])
+    n = len(ds.x_train)
+    bs = min(tr.batch_size, n)
+    history: list[EpochMetrics] = []
+    t_start = time.perf_counter()
+
+    def record(epoch: int, pulses: int, upd: float, secs: float) -> None:
+        trl, tra, _ = evaluate(backend, ds, ds.x_train, ds.labels_train, ds.t_train)
+        tel, tea, _ = evaluate(backend, ds, ds.x_test, ds.labels_test, ds.t_test)
+        m = EpochMetrics(epoch, trl, tel, tra, tea, pulses, upd, secs)
+        history.append(m)
+        if callback is not None:
+            callback(m)
+
+    record(0, 0, 0.0, 0.0)
+    steps = 0
+    for epoch in range(1, epochs + 1):
+        t0 = time.perf_counter()
+        order = rng.permutation(n)
+        pulses0 = devices.pulses_total
+        upd = 0.0
+        for i in range(0, n, bs):
+            idx = order[i : i + bs]
+            grads = grad_fn(ds.x_train[idx], ds.t_train[idx])
+            before = devices.conductances
+            if rule == "gradient":
+                devices.apply_delta(gradient_step(grads, chip, eta))
+            else:
+                devices.program(pulse_codes(grads, chip, learning_rate=eta))
+            after = devices.conductances
+            upd += float(sum(np.abs(after[k] - before[k]).sum() for k in after))
+            backend.set_conductances(after)
+            steps += 1
+            if step_callback is not None:
+                step_callback(len(idx))
+        record(epoch, devices.pulses_total - pulses0, upd, time.perf_counter() - t0)
+    return TrainResult(
+        history=history,
+        g_initial=g0,
+        g_final=devices.conductances,
+        rule=rule,
+        gradient_source=gradient_source,
+        steps=steps,
+        samples=steps and epochs * n,
+        seconds=time.perf_counter() - t_start,
+        extra={"stuck_fraction": devices.stuck_fraction()},
+    )

@@ -1,0 +1,386 @@
+"""Run the ``spice`` backend's netlists in ngspice: batch subprocess or libngspice shared mode.
+
+Both runners take the netlist files (``{name: text}``, as the backend renders them or as read from
+``build/<chip>/spice``), inline the ``.include`` lines into one deck and return operating points in
+IR terms: for each network copy (``free``, ``pos`` = +β, ``neg`` = −β) a dict IR node → V.
+
+* :func:`run_batch`: ``ngspice -b`` on a deck with a ``.control`` block that alters inputs, targets,
+  β and conductances, runs ``op`` and ``print all``; the printed ``name = value`` lines are parsed.
+* :class:`SharedSession`: PySpice's ``NgSpiceShared`` loads the deck once; each sample only alters
+  sources (``alter vin0p dc=…``), the nudging VCCS gains and, when they change, the resistors, then
+  runs ``op`` and reads the vectors from memory.
+
+Non-convergence raises :class:`NgspiceError` naming the phase and the netlist file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import subprocess
+import tempfile
+import time
+import warnings
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..backends.spice import COPY_SUFFIX, netlist_context, resistor_param
+from ..errors import CodegenError
+from ..ir import Chip
+from ..templating import render
+from ..units import spice_float
+from .tools import libngspice_path, ngspice_command
+
+__all__ = [
+    "NgspiceError",
+    "OperatingPoint",
+    "netlist_files",
+    "inline_deck",
+    "parse_print_all",
+    "run_batch",
+    "SharedSession",
+    "shared_ngspice",
+]
+
+#: phase names of each network copy, for messages and tables
+PHASE_OF_COPY = {"free": "free", "pos": "nudged +β", "neg": "nudged −β"}
+_INCLUDE = re.compile(r"^\s*\.include\s+(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
+_PRINT_LINE = re.compile(r"^\s*([^\s=]+)\s*=\s*([-+0-9.eEinfaINFA]+)\s*$")
+
+
+class NgspiceError(CodegenError):
+    """ngspice failed (no convergence, bad netlist); the message names the phase and the netlist."""
+
+
+@dataclass
+class OperatingPoint:
+    """One ngspice operating point in IR terms.
+
+    ``copies[copy][node]``: voltage (V) of IR node ``node`` in network copy ``copy`` (``free``,
+    ``pos``, ``neg``; sources appear in every copy).  ``raw``: every vector ngspice returned
+    (lower-case names, node voltages in V and ``<source>#branch`` currents in A).
+    """
+
+    copies: dict[str, dict[str, float]]
+    raw: dict[str, float]
+    seconds: float
+
+
+# --------------------------------------------------------------------------- netlists
+def netlist_files(chip: Chip, conductances: Mapping[str, np.ndarray] | None = None) -> dict[str, str]:
+    """The ``spice`` backend's files (without the ``spice/`` prefix), optionally with other conductances (S)."""
+    from ..backends import BuildOptions
+    from ..backends.spice import SpiceBackend
+
+    files = {
+        k.removeprefix("spice/"): v
+        for k, v in SpiceBackend().render(chip, BuildOptions(compile=False)).items()
+        if isinstance(v, str)
+    }
+    if conductances is not None:
+        ctx = netlist_context(chip, dict(conductances))
+        files["params.sp"] = render("spice/params.sp.j2", **ctx.as_dict())
+    return files
+
+
+def read_netlist_dir(path: str | Path) -> dict[str, str]:
+    """Read a ``build/<chip>/spice`` folder into ``{name: text}``."""
+    p = Path(path)
+    if not p.is_dir():
+        raise CodegenError(f"{p}: no such netlist folder (run `codegen build` first)")
+    return {f.name: f.read_text() for f in sorted(p.iterdir()) if f.is_file() and f.suffix == ".sp"}
+
+
+_PARAM = re.compile(r"^\.param\s+(g_\w+)=(\S+)\s*$", re.MULTILINE)
+_RVALUE = re.compile(r"r=\{1/(g_\w+)\}")
+_G0VALUE = re.compile(r"g0=\{(g_\w+)\}")
+
+
+def inline_deck(files: Mapping[str, str], top: str, resolve_conductances: bool = True) -> str:
+    """The top level ``<top>.sp`` with every ``.include <file>`` replaced by that file's text.
+
+    ``resolve_conductances``: replace each resistor's ``r={1/g_…}`` by its number and drop the
+    ``g_…`` parameters.  ngspice's parameter expansion is slow for thousands of parameters (digits,
+    9 000 conductances: 5 s to load with them, see docs/netlists.md); the circuit is the same.
+    """
+    name = top if top.endswith(".sp") else f"{top}.sp"
+    if name not in files:
+        raise NgspiceError(f"netlist {name} not found (have: {', '.join(sorted(files))})")
+
+    def sub(m: re.Match[str]) -> str:
+        inc = Path(m.group(1)).name
+        if inc not in files:
+            raise NgspiceError(f"{name}: included file {inc} not found")
+        return files[inc].rstrip("\n")
+
+    deck = _INCLUDE.sub(sub, files[name])
+    if resolve_conductances:
+        values = {m.group(1).lower(): float(m.group(2)) for m in _PARAM.finditer(deck)}
+        deck = _PARAM.sub("", deck)
+        try:
+            deck = _RVALUE.sub(lambda m: f"r={spice_float(1.0 / values[m.group(1).lower()])}", deck)
+            deck = _G0VALUE.sub(lambda m: f"g0={spice_float(values[m.group(1).lower()])}", deck)
+        except KeyError as exc:
+            raise NgspiceError(f"{name}: conductance parameter {exc} is not defined") from None
+    return deck
+
+
+def _copies_of(chip: Chip, top: str) -> list[str]:
+    if top in ("free", "memristor"):
+        return ["free"]
+    if top == "nudged":
+        return ["pos"]
+    return ["free", "pos", "neg"] if chip.nudge.centered else ["free", "pos"]
+
+
+def _suffix(top: str, copy: str) -> str:
+    return COPY_SUFFIX[copy] if top == "simultaneous" else ""
+
+
+def _inst(top: str, copy: str) -> str:
+    return "xnet" + _suffix(top, copy)
+
+
+def _ir_nodes(chip: Chip) -> tuple[list[str], list[str]]:
+    shared = list(dict.fromkeys(s.node for s in chip.sources))
+    dynamic = list(dict.fromkeys(list(chip.free_nodes) + [a.out_node for a in chip.amplifiers]))
+    return shared, dynamic
+
+
+def _to_ir(chip: Chip, top: str, raw: Mapping[str, float]) -> dict[str, dict[str, float]]:
+    shared, dynamic = _ir_nodes(chip)
+    out: dict[str, dict[str, float]] = {}
+    for copy in _copies_of(chip, top):
+        sfx = _suffix(top, copy)
+        d = {n: raw[n.lower()] for n in shared}
+        d.update({n: raw[(n + sfx).lower()] for n in dynamic})
+        out[copy] = d
+    return out
+
+
+def alter_commands(
+    chip: Chip,
+    top: str,
+    x: np.ndarray | None = None,
+    target: np.ndarray | None = None,
+    beta: float | None = None,
+    conductances: Mapping[str, np.ndarray] | None = None,
+) -> list[str]:
+    """ngspice ``alter`` commands that set inputs (feature units), targets (V), β (S) and conductances (S)."""
+    cmds: list[str] = []
+    if x is not None:
+        volts = chip.source_voltages(np.asarray(x, dtype=float).reshape(-1))
+        for s, v in zip(chip.input_sources(), volts, strict=True):
+            cmds.append(f"alter {s.name.lower()} dc={spice_float(float(v))}")
+    copies = [c for c in _copies_of(chip, top) if c != "free"]
+    if target is not None and top != "free":
+        t = np.asarray(target, dtype=float).reshape(-1)
+        for copy in copies:
+            for j in range(len(chip.nudge.outputs)):
+                cmds.append(f"alter vtgt{j}{_suffix(top, copy)} dc={spice_float(float(t[j]))}")
+    if beta is not None and top != "free":
+        for copy in copies:
+            b = -beta if copy == "neg" else beta
+            for j in range(len(chip.nudge.outputs)):
+                cmds.append(f"alter gnudge{j}{_suffix(top, copy)} gain={spice_float(b)}")
+    if conductances is not None:
+        for xb in chip.crossbars:
+            g = np.asarray(conductances[xb.name], dtype=float)
+            for copy in _copies_of(chip, top):
+                inst = _inst(top, copy)
+                for (r, c), val in np.ndenumerate(g):
+                    cmds.append(
+                        f"alter r.{inst}.x{xb.name.lower()}.r{r}_{c} resistance={spice_float(1.0 / val)}"
+                    )
+    return cmds
+
+
+# --------------------------------------------------------------------------- batch
+def parse_print_all(text: str) -> dict[str, float]:
+    """Parse ngspice ``print all`` output of an operating point: ``name = value`` lines → dict.
+
+    Lines that are not of that form (banners, notes, warnings) are skipped; names are lower-case.
+    """
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        m = _PRINT_LINE.match(line)
+        if m:
+            try:
+                out[m.group(1).lower()] = float(m.group(2))
+            except ValueError:
+                continue
+    return out
+
+
+def run_batch(
+    chip: Chip,
+    files: Mapping[str, str],
+    top: str = "free",
+    x: np.ndarray | None = None,
+    target: np.ndarray | None = None,
+    beta: float | None = None,
+    netlist_name: str | None = None,
+    timeout_s: float = 600.0,
+    workdir: str | Path | None = None,
+) -> OperatingPoint:
+    """One operating point with ``ngspice -b`` (a fresh process; conductances are those of ``files``).
+
+    ``workdir``: run there (the deck is written as ``_run_<top>.sp``), e.g. a build's ``spice/``
+    folder so that ``memristor.sp`` finds ``../veriloga/eqp_memristor.osdi``; default a temporary folder.
+    """
+    deck = inline_deck(files, top)
+    deck = re.sub(r"^\s*\.(op|end)\s*$", "", deck, flags=re.IGNORECASE | re.MULTILINE).rstrip("\n")
+    ctrl = alter_commands(chip, top, x, target, beta)
+    deck += "\n.control\noption numdgt=17\n" + "\n".join(ctrl) + "\nop\nprint all\n.endc\n.end\n"
+    where = netlist_name or f"spice/{top}.sp"
+    with contextlib.ExitStack() as stack:
+        if workdir is None:
+            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="codegen-ngspice-"))
+        else:
+            tmp = str(workdir)
+        init = Path(tmp, ".spiceinit")
+        if not init.exists():
+            init.write_text(files.get(".spiceinit", "set num_threads=1\n"))
+        deck_name = f"_run_{top}.sp"
+        Path(tmp, deck_name).write_text(deck)
+        t0 = time.perf_counter()
+        try:
+            proc = subprocess.run(
+                [*ngspice_command(), "-b", deck_name],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                timeout=timeout_s,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise NgspiceError(f"ngspice timed out after {timeout_s} s on {where} ({top})") from exc
+        dt = time.perf_counter() - t0
+    raw = parse_print_all(proc.stdout)
+    phase = ", ".join(PHASE_OF_COPY[c] for c in _copies_of(chip, top))
+    try:
+        copies = _to_ir(chip, top, raw)
+    except KeyError as exc:
+        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
+        raise NgspiceError(
+            f"ngspice found no operating point for phase {phase} of {where} "
+            f"(exit {proc.returncode}; missing {exc}):\n{tail}"
+        ) from None
+    return OperatingPoint(copies=copies, raw=raw, seconds=dt)
+
+
+# --------------------------------------------------------------------------- shared mode
+_SHARED = None
+
+
+@contextlib.contextmanager
+def _quiet_version_warning() -> Iterator[None]:
+    # PySpice 1.5 warns "Unsupported Ngspice version 46" for every ngspice newer than it knows;
+    # harmless (TOOLCHAIN.md).  Filter exactly that message, nothing else.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Unsupported Ngspice version")
+        yield
+
+
+def shared_ngspice():  # -> PySpice NgSpiceShared
+    """The process-wide libngspice instance (PySpice), single-threaded (``set num_threads=1``)."""
+    global _SHARED
+    if _SHARED is None:
+        os.environ.setdefault("NGSPICE_LIBRARY_PATH", libngspice_path())
+        import logging
+
+        logging.getLogger("PySpice").setLevel(logging.CRITICAL)
+        with _quiet_version_warning():
+            from PySpice.Spice.NgSpice.Shared import NgSpiceShared
+
+            _SHARED = NgSpiceShared.new_instance()
+        _SHARED.exec_command("set num_threads=1")
+    return _SHARED
+
+
+class SharedSession:
+    """A netlist loaded once into libngspice; per sample only ``alter`` + ``op``.
+
+    >>> s = SharedSession(chip, netlist_files(chip, g), "simultaneous")   # doctest: +SKIP
+    >>> op = s.op(x, target, beta=chip.nudge.beta_S)                        # doctest: +SKIP
+    >>> op.copies["pos"]["out0p"]                                           # doctest: +SKIP
+    """
+
+    def __init__(
+        self, chip: Chip, files: Mapping[str, str], top: str = "free", netlist_name: str | None = None
+    ):
+        self.chip = chip
+        self.top = top
+        self.where = netlist_name or f"spice/{top}.sp"
+        self.ng = shared_ngspice()
+        deck = inline_deck(files, top)
+        t0 = time.perf_counter()
+        with contextlib.suppress(Exception):
+            self.ng.exec_command("remcirc")
+        self.ng.exec_command("destroy all")
+        try:
+            with _quiet_version_warning():
+                self.ng.load_circuit(deck)
+        except Exception as exc:
+            raise NgspiceError(f"libngspice could not load {self.where}: {exc}") from exc
+        self.ng.exec_command("option numdgt=17")
+        self.load_seconds = time.perf_counter() - t0
+
+    def alter(self, commands: list[str]) -> None:
+        # several commands per call (ngspice reads ';'-separated lists), below PySpice's length cap
+        chunk: list[str] = []
+        size = 0
+        for cmd in commands:
+            if size + len(cmd) > 900 and chunk:
+                self.ng.exec_command(";".join(chunk))
+                chunk, size = [], 0
+            chunk.append(cmd)
+            size += len(cmd) + 1
+        for cmd in chunk:  # the last commands one by one keeps errors attributable
+            self.ng.exec_command(cmd)
+
+    def set_conductances(self, conductances: Mapping[str, np.ndarray]) -> None:
+        """Set every resistor of every network copy to 1/G (G in S)."""
+        self.alter(alter_commands(self.chip, self.top, conductances=conductances))
+
+    def op(
+        self,
+        x: np.ndarray | None = None,
+        target: np.ndarray | None = None,
+        beta: float | None = None,
+    ) -> OperatingPoint:
+        """Alter inputs (feature units), targets (V) and β (S; −β on the ``neg`` copy), then ``op``."""
+        self.alter(alter_commands(self.chip, self.top, x, target, beta))
+        phase = ", ".join(PHASE_OF_COPY[c] for c in _copies_of(self.chip, self.top))
+        t0 = time.perf_counter()
+        before = self.ng.last_plot
+        try:
+            out = self.ng.exec_command("op")
+        except Exception as exc:
+            log = "\n".join(getattr(self.ng, "_stderr", [])[-6:])
+            raise NgspiceError(
+                f"ngspice found no operating point for phase {phase} of {self.where} ({exc}):\n{log}"
+            ) from exc
+        dt = time.perf_counter() - t0
+        name = self.ng.last_plot
+        if name == before or not name.startswith("op"):
+            raise NgspiceError(f"ngspice found no operating point for phase {phase} of {self.where}:\n{out}")
+        plot = self.ng.plot(None, name)
+        raw = {k.lower(): float(np.asarray(v._data).real[0]) for k, v in plot.items()}
+        self.ng.exec_command("destroy all")
+        try:
+            copies = _to_ir(self.chip, self.top, raw)
+        except KeyError as exc:
+            raise NgspiceError(f"ngspice op of {self.where} ({phase}) has no vector {exc}") from None
+        return OperatingPoint(copies=copies, raw=raw, seconds=dt)
+
+
+def node_vector(chip: Chip, voltages: Mapping[str, float]) -> np.ndarray:
+    """Voltages (V) of ``chip.free_nodes`` in order, from a node → V dict."""
+    return np.array([voltages[n] for n in chip.free_nodes])
+
+
+__all__ += ["read_netlist_dir", "alter_commands", "node_vector", "resistor_param"]

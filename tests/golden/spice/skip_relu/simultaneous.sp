@@ -1,0 +1,43 @@
+* random11
+* Simultaneous phases (SEEDS.md section 2): 3 copies of the network share the sources and
+* the conductance parameters and are solved in one operating point:
+*   free: XNET
+*   pos: XNET__POS, beta = 1e-06 S
+*   neg: XNET__NEG, beta = -1e-06 S
+.include params.sp
+.include cells.sp
+
+.options klu reltol=1e-06 vntol=1e-09 abstol=1e-15 gmin=1e-12 itl1=200
+.options temp=27.0 tnom=27.0
+
+* sources (V): inputs (0 V here; a runner alters them), bias, neuron clamp levels
+Vin0p in0p 0 DC 0
+Vin0n in0n 0 DC 0
+Vin1p in1p 0 DC 0
+Vin1n in1n 0 DC 0
+Vin2p in2p 0 DC 0
+Vin2n in2n 0 DC 0
+Vbias_p bias_p 0 DC 1.0
+Vbias_n bias_n 0 DC -1.0
+Vnrn_hi nrn_hi 0 DC 1.0
+Vnrn_lo nrn_lo 0 DC 0
+
+* network copy free
+XNET in0p in0n in1p in1n in2p in2n bias_p bias_n nrn_hi nrn_lo h1_0 h1_1 h1_2 h2_0 h2_1 out0 out1 h1_0_a1 h1_1_a1 h1_2_a1 h1_0_a2 h1_1_a2 h1_2_a2 h2_0_a1 h2_1_a1 random11_net
+
+* network copy pos
+XNET__POS in0p in0n in1p in1n in2p in2n bias_p bias_n nrn_hi nrn_lo h1_0__pos h1_1__pos h1_2__pos h2_0__pos h2_1__pos out0__pos out1__pos h1_0_a1__pos h1_1_a1__pos h1_2_a1__pos h1_0_a2__pos h1_1_a2__pos h1_2_a2__pos h2_0_a1__pos h2_1_a1__pos random11_net
+VTGT0__POS tref0__pos 0 DC 0
+GNUDGE0__POS 0 out0__pos tref0__pos out0__pos 1e-06
+VTGT1__POS tref1__pos 0 DC 0
+GNUDGE1__POS 0 out1__pos tref1__pos out1__pos 1e-06
+
+* network copy neg
+XNET__NEG in0p in0n in1p in1n in2p in2n bias_p bias_n nrn_hi nrn_lo h1_0__neg h1_1__neg h1_2__neg h2_0__neg h2_1__neg out0__neg out1__neg h1_0_a1__neg h1_1_a1__neg h1_2_a1__neg h1_0_a2__neg h1_1_a2__neg h1_2_a2__neg h2_0_a1__neg h2_1_a1__neg random11_net
+VTGT0__NEG tref0__neg 0 DC 0
+GNUDGE0__NEG 0 out0__neg tref0__neg out0__neg -1e-06
+VTGT1__NEG tref1__neg 0 DC 0
+GNUDGE1__NEG 0 out1__neg tref1__neg out1__neg -1e-06
+
+.op
+.end

@@ -1,0 +1,26 @@
+* xor: XOR, 2 doubled inputs, 4 diode neurons, one doubled output.
+* Nudged phase: the free circuit plus I = beta*(t - (V(out+) - V(out-))) into each output pair
+* (VTGT<j> dc = target t in V, GNUDGE<j> gain = beta in S; alter gain to -beta for the -beta phase).
+.include params.sp
+.include cells.sp
+
+.options klu reltol=1e-06 vntol=1e-09 abstol=1e-15 gmin=1e-12 itl1=200
+.options temp=27.0 tnom=27.0
+
+* sources (V): inputs (0 V here; a runner alters them), bias, neuron clamp levels
+Vin0p in0p 0 DC 0
+Vin0n in0n 0 DC 0
+Vin1p in1p 0 DC 0
+Vin1n in1n 0 DC 0
+Vbias_p bias_p 0 DC 1.0
+Vbias_n bias_n 0 DC -1.0
+Vnrn_hi nrn_hi 0 DC 0.5
+Vnrn_lo nrn_lo 0 DC -0.5
+
+* network copy pos
+XNET in0p in0n in1p in1n bias_p bias_n nrn_hi nrn_lo h1_0 h1_1 h1_2 h1_3 out0p out0n h1_0_a1 h1_1_a1 h1_2_a1 h1_3_a1 xor_net
+VTGT0 tref0 out0n DC 0
+GNUDGE0 out0n out0p tref0 out0p 1e-06
+
+.op
+.end
