@@ -9,7 +9,7 @@ PySpice: load once, then ``alter`` the input sources and ``op``), checks that bo
 node voltage, and prints per-sample times and ratios.
 
 Network: inputs single-ended, features uniform in [0, 1] at 1 V, conductances uniform in
-[1 µS, 30 µS], diode clamps at ±0.3 V, amplifiers of gain 4: the hidden nodes sit around 0.5–0.7 V,
+[1 µS, 30 µS], diode clamps at ±0.3 V (``--clamp``), amplifiers of gain 4: the hidden nodes sit around 0.5–0.7 V,
 where the clamp diodes conduct, so Newton has real work (a doubled-input random network sits near
 0 V with every diode off, a linear problem).
 
@@ -56,9 +56,10 @@ class Result:
     max_dv_V: float  # largest |V_golden − V_ngspice| over all free nodes (V)
 
 
-def bench_chip(layers: list[int], seed: int = 0) -> Chip:
+def bench_chip(layers: list[int], seed: int = 0, clamp_V: float = 0.3) -> Chip:
+    """The benchmark network: clamps at ±clamp_V (V), see the module docstring."""
     return random_chip(
-        seed, layers, g_low_S=1e-6, g_high_S=3e-5, v_low_V=-0.3, v_high_V=0.3, input_doubling=False
+        seed, layers, g_low_S=1e-6, g_high_S=3e-5, v_low_V=-clamp_V, v_high_V=clamp_V, input_doubling=False
     )
 
 
@@ -119,8 +120,10 @@ def run_shared(deck: str, m: GoldenModel, x: np.ndarray) -> tuple[float, list[di
     return float(np.mean(times)), volts
 
 
-def bench_size(layers: list[int], batch: int, repeat: int, shared_ops: int, workdir: Path) -> Result:
-    chip = bench_chip(layers)
+def bench_size(
+    layers: list[int], batch: int, repeat: int, shared_ops: int, workdir: Path, clamp_V: float = 0.3
+) -> Result:
+    chip = bench_chip(layers, clamp_V=clamp_V)
     x = np.random.default_rng(1).uniform(0.0, 1.0, (batch, chip.n_inputs))
     times = {}
     for method in ("dense", "sparse"):
@@ -164,16 +167,17 @@ def main(argv: list[str] | None = None) -> list[Result]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="64x32x10,256x100x10,784x100x10", help="comma-separated AxBxC...")
     ap.add_argument("--batch", type=int, default=100, help="samples per golden batch")
-    ap.add_argument("--repeat", type=int, default=3, help="golden timings: best of N")
+    ap.add_argument("--repeat", type=int, default=5, help="golden timings: best of N")
     ap.add_argument("--shared-ops", type=int, default=3, help="ngspice shared-mode ops per size (0: skip)")
     ap.add_argument("--no-shared", action="store_true", help="skip ngspice shared mode")
+    ap.add_argument("--clamp", type=float, default=0.3, help="diode clamp levels ±V (smaller: harder)")
     args = ap.parse_args(argv)
     shared_ops = 0 if args.no_shared else args.shared_ops
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes.split(","):
             layers = [int(n) for n in size.lower().split("x")]
-            results.append(bench_size(layers, args.batch, args.repeat, shared_ops, Path(tmp)))
+            results.append(bench_size(layers, args.batch, args.repeat, shared_ops, Path(tmp), args.clamp))
     hdr = (
         f"{'network':>12} {'batch':>5} {'golden dense':>13} {'golden sparse':>13} {'Newton it':>9} "
         f"{'peak MB':>8} {'ngspice CLI':>11} {'ngspice .op':>11} {'CLI/golden':>10} {'op/golden':>9} {'max|dV| V':>9}"

@@ -197,3 +197,23 @@ def test_bad_input_is_a_codegen_error():
         m.set_conductances({k: np.zeros((1, 1)) for k in m.conductances})
     with pytest.raises(CodegenError, match="energy must be"):
         m.ep_gradient(x, t, energy="power")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(layers=[20, 30, 30, 30, 5], gain=10.0, v_low_V=-0.05, v_high_V=0.05, skip=[(0, 2), (1, 4)]),
+        dict(layers=[20, 30, 30, 30, 5], neuron="relu_clamp", alpha_V=0.2, gain=10.0, on_output=True),
+        dict(layers=[20, 30, 5], v_low_V=-0.01, v_high_V=0.01, diode_n=0.5),
+    ],
+    ids=["deep gain 10 skips", "deep relu gain 10", "sharp diodes"],
+)
+def test_newton_converges_from_zero_on_hard_networks(kw):
+    """Strongly driven clamps (inputs ±10 V, clamps near 0 V, gain 10 over three layers): the damped
+    Newton reaches the KCL tolerance from v = 0 for every sample."""
+    chip = random_chip(0, g_low_S=1e-6, g_high_S=3e-5, **kw)
+    m = GoldenModel(chip)
+    x = np.random.default_rng(0).uniform(-10, 10, (40, chip.n_inputs))
+    eq = m.solve(x)
+    assert eq.iterations.max() >= 10  # hard: the diodes switch on during the solve
+    assert np.abs(m.kcl_residual(eq)).max() <= chip.simulation.residual_tol_A * 1.01

@@ -41,9 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--energy",
-        choices=("resistors", "all", "both"),
-        default="resistors",
-        help="EP energy accounting: crossbar drops only, every component's power, or both (default resistors)",
+        choices=("full", "resistors_only", "both"),
+        default="full",
+        help="EP energy accounting: full (every component, as the circuit minimises), resistors_only (resistor drops alone), or both (default full)",
     )
     p.add_argument("--epochs", type=int, help="override training.epochs (the budget of every point)")
     p.add_argument(
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     if args.init_seeds < 1:
         raise CodegenError("--init-seeds must be ≥ 1")
     grid = [parse_param(t) for t in args.param]
-    energies = ("resistors", "all") if args.energy == "both" else (args.energy,)
+    energies = ("full", "resistors_only") if args.energy == "both" else (args.energy,)
     out = Path(args.out) if args.out else Path("build") / spec.name / "sweep"
     seeds = list(range(args.init_seeds))
     total = len(grid_points(grid, seeds, energies))

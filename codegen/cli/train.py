@@ -33,9 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--energy",
-        choices=("resistors", "all"),
-        default="resistors",
-        help="EP energy accounting (default resistors)",
+        choices=("full", "resistors_only"),
+        default="full",
+        help="EP energy accounting: full circuit energy, or resistor drops only (default full)",
     )
     p.add_argument("--init-seed", type=int, help="seed of the initial conductances (default training.seed)")
     p.add_argument("--no-baseline", action="store_true", help="skip the exact-gradient software baseline")

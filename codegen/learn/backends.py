@@ -18,10 +18,12 @@ from ..ir import Chip
 __all__ = ["TrainBackend", "GoldenBackend", "SpiceBackend", "make_backend", "BACKENDS", "ENERGIES"]
 
 BACKENDS = ("golden", "spice")
-#: what the EP rule differentiates: ``resistors`` = the crossbar voltage drops (the standard rule of
-#: SEEDS.md §1); ``all`` = the power of every component (diodes, amplifiers, sources too; the
-#: variant Kiraz et al. blame for their failures, SEEDS.md §4)
-ENERGIES = ("resistors", "all")
+#: what the EP rule differentiates (the golden model's ``energy`` knob, SEEDS.md §4):
+#: ``full`` = the energy the whole circuit minimises, every component included (each layer's
+#: crossbar drops weighted by the energy scale the amplifiers give it, ``c/c_out``);
+#: ``resistors_only`` = the resistor voltage drops alone, unweighted (amplifiers, diodes and
+#: sources left out of the accounting; equal to ``full`` without amplifiers)
+ENERGIES = ("full", "resistors_only")
 
 
 class TrainBackend(Protocol):
@@ -47,7 +49,7 @@ class GoldenBackend:
         *,
         beta: float | None = None,
         centered: bool | None = None,
-        energy: str = "resistors",
+        energy: str = "full",
     ):
         from ..model import GoldenModel
 
@@ -66,16 +68,10 @@ class GoldenBackend:
         return self.model.solve(x).outputs
 
     def ep_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        if self.energy == "all":
-            return _power_gradient(self.model, x, t, self.beta, self.centered)
-        return self.model.ep_gradient(x, t, beta=self.beta, centered=self.centered)
+        return self.model.ep_gradient(x, t, beta=self.beta, centered=self.centered, energy=self.energy)
 
     def exact_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         return self.model.exact_gradient(x, t)
-
-
-def _power_gradient(model, x, t, beta, centered):  # replaced once the golden model's knob is known
-    raise CodegenError("energy accounting 'all' needs the golden model's power-based EP variant")
 
 
 class SpiceBackend:
@@ -89,7 +85,7 @@ class SpiceBackend:
         *,
         beta: float | None = None,
         centered: bool | None = None,
-        energy: str = "resistors",
+        energy: str = "full",
     ):
         try:
             from ..run import ngspice  # noqa: F401

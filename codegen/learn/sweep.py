@@ -54,7 +54,7 @@ class SweepPoint:
 def grid_points(
     grid: Sequence[tuple[str, Sequence[Any]]],
     init_seeds: Sequence[int],
-    energies: Sequence[str] = ("resistors",),
+    energies: Sequence[str] = ("full",),
 ) -> list[SweepPoint]:
     """Every combination, in a fixed order (first parameter slowest, seeds fastest)."""
     for e in energies:
@@ -144,12 +144,29 @@ def load_done(out: Path) -> dict[str, dict]:
     return done
 
 
+def _drop_torn_tail(path: Path) -> None:
+    """Cut a last line left half-written by an interrupted sweep, so appended rows start clean."""
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        path.write_bytes(data[: data.rfind(b"\n") + 1])
+
+
 def _client(cluster: str | None, workers: int, processes: bool):
     from dask.distributed import Client, LocalCluster
 
     if cluster:
         return Client(cluster), None
-    lc = LocalCluster(n_workers=workers, threads_per_worker=1, processes=processes, dashboard_address=None)
+    # no dashboard; the scheduler's health/metrics HTTP server on a free port (not 8787, which a
+    # second sweep on the same machine would collide with)
+    lc = LocalCluster(
+        n_workers=workers,
+        threads_per_worker=1,
+        processes=processes,
+        dashboard_address=None,
+        scheduler_kwargs={"dashboard_address": ":0"},
+    )
     return Client(lc), lc
 
 
@@ -159,7 +176,7 @@ def run_sweep(
     init_seeds: Sequence[int],
     out: Path,
     *,
-    energies: Sequence[str] = ("resistors",),
+    energies: Sequence[str] = ("full",),
     backend: str = "golden",
     converged_loss: float = DEFAULT_CONVERGED_LOSS_V2,
     client: Any = None,
@@ -177,6 +194,7 @@ def run_sweep(
     points = grid_points(grid, init_seeds, energies)
     for path, _ in grid:  # fail fast on a bad path or value, before any worker starts
         override(spec, {path: grid[[p for p, _ in grid].index(path)][1][0]})
+    _drop_torn_tail(out / POINTS_FILE)
     done = load_done(out)
     todo = [p for p in points if p.key not in done]
     data = spec.model_dump(by_alias=True)

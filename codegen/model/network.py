@@ -53,6 +53,17 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+def _blas_limited(method):
+    """Run a GoldenModel method under :meth:`GoldenModel._blas_threads`."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._blas_threads():
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 def phase_name(beta_S: float) -> str:
     """Human name of a phase: ``free`` (β = 0), ``nudged +β`` or ``nudged −β``."""
     return "free" if beta_S == 0 else ("nudged +β" if beta_S > 0 else "nudged −β")
@@ -156,24 +167,24 @@ class GoldenModel:
 
         amp_in = {a.out_node: (a.in_node, a.gain) for a in chip.amplifiers}
         xbs = []
-        for xb in chip.crossbars:
-            rows = np.array([free[d] for d in xb.dst_nodes], dtype=np.intp)
-            first = xb.src_nodes[0]
+        for ir in chip.crossbars:
+            rows = np.array([free[d] for d in ir.dst_nodes], dtype=np.intp)
+            first = ir.src_nodes[0]
             if first in fixed:
-                cols = np.array([fixed[s] for s in xb.src_nodes], dtype=np.intp)
-                xbs.append(_Crossbar(xb.name, xb.energy_scale, rows, False, cols, 1.0))
+                cols = np.array([fixed[s] for s in ir.src_nodes], dtype=np.intp)
+                xbs.append(_Crossbar(ir.name, ir.energy_scale, rows, False, cols, 1.0))
             else:
                 idx, gains = [], []
-                for s in xb.src_nodes:
+                for s in ir.src_nodes:
                     node, g = amp_in.get(s, (s, 1.0))
                     idx.append(free[node])
                     gains.append(g)
-                if not np.allclose(gains, xb.gain):
+                if not np.allclose(gains, ir.gain):
                     raise CodegenError(
-                        f"crossbar {xb.name}: amplifier gains {gains} differ from gain {xb.gain}"
+                        f"crossbar {ir.name}: amplifier gains {gains} differ from gain {ir.gain}"
                     )
                 xbs.append(
-                    _Crossbar(xb.name, xb.energy_scale, rows, True, np.array(idx, dtype=np.intp), xb.gain)
+                    _Crossbar(ir.name, ir.energy_scale, rows, True, np.array(idx, dtype=np.intp), ir.gain)
                 )
         self._xbs = xbs
 
@@ -207,9 +218,9 @@ class GoldenModel:
         # source voltages independent of x
         self._u_const = np.zeros(len(self.fixed_nodes))
         self._u_input = np.array([fixed[s.node] for s in chip.input_sources()], dtype=np.intp)
-        for s in chip.sources:
-            if s.kind != "input":
-                self._u_const[fixed[s.node]] = s.value_V
+        for src in chip.sources:
+            if src.kind != "input":
+                self._u_const[fixed[src.node]] = src.value_V
 
         self.set_conductances(chip.initial_conductances() if conductances is None else conductances)
 
@@ -222,13 +233,13 @@ class GoldenModel:
     def set_conductances(self, conductances: dict[str, np.ndarray]) -> None:
         """Replace the conductances (S); every crossbar must be given with its (rows, cols) shape."""
         G = {}
-        for xb in self.chip.crossbars:
-            if xb.name not in conductances:
-                raise CodegenError(f"golden model: no conductances for crossbar {xb.name}")
-            g = np.array(conductances[xb.name], dtype=float)
-            if g.shape != xb.shape:
-                raise CodegenError(f"golden model: crossbar {xb.name} needs shape {xb.shape}, got {g.shape}")
-            G[xb.name] = g
+        for ir in self.chip.crossbars:
+            if ir.name not in conductances:
+                raise CodegenError(f"golden model: no conductances for crossbar {ir.name}")
+            g = np.array(conductances[ir.name], dtype=float)
+            if g.shape != ir.shape:
+                raise CodegenError(f"golden model: crossbar {ir.name} needs shape {ir.shape}, got {g.shape}")
+            G[ir.name] = g
         extra = set(conductances) - set(G)
         if extra:
             raise CodegenError(f"golden model: unknown crossbars {sorted(extra)}")
@@ -249,7 +260,7 @@ class GoldenModel:
                 np.add.at(Bm, (xb.rows[:, None], xb.cols[None, :]), cg)
         self._K = K  # Hessian of the linear part of F (S, c-scaled)
         self._Bm = Bm  # ∇F = K v − Bm u + diodes + nudge
-        self._Ksp: sp.csc_matrix | None = None
+        self._D, self._R = self._independent_set(K + self._PtP)
 
     # ------------------------------------------------------------------ sources and helpers
     def source_values(self, x: np.ndarray) -> np.ndarray:
@@ -283,28 +294,24 @@ class GoldenModel:
         return i, gd, w
 
     def _eval(
-        self, v: np.ndarray, b: np.ndarray, t: np.ndarray | None, beta: float, need_hess: bool = True
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        self, v: np.ndarray, b: np.ndarray, t: np.ndarray | None, beta: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Energy (up to a constant, W), gradient ∇F (A, c-scaled) and diode Hessian diagonal (S)."""
         Kv = v @ self._K
         grad = Kv - b
         energy = 0.5 * np.einsum("bi,bi->b", v, Kv) - np.einsum("bi,bi->b", v, b)
-        hdiag = None
+        hdiag = np.zeros_like(v)
         if self._nrn.size:
             vn = v[:, self._nrn]
             ih, gh, wh = self._diode(vn - self._vh)
             il, gl, wl = self._diode(self._vl - vn)
             grad[:, self._nrn] += self._nrn_c * (ih - il)
             energy = energy + (self._nrn_c * (wh + wl)).sum(axis=1)
-            if need_hess:
-                hdiag = np.zeros_like(v)
-                hdiag[:, self._nrn] = self._nrn_c * (gh + gl)
+            hdiag[:, self._nrn] = self._nrn_c * (gh + gl)
         if beta != 0.0 and t is not None:
             err = t - v @ self._P.T  # (B, n_out) V
             grad -= beta * self._c_out * (err @ self._P)
             energy = energy + 0.5 * beta * self._c_out * (err * err).sum(axis=1)
-        if need_hess and hdiag is None:
-            hdiag = np.zeros_like(v)
         return energy, grad, hdiag
 
     def _newton_step(self, hdiag: np.ndarray, grad: np.ndarray, beta: float) -> np.ndarray:
@@ -314,18 +321,54 @@ class GoldenModel:
             return -self._dense_solve(base, hdiag, grad)
         return -self._sparse_solve(base, hdiag, grad)
 
+    def _independent_set(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Split the free nodes into D, no two of which are coupled in ``pattern`` (so the Hessian's
+        D×D block is diagonal for every sample), and the rest R.  Greedy, largest layers first: for
+        a layered network D is a whole hidden layer (nodes of one layer never share a conductance)."""
+        n = self.n_free
+        coupled = pattern != 0
+        np.fill_diagonal(coupled, False)
+        layer_of = np.zeros(n, dtype=int)
+        for k, layer in enumerate(self.chip.layers[1:], start=1):
+            layer_of[[self._free[nd] for nd in layer.nodes]] = k
+        size = np.bincount(layer_of)
+        order = sorted(range(n), key=lambda i: (-size[layer_of[i]], layer_of[i], i))
+        blocked = np.zeros(n, dtype=bool)
+        chosen = []
+        for i in order:
+            if not blocked[i]:
+                chosen.append(i)
+                blocked |= coupled[i]
+                blocked[i] = True
+        D = np.array(sorted(chosen), dtype=np.intp)
+        return D, np.setdiff1d(np.arange(n), D)
+
     def _dense_solve(self, base: np.ndarray, hdiag: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+        """Solve (base + diag(hdiag_b)) p_b = rhs_b for every sample b.
+
+        The independent set D is eliminated first (its block is diagonal); the Schur complement on
+        the rest R is factorised densely, one small LU per sample.
+        """
         B, n = rhs.shape
+        D, R = self._D, self._R
         out = np.empty_like(rhs)
-        chunk = max(1, _DENSE_CHUNK_FLOATS // max(1, n * n))
-        di = np.arange(n)
-        # many small LU factorisations: BLAS threads only add overhead (and contention) below ~500 nodes
-        with _blas().limit(limits=1 if n < _THREADED_MIN_NODES else None, user_api="blas"):
-            for s in range(0, B, chunk):
-                e = min(B, s + chunk)
-                H = np.broadcast_to(base, (e - s, n, n)).copy()
-                H[:, di, di] += hdiag[s:e]
-                out[s:e] = np.linalg.solve(H, rhs[s:e, :, None])[:, :, 0]
+        m = R.size
+        chunk = max(1, _DENSE_CHUNK_FLOATS // max(1, m * max(m, D.size)))
+        C = base[np.ix_(D, R)]  # (nD, nR), constant
+        E = base[np.ix_(R, R)]
+        dR = np.arange(m)
+        for s in range(0, B, chunk):
+            e = min(B, s + chunk)
+            d = base[D, D] + hdiag[s:e][:, D]  # (b, nD) diagonal of the D block
+            rD = rhs[s:e][:, D] / d
+            if m:
+                S = E - np.einsum("dr,bd,ds->brs", C, 1.0 / d, C, optimize=True)
+                S[:, dR, dR] += hdiag[s:e][:, R]
+                pR = np.linalg.solve(S, (rhs[s:e][:, R] - rD @ C)[:, :, None])[:, :, 0]
+                out[s:e, R] = pR
+                out[s:e, D] = rD - (pR @ C.T) / d
+            else:
+                out[s:e, D] = rD
         return out
 
     def _sparse_solve(self, base: np.ndarray, hdiag: np.ndarray, rhs: np.ndarray) -> np.ndarray:
@@ -347,6 +390,12 @@ class GoldenModel:
         return spla.splu(H).solve(rhs.ravel()).reshape(B, n)
 
     # ------------------------------------------------------------------ equilibrium
+    def _blas_threads(self):
+        """Context: single-threaded BLAS below ~500 free nodes.  The batched work is many small
+        products and LU factorisations, where BLAS threads only add wake-up latency (and stall badly
+        when other processes hold the cores)."""
+        return _blas().limit(limits=1 if self.n_free < _THREADED_MIN_NODES else None, user_api="blas")
+
     def solve(
         self,
         x: np.ndarray,
@@ -360,6 +409,12 @@ class GoldenModel:
         Raises :class:`ConvergenceError` if the KCL residual does not reach
         ``chip.simulation.residual_tol_A`` within ``max_newton_iterations``.
         """
+        with self._blas_threads():
+            return self._solve(x, target, beta, v0)
+
+    def _solve(
+        self, x: np.ndarray, target: np.ndarray | None, beta: float, v0: np.ndarray | None
+    ) -> Equilibrium:
         u = self.source_values(x)
         B = u.shape[0]
         t = self._targets(target, B)
@@ -554,6 +609,7 @@ class GoldenModel:
         minus = self.solve(x, target, -beta, v0=free.v) if centered else free
         return free, plus, minus
 
+    @_blas_limited
     def ep_gradient(
         self,
         x: np.ndarray,
@@ -591,6 +647,7 @@ class GoldenModel:
         H[:, np.arange(self.n_free), np.arange(self.n_free)] += hd
         return H
 
+    @_blas_limited
     def exact_gradient(self, x: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
         """Batch-mean ``∂C/∂G`` (V²/S) by implicit differentiation of the free equilibrium.
 
