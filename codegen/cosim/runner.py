@@ -1,0 +1,148 @@
+"""Run the co-simulation with the generated RTL under cocotb + Icarus (``codegen cosim``).
+
+Why everything runs inside the simulator process: cocotb tests are coroutines that Icarus (through
+VPI) resumes at simulation events, so the learning loop — which must wait for the controller
+between the analog phases — is most simply one cocotb coroutine.  libngspice (PySpice, cffi) loads
+into that same process, and so do the golden model and the transient runner (an ``ngspice -b``
+subprocess per update); no inter-process protocol is needed, and simulation time stands still
+while Python computes.  The parent only writes the RTL and a JSON configuration, starts the
+simulator through ``cocotb_tools.runner``, and reads the result JSON back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+from ..backends.rtl import design, format_rtl
+from ..errors import CodegenError
+from ..ir import Chip
+from ..templating import data_dir
+from .loop import CosimConfig
+
+__all__ = ["inject_sign_fault", "run_rtl_cosim", "TEST_MODULE"]
+
+TEST_MODULE = "cosim_tb"
+
+
+def inject_sign_fault(files: dict[str, str], chip: Chip, xbar: str, address: int) -> dict[str, str]:
+    """The RTL with a deliberate fault: crossbar ``xbar``'s core flips the pulse polarity of the cell
+    at ``address`` (row·cols + col), so that cell is programmed in the wrong direction."""
+    d = design(chip.name, chip.controller)
+    names = [x.name for x in d.xbars]
+    if xbar not in names:
+        raise CodegenError(f"fault: no crossbar {xbar!r} (have {', '.join(names)})")
+    x = d.xbars[names.index(xbar)]
+    if not 0 <= address < x.cells:
+        raise CodegenError(f"fault: address {address} outside crossbar {xbar} (0..{x.cells - 1})")
+    path = f"rtl/{d.modules[names.index(xbar)]}.v"
+    text = files[path]
+    pat = re.compile(rf"sign_n  = rdata\[{x.count_bits}\];")
+    if len(pat.findall(text)) != 1:
+        raise CodegenError(f"fault: cannot find the sign assignment in {path}")
+    new = pat.sub(
+        f"sign_n  = rdata[{x.count_bits}] ^ (addr == {x.addr_bits}'d{address});  // INJECTED FAULT", text
+    )
+    return {**files, path: new}
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent.parent
+
+
+def run_rtl_cosim(
+    chip: Chip,
+    spec_path: str | Path,
+    overrides: dict,
+    cfg: CosimConfig,
+    *,
+    vcd: bool = False,
+    fault: tuple[str, int] | None = None,
+) -> dict:
+    """Build the controller RTL with Icarus and run the co-simulation test in it; returns the result
+    dict (``CosimResult.as_dict()``, plus ``vcd``, ``log`` paths).  ``fault``: ``(xbar, address)``
+    for :func:`inject_sign_fault`."""
+    from cocotb_tools.runner import get_runner
+
+    from ..run.rtl import _outside_pytest
+    from ..run.tools import iverilog_command
+
+    iverilog_command()
+    out = Path(cfg.out).resolve()
+    rtl_dir = out / "rtl"
+    rtl_dir.mkdir(parents=True, exist_ok=True)
+    files = format_rtl(chip.name, chip.controller)
+    if fault is not None:
+        files = inject_sign_fault(files, chip, *fault)
+    for rel, text in files.items():
+        p = out / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    d = design(chip.name, chip.controller)
+    sources = [out / p for p in d.rtl_files]
+    build_args: list[str] = []
+    vcd_path = out / f"{d.top}.vcd"
+    if vcd:
+        dump = out / "sim_build" / "cosim_dump.v"
+        dump.parent.mkdir(parents=True, exist_ok=True)
+        dump.write_text(
+            "module cosim_dump();\ninitial begin\n"
+            f'    $dumpfile("{vcd_path.as_posix()}");\n'
+            f"    $dumpvars(0, {d.top});\nend\nendmodule\n"
+        )
+        sources.append(dump)
+        build_args = ["-s", "cosim_dump"]
+    result_path = out / "result.json"
+    result_path.unlink(missing_ok=True)
+    conf = {
+        "spec": str(Path(spec_path).resolve()),
+        "overrides": overrides,
+        "cosim": {**asdict(cfg), "out": str(out)},
+        "result": str(result_path),
+    }
+    conf_path = out / "cosim_config.json"
+    conf_path.write_text(json.dumps(conf, indent=1))
+    runner = get_runner("icarus")
+    if vcd:  # the runner passes -none (no dump) unless it writes its own FST; we want a VCD
+        orig = runner._test_command
+
+        def _vcd_command():
+            return [[("-vcd" if a == "-none" else a) for a in cmd] for cmd in orig()]
+
+        runner._test_command = _vcd_command  # type: ignore[method-assign]
+    pypath = os.pathsep.join(p for p in (str(_repo_root()), os.environ.get("PYTHONPATH", "")) if p)
+    log = out / "sim_build" / "cosim.log"
+    with _outside_pytest():
+        try:
+            runner.build(
+                sources=sources,
+                hdl_toplevel=d.top,
+                build_dir=out / "sim_build",
+                timescale=("1ps", "1ps"),
+                build_args=build_args,
+                always=True,
+                log_file=out / "sim_build" / "build.log",
+            )
+            runner.test(
+                test_module=TEST_MODULE,
+                hdl_toplevel=d.top,
+                test_dir=data_dir("sim"),
+                build_dir=out / "sim_build",
+                results_xml=str(out / "sim_build" / "results.xml"),
+                extra_env={"EQP_COSIM_CONFIG": str(conf_path), "PYTHONPATH": pypath},
+                timescale=("1ps", "1ps"),
+                log_file=log,
+            )
+        except SystemExit:
+            pass  # a failed test: the result file says what happened
+    if not result_path.is_file():
+        tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+        raise CodegenError(f"the co-simulation wrote no result ({result_path}); simulator log tail:\n{tail}")
+    res = json.loads(result_path.read_text())
+    res["log"] = str(log)
+    res["vcd"] = str(vcd_path) if vcd and vcd_path.exists() else None
+    res["rtl"] = [str(p) for p in sources]
+    return res
