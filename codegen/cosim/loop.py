@@ -58,6 +58,9 @@ __all__ = [
     "CosimResult",
     "run_loop",
     "rule_boundaries",
+    "compare_codes",
+    "CodeComparison",
+    "batches",
 ]
 
 DEVICES = ("behavioral", "transient")
@@ -177,6 +180,53 @@ def rule_boundaries(dead_zone: float, quantize: bool, cap: int) -> np.ndarray:
     return np.unique(np.array(b))
 
 
+@dataclass
+class CodeComparison:
+    """Cells whose codes differ, split into ties (within tolerance of a rule boundary) and mismatches."""
+
+    ties: list[dict]
+    mismatches: list[dict]
+    near: int  # cells (codes equal or not) whose golden update lies within tolerance of a boundary
+
+
+def compare_codes(
+    codes_s: dict[str, np.ndarray],
+    codes_g: dict[str, np.ndarray],
+    update_s: dict[str, np.ndarray],
+    update_g: dict[str, np.ndarray],
+    bounds: np.ndarray,
+    tol_rel: float,
+) -> CodeComparison:
+    """Compare the co-simulation's codes with the golden model's.
+
+    ``update_*``: the signed wanted update of each cell in steps (``−η·∂C/∂G/step``) from each side's
+    own voltages.  A cell whose codes differ is a *tie* when the two updates are within
+    ``tol_rel·max|update_g|`` of each other (per crossbar: the EP tolerance between ngspice and the
+    golden model), which can only happen when a decision boundary of the rule lies between them;
+    otherwise it is a *mismatch*.
+    """
+    ties: list[dict] = []
+    bad: list[dict] = []
+    near = 0
+    for name in codes_g:
+        tol = tol_rel * max(float(np.abs(update_g[name]).max()), 1e-300)
+        dist = np.min(np.abs(np.abs(update_g[name])[..., None] - bounds), axis=-1)
+        near += int(np.sum(dist <= tol))
+        for r, c in np.argwhere(codes_s[name] != codes_g[name]):
+            a, b = float(update_s[name][r, c]), float(update_g[name][r, c])
+            entry = {
+                "xbar": name,
+                "cell": [int(r), int(c)],
+                "code_cosim": int(codes_s[name][r, c]),
+                "code_golden": int(codes_g[name][r, c]),
+                "update_steps_cosim": a,
+                "update_steps_golden": b,
+                "tolerance_steps": tol,
+            }
+            (ties if abs(a - b) <= tol else bad).append(entry)
+    return CodeComparison(ties, bad, near)
+
+
 def batches(chip: Chip, n: int, steps: int) -> list[np.ndarray]:
     """Sample indices of each step, in the order :func:`codegen.learn.trainer.train` uses."""
     tr = chip.training
@@ -277,40 +327,27 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         # ---- codes: cosim vs golden, ties near a rule boundary ----
         t0 = time.perf_counter()
         r_s, r_g = _ratios(ana.gradient, eta, step_s), _ratios(g_grad, eta, step_s)
-        step_ties: list[dict] = []
-        near = 0
-        for xb in chip.crossbars:
-            name = xb.name
-            tol = TOL_EP_REL * max(float(np.abs(r_g[name]).max()), 1e-300)
-            dist = np.min(np.abs(np.abs(r_g[name])[..., None] - bounds), axis=-1)
-            near += int(np.sum(dist <= tol))
-            for r, c in np.argwhere(codes_s[name] != codes_g[name]):
-                a, b = float(r_s[name][r, c]), float(r_g[name][r, c])
-                entry = {
-                    "step": s,
-                    "xbar": name,
-                    "cell": [int(r), int(c)],
-                    "code_cosim": int(codes_s[name][r, c]),
-                    "code_golden": int(codes_g[name][r, c]),
-                    "update_steps_cosim": a,
-                    "update_steps_golden": b,
-                    "tolerance_steps": tol,
-                }
-                if abs(a - b) <= tol:
-                    step_ties.append(entry)
-                    codes_g[name][r, c] = codes_s[name][r, c]  # golden follows the chip on a tie
-                elif divergence is None:
-                    divergence = diverge(
-                        s,
-                        "codes",
-                        f"update code of {name}[{r},{c}] differs: co-simulation {entry['code_cosim']} "
-                        f"(EP update {a:+.6g} steps from ngspice), golden {entry['code_golden']} ({b:+.6g} steps); "
-                        f"|difference| {abs(a - b):.3g} > tolerance {tol:.3g} steps",
-                        xbar=name,
-                        cell=(int(r), int(c)),
-                        cosim=float(entry["code_cosim"]),
-                        golden=float(entry["code_golden"]),
-                    )
+        cmp = compare_codes(codes_s, codes_g, r_s, r_g, bounds, TOL_EP_REL)
+        for e in cmp.ties:
+            e["step"] = s
+            r, c = e["cell"]
+            codes_g[e["xbar"]][r, c] = e["code_cosim"]  # golden follows the chip on a tie
+        step_ties, near = cmp.ties, cmp.near
+        if cmp.mismatches and divergence is None:
+            e = cmp.mismatches[0]
+            r, c = e["cell"]
+            a, b, tol = e["update_steps_cosim"], e["update_steps_golden"], e["tolerance_steps"]
+            divergence = diverge(
+                s,
+                "codes",
+                f"update code of {e['xbar']}[{r},{c}] differs: co-simulation {e['code_cosim']:+d} "
+                f"(EP update {a:+.6g} steps from ngspice), golden {e['code_golden']:+d} ({b:+.6g} steps); "
+                f"|difference| {abs(a - b):.3g} > tolerance {tol:.3g} steps",
+                xbar=e["xbar"],
+                cell=(r, c),
+                cosim=float(e["code_cosim"]),
+                golden=float(e["code_golden"]),
+            )
         ties += step_ties
         ep_err = ep_relative_error(ana.gradient, g_grad)
         t_check += time.perf_counter() - t0

@@ -1,0 +1,164 @@
+"""Co-simulation of the learning loop (codegen.cosim): decoding, the loop against the golden model,
+the RTL under cocotb + Icarus, a deliberately broken controller, transient devices."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from codegen.controller import CtrlParams, encode_counts, schedule
+from codegen.cosim.decode import Capture, capture_from_schedule, decode
+from codegen.cosim.loop import (
+    TOL_G_REL_BEHAVIORAL,
+    CosimConfig,
+    ReferenceController,
+    compare_codes,
+    rule_boundaries,
+    run_loop,
+)
+from codegen.elab import elaborate
+from codegen.load import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+KIRAZ = ROOT / "examples" / "kiraz_case1.yaml"
+XOR = ROOT / "examples" / "xor.yaml"
+
+
+def _chip(path: Path):
+    return elaborate(load_spec(path))
+
+
+def _params(rows=3, cols=4, W=5, G=1, maxp=7) -> CtrlParams:
+    return CtrlParams("X", rows, cols, 3, maxp, W, G, 50e6, 1.2)
+
+
+# ------------------------------------------------------------------ decoding (no tools)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_decode_reference_schedule_gives_the_code_counts(seed):
+    p = _params()
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(-p.max_pulses, p.max_pulses + 1, size=(p.rows, p.cols)) * (rng.random((3, 4)) < 0.6)
+    dec = decode(p, capture_from_schedule(schedule(p, encode_counts(counts, p.count_bits))))
+    assert dec.faults == []
+    np.testing.assert_array_equal(dec.counts, counts)
+    assert len(dec.pulses) == int(np.abs(counts).sum())
+    assert all(q.width_cycles == p.pulse_width_cycles for q in dec.pulses)
+    # every cycle from edge 0 to the end is covered by exactly one segment
+    assert sum(s.length for s in dec.segments) == schedule(p, encode_counts(counts, p.count_bits)).end_cycle
+
+
+def _packed(levels):
+    from codegen.controller import pack_levels
+
+    return pack_levels(np.array(levels))
+
+
+def test_decode_flags_half_select_violation_and_wrong_width():
+    p = _params(rows=2, cols=2, W=4)
+    half_r, half_c = _packed([2, 2]), _packed([2, 2])
+    # cycles 1..4: rows (V, V), columns (GND, V/2): cells (0,0) and (1,0) both at full amplitude
+    cap = Capture("X", [(0, half_r), (1, _packed([3, 3])), (5, half_r), (6, 0)], [(0, half_c), (1, _packed([1, 2])), (5, half_c), (6, 0)], 6)
+    dec = decode(p, cap)
+    assert any("half-select violated" in f for f in dec.faults)
+    np.testing.assert_array_equal(dec.counts, [[1, 0], [1, 0]])
+    # a 3-cycle pulse is not a pulse of 4 cycles
+    cap = Capture("X", [(0, half_r), (1, _packed([3, 2])), (4, half_r), (5, 0)], [(0, half_c), (1, _packed([1, 2])), (4, half_c), (5, 0)], 5)
+    dec = decode(p, cap)
+    assert dec.counts.sum() == 0
+    assert any("for 3 cycles" in f for f in dec.faults)
+
+
+def test_compare_codes_ties_only_within_tolerance_of_a_boundary():
+    bounds = rule_boundaries(0.0, False, 15)
+    upd_g = {"W": np.array([[1e-9, 2.0, -3.0]])}
+    upd_s = {"W": np.array([[-1e-9, 2.0, 3.0]])}  # cell 0 straddles 0 by a hair, cell 2 flips outright
+    codes_g = {"W": np.array([[1, 1, -1]])}
+    codes_s = {"W": np.array([[-1, 1, 1]])}
+    cmp = compare_codes(codes_s, codes_g, upd_s, upd_g, bounds, 1e-3)
+    assert [t["cell"] for t in cmp.ties] == [[0, 0]]
+    assert [m["cell"] for m in cmp.mismatches] == [[0, 2]]
+    assert cmp.near == 1
+
+
+# ------------------------------------------------------------------ loop with the reference controller
+def _run_model(chip, tmp_path, fault=None, **kw):
+    cfg = CosimConfig(out=tmp_path, **kw)
+    ctrl = ReferenceController(CtrlParams.all_from_chip(chip), fault=fault)
+    return asyncio.run(run_loop(chip, cfg, ctrl, log=lambda s: None))
+
+
+@pytest.mark.ngspice
+@pytest.mark.parametrize("phases", ["sequential", "simultaneous"])
+def test_loop_matches_golden_behavioral(tmp_path, phases):
+    chip = _chip(XOR)
+    res = _run_model(chip, tmp_path, steps=6, phases=phases)
+    assert res.passed, res.divergence
+    assert len(res.steps) == 6
+    for r in res.steps:
+        # same pulses → same device model: conductances agree to float rounding (1e-12 of g_max)
+        assert r["g_err_S"] <= TOL_G_REL_BEHAVIORAL * chip.device.g_max_S
+        assert r["pulses"] == r["pulses_golden"] > 0
+        assert abs(r["loss_cosim"] - r["loss_golden"]) <= r["loss_tol"]
+    # the chip learns: loss goes down over the steps on both sides
+    assert res.steps[-1]["loss_cosim"] < res.steps[0]["loss_cosim"]
+
+
+@pytest.mark.ngspice
+def test_loop_catches_a_faulty_controller(tmp_path):
+    chip = _chip(KIRAZ)
+    res = _run_model(chip, tmp_path, fault=(2, "W12", 1), steps=5)
+    dv = res.divergence
+    assert not res.passed and dv is not None
+    assert (dv.step, dv.kind, dv.xbar, dv.cell) == (2, "controller", "W12", (0, 1))
+    assert dv.cosim == -dv.golden != 0  # the pulse went the wrong way
+    assert len(res.steps) == 2  # stopped at the first divergence
+    assert any(f.endswith("nudged.sp") for f in dv.files) and all(Path(f).exists() for f in dv.files)
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+def test_loop_transient_devices_match_golden_within_a_percent_of_a_step(tmp_path):
+    chip = _chip(KIRAZ)
+    res = _run_model(chip, tmp_path, steps=3, device="transient", phases="simultaneous")
+    assert res.passed, res.divergence
+    for r in res.steps:
+        # Verilog-A memristor vs golden device: ≤ 1 % of a step per update (docs/veriloga.md)
+        assert 0 < r["transient_step_err_steps"] <= 1e-2
+        assert r["pulses"] == 12
+    assert (tmp_path / "transient" / "step0002" / "circuit.cir").is_file()
+
+
+# ------------------------------------------------------------------ the RTL under cocotb + Icarus
+@pytest.mark.icarus
+@pytest.mark.ngspice
+def test_cli_rtl_cosim_passes_and_writes_report(tmp_path):
+    from codegen.cli import main
+
+    rc = main(["cosim", str(KIRAZ), "--steps", "4", "--vcd", "-o", str(tmp_path), "-q"])
+    assert rc == 0
+    res = json.loads((tmp_path / "cosim.json").read_text())
+    assert res["passed"] and res["config"]["controller"].startswith("RTL")
+    assert len(res["steps"]) == 4 and all(r["pulses"] == 12 for r in res["steps"])
+    assert (tmp_path / "cosim.png").stat().st_size > 10_000
+    vcd = Path(res["vcd"])
+    assert vcd.suffix == ".vcd" and "$enddefinitions" in vcd.read_text()[:20000]
+
+
+@pytest.mark.icarus
+@pytest.mark.ngspice
+def test_cli_rtl_with_injected_fault_reports_the_cell(tmp_path, capsys):
+    from codegen.cli import main
+
+    rc = main(["cosim", str(KIRAZ), "--steps", "3", "--inject-fault", "W01:2", "-o", str(tmp_path)])
+    assert rc == 1
+    res = json.loads((tmp_path / "cosim.json").read_text())
+    dv = res["divergence"]
+    assert (dv["step"], dv["kind"], dv["xbar"], dv["cell"]) == (0, "controller", "W01", [1, 0])
+    assert dv["cosim"] == -dv["golden"]
+    out = capsys.readouterr().out
+    assert "DIVERGENCE at step 0" in out and "W01[1,0]" in out
+    assert "INJECTED FAULT" in (tmp_path / "rtl" / "kiraz_case1_W01_pulse_ctrl.v").read_text()
