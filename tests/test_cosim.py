@@ -61,12 +61,22 @@ def test_decode_flags_half_select_violation_and_wrong_width():
     p = _params(rows=2, cols=2, W=4)
     half_r, half_c = _packed([2, 2]), _packed([2, 2])
     # cycles 1..4: rows (V, V), columns (GND, V/2): cells (0,0) and (1,0) both at full amplitude
-    cap = Capture("X", [(0, half_r), (1, _packed([3, 3])), (5, half_r), (6, 0)], [(0, half_c), (1, _packed([1, 2])), (5, half_c), (6, 0)], 6)
+    cap = Capture(
+        "X",
+        [(0, half_r), (1, _packed([3, 3])), (5, half_r), (6, 0)],
+        [(0, half_c), (1, _packed([1, 2])), (5, half_c), (6, 0)],
+        6,
+    )
     dec = decode(p, cap)
     assert any("half-select violated" in f for f in dec.faults)
     np.testing.assert_array_equal(dec.counts, [[1, 0], [1, 0]])
     # a 3-cycle pulse is not a pulse of 4 cycles
-    cap = Capture("X", [(0, half_r), (1, _packed([3, 2])), (4, half_r), (5, 0)], [(0, half_c), (1, _packed([1, 2])), (4, half_c), (5, 0)], 5)
+    cap = Capture(
+        "X",
+        [(0, half_r), (1, _packed([3, 2])), (4, half_r), (5, 0)],
+        [(0, half_c), (1, _packed([1, 2])), (4, half_c), (5, 0)],
+        5,
+    )
     dec = decode(p, cap)
     assert dec.counts.sum() == 0
     assert any("for 3 cycles" in f for f in dec.faults)
