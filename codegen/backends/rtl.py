@@ -69,7 +69,9 @@ class RtlDesign:
     @property
     def rtl_files(self) -> list[str]:
         """Source files in compile order, relative to the build folder."""
-        return [f"rtl/{m}" for m in HAND_WRITTEN] + [f"rtl/{m}.v" for m in self.modules] + [f"rtl/{self.top}.v"]
+        return (
+            [f"rtl/{m}" for m in HAND_WRITTEN] + [f"rtl/{m}.v" for m in self.modules] + [f"rtl/{self.top}.v"]
+        )
 
     @property
     def test_module(self) -> str:

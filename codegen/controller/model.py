@@ -182,7 +182,9 @@ def decode_codes(codes: np.ndarray, params: CtrlParams) -> tuple[np.ndarray, np.
     """Code words → (signed pulse counts the controller applies, out-of-range mask)."""
     codes = np.asarray(codes, dtype=np.int64)
     if codes.shape != (params.rows, params.cols):
-        raise CodegenError(f"codes have shape {codes.shape}, crossbar {params.name} is {params.rows}×{params.cols}")
+        raise CodegenError(
+            f"codes have shape {codes.shape}, crossbar {params.name} is {params.rows}×{params.cols}"
+        )
     if codes.size and (codes.min() < 0 or codes.max() >= (1 << params.code_bits)):
         raise CodegenError(f"code words must lie in [0, {1 << params.code_bits})")
     mag = codes & ((1 << params.count_bits) - 1)
@@ -205,7 +207,9 @@ def schedule(params: CtrlParams, codes: np.ndarray, reset_cycle: int | None = No
     done = int(1 + durations.sum())
     if reset_cycle is not None and reset_cycle < 1:
         raise ValueError("reset_cycle must be ≥ 1 (edge 0 is the start edge)")
-    end = done if reset_cycle is None or reset_cycle > done else reset_cycle
+    # a reset beats done at the same edge
+    end = reset_cycle if reset_cycle is not None and reset_cycle <= done else done
+    reset_won = end != done or reset_cycle == done
     pulses: list[Pulse] = []
     counts = np.zeros(params.cells, dtype=np.int64)
     for addr in np.flatnonzero(n):
@@ -222,16 +226,16 @@ def schedule(params: CtrlParams, codes: np.ndarray, reset_cycle: int | None = No
                 counts[addr] += pol
     bad_flat = np.flatnonzero(bad.ravel())
     err = int(look[bad_flat[0]]) + 1 if bad_flat.size else None
-    if err is not None and err >= end:
-        err = None
+    if err is not None and (err > end or (err == end and reset_won)):
+        err = None  # a reset at or before the edge that would set err clears it
     return Schedule(
         params=params,
         pulses=pulses,
         counts=counts.reshape(params.rows, params.cols),
-        done_cycle=done if end == done else None,
+        done_cycle=None if reset_won else done,
         err_cycle=err,
         end_cycle=end,
-        reset_cycle=reset_cycle if end != done else None,
+        reset_cycle=reset_cycle if reset_won else None,
         out_of_range=bad,
     )
 

@@ -20,9 +20,19 @@ from xml.etree import ElementTree
 
 from ..backends.rtl import RtlDesign
 from ..errors import CodegenError
-from .tools import iverilog_command, tool_version, verilator_command, yosys_command
+from ..ir import ControllerIR
+from .tools import ToolMissing, iverilog_command, tool_version, verilator_command, yosys_command
 
-__all__ = ["LintResult", "SynthResult", "CocotbResult", "lint", "synth", "run_cocotb"]
+__all__ = [
+    "LintResult",
+    "SynthResult",
+    "CocotbResult",
+    "RtlTestReport",
+    "lint",
+    "synth",
+    "run_cocotb",
+    "rtl_test",
+]
 
 
 @dataclass
@@ -170,7 +180,12 @@ def run_cocotb(
     ``seed``/``density``/``xbars`` reach the testbench as ``EQP_SEED``/``EQP_DENSITY``/``EQP_XBARS``.
     ``waves``: write ``<work>/<top>.fst``.  ``work`` defaults to ``<build>/sim_build``.
     """
-    from cocotb_tools.runner import get_runner
+    try:
+        from cocotb_tools.runner import get_runner
+    except ImportError as exc:
+        raise ToolMissing(
+            "cocotb is not installed: run `make bootstrap` (pip package cocotb==2.1.0)"
+        ) from exc
 
     iverilog_command()  # a clear ToolMissing before cocotb's own SystemExit
     build = Path(build_dir).resolve()
@@ -219,3 +234,83 @@ def run_cocotb(
         tests = [("simulation", False, f"no results from the simulator:\n{tail}")]
     wave = out / f"{d.top}.fst"
     return CocotbResult(tests, results, log, wave if waves and wave.exists() else None)
+
+
+@dataclass
+class RtlTestReport:
+    """Everything ``codegen rtl-test`` did for one chip."""
+
+    chip: str
+    out: Path
+    lint: LintResult | None = None
+    synth: SynthResult | None = None
+    sim: CocotbResult | None = None
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return (self.lint is None or self.lint.ok) and (self.sim is None or self.sim.passed)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "chip": self.chip,
+            "ok": self.ok,
+            "lint": None if self.lint is None else {"ok": self.lint.ok, "output": self.lint.output},
+            "synth": None if self.synth is None else self.synth.as_dict(),
+            "sim": None
+            if self.sim is None
+            else {"tests": [{"name": n, "passed": ok, "message": m} for n, ok, m in self.sim.tests]},
+            "timings_s": {k: round(v, 2) for k, v in self.timings_s.items()},
+        }
+
+
+def rtl_test(
+    chip_name: str,
+    ctrl: ControllerIR,
+    out: str | Path,
+    *,
+    do_lint: bool = True,
+    do_synth: bool = True,
+    do_sim: bool = True,
+    files: dict[str, str] | None = None,
+    **sim_options,
+) -> RtlTestReport:
+    """Render the ``rtl`` backend for ``ctrl`` (a ControllerIR) into ``out`` and check it.
+
+    ``files`` replaces the rendered files (used by the mutation tests).  Writes
+    ``reports/synth.json`` and ``reports/rtl_test.json`` under ``out``.
+    """
+    import time
+
+    from ..backends.rtl import design, format_cocotb, format_rtl
+    from ..plan import BuildPlan, write_plan
+
+    d = design(chip_name, ctrl)
+    plan = BuildPlan()
+    rendered = (
+        files if files is not None else {**format_rtl(chip_name, ctrl), **format_cocotb(chip_name, ctrl)}
+    )
+    for path, text in sorted(rendered.items()):
+        plan.add(path, text)
+    plan.meta = {"chip": chip_name, "what": "rtl-test"}
+    out = Path(out)
+    write_plan(plan, out)
+    rep = RtlTestReport(chip_name, out)
+    if do_lint:
+        t = time.perf_counter()
+        rep.lint = lint(out, d)
+        rep.timings_s["lint"] = time.perf_counter() - t
+    if do_synth:
+        t = time.perf_counter()
+        rep.synth = synth(out, d)
+        rep.timings_s["synth"] = time.perf_counter() - t
+    if do_sim:
+        t = time.perf_counter()
+        rep.sim = run_cocotb(out, d, **sim_options)
+        rep.timings_s["sim"] = time.perf_counter() - t
+    reports = out / "reports"
+    reports.mkdir(exist_ok=True)
+    if rep.synth is not None:
+        (reports / "synth.json").write_text(json.dumps(rep.synth.as_dict(), indent=1) + "\n")
+    (reports / "rtl_test.json").write_text(json.dumps(rep.as_dict(), indent=1) + "\n")
+    return rep

@@ -14,17 +14,7 @@ from pathlib import Path
 
 from ..errors import CodegenError
 
-__all__ = [
-    "ToolMissing",
-    "openvaf_command",
-    "ngspice_command",
-    "libngspice_path",
-    "tool_version",
-    "venv_bin",
-    "verilator_command",
-    "yosys_command",
-    "iverilog_command",
-]
+__all__ = ["ToolMissing", "openvaf_command", "ngspice_command", "libngspice_path", "tool_version", "venv_bin"]
 
 
 class ToolMissing(CodegenError):
@@ -92,6 +82,9 @@ def tool_version(argv: tuple[str, ...]) -> str:
     return "unknown"
 
 
+__all__ += ["verilator_command", "yosys_command", "iverilog_command"]
+
+
 @functools.cache
 def verilator_command() -> tuple[list[str], dict[str, str]]:
     """argv prefix of Verilator ≥ 5.036 and the environment it needs.
@@ -105,7 +98,10 @@ def verilator_command() -> tuple[list[str], dict[str, str]]:
         root = Path(verilator.__file__).resolve().parent
         exe = root / "bin" / "verilator"
         if exe.exists():
-            env = {"VERILATOR_ROOT": str(root), "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"}
+            env = {
+                "VERILATOR_ROOT": str(root),
+                "PATH": f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+            }
             return [str(exe)], env
     except ImportError:
         pass
