@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 __all__ = ["flatten_count", "node_names"]
 
-SPECTRE_PRIMITIVES = {"resistor", "vsource", "vcvs", "cccs", "vccs"}
+SPECTRE_PRIMITIVES = {"resistor", "vsource", "vcvs", "cccs", "vccs", "eqp_memristor"}
 
 
 def _logical_lines(text: str, spectre: bool) -> list[str]:
@@ -48,7 +48,7 @@ def _parse(files: Mapping[str, str], spectre: bool) -> tuple[dict[str, list[str]
                     models.add(toks[1])
                     continue
                 if (
-                    toks[0] in ("simulator", "global", "include", "parameters")
+                    toks[0] in ("simulator", "global", "include", "ahdl_include", "parameters")
                     or "options" in toks[:2]
                     or toks[1:2] == ["dc"]
                 ):

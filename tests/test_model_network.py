@@ -191,6 +191,8 @@ def test_bad_input_is_a_codegen_error():
     chip, m, x, t = _setup("2-4-1 amp")
     with pytest.raises(CodegenError, match="inputs need 2 features"):
         m.solve(np.zeros((3, 5)))
+    with pytest.raises(CodegenError, match="NaN"):
+        m.solve(np.full((1, 2), np.nan))
     with pytest.raises(CodegenError, match="needs a target"):
         m.solve(x, beta=1e-6)
     with pytest.raises(CodegenError, match="crossbar W01 needs shape"):
@@ -217,3 +219,25 @@ def test_newton_converges_from_zero_on_hard_networks(kw):
     eq = m.solve(x)
     assert eq.iterations.max() >= 10  # hard: the diodes switch on during the solve
     assert np.abs(m.kcl_residual(eq)).max() <= chip.simulation.residual_tol_A * 1.01
+
+
+@pytest.mark.parametrize("name", ["3-5-4-2 skips, output neurons", "2-3-2 single-ended"])
+def test_hessian_is_the_c_scaled_kcl_jacobian_and_symmetric(name):
+    """H = ∂(c_j·I_j)/∂v from the element currents by central differences; H symmetric (gradient system)."""
+    chip, m, x, t = _setup(name, batch=2)
+    beta = 1e-3 * _g_out(m)
+    eq = m.solve(x, t, beta)
+    H = m.hessian(eq)
+    c = np.array([la.energy_scale for la in chip.layers[1:] for _ in la.nodes])
+    h = 1e-6  # V
+    J = np.empty_like(H)
+    for j in range(m.n_free):
+        cur = []
+        for s in (1, -1):
+            v = eq.v.copy()
+            v[:, j] += s * h
+            moved = type(eq)(m, v, eq.u, eq.target, beta, eq.iterations, eq.residual, eq.phase)
+            cur.append(m.kcl_residual(moved) * c)
+        J[:, :, j] = (cur[0] - cur[1]) / (2 * h)
+    np.testing.assert_allclose(J, H, rtol=1e-5, atol=1e-6 * np.abs(H).max())  # FD error O(h²)
+    np.testing.assert_allclose(H, H.transpose(0, 2, 1), rtol=0, atol=1e-15 * np.abs(H).max())

@@ -57,6 +57,8 @@ def test_golden_netlists(golden, case, dialect):
     expected = {f"cells.{ext}", f"params.{ext}", *(f"{t}.{ext}" for t in TOPS)}
     if dialect == "spice":
         expected |= {".spiceinit", "memristor.sp", "memristor_cells.sp"}
+    if dialect == "spectre":
+        expected |= {"memristor.scs", "memristor_cells.scs"}
     assert set(files) == expected
     for name, text in sorted(files.items()):
         golden(f"{dialect}/{case}/{name}", text)
@@ -91,12 +93,14 @@ def test_every_ir_node_and_element_appears_in_every_dialect(case):
                 {k: v for k, v in files.items() if "memristor" not in k}, f"{top}.{ext}", spectre
             )
             assert n == expect[top] == ctx.element_count(top), (dialect, top, n, expect[top])
-    # the memristor variant: the free circuit with one N (OSDI) instance per conductance
-    files = _netlists(chip, "spice")
-    mem = {k: v for k, v in files.items() if k in ("memristor.sp", "memristor_cells.sp", "params.sp")}
-    assert flatten_count(mem, "memristor.sp") == expect["free"]
-    n_inst = sum(line.startswith("N") for line in files["memristor_cells.sp"].splitlines())
-    assert n_inst == sum(xb.size for xb in chip.crossbars)
+    # the memristor variant: the free circuit with one memristor instance per conductance
+    for dialect, ext in (("spice", "sp"), ("spectre", "scs")):
+        files = _netlists(chip, dialect)
+        names = (f"memristor.{ext}", f"memristor_cells.{ext}", f"params.{ext}")
+        mem = {k: v for k, v in files.items() if k in names}
+        assert flatten_count(mem, f"memristor.{ext}", dialect == "spectre") == expect["free"]
+        n_inst = sum(line.lstrip().startswith("N") for line in files[f"memristor_cells.{ext}"].splitlines())
+        assert n_inst == sum(xb.size for xb in chip.crossbars)
 
 
 @pytest.mark.parametrize("dialect", list(DIALECTS))

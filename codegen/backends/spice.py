@@ -12,7 +12,7 @@ each dialect's templates (``templates/<dialect>/*.j2``) only spell it.  Files pe
 * ``free``: sources + one network copy, no nudging (output switches open).
 * ``nudged``: the same plus, per output, a target source ``VTGT<j>`` (V(tref) = V(out−) + t) and a
   VCCS ``GNUDGE<j>`` of gain β driving ``β·(t − y)`` into ``out<j>p`` (and out of ``out<j>n``).
-* ``memristor`` (ngspice only): the free circuit with every resistor replaced by a Verilog-A
+* ``memristor`` (ngspice; Spectre with ``ahdl_include`` of the ``.va``): the free circuit with every resistor replaced by a Verilog-A
   ``eqp_memristor`` instance ``N<row>_<col>`` (p = column, n = row, ``g0`` = the conductance
   parameter), loaded with ``pre_osdi ../veriloga/eqp_memristor.osdi``; for transient programming.
 * ``simultaneous``: SEEDS.md §2: copies of the network that share the input/bias/neuron sources and
@@ -51,6 +51,8 @@ DIODE_MODEL = "dnrn"
 MEMRISTOR_MODEL = "mem"
 #: the veriloga backend's OSDI build of eqp_memristor, relative to the spice/ folder
 OSDI_PATH = "../veriloga/eqp_memristor.osdi"
+#: the veriloga backend's source of eqp_memristor, relative to the spectre/ folder (ahdl_include)
+VA_PATH = "../veriloga/eqp_memristor.va"
 
 
 def copy_node(node: str, copy: str) -> str:
@@ -281,10 +283,18 @@ class SpiceBackend(Backend):
 @register
 class SpectreBackend(Backend):
     name = "spectre"
-    summary = "spectre/: the same netlists in Spectre syntax (templated; no simulator here)"
+    summary = "spectre/: the same netlists in Spectre syntax, memristor variant via ahdl_include (no simulator here)"
 
     def render(self, chip: Chip, options: BuildOptions) -> dict[str, str | bytes]:
-        return _render_dialect("spectre", "scs", netlist_context(chip))
+        ctx = netlist_context(chip)
+        files = _render_dialect("spectre", "scs", ctx)
+        # variant: the weights as Verilog-A memristors, compiled by Spectre from the .va source
+        mem = {**ctx.as_dict(), "memristor": True, "va_path": VA_PATH}
+        files["spectre/memristor_cells.scs"] = render("spectre/cells.scs.j2", **mem)
+        files["spectre/memristor.scs"] = render(
+            "spectre/top.scs.j2", **mem, top="free", copies=ctx.tops["free"]
+        )
+        return files
 
 
 @register

@@ -1,7 +1,8 @@
 """``codegen check chip.yaml``: ngspice against the golden model, phase by phase, with tolerances.
 
-For each chip: seeded random inputs (input sources uniform in ±1 V) and targets (uniform between the
-chip's target levels), the golden model and ngspice (shared mode) in the free, nudged +β, nudged −β
+For each chip: a few samples of the chip's dataset (where :mod:`codegen.learn.datasets` is
+installed) or seeded random inputs (input sources uniform in ±1 V) and targets (uniform between the
+chip's target levels); the golden model and ngspice (shared mode) in the free, nudged +β, nudged −β
 and simultaneous phases; per phase the largest |ΔV| over every node and the relative error of the
 EP update computed from ngspice's voltages.  A last row drives one Verilog-A memristor with set and
 reset pulses in an ngspice transient against the golden pulse model.  Writes ``check.json``; exit
@@ -46,6 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", "--samples", type=int, default=3, help="samples per chip (default 3)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs and targets")
     p.add_argument(
+        "--inputs",
+        choices=("auto", "dataset", "random"),
+        default="auto",
+        help="samples of the chip's dataset (codegen.learn) or seeded random inputs; auto: the "
+        "dataset where its loader is installed, else random",
+    )
+    p.add_argument(
         "--build",
         metavar="DIR",
         help="simulate the netlists of this build folder (DIR/spice) instead of rendering them",
@@ -62,6 +70,18 @@ def random_samples(chip: Chip, n: int, seed: int) -> tuple[np.ndarray, np.ndarra
     lo, hi = chip.training.target_low_V, chip.training.target_high_V
     t = rng.uniform(min(lo, hi), max(lo, hi), (n, chip.n_outputs))
     return x, t
+
+
+def dataset_samples(chip: Chip, n: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The first ``n`` training samples and targets (V) of the chip's dataset, or None when the
+    dataset loader (:mod:`codegen.learn.datasets`) is not installed."""
+    try:
+        from ..learn.datasets import load_dataset  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    ds = load_dataset(chip)
+    idx = np.arange(n) % len(ds.x_train)
+    return np.asarray(ds.x_train)[idx], np.asarray(ds.t_train)[idx]
 
 
 def _pulse_row(chip: Chip) -> dict[str, object]:
@@ -83,16 +103,26 @@ def _pulse_row(chip: Chip) -> dict[str, object]:
     }
 
 
-def check_chip(chip: Chip, samples: int, seed: int, build: str | None, pulse: bool) -> dict[str, object]:
-    """Run every comparison for one chip; returns the JSON-ready report."""
+def check_chip(
+    chip: Chip, samples: int, seed: int, build: str | None, pulse: bool, inputs: str = "random"
+) -> dict[str, object]:
+    """Run every comparison for one chip; returns the JSON-ready report.
+
+    ``inputs``: ``dataset`` (the chip's training samples), ``random`` or ``auto`` (dataset if its
+    loader is installed)."""
     from ..run.ngspice import read_netlist_dir
 
-    x, t = random_samples(chip, samples, seed)
+    data = dataset_samples(chip, samples) if inputs in ("auto", "dataset") else None
+    if data is None and inputs == "dataset":
+        raise CodegenError("--inputs dataset needs codegen.learn.datasets (not installed in this checkout)")
+    source = "dataset" if data is not None else "random"
+    x, t = data if data is not None else random_samples(chip, samples, seed)
     files = read_netlist_dir(Path(build) / "spice") if build else None
     rows = compare_phases(chip, chip.initial_conductances(), x, t, files=files)
     report: dict[str, object] = {
         "chip": chip.name,
         "samples": samples,
+        "inputs": source,
         "seed": seed,
         "beta_S": chip.nudge.beta_S,
         "centered": chip.nudge.centered,
@@ -112,7 +142,7 @@ def check_chip(chip: Chip, samples: int, seed: int, build: str | None, pulse: bo
 def _table(report: dict[str, object]) -> Table:
     table = Table(
         title=(
-            f"{report['chip']}: ngspice vs golden model, {report['samples']} samples, "
+            f"{report['chip']}: ngspice vs golden model, {report['samples']} {report['inputs']} samples, "
             f"β = {report['beta_S']:g} S{' centered' if report['centered'] else ''}"
         ),
         caption=(
@@ -160,7 +190,7 @@ def run(args: argparse.Namespace) -> int:
     reports = []
     for path in args.spec:
         chip = elaborate(load_spec(path))
-        report = check_chip(chip, args.samples, args.seed, args.build, not args.no_pulse)
+        report = check_chip(chip, args.samples, args.seed, args.build, not args.no_pulse, args.inputs)
         reports.append(report)
         console.print(_table(report))
         pulse = report.get("pulse")

@@ -39,12 +39,10 @@ from ..ir import Chip
 
 __all__ = ["GoldenModel", "Equilibrium", "ConvergenceError", "phase_name"]
 
-#: batch × n_free² (floats) above which the dense solver splits the batch into chunks (≈ 128 MB)
+#: floats per batch chunk of the dense solver's Schur step (batch × n_R × max(n_R, n_D), ≈ 128 MB)
 _DENSE_CHUNK_FLOATS = 16_000_000
 #: free-node count above which ``method="auto"`` uses the sparse solver
 _DENSE_MAX_NODES = 2000
-#: free-node count from which batched dense solves use multi-threaded BLAS
-_THREADED_MIN_NODES = 500
 
 
 @functools.cache
@@ -144,7 +142,7 @@ class GoldenModel:
     ``conductances``: dict crossbar name → (rows, cols) array (S); default
     ``chip.initial_conductances()``.  ``method``: ``dense`` (batched LAPACK solves), ``sparse``
     (one block-diagonal sparse LU per Newton step for the whole batch) or ``auto`` (dense up to
-    2000 free nodes).
+    2000 free nodes).  ``blas_threads``: BLAS threads while solving (None: the library default).
     """
 
     def __init__(
@@ -152,8 +150,10 @@ class GoldenModel:
         chip: Chip,
         conductances: dict[str, np.ndarray] | None = None,
         method: Literal["auto", "dense", "sparse"] = "auto",
+        blas_threads: int | None = 1,
     ):
         self.chip = chip
+        self.blas_threads = blas_threads
         free = {n: i for i, n in enumerate(chip.free_nodes)}
         self._free = free
         n = len(free)
@@ -222,6 +222,8 @@ class GoldenModel:
             if src.kind != "input":
                 self._u_const[fixed[src.node]] = src.value_V
 
+        # nodes eliminated first by the dense solver; the coupling pattern is structural (any G)
+        self._D, self._R = self._independent_set(self._structure() + np.abs(self._PtP))
         self.set_conductances(chip.initial_conductances() if conductances is None else conductances)
 
     # ------------------------------------------------------------------ conductances
@@ -250,22 +252,24 @@ class GoldenModel:
         for xb in self._xbs:
             g = G[xb.name]
             cg = xb.c * g
-            np.add.at(K, (xb.rows, xb.rows), cg.sum(axis=1))
+            # rows (and cols) of one crossbar are distinct nodes: plain fancy-index += is exact
+            K[xb.rows, xb.rows] += cg.sum(axis=1)
             if xb.src_free:
                 a = xb.gain
-                np.add.at(K, (xb.cols, xb.cols), a * a * cg.sum(axis=0))
-                np.add.at(K, (xb.rows[:, None], xb.cols[None, :]), -a * cg)
-                np.add.at(K, (xb.cols[:, None], xb.rows[None, :]), -a * cg.T)
+                K[xb.cols, xb.cols] += a * a * cg.sum(axis=0)
+                K[np.ix_(xb.rows, xb.cols)] -= a * cg
+                K[np.ix_(xb.cols, xb.rows)] -= a * cg.T
             else:
-                np.add.at(Bm, (xb.rows[:, None], xb.cols[None, :]), cg)
+                Bm[np.ix_(xb.rows, xb.cols)] += cg
         self._K = K  # Hessian of the linear part of F (S, c-scaled)
         self._Bm = Bm  # ∇F = K v − Bm u + diodes + nudge
-        self._D, self._R = self._independent_set(K + self._PtP)
 
     # ------------------------------------------------------------------ sources and helpers
     def source_values(self, x: np.ndarray) -> np.ndarray:
         """(B, n_fixed) voltages (V) of every source node for inputs ``x`` ((n_in,) or (B, n_in))."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
+        if not np.isfinite(x).all():
+            raise CodegenError("golden model: inputs contain NaN or inf")
         if x.shape[1] != self.chip.n_inputs:
             raise CodegenError(f"golden model: inputs need {self.chip.n_inputs} features, got {x.shape[1]}")
         u = np.tile(self._u_const, (x.shape[0], 1))
@@ -276,6 +280,8 @@ class GoldenModel:
         if target is None:
             return None
         t = np.atleast_2d(np.asarray(target, dtype=float))
+        if not np.isfinite(t).all():
+            raise CodegenError("golden model: targets contain NaN or inf")
         if t.shape[1] != self.chip.n_outputs:
             raise CodegenError(f"golden model: targets need {self.chip.n_outputs} values, got {t.shape[1]}")
         if t.shape[0] == 1 and B > 1:
@@ -321,6 +327,16 @@ class GoldenModel:
             return -self._dense_solve(base, hdiag, grad)
         return -self._sparse_solve(base, hdiag, grad)
 
+    def _structure(self) -> np.ndarray:
+        """(n_free, n_free) 1 where two free nodes share a crossbar cell (any G), else 0."""
+        n = self.n_free
+        S = np.zeros((n, n))
+        for xb in self._xbs:
+            if xb.src_free:
+                S[np.ix_(xb.rows, xb.cols)] = 1.0
+                S[np.ix_(xb.cols, xb.rows)] = 1.0
+        return S
+
     def _independent_set(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Split the free nodes into D, no two of which are coupled in ``pattern`` (so the Hessian's
         D×D block is diagonal for every sample), and the rest R.  Greedy, largest layers first: for
@@ -362,7 +378,7 @@ class GoldenModel:
             d = base[D, D] + hdiag[s:e][:, D]  # (b, nD) diagonal of the D block
             rD = rhs[s:e][:, D] / d
             if m:
-                S = E - np.einsum("dr,bd,ds->brs", C, 1.0 / d, C, optimize=True)
+                S = E - np.matmul(C.T[None, :, :] / d[:, None, :], C)  # batched GEMM
                 S[:, dR, dR] += hdiag[s:e][:, R]
                 pR = np.linalg.solve(S, (rhs[s:e][:, R] - rD @ C)[:, :, None])[:, :, 0]
                 out[s:e, R] = pR
@@ -391,10 +407,10 @@ class GoldenModel:
 
     # ------------------------------------------------------------------ equilibrium
     def _blas_threads(self):
-        """Context: single-threaded BLAS below ~500 free nodes.  The batched work is many small
-        products and LU factorisations, where BLAS threads only add wake-up latency (and stall badly
-        when other processes hold the cores)."""
-        return _blas().limit(limits=1 if self.n_free < _THREADED_MIN_NODES else None, user_api="blas")
+        """Context: BLAS limited to ``blas_threads`` threads (default 1).  The batched work is many
+        small products and LU factorisations, where BLAS threads add wake-up latency and stall badly
+        (measured: 70× slower) when other processes hold the cores."""
+        return _blas().limit(limits=self.blas_threads, user_api="blas")
 
     def solve(
         self,
@@ -438,7 +454,7 @@ class GoldenModel:
             r = np.abs(grad / self._c).max(axis=1) if self.n_free else np.zeros(len(act))
             res[act] = r
             iters[act] = it
-            keep = r > tol
+            keep = ~(r <= tol)  # NaN stays unconverged
             act, energy, grad, hdiag = act[keep], energy[keep], grad[keep], hdiag[keep]
             if act.size == 0:
                 break
@@ -651,7 +667,7 @@ class GoldenModel:
     def exact_gradient(self, x: np.ndarray, target: np.ndarray) -> dict[str, np.ndarray]:
         """Batch-mean ``∂C/∂G`` (V²/S) by implicit differentiation of the free equilibrium.
 
-        Adjoint ``λ_b = H_b⁻¹ ∂C/∂v`` (V/S·… solved with the same Hessian as Newton), then
+        Adjoint ``λ_b = H_b⁻¹ ∂C/∂v`` (V/S; ``H_b`` the Hessian Newton uses, S), then
         ``∂C/∂G[r, c] = −c·ΔV[r, c]·(gain·λ_col − λ_row)``.
         """
         eq = self.solve(x)

@@ -68,6 +68,18 @@ class OperatingPoint:
     copies: dict[str, dict[str, float]]
     raw: dict[str, float]
     seconds: float
+    top: str = "free"
+
+    def source_currents(self, chip: Chip) -> dict[str, float]:
+        """Current (A) each IR source delivers into the circuit (``−I(branch)``); in the
+        simultaneous deck the sources are shared, so this is the sum over the copies."""
+        return {s.name: -self.raw[f"{s.name.lower()}#branch"] for s in chip.sources}
+
+    def amplifier_currents(self, chip: Chip, copy: str = "free") -> dict[str, float]:
+        """``I_out`` (A) of every amplifier of network copy ``copy``: the current its VCVS delivers
+        into the crossbars (the CCCS draws ``I_out/gain`` from the input node)."""
+        inst = _inst(self.top, copy)
+        return {a.name: self.raw[f"v.{inst}.v_{a.name.lower()}#branch"] for a in chip.amplifiers}
 
 
 # --------------------------------------------------------------------------- netlists
@@ -120,7 +132,7 @@ def inline_deck(files: Mapping[str, str], top: str, resolve_conductances: bool =
     deck = _INCLUDE.sub(sub, files[name])
     if resolve_conductances:
         values = {m.group(1).lower(): float(m.group(2)) for m in _PARAM.finditer(deck)}
-        deck = _PARAM.sub("", deck)
+        deck = "\n".join(line for line in deck.splitlines() if not _PARAM.match(line)) + "\n"
         try:
             deck = _RVALUE.sub(lambda m: f"r={spice_float(1.0 / values[m.group(1).lower()])}", deck)
             deck = _G0VALUE.sub(lambda m: f"g0={spice_float(values[m.group(1).lower()])}", deck)
@@ -233,7 +245,7 @@ def run_batch(
     folder so that ``memristor.sp`` finds ``../veriloga/eqp_memristor.osdi``; default a temporary folder.
     """
     deck = inline_deck(files, top)
-    deck = re.sub(r"^\s*\.(op|end)\s*$", "", deck, flags=re.IGNORECASE | re.MULTILINE).rstrip("\n")
+    deck = "\n".join(line for line in deck.splitlines() if line.strip().lower() not in (".op", ".end"))
     ctrl = alter_commands(chip, top, x, target, beta)
     deck += "\n.control\noption numdgt=17\n" + "\n".join(ctrl) + "\nop\nprint all\n.endc\n.end\n"
     where = netlist_name or f"spice/{top}.sp"
@@ -269,11 +281,12 @@ def run_batch(
             f"ngspice found no operating point for phase {phase} of {where} "
             f"(exit {proc.returncode}; missing {exc}):\n{tail}"
         ) from None
-    return OperatingPoint(copies=copies, raw=raw, seconds=dt)
+    return OperatingPoint(copies=copies, raw=raw, seconds=dt, top=top)
 
 
 # --------------------------------------------------------------------------- shared mode
 _SHARED = None
+_ACTIVE: int | None = None  # id() of the SharedSession whose deck libngspice holds
 
 
 @contextlib.contextmanager
@@ -307,6 +320,10 @@ class SharedSession:
     >>> s = SharedSession(chip, netlist_files(chip, g), "simultaneous")   # doctest: +SKIP
     >>> op = s.op(x, target, beta=chip.nudge.beta_S)                        # doctest: +SKIP
     >>> op.copies["pos"]["out0p"]                                           # doctest: +SKIP
+
+    libngspice holds one circuit per process.  Sessions may coexist: a session whose circuit was
+    replaced by another session's reloads its deck and replays every ``alter`` it made (inputs,
+    targets, β, conductances) before its next ``op``, so each session always simulates its own state.
     """
 
     def __init__(
@@ -316,31 +333,53 @@ class SharedSession:
         self.top = top
         self.where = netlist_name or f"spice/{top}.sp"
         self.ng = shared_ngspice()
-        deck = inline_deck(files, top)
+        self._deck = inline_deck(files, top)
+        self._state: dict[str, str] = {}  # "alter <element> <param>" -> the last such command
         t0 = time.perf_counter()
-        with contextlib.suppress(Exception):
+        self._load()
+        self.load_seconds = time.perf_counter() - t0
+
+    def _load(self) -> None:
+        global _ACTIVE
+        with contextlib.suppress(Exception):  # "no circuit loaded" the first time
             self.ng.exec_command("remcirc")
         self.ng.exec_command("destroy all")
         try:
             with _quiet_version_warning():
-                self.ng.load_circuit(deck)
+                self.ng.load_circuit(self._deck)
         except Exception as exc:
             raise NgspiceError(f"libngspice could not load {self.where}: {exc}") from exc
         self.ng.exec_command("option numdgt=17")
-        self.load_seconds = time.perf_counter() - t0
+        _ACTIVE = id(self)
 
-    def alter(self, commands: list[str]) -> None:
+    def _activate(self) -> None:
+        if _ACTIVE != id(self):
+            self._load()
+            self._send(list(self._state.values()))
+
+    def _send(self, commands: list[str]) -> None:
         # several commands per call (ngspice reads ';'-separated lists), below PySpice's length cap
         chunk: list[str] = []
         size = 0
-        for cmd in commands:
-            if size + len(cmd) > 900 and chunk:
-                self.ng.exec_command(";".join(chunk))
+        for cmd in [*commands, None]:
+            if chunk and (cmd is None or size + len(cmd) > 900):
+                try:
+                    self.ng.exec_command(";".join(chunk))
+                except Exception as exc:
+                    raise NgspiceError(
+                        f"ngspice refused `{'; '.join(chunk)[:300]}` on {self.where}: {exc}"
+                    ) from exc
                 chunk, size = [], 0
-            chunk.append(cmd)
-            size += len(cmd) + 1
-        for cmd in chunk:  # the last commands one by one keeps errors attributable
-            self.ng.exec_command(cmd)
+            if cmd is not None:
+                chunk.append(cmd)
+                size += len(cmd) + 1
+
+    def alter(self, commands: list[str]) -> None:
+        """Send ngspice ``alter`` commands (``alter <element> <param>=<value>``) and remember them."""
+        self._activate()
+        self._send(commands)
+        for cmd in commands:
+            self._state[cmd.split("=", 1)[0]] = cmd
 
     def set_conductances(self, conductances: Mapping[str, np.ndarray]) -> None:
         """Set every resistor of every network copy to 1/G (G in S)."""
@@ -353,7 +392,7 @@ class SharedSession:
         beta: float | None = None,
     ) -> OperatingPoint:
         """Alter inputs (feature units), targets (V) and β (S; −β on the ``neg`` copy), then ``op``."""
-        self.alter(alter_commands(self.chip, self.top, x, target, beta))
+        self.alter(alter_commands(self.chip, self.top, x, target, beta))  # also re-activates
         phase = ", ".join(PHASE_OF_COPY[c] for c in _copies_of(self.chip, self.top))
         t0 = time.perf_counter()
         before = self.ng.last_plot
@@ -375,7 +414,7 @@ class SharedSession:
             copies = _to_ir(self.chip, self.top, raw)
         except KeyError as exc:
             raise NgspiceError(f"ngspice op of {self.where} ({phase}) has no vector {exc}") from None
-        return OperatingPoint(copies=copies, raw=raw, seconds=dt)
+        return OperatingPoint(copies=copies, raw=raw, seconds=dt, top=self.top)
 
 
 def node_vector(chip: Chip, voltages: Mapping[str, float]) -> np.ndarray:
