@@ -18,8 +18,14 @@ from codegen.load import load_spec
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def example_path(name: str) -> Path:
+    """examples/<name>.yaml, or the sign-pulse variant examples/sign_pulse/<name>.yaml."""
+    p = ROOT / "examples" / f"{name}.yaml"
+    return p if p.exists() else ROOT / "examples" / "sign_pulse" / f"{name}.yaml"
+
+
 def run(example: str, epochs: int | None = None, **kw):
-    chip = elaborate(load_spec(ROOT / "examples" / f"{example}.yaml"))
+    chip = elaborate(load_spec(example_path(example)))
     ds = load_dataset(chip)
     b = GoldenBackend(chip)
     return chip, ds, b, train(chip, b, ds, epochs=epochs, **kw)
@@ -88,3 +94,22 @@ def test_training_is_deterministic():
     _, _, _, b = run("xor_sign", epochs=10)
     assert all(np.array_equal(a.g_final[k], b.g_final[k]) for k in a.g_final)
     assert [m.train_loss for m in a.history] == [m.train_loss for m in b.history]
+
+
+@pytest.mark.parametrize(
+    "path", sorted((ROOT / "examples" / "sign_pulse").glob("*.yaml")), ids=lambda p: p.stem
+)
+def test_sign_pulse_variants_are_the_same_circuits(path):
+    """examples/sign_pulse/<base>_sign.yaml differ from examples/<base>.yaml only in name, text and training."""
+    import yaml
+
+    var = load_spec(path)
+    base = load_spec(ROOT / "examples" / f"{path.stem.removesuffix('_sign')}.yaml")
+    assert var.name == path.stem and var.training.rule == "sign-pulse"
+    for section in ("network", "device", "neuron", "amplifier", "nudge", "controller", "simulation"):
+        assert getattr(var, section) == getattr(base, section), section
+    assert var.training.dataset == base.training.dataset
+    schema = json.loads((ROOT / "schema" / "chip.schema.json").read_text())
+    import jsonschema
+
+    jsonschema.validate(yaml.safe_load(path.read_text()), schema)

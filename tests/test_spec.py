@@ -102,7 +102,7 @@ BAD = [
     (
         "missing_device",
         BASE.replace(
-            "device:\n  g_min: 1u\n  g_max: 100u\n  step_per_pulse: 0.5u\n  init: {distribution: uniform, low: 10u, high: 60u}\n",
+            "device:\n  g_min: 1u\n  g_max: 100u\n  step_per_pulse: 0.5u\n  init: {distribution: uniform, low: 1u, high: 100u}\n",
             "",
         ),
         "device",
@@ -139,7 +139,7 @@ BAD = [
     ),
     (
         "init_outside",
-        _edit("low: 10u", "low: 0.1u"),
+        _edit("low: 1u,", "low: 0.1u,"),
         "device.init.low",
         "must lie in [g_min, g_max]",
         "init:",

@@ -8,6 +8,7 @@ gradient.  :class:`GoldenBackend` wraps :class:`codegen.model.GoldenModel`;
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 import numpy as np
@@ -75,37 +76,93 @@ class GoldenBackend:
 
 
 class SpiceBackend:
-    """ngspice in the loop (shared-mode libngspice, KLU) through :mod:`codegen.run.ngspice`."""
+    """ngspice in the loop: libngspice in shared mode (KLU as the netlists set it), through
+    :class:`codegen.run.ngspice.SharedSession` on the ``simultaneous`` netlist (SEEDS.md §2: the free
+    and nudged copies share the conductances, so one ``op`` gives every phase).
+
+    Per sample: ``alter`` the inputs and targets, one ``op``; the EP gradient is formed from the
+    crossbar voltage drops of the copies exactly as the golden model forms it (``ΔV² `` of
+    +β minus free over 2β, or +β minus −β over 4β, times ``c/c_out`` for ``energy="full"``).
+    Conductance changes are written with ``alter`` on every copy.  ``exact_gradient`` (the software
+    baseline) is the golden model's at the same conductances: ngspice has no adjoint.
+    """
 
     name = "spice"
 
     def __init__(
-        self,
-        chip: Chip,
-        *,
-        beta: float | None = None,
-        centered: bool | None = None,
-        energy: str = "full",
+        self, chip: Chip, *, beta: float | None = None, centered: bool | None = None, energy: str = "full"
     ):
+        from dataclasses import replace
+
         try:
-            from ..run import ngspice  # noqa: F401
-        except ImportError as exc:
-            raise CodegenError(
-                "the spice backend needs the ngspice runner (codegen/run/ngspice.py), which this checkout lacks"
-            ) from exc
-        raise CodegenError("the spice training backend is not wired yet")
+            from ..run.ngspice import SharedSession, netlist_files
+        except ImportError as exc:  # pragma: no cover - the runner ships with codegen
+            raise CodegenError("the spice backend needs codegen.run.ngspice") from exc
+        if energy not in ENERGIES:
+            raise CodegenError(f"unknown energy accounting {energy!r}; choose from {', '.join(ENERGIES)}")
+        self.beta = chip.nudge.beta_S if beta is None else beta
+        self.centered = chip.nudge.centered if centered is None else centered
+        if self.centered != chip.nudge.centered or self.beta != chip.nudge.beta_S:
+            chip = replace(chip, nudge=replace(chip.nudge, beta_S=self.beta, centered=self.centered))
+        self.chip = chip
+        self.energy = energy
+        self.g = chip.initial_conductances()
+        self.session = SharedSession(chip, netlist_files(chip, self.g), "simultaneous")
+        self._golden = GoldenBackend(chip, energy=energy)
+        c_out = chip.nudge.energy_scale
+        self._scale = {
+            xb.name: (xb.energy_scale / c_out if energy == "full" else 1.0) for xb in chip.crossbars
+        }
+        self.ops = 0  # operating points solved (one per sample)
+        self.op_seconds = 0.0  # wall time inside ngspice ``op`` (s)
+        self.alter_seconds = 0.0  # wall time spent re-writing conductances (s)
 
-    def set_conductances(self, g: dict[str, np.ndarray]) -> None:  # pragma: no cover
-        raise NotImplementedError
+    def set_conductances(self, g: dict[str, np.ndarray]) -> None:
+        g = {k: np.array(v, dtype=float) for k, v in g.items()}
+        if any(not np.array_equal(g[k], self.g[k]) for k in g):
+            t0 = time.perf_counter()
+            self.session.set_conductances(g)  # every resistor of every copy, by ``alter``
+            self.alter_seconds += time.perf_counter() - t0
+        self.g = g
+        self._golden.set_conductances(g)
 
-    def outputs(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
+    def _op(self, x: np.ndarray, t: np.ndarray | None):
+        self.ops += 1
+        op = self.session.op(x, t, beta=self.beta)
+        self.op_seconds += op.seconds
+        return op.copies
 
-    def ep_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:  # pragma: no cover
-        raise NotImplementedError
+    def outputs(self, x: np.ndarray) -> np.ndarray:
+        x = np.atleast_2d(x)
+        t0 = np.zeros(self.chip.n_outputs)
+        out = []
+        for xi in x:
+            v = self._op(xi, t0)["free"]
+            out.append([v[p] - (v[m] if m is not None else 0.0) for p, m in self.chip.nudge.outputs])
+        return np.array(out)
 
-    def exact_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:  # pragma: no cover
-        raise NotImplementedError
+    def _drops2(self, v: dict[str, float]) -> dict[str, np.ndarray]:
+        out = {}
+        for xb in self.chip.crossbars:
+            src = np.array([v[n] for n in xb.src_nodes])
+            dst = np.array([v[n] for n in xb.dst_nodes])
+            out[xb.name] = (src[None, :] - dst[:, None]) ** 2
+        return out
+
+    def ep_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        x, t = np.atleast_2d(x), np.atleast_2d(t)
+        acc = {xb.name: np.zeros(xb.shape) for xb in self.chip.crossbars}
+        for xi, ti in zip(x, t, strict=True):
+            copies = self._op(xi, ti)
+            first = self._drops2(copies["pos"])
+            second = self._drops2(copies["neg"] if self.centered else copies["free"])
+            denom = (4.0 if self.centered else 2.0) * self.beta
+            for k in acc:
+                acc[k] += self._scale[k] * (first[k] - second[k]) / denom
+        return {k: v / len(x) for k, v in acc.items()}
+
+    def exact_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        return self._golden.exact_gradient(x, t)
 
 
 def make_backend(name: str, chip: Chip, **kw) -> TrainBackend:
