@@ -35,6 +35,7 @@ values and the files to inspect.
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -272,13 +273,16 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
     eta, dz, quant = float(rule["learning_rate"]), float(rule["dead_zone"]), bool(rule["quantize"])
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
+    for stale in [*out.glob("divergence_step*"), out / "transient"]:  # from an earlier run
+        if stale.is_dir():
+            shutil.rmtree(stale)
     params = CtrlParams.all_from_chip(chip)
     pmap = {p.name: p for p in params}
     beta = chip.nudge.beta_S
     ds = load_dataset(chip)
     order = batches(chip, len(ds.x_train), cfg.steps)
 
-    t_setup = time.perf_counter()
+    t_setup = t_start = time.perf_counter()
     golden_dev = DeviceArrays.create(chip)
     g0 = golden_dev.conductances
     model = GoldenModel(chip, conductances=g0)
@@ -495,6 +499,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         "devices": devices.seconds,
         "golden": t_golden,
         "checks": t_check,
+        "loop_wall": time.perf_counter() - t_start,
     }
     cfg_d = {
         "steps": cfg.steps,

@@ -158,7 +158,11 @@ def dcosim_smoke(
     osdi, _ = compile_va(render_sources(chip)["eqp_memristor"], "eqp_memristor")
     t0 = time.perf_counter()
     res = run_ngspice(
-        "\n".join(lines), wd, osdi={"eqp_memristor.osdi": osdi}, outputs={"g.txt": [*inst, "done"]}, timeout_s=600
+        "\n".join(lines),
+        wd,
+        osdi={"eqp_memristor.osdi": osdi},
+        outputs={"g.txt": [*inst, "done"]},
+        timeout_s=600,
     )["g.txt"]
     tran_s = time.perf_counter() - t0
     g_after = np.array([res[n][-1] for n in inst]).reshape(p.rows, p.cols)

@@ -115,8 +115,12 @@ def run_rtl_cosim(
         runner._test_command = _vcd_command  # type: ignore[method-assign]
     pypath = os.pathsep.join(p for p in (str(_repo_root()), os.environ.get("PYTHONPATH", "")) if p)
     log = out / "sim_build" / "cosim.log"
+    import time
+
+    t_build = t_test = 0.0
     with _outside_pytest():
         try:
+            t0 = time.perf_counter()
             runner.build(
                 sources=sources,
                 hdl_toplevel=d.top,
@@ -126,6 +130,8 @@ def run_rtl_cosim(
                 always=True,
                 log_file=out / "sim_build" / "build.log",
             )
+            t_build = time.perf_counter() - t0
+            t0 = time.perf_counter()
             runner.test(
                 test_module=TEST_MODULE,
                 hdl_toplevel=d.top,
@@ -138,10 +144,16 @@ def run_rtl_cosim(
             )
         except SystemExit:
             pass  # a failed test: the result file says what happened
+        finally:
+            t_test = time.perf_counter() - t0
     if not result_path.is_file():
         tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
         raise CodegenError(f"the co-simulation wrote no result ({result_path}); simulator log tail:\n{tail}")
     res = json.loads(result_path.read_text())
+    tm = res["timing_s"]
+    tm["icarus_build"] = t_build
+    # simulator start, Python imports inside it, cocotb start-up: the test's wall time not spent in the loop
+    tm["simulator_overhead"] = max(0.0, t_test - tm.get("loop_wall", 0.0))
     res["log"] = str(log)
     res["vcd"] = str(vcd_path) if vcd and vcd_path.exists() else None
     res["rtl"] = [str(p) for p in sources]

@@ -73,7 +73,9 @@ def shim_source_dir() -> Path:
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str], what: str, timeout_s: float) -> None:
-    proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, **env}, timeout=timeout_s)
+    proc = subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, env={**os.environ, **env}, timeout=timeout_s
+    )
     if proc.returncode != 0:
         tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-30:])
         raise CodegenError(f"{what} failed (exit {proc.returncode}) in {cwd}:\n{tail}")
@@ -94,7 +96,18 @@ def build_dcosim_library(
         shutil.rmtree(obj)
     obj.mkdir(parents=True)
     srcs = [str(Path(s).resolve()) for s in sources]
-    base = [*argv, "--Mdir", str(obj), "--prefix", "Vlng", "--top-module", top, "-Wno-fatal", "-CFLAGS", "-fpic"]
+    base = [
+        *argv,
+        "--Mdir",
+        str(obj),
+        "--prefix",
+        "Vlng",
+        "--top-module",
+        top,
+        "-Wno-fatal",
+        "-CFLAGS",
+        "-fpic",
+    ]
     _run([*base, "--cc", *srcs], out, env, "verilator (to C++)", timeout_s)
     header = (obj / "Vlng.h").read_text()
     ports: dict[str, list[tuple[str, int, int]]] = {"IN": [], "OUT": [], "INOUT": []}
@@ -102,7 +115,9 @@ def build_dcosim_library(
     for m in _PORT.finditer(header):
         kind, size, pname, msb, lsb = m.groups()
         if size == "W" or int(msb) - int(lsb) + 1 > 32:
-            raise CodegenError(f"d_cosim: port {pname} is wider than 32 bits; the ngspice shim cannot drive it")
+            raise CodegenError(
+                f"d_cosim: port {pname} is wider than 32 bits; the ngspice shim cannot drive it"
+            )
         ports[kind].append((pname, int(msb), int(lsb)))
         lines[kind].append(f"VL_DATA({size},{pname},{msb},{lsb})")
     if not ports["IN"] and not ports["OUT"]:
@@ -139,7 +154,13 @@ def build_dcosim_library(
     missing = [str(p) for p in objs if not p.exists()]
     if missing:
         raise CodegenError(f"d_cosim: the Verilator build left no {', '.join(missing)}")
-    _run(["g++", "--shared", *map(str, objs), "-pthread", "-lpthread", "-o", str(so)], out, env, "g++ --shared", timeout_s)
+    _run(
+        ["g++", "--shared", *map(str, objs), "-pthread", "-lpthread", "-o", str(so)],
+        out,
+        env,
+        "g++ --shared",
+        timeout_s,
+    )
     return DcosimLibrary(
         so,
         tuple(ports["IN"]),
