@@ -127,6 +127,8 @@ def test_loop_catches_a_faulty_controller(tmp_path):
     assert dv.cosim == -dv.golden != 0  # the pulse went the wrong way
     assert len(res.steps) == 2  # stopped at the first divergence
     assert any(f.endswith("nudged.sp") for f in dv.files) and all(Path(f).exists() for f in dv.files)
+    dump = json.loads(next(Path(f) for f in dv.files if f.endswith("step.json")).read_text())
+    assert dump["pulses_decoded"]["W12"][0][1] == -dump["codes_cosim"]["W12"][0][1] != 0
 
 
 @pytest.mark.ngspice
@@ -171,4 +173,21 @@ def test_cli_rtl_with_injected_fault_reports_the_cell(tmp_path, capsys):
     assert dv["cosim"] == -dv["golden"]
     out = capsys.readouterr().out
     assert "DIVERGENCE at step 0" in out and "W01[1,0]" in out
-    assert "INJECTED FAULT" in (tmp_path / "rtl" / "kiraz_case1_W01_pulse_ctrl.v").read_text()
+    core = tmp_path / "rtl" / "kiraz_case1_W01_pulse_ctrl.v"
+    assert "INJECTED FAULT" in core.read_text() and str(core) in dv["files"]
+
+
+@pytest.mark.icarus
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+def test_rtl_cosim_xor_transient_simultaneous(tmp_path):
+    from codegen.cosim.runner import run_rtl_cosim
+
+    chip = _chip(XOR)
+    cfg = CosimConfig(steps=3, device="transient", phases="simultaneous", out=tmp_path)
+    res = run_rtl_cosim(chip, XOR, {}, cfg)
+    assert res["passed"], res["divergence"]
+    for r in res["steps"]:
+        assert r["pulses"] == r["pulses_golden"] > 0
+        assert r["transient_step_err_steps"] <= 1e-2  # Verilog-A vs golden device, per update
+    assert res["timing_s"]["devices"] > 0 and res["timing_s"]["rtl"] > 0

@@ -302,11 +302,18 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
     t_golden = t_check = 0.0
     step_s = dev.dg_set_S
 
+    state: dict[str, object] = {}  # what this step has computed so far, dumped on a divergence
+
     def diverge(step: int, kind: str, msg: str, **kw) -> Divergence:
+        import json
+
         d = Divergence(step, kind, msg, **kw)
         folder = out / f"divergence_step{step:04d}"
-        names = spice.write_netlists(folder / "spice", g_cosim_before)
-        d.files += [str(folder / "spice" / n) for n in names]
+        spice.write_netlists(folder / "spice", g_cosim_before)
+        d.files += [str(folder / "spice" / f"{spice.top}.sp"), str(folder / "spice" / "params.sp")]
+        dump = {"step": step, "kind": kind, "message": msg, "conductances_before_S": g_cosim_before, **state}
+        (folder / "step.json").write_text(json.dumps(_jsonable(dump), indent=1) + "\n")
+        d.files.append(str(folder / "step.json"))
         if isinstance(devices, TransientDevices) and devices.last_dir is not None:
             d.files.append(str(devices.last_dir / "circuit.cir"))
         return d
@@ -314,6 +321,8 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
     for s, idx in enumerate(order):
         g_cosim_before = {k: v.copy() for k, v in g_cosim.items()}
         x, t = ds.x_train[idx], ds.t_train[idx]
+        state.clear()
+        state["samples"] = idx
         # ---- analog (ngspice) ----
         try:
             ana = spice.solve(x, t, beta)
@@ -332,6 +341,14 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         t0 = time.perf_counter()
         r_s, r_g = _ratios(ana.gradient, eta, step_s), _ratios(g_grad, eta, step_s)
         cmp = compare_codes(codes_s, codes_g, r_s, r_g, bounds, TOL_EP_REL)
+        state.update(
+            codes_cosim=codes_s,
+            codes_golden=codes_g,
+            update_steps_cosim=r_s,
+            update_steps_golden=r_g,
+            loss_cosim=ana.loss,
+            loss_golden=g_loss,
+        )
         for e in cmp.ties:
             e["step"] = s
             r, c = e["cell"]
@@ -362,6 +379,11 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         for xi, p in enumerate(params):
             cap = await ctrl.program(xi, encode_counts(codes_s[p.name], p.count_bits), s)
             decoded[p.name] = decode(p, cap)
+        state["pulses_decoded"] = {k: d.counts for k, d in decoded.items()}
+        state["pulse_list"] = {
+            k: [[q.cycle, q.row, q.col, q.polarity, q.width_cycles] for q in d.pulses]
+            for k, d in decoded.items()
+        }
         t0 = time.perf_counter()
         for name, dec in decoded.items():
             if dec.faults and divergence is None:
@@ -386,6 +408,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         # ---- devices ----
         try:
             g_cosim = devices.program(pmap, decoded, s)
+            state["conductances_after_S"] = g_cosim
         except CodegenError as exc:
             divergence = diverge(s, "ngspice", f"programming transient failed: {exc}")
             break
@@ -518,6 +541,18 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         },
     }
     return CosimResult(chip.name, cfg_d, steps, divergence, timing, ties)
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
 
 
 def _golden_before(steps: list[dict], g0: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -154,6 +154,11 @@ def run_rtl_cosim(
     tm["icarus_build"] = t_build
     # simulator start, Python imports inside it, cocotb start-up: the test's wall time not spent in the loop
     tm["simulator_overhead"] = max(0.0, t_test - tm.get("loop_wall", 0.0))
+    if res.get("divergence") and res["divergence"].get("xbar") in [x.name for x in d.xbars]:
+        core = d.modules[[x.name for x in d.xbars].index(res["divergence"]["xbar"])]
+        res["divergence"]["files"].append(str(out / "rtl" / f"{core}.v"))
+    if res.get("divergence") and vcd and vcd_path.exists():
+        res["divergence"]["files"].append(str(vcd_path))
     res["log"] = str(log)
     res["vcd"] = str(vcd_path) if vcd and vcd_path.exists() else None
     res["rtl"] = [str(p) for p in sources]
