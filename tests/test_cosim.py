@@ -92,6 +92,14 @@ def test_compare_codes_ties_only_within_tolerance_of_a_boundary():
     assert [t["cell"] for t in cmp.ties] == [[0, 0]]
     assert [m["cell"] for m in cmp.mismatches] == [[0, 2]]
     assert cmp.near == 1
+    # with conductance drift: the tie test uses the golden update at the chip's conductances
+    upd_c = {"W": np.array([[-2e-9, 2.0, 2.9]])}
+    cmp = compare_codes(codes_s, codes_g, upd_s, upd_g, bounds, 1e-3, update_ref=upd_c)
+    assert [t["cell"] for t in cmp.ties] == [[0, 0]]
+    assert [m["cell"] for m in cmp.mismatches] == [[0, 2]]  # 3.0 vs 2.9: outside 1e-3·2.9
+    upd_c = {"W": np.array([[-2e-9, 2.0, 2.999]])}
+    cmp = compare_codes(codes_s, codes_g, upd_s, upd_g, bounds, 1e-3, update_ref=upd_c)
+    assert [t["cell"] for t in cmp.ties] == [[0, 0], [0, 2]] and not cmp.mismatches
 
 
 # ------------------------------------------------------------------ loop with the reference controller

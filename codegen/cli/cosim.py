@@ -173,10 +173,14 @@ def run(args: argparse.Namespace) -> int:
     )
     for t in res["ties"][:10]:
         console.print(
-            f"[yellow]tie[/] step {t['step']} {t['xbar']}{t['cell']}: code {t['code_cosim']:+d} (ngspice, "
-            f"{t['update_steps_cosim']:+.6g} steps) vs {t['code_golden']:+d} (golden, {t['update_steps_golden']:+.6g}); "
-            f"within {t['tolerance_steps']:.2g} steps of a rule boundary — golden follows the chip"
+            f"[yellow]tie[/] step {t['step']} {t['xbar']}{t['cell']}: code {t['code_cosim']:+d} from ngspice "
+            f"({t['update_steps_cosim']:+.4g} steps; golden model at the chip's conductances "
+            f"{t['update_steps_golden_at_cosim_G']:+.4g}) vs {t['code_golden']:+d} from the golden run "
+            f"({t['update_steps_golden']:+.4g}): a rule boundary between estimates that agree within "
+            f"{t['tolerance_steps']:.2g} steps; the golden run follows the chip"
         )
+    if len(res["ties"]) > 10:
+        console.print(f"... {len(res['ties']) - 10} more ties in cosim.json")
     dv = res["divergence"]
     if dv:
         where = (
