@@ -24,6 +24,7 @@ import re
 import shutil
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +83,7 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], what: str, timeout_s: f
 
 
 def build_dcosim_library(
-    sources: list[str | Path], top: str, out_dir: str | Path, name: str | None = None, timeout_s: float = 600
+    sources: Sequence[str | Path], top: str, out_dir: str | Path, name: str | None = None, timeout_s: float = 600
 ) -> DcosimLibrary:
     """Build ``<out_dir>/<name>.so`` (default name: ``top``) from Verilog ``sources`` with top module ``top``."""
     t0 = time.perf_counter()
