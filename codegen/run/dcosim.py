@@ -83,7 +83,11 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str], what: str, timeout_s: f
 
 
 def build_dcosim_library(
-    sources: Sequence[str | Path], top: str, out_dir: str | Path, name: str | None = None, timeout_s: float = 600
+    sources: Sequence[str | Path],
+    top: str,
+    out_dir: str | Path,
+    name: str | None = None,
+    timeout_s: float = 600,
 ) -> DcosimLibrary:
     """Build ``<out_dir>/<name>.so`` (default name: ``top``) from Verilog ``sources`` with top module ``top``."""
     t0 = time.perf_counter()
