@@ -199,3 +199,15 @@ def test_rtl_cosim_xor_transient_simultaneous(tmp_path):
         assert r["pulses"] == r["pulses_golden"] > 0
         assert r["transient_step_err_steps"] <= 1e-2  # Verilog-A vs golden device, per update
     assert res["timing_s"]["devices"] > 0 and res["timing_s"]["rtl"] > 0
+
+
+def test_cli_rejects_bad_settings_before_simulating(tmp_path, capsys):
+    from codegen.cli import main
+
+    assert main(["cosim", str(KIRAZ), "--steps", "0", "-o", str(tmp_path)]) == 2
+    assert "--steps must be at least 1" in capsys.readouterr().err
+    rc = main(["cosim", str(KIRAZ), "--set", "device.faults.stuck_at_gmin=0.1", "-o", str(tmp_path)])
+    assert rc == 2
+    assert "ideal devices" in capsys.readouterr().err
+    assert main(["cosim", str(KIRAZ), "--inject-fault", "W01", "-o", str(tmp_path)]) == 2
+    assert not (tmp_path / "rtl").exists()  # nothing was built

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from ..controller import CtrlParams
-    from ..cosim.loop import CosimConfig, ReferenceController, run_loop
+    from ..cosim.loop import CosimConfig, ReferenceController, run_loop, validate
     from ..cosim.report import write_report
     from ..elab import elaborate
     from ..learn.overrides import override, parse_value
@@ -109,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
         out=out,
         keep_transients=args.keep_transients,
     )
+    validate(chip, cfg)
     fault = _fault(args.inject_fault)
     console = Console(quiet=args.quiet, highlight=False)
     rule = cfg.rule(chip)

@@ -60,6 +60,7 @@ __all__ = [
     "Divergence",
     "CosimResult",
     "run_loop",
+    "validate",
     "rule_boundaries",
     "compare_codes",
     "CodeComparison",
@@ -257,6 +258,27 @@ def _ratios(grad: dict[str, np.ndarray], eta: float, step_S: float) -> dict[str,
     return {k: -eta * np.asarray(v) / step_S for k, v in grad.items()}
 
 
+def validate(chip: Chip, cfg: CosimConfig) -> None:
+    """Raise :class:`CodegenError` for settings the co-simulation cannot run."""
+    from .analog import PHASES
+
+    dev = chip.device
+    if cfg.device not in DEVICES:
+        raise CodegenError(f"unknown device mode {cfg.device!r}; choose from {', '.join(DEVICES)}")
+    if cfg.phases not in PHASES:
+        raise CodegenError(f"unknown phase mode {cfg.phases!r}; choose from {', '.join(PHASES)}")
+    if dev.d2d_sigma or dev.c2c_sigma or dev.stuck_at_gmin or dev.stuck_at_gmax:
+        raise CodegenError(
+            "co-simulation models ideal devices: set device.variation and device.faults to 0 "
+            "(the Verilog-A memristor has no per-cell variation to match them)"
+        )
+    if cfg.steps < 1:
+        raise CodegenError(f"--steps must be at least 1, got {cfg.steps}")
+    rule = cfg.rule(chip)
+    if not float(rule["learning_rate"]) > 0 or float(rule["dead_zone"]) < 0:
+        raise CodegenError("the sign-pulse rule needs learning_rate > 0 and dead_zone ≥ 0")
+
+
 async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) -> CosimResult:
     """Run ``cfg.steps`` co-simulated learning steps, checking each against the golden model."""
     from ..learn.datasets import load_dataset
@@ -269,15 +291,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
     from .devices import BehavioralDevices, TransientDevices
 
     dev = chip.device
-    if cfg.device not in DEVICES:
-        raise CodegenError(f"unknown device mode {cfg.device!r}; choose from {', '.join(DEVICES)}")
-    if dev.d2d_sigma or dev.c2c_sigma or dev.stuck_at_gmin or dev.stuck_at_gmax:
-        raise CodegenError(
-            "co-simulation models ideal devices: set device variation and stuck-at faults to 0 "
-            "(the Verilog-A memristor has no per-cell variation)"
-        )
-    if cfg.steps < 1:
-        raise CodegenError("--steps must be at least 1")
+    validate(chip, cfg)
     rule = cfg.rule(chip)
     eta, dz, quant = float(rule["learning_rate"]), float(rule["dead_zone"]), bool(rule["quantize"])
     out = Path(cfg.out)

@@ -69,7 +69,9 @@ def run_rtl_cosim(
 
     from ..run.rtl import _outside_pytest
     from ..run.tools import iverilog_command
+    from .loop import validate
 
+    validate(chip, cfg)
     iverilog_command()
     out = Path(cfg.out).resolve()
     rtl_dir = out / "rtl"
