@@ -17,7 +17,7 @@ import cocotb
 import numpy as np
 from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import FallingEdge, with_timeout
+from cocotb.triggers import FallingEdge, SimTimeoutError, with_timeout
 
 from codegen.controller import CtrlParams
 from codegen.cosim.decode import Capture
@@ -48,8 +48,11 @@ class _Recorder:
             else:
                 self.changes.append((t, v))
 
-    def window(self, t0: int, t1: int, period: int, name: str) -> list[tuple[int, int | None]]:
-        """Change points in cycles from edge 0 = ``t0`` over [t0, t1], starting with the value at t0."""
+    def window(
+        self, t0: int, t1: int, period: int, name: str, faults: list[str]
+    ) -> list[tuple[int, int | None]]:
+        """Change points in cycles from edge 0 = ``t0`` over [t0, t1], starting with the value at t0;
+        a change between clock edges is added to ``faults`` (and counted at the edge before it)."""
         val = None
         for tc, v in self.changes:
             if tc > t0:
@@ -60,7 +63,7 @@ class _Recorder:
             if t0 < tc <= t1:
                 cyc, rem = divmod(tc - t0, period)
                 if rem:
-                    raise AssertionError(f"{name} changed at {tc} ps, between clock edges")
+                    faults.append(f"{name} changed at {tc} ps, between clock edges")
                 out.append((cyc, v))
         self.changes = [c for c in self.changes if c[0] >= t1] or self.changes[-1:]
         return out
@@ -116,7 +119,12 @@ class RtlController:
         max_cycles = 2 + p.cells * (1 + p.max_pulses * (p.pulse_width_cycles + p.gap_cycles))
         faults: list[str] = []
         if _int(d.busy.value) == 1:
-            await with_timeout(_busy_low(d), max_cycles * self.P, "ps")
+            try:
+                await with_timeout(_busy_low(d), max_cycles * self.P, "ps")
+            except SimTimeoutError:
+                faults.append(
+                    f"{p.name}: busy still high {max_cycles} cycles after start (the longest update)"
+                )
         t_end = int(get_sim_time("ps"))
         end_cycle, rem = divmod(t_end - t0, self.P)
         if rem:
@@ -126,14 +134,14 @@ class RtlController:
             faults.append(f"{p.name}: done is not high after busy fell (cycle {end_cycle})")
         if _int(d.err.value) != 0:
             faults.append(f"{p.name}: err is high after the update (an out-of-range code?)")
-        rows = self.rec[f"{p.name}_row_lvl"].window(t0, t_end, self.P, f"{p.name}_row_lvl")
-        cols = self.rec[f"{p.name}_col_lvl"].window(t0, t_end, self.P, f"{p.name}_col_lvl")
+        rows = self.rec[f"{p.name}_row_lvl"].window(t0, t_end, self.P, f"{p.name}_row_lvl", faults)
+        cols = self.rec[f"{p.name}_col_lvl"].window(t0, t_end, self.P, f"{p.name}_col_lvl", faults)
         for other in self.params:  # crossbars not selected must stay released
             if other.name == p.name:
                 continue
             for k in ("row", "col"):
                 n = f"{other.name}_{k}_lvl"
-                got = self.rec[n].window(t0, t_end, self.P, n)
+                got = self.rec[n].window(t0, t_end, self.P, n, faults)
                 if any(v != 0 for _, v in got):
                     faults.append(f"{n} not released while {p.name} was programmed")
         self.seconds += time.perf_counter() - t_wall
@@ -160,7 +168,11 @@ async def test_cosim(dut):
     cfg = CosimConfig(**{**conf["cosim"], "out": Path(conf["cosim"]["out"])})
     ctrl = RtlController(dut, CtrlParams.all_from_chip(chip))
     await ctrl.setup()
-    result = await run_loop(chip, cfg, ctrl, log=dut._log.info)
+    try:
+        result = await run_loop(chip, cfg, ctrl, log=dut._log.info)
+    except Exception as exc:  # the parent reads the message from the result file
+        Path(conf["result"]).write_text(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        raise
     Path(conf["result"]).write_text(json.dumps(result.as_dict(), indent=1))
     if result.divergence is not None:
         dv = result.divergence

@@ -152,6 +152,8 @@ def run_rtl_cosim(
         tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
         raise CodegenError(f"the co-simulation wrote no result ({result_path}); simulator log tail:\n{tail}")
     res = json.loads(result_path.read_text())
+    if "error" in res:
+        raise CodegenError(f"the co-simulation failed inside the simulator: {res['error']} (log: {log})")
     tm = res["timing_s"]
     tm["icarus_build"] = t_build
     # simulator start, Python imports inside it, cocotb start-up: the test's wall time not spent in the loop
