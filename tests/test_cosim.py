@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from codegen.controller import CtrlParams, encode_counts, schedule
+from codegen.cosim.analog import SpiceCrossbars as _RealSpice
 from codegen.cosim.decode import Capture, capture_from_schedule, decode
 from codegen.cosim.loop import (
     TOL_G_REL_BEHAVIORAL,
@@ -211,3 +212,67 @@ def test_cli_rejects_bad_settings_before_simulating(tmp_path, capsys):
     assert "ideal devices" in capsys.readouterr().err
     assert main(["cosim", str(KIRAZ), "--inject-fault", "W01", "-o", str(tmp_path)]) == 2
     assert not (tmp_path / "rtl").exists()  # nothing was built
+
+
+# ------------------------------------------------------------------ ties and code mismatches in the loop
+class _GoldenAsSpice:
+    """Stands in for ngspice: the golden model's EP estimate, with one cell's update scaled at one step."""
+
+    def __init__(self, chip, conductances, phases, scale=None):
+        from codegen.model import GoldenModel
+
+        self.chip, self.top, self.seconds, self.load_seconds = chip, "nudged", 0.0, 0.0
+        self.model = GoldenModel(chip, conductances=conductances)
+        self.scale = scale  # (step, xbar, (r, c), factor)
+        self.calls = 0
+        self.write_netlists = lambda folder, g: _RealSpice.write_netlists(self, folder, g)
+
+    def set_conductances(self, g):
+        self.model.set_conductances(g)
+
+    def solve(self, x, t, beta):
+        from codegen.cosim.analog import PhaseResult
+
+        grad = self.model.ep_gradient(x, t, beta=beta, centered=self.chip.nudge.centered)
+        if self.scale and self.scale[0] == self.calls:
+            grad[self.scale[1]][self.scale[2]] *= self.scale[3]
+        self.calls += 1
+        y = self.model.solve(x).outputs
+        return PhaseResult(grad, float(np.mean(self.model.loss(x, t))), y, 1, 0.0)
+
+
+def _run_with_fake(monkeypatch, tmp_path, chip, scale, **kw):
+    import codegen.cosim.analog as analog
+
+    monkeypatch.setattr(analog, "SpiceCrossbars", lambda c, g, p: _GoldenAsSpice(c, g, p, scale))
+    return _run_model(chip, tmp_path, **kw)
+
+
+def test_loop_reports_a_tie_at_the_dead_zone_and_follows_the_chip(monkeypatch, tmp_path):
+    from codegen.learn.datasets import load_dataset
+    from codegen.model import GoldenModel
+
+    chip = _chip(KIRAZ)
+    ds = load_dataset(chip)
+    g = GoldenModel(chip).ep_gradient(ds.x_train[:1], ds.t_train[:1])["W12"]
+    eta, step = chip.training.learning_rate, chip.device.dg_set_S
+    dz = float(abs(eta * g[1, 0]) / step)  # the dead zone sits exactly on cell W12[1,0]'s update at step 0
+    # the stand-in "ngspice" sees that update 1e-7 smaller: just inside the dead zone, no pulse
+    res = _run_with_fake(monkeypatch, tmp_path, chip, (0, "W12", (1, 0), 1 - 1e-7), steps=3, dead_zone=dz)
+    assert res.passed, res.divergence
+    assert len(res.ties) == 1
+    tie = res.ties[0]
+    assert (tie["step"], tie["xbar"], tie["cell"], tie["code_cosim"]) == (0, "W12", [1, 0], 0)
+    assert abs(tie["code_golden"]) == 1
+    assert res.steps[0]["ties"] == 1 and res.steps[0]["pulses"] == res.steps[0]["pulses_golden"]
+    assert res.steps[0]["g_err_S"] == 0  # the golden run followed the chip's decision
+
+
+def test_loop_stops_on_a_code_mismatch_beyond_tolerance(monkeypatch, tmp_path):
+    chip = _chip(KIRAZ)
+    # "ngspice" gets W01[0,1]'s update 10 % too small at step 1 and of the opposite sign
+    res = _run_with_fake(monkeypatch, tmp_path, chip, (1, "W01", (0, 1), -0.9), steps=4)
+    dv = res.divergence
+    assert dv is not None and (dv.step, dv.kind, dv.xbar, dv.cell) == (1, "codes", "W01", (0, 1))
+    assert dv.cosim == -dv.golden != 0
+    assert "tolerance" in dv.message and len(res.steps) == 1
