@@ -61,6 +61,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="generate the RTL with a deliberate fault: the cell at ADDR (row·cols+col) of XBAR gets "
         "its pulses in the wrong direction (to see a divergence report)",
     )
+    p.add_argument(
+        "--dcosim",
+        action="store_true",
+        help="instead of the loop: mixed-signal smoke test with the controller inside ngspice (d_cosim + "
+        "Verilator) programming Verilog-A memristors with the golden first-step codes of --xbar",
+    )
+    p.add_argument("--xbar", help="crossbar for --dcosim (default the first)")
     p.add_argument("--keep-transients", action="store_true", help="keep every step's transient run folder")
     p.add_argument("-o", "--out", metavar="DIR", help="output folder (default build/<name>/cosim)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-step lines")
@@ -109,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
         out=out,
         keep_transients=args.keep_transients,
     )
+    if args.dcosim:
+        return _run_dcosim(chip, out, args.xbar, args.quiet)
     validate(chip, cfg)
     fault = _fault(args.inject_fault)
     console = Console(quiet=args.quiet, highlight=False)
@@ -197,3 +206,28 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"  controller waves: {res['vcd']}")
     console.print(f"wrote {js} and {png}" + (f"; VCD {res['vcd']}" if res.get("vcd") else ""))
     return 0 if res["passed"] else 1
+
+
+def _run_dcosim(chip, out: Path, xbar: str | None, quiet: bool) -> int:
+    import numpy as np
+    from rich.console import Console
+
+    from ..cosim.mixed import dcosim_smoke
+
+    console = Console(quiet=quiet, highlight=False)
+    r = dcosim_smoke(chip, out / "dcosim", xbar=xbar)
+    console.print(
+        f"[bold]{chip.name}[/]: controller inside ngspice (d_cosim + Verilator) programs {r['xbar']} with "
+        f"pulse counts {np.asarray(r['counts']).tolist()}"
+    )
+    for name, key in (("before", "g_before"), ("ngspice", "g_after"), ("golden", "g_golden")):
+        console.print(f"  G {name:8s} (µS): {np.round(np.asarray(r[key]) * 1e6, 4).tolist()}")
+    ok = r["max_err_steps"] <= 1e-2 and r["done_at_s"] is not None
+    done = "never" if r["done_at_s"] is None else f"{r['done_at_s'] * 1e6:.4f} µs"
+    console.print(
+        f"  max |G_ngspice − G_golden| = {r['max_err_steps']:.2e} step (limit 1e-2); done rose at {done} "
+        f"(reference model {r['end_s'] * 1e6:.4f} µs); build {r['build_s']:.1f} s, transient {r['tran_s']:.2f} s  "
+        + ("[green]ok[/]" if ok else "[red]FAIL[/]")
+    )
+    console.print(f"  netlist {r['netlist']}, library {r['library']}")
+    return 0 if ok else 1
