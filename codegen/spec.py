@@ -325,7 +325,11 @@ class Controller(_Model):
         15, description="largest pulse count one update code can ask for", ge=1, le=255
     )
     scheme: Literal["v_half"] = Field("v_half", description="selection scheme: V/2 half-select")
-    order: Literal["row_by_row"] = Field("row_by_row", description="order in which cells are programmed")
+    order: Literal["row_by_row", "row_parallel"] = Field(
+        "row_by_row",
+        description="order in which cells are programmed: row_by_row (one cell at a time) or row_parallel "
+        "(all cells of a row that need a pulse of one sign at once); docs/controller.md",
+    )
 
 
 class Simulation(_Model):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -34,11 +36,16 @@ def test_schedule_by_hand():
     s = schedule(p, codes)
     # look at cell 0 at edge 1; pulses at 2 and 2+(3+1); cell 1 at 10, cell 2 at 11 (pulse 12),
     # cell 3 at 16, cell 4 at 17 (err at 18), cell 5 at 18, done at 19
-    assert s.pulses == [Pulse(2, 0, 0, 1, 3), Pulse(6, 0, 0, 1, 3), Pulse(12, 0, 2, -1, 3)]
+    assert s.pulses == [Pulse(2, 0, 0, 1, 3), Pulse(6, 0, 0, 1, 3, k=1), Pulse(12, 0, 2, -1, 3)]
     assert s.done_cycle == s.end_cycle == 19
     assert s.err_cycle == 18
     assert s.counts.tolist() == [[2, 0, -1], [0, 0, 0]]
     assert s.out_of_range.tolist() == [[False] * 3, [False, True, False]]
+    out = expected_outputs(s)
+    assert out["cur_row"] == [(0, 0), (16, 1)]
+    assert out["cur_col"] == [(0, 0), (10, 1), (11, 2), (16, 0), (17, 1), (18, 2)]
+    # +1 at the end of each pulse, 0 one edge after the next cell is looked at
+    assert out["pulse_cnt"] == [(0, 0), (5, 1), (9, 2), (11, 0), (15, 1), (17, 0)]
 
 
 def test_duration_formula_and_counts():
@@ -128,3 +135,34 @@ def test_err_on_the_last_cell_rises_with_done():
     assert s.err_cycle == s.done_cycle == 3
     assert expected_outputs(s)["err"] == [(0, 0), (3, 1)]
     assert schedule(p, codes, reset_cycle=3).err_cycle is None  # a reset at that edge wins
+
+
+def test_row_parallel_schedule_by_hand():
+    p = dataclasses.replace(params(max_pulses=15), order="row_parallel")
+    s = schedule(p, encode_counts(np.array([[2, 1, -1], [0, -2, 3]]), 4))
+    # row 0: codes loaded at edges 1..3, decision at 4; set pulses k=0 (cols 0, 1) at 5 and k=1
+    # (col 0) at 10 (1 + W + G = 5 apart); switch to reset at 15; reset pulse (col 2) at 16;
+    # row 1 loaded from 21; set pulses (col 2) at 25, 30, 35; reset (col 1) at 41, 46; done at 51
+    assert [(pu.cycle, pu.row, pu.col, pu.polarity, pu.k) for pu in s.pulses] == [
+        (5, 0, 0, 1, 0), (5, 0, 1, 1, 0), (10, 0, 0, 1, 1), (16, 0, 2, -1, 0),
+        (25, 1, 2, 1, 0), (30, 1, 2, 1, 1), (35, 1, 2, 1, 2), (41, 1, 1, -1, 0), (46, 1, 1, -1, 1),
+    ]  # fmt: skip
+    assert s.done_cycle == 51 and s.look_cycles.tolist() == [1, 2, 3, 21, 22, 23]
+    assert np.array_equal(s.counts, [[2, 1, -1], [0, -2, 3]])
+    cols = dict(expected_outputs(s)["col_lvl"])
+    assert unpack_levels(cols[5], 3).tolist() == [LEVEL_GND, LEVEL_GND, LEVEL_HALF]  # two cells at once
+    assert unpack_levels(cols[16], 3).tolist() == [LEVEL_HALF, LEVEL_HALF, LEVEL_FULL]
+    assert expected_outputs(s)["pulse_cnt"] == [
+        (0, 0), (8, 1), (13, 2), (15, 0), (19, 1), (21, 0), (28, 1), (33, 2), (38, 3), (40, 0), (44, 1), (49, 2), (51, 0)
+    ]  # fmt: skip
+
+
+def test_row_parallel_is_faster_and_gives_the_same_counts():
+    rng = np.random.default_rng(5)
+    counts = rng.integers(-15, 16, size=(16, 8))
+    a = schedule(params(16, 8, 15, 50, 1), encode_counts(counts, 4))
+    b = schedule(
+        dataclasses.replace(params(16, 8, 15, 50, 1), order="row_parallel"), encode_counts(counts, 4)
+    )
+    assert np.array_equal(a.counts, b.counts) and len(a.pulses) == len(b.pulses)
+    assert b.done_cycle < a.done_cycle / 2  # per row: max set + max reset count instead of the sum

@@ -46,6 +46,13 @@ def test_golden_xor(golden):
         golden(f"rtl/xor/{path}" + (".txt" if path.endswith(".py") else ""), text)
 
 
+def test_golden_xor_row_parallel(golden):
+    ctrl = dataclasses.replace(chip("xor").controller, order="row_parallel")
+    files = format_rtl("xor", ctrl)
+    golden("rtl/xor_row_parallel/rtl/xor_W01_pulse_ctrl.v", files["rtl/xor_W01_pulse_ctrl.v"])
+    assert "S_DECIDE" in files["rtl/xor_W12_pulse_ctrl.v"]
+
+
 def test_deterministic_and_self_contained(example):
     c = elaborate(load_spec(example))
     a = get_backend("rtl").render(c, BuildOptions())

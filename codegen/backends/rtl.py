@@ -118,9 +118,12 @@ def format_rtl(chip_name: str, ctrl: ControllerIR) -> dict[str, str]:
     for m in HAND_WRITTEN:
         files[f"rtl/{m}"] = (data_dir("rtl") / m).read_text()
     for v in views:
-        files[f"rtl/{v.module}.v"] = render(
-            "rtl/xbar_pulse_ctrl.v.j2", mod=v.module, chip=chip_name, x=v, aw=d.addr_bits
+        template = (
+            "rtl/xbar_pulse_ctrl_row_parallel.v.j2"
+            if v.order == "row_parallel"
+            else "rtl/xbar_pulse_ctrl.v.j2"
         )
+        files[f"rtl/{v.module}.v"] = render(template, mod=v.module, chip=chip_name, x=v, aw=d.addr_bits)
     files[f"rtl/{d.top}.v"] = render(
         "rtl/pulse_ctrl.v.j2",
         top=d.top,

@@ -75,6 +75,9 @@ class CtrlParams:
     gap_cycles: int
     clock_hz: float  # controller clock (Hz)
     v_program_V: float  # full programming amplitude (V)
+    #: ``row_by_row``: one cell at a time; ``row_parallel``: all cells of a row that need a pulse of
+    #: the same sign together (set pulses first, then reset pulses)
+    order: str = "row_by_row"
 
     @classmethod
     def from_ir(cls, ctrl: ControllerIR, crossbar: str) -> CtrlParams:
@@ -90,6 +93,7 @@ class CtrlParams:
                     gap_cycles=ctrl.gap_cycles,
                     clock_hz=ctrl.clock_hz,
                     v_program_V=ctrl.v_program_V,
+                    order=ctrl.order,
                 )
         raise KeyError(f"no crossbar {crossbar!r} in the controller")
 
@@ -143,6 +147,8 @@ class Pulse:
     polarity: int
     width_cycles: int
     partial: bool = False
+    #: 0-based number of this pulse among the cell's pulses (``pulse_cnt`` is k + 1 after it)
+    k: int = 0
 
 
 @dataclass
@@ -162,6 +168,10 @@ class Schedule:
     reset_cycle: int | None = None
     #: mask of cells whose code was out of range (count > max_pulses), shape (rows, cols)
     out_of_range: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    #: edge from which each cell (by address row·cols + col) is looked at, shape (rows·cols,)
+    look_cycles: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    #: edges at which ``pulse_cnt`` returns to 0 (before the end)
+    cnt_clear_cycles: list[int] = field(default_factory=list)
 
     @property
     def duration_s(self) -> float:
@@ -200,30 +210,27 @@ def schedule(params: CtrlParams, codes: np.ndarray, reset_cycle: int | None = No
     ``reset_cycle``: edge (≥ 1) at which a synchronous reset is sampled, or None.
     """
     signed, bad = decode_codes(codes, params)
-    n = np.abs(signed).ravel()
-    period = params.pulse_width_cycles + params.gap_cycles
-    durations = 1 + n * period
-    look = 1 + np.concatenate(([0], np.cumsum(durations)[:-1]))  # edge each cell is looked at
-    done = int(1 + durations.sum())
     if reset_cycle is not None and reset_cycle < 1:
         raise ValueError("reset_cycle must be ≥ 1 (edge 0 is the start edge)")
+    if params.order == "row_parallel":
+        look, done, planned, clears = _plan_row_parallel(params, signed)
+    elif params.order == "row_by_row":
+        look, done, planned, clears = _plan_row_by_row(params, signed)
+    else:
+        raise CodegenError(f"unknown programming order {params.order!r}")
     # a reset beats done at the same edge
     end = reset_cycle if reset_cycle is not None and reset_cycle <= done else done
     reset_won = end != done or reset_cycle == done
     pulses: list[Pulse] = []
     counts = np.zeros(params.cells, dtype=np.int64)
-    for addr in np.flatnonzero(n):
-        row, col = divmod(int(addr), params.cols)
-        pol = 1 if signed.ravel()[addr] > 0 else -1
-        for k in range(int(n[addr])):
-            start = int(look[addr]) + 1 + k * period
-            if start >= end:
-                break
-            width = min(params.pulse_width_cycles, end - start)
-            partial = width < params.pulse_width_cycles
-            pulses.append(Pulse(start, row, col, pol, width, partial))
-            if not partial:
-                counts[addr] += pol
+    for start, row, col, pol, k in sorted(planned):
+        if start >= end:
+            continue
+        width = min(params.pulse_width_cycles, end - start)
+        partial = width < params.pulse_width_cycles
+        pulses.append(Pulse(start, row, col, pol, width, partial, k))
+        if not partial:
+            counts[row * params.cols + col] += pol
     bad_flat = np.flatnonzero(bad.ravel())
     err = int(look[bad_flat[0]]) + 1 if bad_flat.size else None
     if err is not None and (err > end or (err == end and reset_won)):
@@ -237,7 +244,53 @@ def schedule(params: CtrlParams, codes: np.ndarray, reset_cycle: int | None = No
         end_cycle=end,
         reset_cycle=reset_cycle if reset_won else None,
         out_of_range=bad,
+        look_cycles=look.astype(np.int64),
+        cnt_clear_cycles=[c for c in clears if c < end or (c == end and not reset_won)],
     )
+
+
+_Plan = tuple[np.ndarray, int, list[tuple[int, int, int, int, int]], list[int]]
+
+
+def _plan_row_by_row(p: CtrlParams, signed: np.ndarray) -> _Plan:
+    """(look edge per cell, done edge, [(start edge, row, col, polarity, k)], counter clears)."""
+    n = np.abs(signed).ravel()
+    period = p.pulse_width_cycles + p.gap_cycles
+    durations = 1 + n * period
+    look = 1 + np.concatenate(([0], np.cumsum(durations)[:-1]))
+    planned = []
+    for addr in np.flatnonzero(n):
+        row, col = divmod(int(addr), p.cols)
+        pol = 1 if signed.ravel()[addr] > 0 else -1
+        planned += [(int(look[addr]) + 1 + k * period, row, col, pol, k) for k in range(int(n[addr]))]
+    # pulse_cnt returns to 0 one edge after the cell following a pulsed cell is looked at
+    clears = [int(look[a + 1]) + 1 for a in np.flatnonzero(n) if a + 1 < p.cells]
+    return look, int(1 + durations.sum()), planned, clears
+
+
+def _plan_row_parallel(p: CtrlParams, signed: np.ndarray) -> _Plan:
+    """Row-parallel order: per row, load its codes (one cell per cycle, edges L .. L+cols−1), then
+    a decision cycle before every pulse: set pulses k = 0.. to every cell with a set count > k,
+    one more decision cycle to switch to reset, the reset pulses likewise, one cycle to finish the
+    row.  A row takes ``cols + (m_set + m_reset)·(1 + W + G) + 2`` cycles (m = largest count)."""
+    step = 1 + p.pulse_width_cycles + p.gap_cycles
+    look = np.zeros(p.cells, dtype=np.int64)
+    planned: list[tuple[int, int, int, int, int]] = []
+    clears: list[int] = []
+    edge = 1
+    for row in range(p.rows):
+        look[row * p.cols : (row + 1) * p.cols] = edge + np.arange(p.cols)
+        decide = edge + p.cols
+        for pol in (1, -1):
+            n = np.where(np.sign(signed[row]) == pol, np.abs(signed[row]), 0)
+            m = int(n.max(initial=0))
+            for k in range(m):
+                start = decide + k * step + 1
+                planned += [(start, row, int(c), pol, k) for c in np.flatnonzero(n > k)]
+            decide += m * step + 1
+            clears.append(decide)  # pulse_cnt counts the pulses of one phase of one row
+        edge = decide
+    return look, edge, planned, clears
 
 
 def pack_levels(levels: np.ndarray) -> int:
@@ -291,26 +344,46 @@ def expected_outputs(sched: Schedule) -> dict[str, list[tuple[int, int]]]:
     """Each output of the core as change points ``[(edge, value), ...]`` from edge 0 to the end.
 
     Keys: ``busy``, ``done``, ``err``, ``row_lvl``, ``col_lvl`` (packed 2-bit levels, as on the
-    ports).  The value holds from its edge until the next change point.
+    ports), and the status ``cur_row``, ``cur_col`` (the cell being looked at; it stays on the last
+    cell after ``done``) and ``pulse_cnt`` (pulses the current cell has completed: +1 at the end of
+    each full pulse, 0 again one edge after the next cell is looked at).  The value holds from its
+    edge until the next change point.
     """
     p = sched.params
     half_r = pack_levels(np.full(p.rows, LEVEL_HALF))
     half_c = pack_levels(np.full(p.cols, LEVEL_HALF))
     rows: list[tuple[int, int]] = [(0, half_r)]
     cols: list[tuple[int, int]] = [(0, half_c)]
+    groups: dict[int, list[Pulse]] = {}  # pulses that start together (row-parallel order)
     for pu in sched.pulses:
-        r_lv, c_lv = (LEVEL_FULL, LEVEL_GND) if pu.polarity > 0 else (LEVEL_GND, LEVEL_FULL)
-        rows.append((pu.cycle, half_r & ~(3 << 2 * pu.row) | (r_lv << 2 * pu.row)))
-        cols.append((pu.cycle, half_c & ~(3 << 2 * pu.col) | (c_lv << 2 * pu.col)))
-        rows.append((pu.cycle + pu.width_cycles, half_r))
-        cols.append((pu.cycle + pu.width_cycles, half_c))
+        groups.setdefault(pu.cycle, []).append(pu)
+    for cyc, group in groups.items():
+        rv, cv = half_r, half_c
+        for pu in group:
+            r_lv, c_lv = (LEVEL_FULL, LEVEL_GND) if pu.polarity > 0 else (LEVEL_GND, LEVEL_FULL)
+            rv = rv & ~(3 << 2 * pu.row) | (r_lv << 2 * pu.row)
+            cv = cv & ~(3 << 2 * pu.col) | (c_lv << 2 * pu.col)
+        rows += [(cyc, rv), (cyc + group[0].width_cycles, half_r)]
+        cols += [(cyc, cv), (cyc + group[0].width_cycles, half_c)]
     end = sched.end_cycle
     rows = [(c, v) for c, v in rows if c < end] + [(end, 0)]
     cols = [(c, v) for c, v in cols if c < end] + [(end, 0)]
     err = [(0, 0)] + ([(sched.err_cycle, 1)] if sched.err_cycle is not None else [])
     if sched.done_cycle is None:
         err.append((end, 0))
+    reset = [(end, 0)] if sched.done_cycle is None else []
+    look = sched.look_cycles
+    live = np.flatnonzero(look < end)[1:]  # cells after cell 0 reached before the end
+    r_of, c_of = np.divmod(live, p.cols)
+    cur_row = [(0, 0)] + list(zip(look[live].tolist(), r_of.tolist(), strict=True)) + reset
+    cur_col = [(0, 0)] + list(zip(look[live].tolist(), c_of.tolist(), strict=True)) + reset
+    cnt = [(0, 0)] + [(pu.cycle + pu.width_cycles, pu.k + 1) for pu in sched.pulses if not pu.partial]
+    cnt += [(c, 0) for c in sched.cnt_clear_cycles]
+    cnt = [(c, v) for c, v in cnt if c < end or (c == end and not reset)] + reset
     return {
+        "cur_row": _coalesce(cur_row),
+        "cur_col": _coalesce(cur_col),
+        "pulse_cnt": _coalesce(cnt),
         "busy": _coalesce([(0, 1), (end, 0)]),
         "done": _coalesce([(0, 0)] + ([(end, 1)] if sched.done_cycle is not None else [])),
         "err": _coalesce(err),
