@@ -115,3 +115,10 @@ def test_sweep_cli_on_local_processes(tmp_path):
     for f in ("points.jsonl", "sweep.csv", "final_loss.png", "convergence.png"):
         assert (out / f).stat().st_size > 0
     assert len(load_done(out)) == 2
+
+
+def test_sweep_on_an_existing_cluster_by_address(spec, client, tmp_path):
+    """``cluster="tcp://…"`` connects a new Client to a running scheduler (here the in-process one)."""
+    addr = client.scheduler.address
+    rows, ran = run_sweep(spec, [("training.learning_rate", [1e-9])], [1], tmp_path, cluster=addr)
+    assert ran == 1 and rows[0]["converged"]

@@ -64,6 +64,48 @@ def test_ep_and_exact_gradient_training_agree_on_kiraz():
         assert np.all(np.abs(a.g_final[k] - e.g_final[k]) <= 3e-3 * moved + 1e-12)
 
 
+NONIDEAL = {
+    "device.variation.d2d": 0.2,
+    "device.variation.c2c": 0.2,
+    "device.asymmetry": 0.3,
+    "device.soft_bounds": True,
+    "device.faults.stuck_at_gmin": 0.05,
+}
+
+
+@pytest.mark.parametrize(("example", "faults"), [("kiraz_case1_sign", False), ("xor_sign", True)])
+def test_sign_pulse_learns_with_non_ideal_devices(example, faults):
+    """20 % device-to-device and cycle-to-cycle spread, 30 % up/down asymmetry, soft bounds (and for
+    XOR 5 % cells stuck at g_min): the sign-pulse rule still meets the task.  (Kiraz case 1 with a
+    stuck cell out of its 12 ends at 10.8 mV, just outside the 10 mV criterion.)"""
+    from codegen.learn.overrides import override
+
+    sets = {k: v for k, v in NONIDEAL.items() if faults or "faults" not in k}
+    chip = elaborate(override(load_spec(example_path(example)), sets))
+    ds = load_dataset(chip)
+    b = GoldenBackend(chip)
+    r = train(chip, b, ds, epochs=150)
+    _, acc, y = evaluate(b, ds, ds.x_train, ds.labels_train, ds.t_train)
+    assert acc == 1.0, y.ravel()  # Kiraz: |y − 1 V| ≤ 10 mV; XOR: all four patterns
+    assert r.final.train_loss < 0.5 * r.history[0].train_loss
+
+
+def test_vanilla_ep_trains_kiraz_too():
+    from codegen.learn.overrides import override
+
+    chip = elaborate(override(load_spec(example_path("kiraz_case1")), {"nudge.centered": False}))
+    ds = load_dataset(chip)
+    r = train(chip, GoldenBackend(chip), ds, epochs=40)
+    assert not chip.nudge.centered and r.final.train_loss <= 5e-5  # |y − t| ≤ 10 mV
+
+
+def test_train_cli_bad_override_is_a_clear_error(capsys):
+    from codegen.cli import main
+
+    assert main(["train", str(example_path("xor")), "--set", "training.learnin_rate=1e-9", "-q"]) == 2
+    assert "unknown spec path 'training.learnin_rate'" in capsys.readouterr().err
+
+
 def test_train_cli_writes_metrics_and_plots(tmp_path):
     from codegen.cli import main
 
@@ -87,6 +129,15 @@ def test_train_cli_writes_metrics_and_plots(tmp_path):
     assert (tmp_path / "metrics.csv").read_text().startswith("run,epoch,train_loss")
     for f in ("training.png", "conductances.png"):
         assert (tmp_path / f).read_bytes()[:4] == b"\x89PNG"
+    # same chip + seed → byte-identical results and plots (wall times live in timing.json)
+    again = tmp_path / "again"
+    assert (
+        main(["train", str(ROOT / "examples" / "kiraz_case1.yaml"), "--epochs", "20", "-q", "-o", str(again)])
+        == 0
+    )
+    for f in ("metrics.csv", "metrics.json", "training.png", "conductances.png"):
+        assert (again / f).read_bytes() == (tmp_path / f).read_bytes(), f
+    assert json.loads((tmp_path / "timing.json").read_text())["ep"]["samples_per_s"] > 0
 
 
 def test_training_is_deterministic():
@@ -113,3 +164,12 @@ def test_sign_pulse_variants_are_the_same_circuits(path):
     import jsonschema
 
     jsonschema.validate(yaml.safe_load(path.read_text()), schema)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", ["iris", "digits"])
+def test_real_data_accuracy(example):
+    """Iris and 8×8 digits with the tuned examples (gradient rule, golden model): ≥ 93 % test
+    accuracy (recorded: iris 95.6 % after 80 epochs, ~25 s; digits 96.0 % after 20 epochs, ~8 s)."""
+    chip, ds, b, r = run(example)
+    assert r.final.test_acc >= 0.93, [round(m.test_acc, 3) for m in r.history]

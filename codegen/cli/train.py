@@ -113,7 +113,22 @@ def run(args: argparse.Namespace) -> int:
     if not args.no_baseline:
         base = run_one("baseline", make_backend("golden", chip), rule="gradient", gradient_source="exact")
 
-    rows = ep.rows()
+    # metrics.* hold only results (same chip + seed → same bytes); wall times go to timing.json
+    def results(res) -> list[dict]:
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in res.rows()]
+
+    rows = results(ep)
+    timing = {
+        "ep": {
+            "seconds": ep.seconds,
+            "samples_per_s": ep.samples / ep.seconds if ep.seconds else None,
+            "epoch_seconds": [r["seconds"] for r in ep.rows()],
+        },
+        "baseline": None
+        if base is None
+        else {"seconds": base.seconds, "epoch_seconds": [r["seconds"] for r in base.rows()]},
+    }
+    (out / "timing.json").write_text(json.dumps(timing, indent=1, sort_keys=True) + "\n")
     metrics = {
         "chip": chip.name,
         "dataset": tr.dataset,
@@ -128,14 +143,13 @@ def run(args: argparse.Namespace) -> int:
         "seed": tr.seed,
         "init_seed": tr.seed if args.init_seed is None else args.init_seed,
         "steps": ep.steps,
-        "samples_per_s": ep.samples / ep.seconds if ep.seconds else None,
         "stuck_fraction": ep.extra["stuck_fraction"],
         "history": rows,
         "baseline": None
         if base is None
         else {
             "method": "exact gradient (golden model, implicit differentiation), gradient rule",
-            "history": base.rows(),
+            "history": results(base),
         },
     }
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
@@ -143,13 +157,13 @@ def run(args: argparse.Namespace) -> int:
     lines = [",".join(["run"] + cols)]
     for name, res in (("ep", ep), ("baseline", base)):
         if res is not None:
-            lines += [",".join([name] + [repr(r[c]) for c in cols]) for r in res.rows()]
+            lines += [",".join([name] + [repr(r[c]) for c in cols]) for r in results(res)]
     (out / "metrics.csv").write_text("\n".join(lines) + "\n")
     plot_history(
         rows,
         out / "training.png",
         f"{chip.name}: {ep.rule} rule, {args.backend}",
-        baseline=None if base is None else base.rows(),
+        baseline=None if base is None else results(base),
         pulses_label="pulses" if ep.rule == "sign-pulse" else "update",
     )
     d = chip.device
@@ -176,5 +190,5 @@ def run(args: argparse.Namespace) -> int:
         )
     if ep.rule == "sign-pulse":
         Console().print(f"programming pulses sent: {sum(r['pulses'] for r in rows)}")
-    Console().print(f"wrote {out}/metrics.csv, metrics.json, training.png, conductances.png")
+    Console().print(f"wrote {out}/metrics.csv, metrics.json, timing.json, training.png, conductances.png")
     return 0

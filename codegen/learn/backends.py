@@ -9,7 +9,7 @@ gradient.  :class:`GoldenBackend` wraps :class:`codegen.model.GoldenModel`;
 from __future__ import annotations
 
 import time
-from typing import Protocol
+from typing import Literal, Protocol, cast
 
 import numpy as np
 
@@ -69,7 +69,8 @@ class GoldenBackend:
         return self.model.solve(x).outputs
 
     def ep_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        return self.model.ep_gradient(x, t, beta=self.beta, centered=self.centered, energy=self.energy)
+        energy = cast(Literal["full", "resistors_only"], self.energy)  # checked in __init__
+        return self.model.ep_gradient(x, t, beta=self.beta, centered=self.centered, energy=energy)
 
     def exact_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         return self.model.exact_gradient(x, t)

@@ -192,17 +192,19 @@ def run_sweep(
     """
     out.mkdir(parents=True, exist_ok=True)
     points = grid_points(grid, init_seeds, energies)
-    for path, _ in grid:  # fail fast on a bad path or value, before any worker starts
-        override(spec, {path: grid[[p for p, _ in grid].index(path)][1][0]})
+    for path, values in grid:  # fail fast on a bad path or value, before any worker starts
+        for v in values:
+            override(spec, {path: v})
     _drop_torn_tail(out / POINTS_FILE)
     done = load_done(out)
     todo = [p for p in points if p.key not in done]
     data = spec.model_dump(by_alias=True)
     ran = 0
     if todo:
-        own = None
+        own_client, own_cluster = None, None
         if client is None:
-            client, own = _client(cluster, workers, processes)
+            client, own_cluster = _client(cluster, workers, processes)
+            own_client = client
         try:
             from dask.distributed import as_completed
 
@@ -222,15 +224,18 @@ def run_sweep(
                     if on_point is not None:
                         on_point(row, len(points) - len(todo) + ran, len(points))
         finally:
-            if own is not None:
-                client.close()
-                own.close()
+            if own_client is not None:  # a client this call made (never the caller's, nor a remote cluster)
+                own_client.close()
+            if own_cluster is not None:
+                own_cluster.close()
     rows = [done[p.key] for p in points]
     write_csv(rows, grid, out / CSV_FILE)
     return rows, ran
 
 
 def write_csv(rows: list[dict], grid: Sequence[tuple[str, Sequence[Any]]], path: Path) -> None:
+    """One row per point in grid order; results only (wall times stay in points.jsonl), so the
+    same sweep gives the same bytes."""
     cols = [p for p, _ in grid] + [
         "energy",
         "init_seed",
@@ -242,7 +247,6 @@ def write_csv(rows: list[dict], grid: Sequence[tuple[str, Sequence[Any]]], path:
         "converged",
         "steps",
         "pulses",
-        "seconds",
         "error",
         "key",
     ]

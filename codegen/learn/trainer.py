@@ -152,7 +152,7 @@ def train(
         rule=rule,
         gradient_source=gradient_source,
         steps=steps,
-        samples=steps and epochs * n,
+        samples=epochs * n,
         seconds=time.perf_counter() - t_start,
         extra={"stuck_fraction": devices.stuck_fraction()},
     )
