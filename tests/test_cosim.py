@@ -33,14 +33,15 @@ def _chip(path: Path):
     return elaborate(load_spec(path))
 
 
-def _params(rows=3, cols=4, W=5, G=1, maxp=7) -> CtrlParams:
-    return CtrlParams("X", rows, cols, 3, maxp, W, G, 50e6, 1.2)
+def _params(rows=3, cols=4, W=5, G=1, maxp=7, order="row_by_row") -> CtrlParams:
+    return CtrlParams("X", rows, cols, 3, maxp, W, G, 50e6, 1.2, order)
 
 
 # ------------------------------------------------------------------ decoding (no tools)
+@pytest.mark.parametrize("order", ["row_by_row", "row_parallel"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_decode_reference_schedule_gives_the_code_counts(seed):
-    p = _params()
+def test_decode_reference_schedule_gives_the_code_counts(seed, order):
+    p = _params(order=order)
     rng = np.random.default_rng(seed)
     counts = rng.integers(-p.max_pulses, p.max_pulses + 1, size=(p.rows, p.cols)) * (rng.random((3, 4)) < 0.6)
     dec = decode(p, capture_from_schedule(schedule(p, encode_counts(counts, p.count_bits))))
@@ -71,6 +72,19 @@ def test_decode_flags_half_select_violation_and_wrong_width():
     dec = decode(p, cap)
     assert any("half-select violated" in f for f in dec.faults)
     np.testing.assert_array_equal(dec.counts, [[1, 0], [1, 0]])
+    # row_parallel allows several cells of one row with one polarity, not of two rows
+    par = _params(rows=2, cols=2, W=4, order="row_parallel")
+    assert any("one row with one polarity" in f for f in decode(par, cap).faults)
+    cap_row = Capture(
+        "X",
+        [(0, half_r), (1, _packed([3, 2])), (5, half_r), (6, 0)],
+        [(0, half_c), (1, _packed([1, 1])), (5, half_c), (6, 0)],
+        6,
+    )
+    dec = decode(par, cap_row)
+    assert dec.faults == []
+    np.testing.assert_array_equal(dec.counts, [[1, 1], [0, 0]])
+    assert any("half-select violated" in f for f in decode(p, cap_row).faults)  # not in row_by_row
     # a 3-cycle pulse is not a pulse of 4 cycles
     cap = Capture(
         "X",
@@ -127,6 +141,16 @@ def test_loop_matches_golden_behavioral(tmp_path, phases):
 
 
 @pytest.mark.ngspice
+def test_loop_row_parallel_controller_matches_golden(tmp_path):
+    from codegen.learn.overrides import override
+
+    chip = elaborate(override(load_spec(XOR), {"controller.order": "row_parallel"}))
+    res = _run_model(chip, tmp_path, steps=4)
+    assert res.passed, res.divergence
+    assert all(r["pulses"] == r["pulses_golden"] > 0 and r["g_err_S"] == 0 for r in res.steps)
+
+
+@pytest.mark.ngspice
 def test_loop_catches_a_faulty_controller(tmp_path):
     chip = _chip(KIRAZ)
     res = _run_model(chip, tmp_path, fault=(2, "W12", 1), steps=5)
@@ -171,10 +195,12 @@ def test_cli_rtl_cosim_passes_and_writes_report(tmp_path):
 
 @pytest.mark.icarus
 @pytest.mark.ngspice
-def test_cli_rtl_with_injected_fault_reports_the_cell(tmp_path, capsys):
+@pytest.mark.parametrize("order", ["row_by_row", "row_parallel"])
+def test_cli_rtl_with_injected_fault_reports_the_cell(tmp_path, capsys, order):
     from codegen.cli import main
 
-    rc = main(["cosim", str(KIRAZ), "--steps", "3", "--inject-fault", "W01:2", "-o", str(tmp_path)])
+    args = ["cosim", str(KIRAZ), "--steps", "3", "--inject-fault", "W01:2", "-o", str(tmp_path)]
+    rc = main([*args, "--set", f"controller.order={order}"])
     assert rc == 1
     res = json.loads((tmp_path / "cosim.json").read_text())
     dv = res["divergence"]

@@ -6,7 +6,8 @@ from the start edge.  Between two change points every cell (r, c) sees the const
 ``V_row − V_col`` (in units of ``v_program_V/2``).  A cell receives a programming *pulse* only where
 it sees the full amplitude (±``v_program_V``): each maximal run of full-amplitude cycles is one
 pulse of that run's length.  A correct controller gives every pulse exactly ``pulse_width_cycles``;
-runs of another length, more than one cell at full amplitude at once (half-select violated),
+runs of another length, more than one cell at full amplitude at once (half-select violated; with
+``order: row_parallel`` several cells of one row with one polarity are allowed),
 a voltage above ``v_program_V``, or released lines mixed with driven ones are reported as faults.
 """
 
@@ -102,10 +103,20 @@ def decode(p: CtrlParams, cap: Capture) -> Decoded:
         if np.abs(dv).max(initial=0) > 2:
             faults.append(f"{cap.xbar} at cycle {cyc}: a cell sees more than v_program_V")
         full = np.argwhere(np.abs(dv) >= 2)
-        if len(full) > 1:
+        parallel_ok = (
+            p.order == "row_parallel"
+            and len({int(r) for r, _ in full}) == 1
+            and len({int(np.sign(dv[r, c])) for r, c in full}) == 1
+        )
+        if len(full) > 1 and not parallel_ok:
             faults.append(
-                f"{cap.xbar} at cycle {cyc}: {len(full)} cells see the full amplitude (half-select violated): "
-                f"{full[:4].tolist()}"
+                f"{cap.xbar} at cycle {cyc}: {len(full)} cells see the full amplitude (half-select violated"
+                + (
+                    ": row_parallel allows only cells of one row with one polarity"
+                    if p.order == "row_parallel"
+                    else ""
+                )
+                + f"): {full[:4].tolist()}"
             )
         segs.append(Segment(cyc, nxt - cyc, dv, r_lv, c_lv))
     # maximal full-amplitude runs per cell (adjacent segments of the same polarity merge)

@@ -29,8 +29,10 @@ TEST_MODULE = "cosim_tb"
 
 
 def inject_sign_fault(files: dict[str, str], chip: Chip, xbar: str, address: int) -> dict[str, str]:
-    """The RTL with a deliberate fault: crossbar ``xbar``'s core flips the pulse polarity of the cell
-    at ``address`` (row·cols + col), so that cell is programmed in the wrong direction."""
+    """The RTL with a deliberate fault: crossbar ``xbar``'s core flips the sign bit of the code of the
+    cell at ``address`` (row·cols + col) as it reads it, so that cell is programmed in the wrong
+    direction.  Works on both core templates (``row_by_row``: the pulse sign register;
+    ``row_parallel``: the code entering the row buffer)."""
     d = design(chip.name, chip.controller)
     names = [x.name for x in d.xbars]
     if xbar not in names:
@@ -40,12 +42,21 @@ def inject_sign_fault(files: dict[str, str], chip: Chip, xbar: str, address: int
         raise CodegenError(f"fault: address {address} outside crossbar {xbar} (0..{x.cells - 1})")
     path = f"rtl/{d.modules[names.index(xbar)]}.v"
     text = files[path]
-    pat = re.compile(rf"sign_n  = rdata\[{x.count_bits}\];")
-    if len(pat.findall(text)) != 1:
-        raise CodegenError(f"fault: cannot find the sign assignment in {path}")
-    new = pat.sub(
-        f"sign_n  = rdata[{x.count_bits}] ^ (addr == {x.addr_bits}'d{address});  // INJECTED FAULT", text
-    )
+    hit = f"(addr == {x.addr_bits}'d{address})"
+    by_row = re.compile(rf"sign_n  = rdata\[{x.count_bits}\];")
+    parallel = re.compile(r"^( +)(code_in  = .*rdata;)$", re.MULTILINE)
+    if len(by_row.findall(text)) == 1:
+        new = by_row.sub(f"sign_n  = rdata[{x.count_bits}] ^ {hit};  // INJECTED FAULT", text)
+    elif len(parallel.findall(text)) == 1:
+        cb = x.count_bits
+        new = parallel.sub(
+            lambda m: (
+                f"{m.group(1)}{m.group(2)}\n{m.group(1)}if {hit} code_in[{cb}] = ~code_in[{cb}];  // INJECTED FAULT"
+            ),
+            text,
+        )
+    else:
+        raise CodegenError(f"fault: cannot find where {path} reads the code's sign")
     return {**files, path: new}
 
 
