@@ -38,7 +38,9 @@ def test_spice_ep_gradient_matches_golden():
     vanilla = SpiceBackend(chip, centered=False).ep_gradient(ds.x_train, ds.t_train)
     gv = GoldenBackend(chip, centered=False).ep_gradient(ds.x_train, ds.t_train)
     for k in vanilla:
-        assert np.abs(vanilla[k] - gv[k]).max() <= 1e-5 * np.abs(gv[k]).max()
+        # vanilla EP differences two separately converged copies (free, +β): ngspice's node error
+        # (reltol 1e-6 of up to 4 V) enters ΔV²/2β directly; measured 1.6e-5 relative, allow 1e-4
+        assert np.abs(vanilla[k] - gv[k]).max() <= 1e-4 * np.abs(gv[k]).max()
 
 
 @pytest.mark.parametrize(("example", "epochs"), [("kiraz_case1", 60), ("xor", 60), ("xor_sign", 60)])
