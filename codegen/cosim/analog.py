@@ -1,0 +1,128 @@
+"""The analog half of the learning loop: ngspice solves the phases, the peripheral circuit turns
+the voltage drops into update codes.
+
+* ``sequential``: one network (``nudged.sp``) solved three times per sample: β = 0 (the free phase:
+  the nudging VCCS carries no current, as with the output switches open), +β and, with centered
+  nudging, −β.
+* ``simultaneous``: SEEDS.md §2: ``simultaneous.sp`` holds the free, +β and −β copies that share
+  the conductances; one operating point per sample gives every phase.
+
+The EP update is the one the peripheral circuit computes from the drops across each conductance
+(:func:`codegen.run.equivalence.ep_from_voltages`), batch-averaged; the learning code's
+:func:`codegen.learn.rules.pulse_codes` turns it into signed pulse counts (sign-pulse rule).
+The netlist is loaded once into libngspice (PySpice shared mode); per sample only the sources are
+altered, per update only the resistors whose conductance changed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..ir import Chip
+
+__all__ = ["PHASES", "PhaseResult", "SpiceCrossbars", "outputs_of"]
+
+PHASES = ("sequential", "simultaneous")
+
+
+@dataclass
+class PhaseResult:
+    """Everything one update needs from the analog side (batch of samples)."""
+
+    gradient: dict[str, np.ndarray]  # batch-mean EP estimate of ∂C/∂G per crossbar (V²/S)
+    loss: float  # batch-mean ½Σ(t − y)² at the free equilibrium (V²)
+    outputs: np.ndarray  # (B, n_out) free-phase outputs (V)
+    ops: int  # operating points solved
+    seconds: float  # time inside ngspice (s)
+
+
+def outputs_of(chip: Chip, v: dict[str, float]) -> np.ndarray:
+    """Outputs ``y = V(out p) − V(out n)`` (V) from a node → V dict."""
+    return np.array([v[p] - (v[n] if n is not None else 0.0) for p, n in chip.nudge.outputs])
+
+
+class SpiceCrossbars:
+    """libngspice holding the chip's network; ``solve`` runs the phases of one batch."""
+
+    def __init__(self, chip: Chip, conductances: dict[str, np.ndarray], phases: str = "sequential"):
+        from ..errors import CodegenError
+        from ..run.ngspice import SharedSession, netlist_files
+
+        if phases not in PHASES:
+            raise CodegenError(f"unknown phase mode {phases!r}; choose from {', '.join(PHASES)}")
+        self.chip = chip
+        self.phases = phases
+        self.top = "nudged" if phases == "sequential" else "simultaneous"
+        self.files = netlist_files(chip, conductances)
+        t0 = time.perf_counter()
+        self.session = SharedSession(chip, self.files, self.top)
+        self.g = {k: np.array(v, dtype=float) for k, v in conductances.items()}
+        self.load_seconds = time.perf_counter() - t0  # counted in the loop's setup
+        self.seconds = 0.0  # time in ngspice after loading: alters and operating points (s)
+
+    def set_conductances(self, g: dict[str, np.ndarray]) -> None:
+        """Alter the resistors whose conductance (S) changed, in every network copy."""
+        from ..run.ngspice import _copies_of, _inst  # same naming as alter_commands
+        from ..units import spice_float
+
+        cmds: list[str] = []
+        for xb in self.chip.crossbars:
+            new = np.asarray(g[xb.name], dtype=float)
+            for r, c in np.argwhere(new != self.g[xb.name]):
+                for copy in _copies_of(self.chip, self.top):
+                    inst = _inst(self.top, copy)
+                    cmds.append(
+                        f"alter r.{inst}.x{xb.name.lower()}.r{r}_{c} resistance={spice_float(1.0 / new[r, c])}"
+                    )
+            self.g[xb.name] = new.copy()
+        t0 = time.perf_counter()
+        if cmds:
+            self.session.alter(cmds)
+        self.seconds += time.perf_counter() - t0
+
+    def solve(self, x: np.ndarray, t: np.ndarray, beta: float) -> PhaseResult:
+        """Free and nudged phases of every sample of the batch ``x`` (B, n_in), targets ``t`` (B, n_out, V)."""
+        from ..run.equivalence import ep_from_voltages
+
+        centered = self.chip.nudge.centered
+        free, plus, minus = [], [], []
+        secs = 0.0
+        ops = 0
+        for xb, tb in zip(np.atleast_2d(x), np.atleast_2d(t), strict=True):
+            if self.phases == "sequential":
+                res = [self.session.op(xb, tb, 0.0), self.session.op(xb, tb, beta)]
+                if centered:
+                    res.append(self.session.op(xb, tb, -beta))
+                free.append(res[0].copies["pos"])
+                plus.append(res[1].copies["pos"])
+                if centered:
+                    minus.append(res[2].copies["pos"])
+            else:
+                res = [self.session.op(xb, tb, beta)]
+                free.append(res[0].copies["free"])
+                plus.append(res[0].copies["pos"])
+                if centered:
+                    minus.append(res[0].copies["neg"])
+            ops += len(res)
+            secs += sum(r.seconds for r in res)
+        grad = ep_from_voltages(self.chip, free, plus, minus if centered else None, beta)
+        y = np.array([outputs_of(self.chip, v) for v in free])
+        loss = float(np.mean(0.5 * np.sum((np.atleast_2d(t) - y) ** 2, axis=1)))
+        self.seconds += secs
+        return PhaseResult(grad, loss, y, ops, secs)
+
+    def write_netlists(self, folder, conductances: dict[str, np.ndarray]) -> list[str]:
+        """Write the spice backend's netlists with ``conductances`` (S) into ``folder``; returns the names."""
+        from pathlib import Path
+
+        from ..run.ngspice import netlist_files
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        files = netlist_files(self.chip, conductances)
+        for name, text in files.items():
+            (folder / name).write_text(text)
+        return sorted(files)

@@ -1,0 +1,208 @@
+"""Apply the pulses a controller emitted to the memristors: golden device model or ngspice transient.
+
+* :class:`BehavioralDevices`: each cell's state advances through every segment of the decoded
+  waveform by the golden device ODE (:func:`codegen.model.device.apply_pulse`, exact for constant
+  voltages): a cell at ±v_program for ``n·W`` cycles moves by ``n`` steps, a half-selected cell
+  (±v_program/2, below the thresholds) does not move.  Untouched cells keep their conductance bit for
+  bit, as :class:`codegen.learn.devices.DeviceArrays` does.
+* :class:`TransientDevices`: one ngspice transient per update: every crossbar as a grid of Verilog-A
+  ``eqp_memristor`` instances (p = row line, n = column line, so ``V(p, n) = V_row − V_col`` as in the
+  controller's contract; ``g0`` = the present conductance), each row and column line driven by a PWL
+  source that follows the captured line levels (GND 0 V, V/2, V; a released line is grounded: the
+  crossbar is modelled on its own, where in the chip a released line joins the analog network, whose
+  read voltages are below the thresholds).  Crossbars are programmed one after the other, as the
+  controller does.  The new conductances are read back from each instance's ``@inst[g]`` at the end.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..controller import CtrlParams
+from ..ir import Chip
+from ..model.device import apply_pulse, g_from_w, w_from_g
+from ..units import spice_float
+from .decode import Decoded
+
+__all__ = ["BehavioralDevices", "TransientDevices", "segment_exposure"]
+
+
+def segment_exposure(p: CtrlParams, dec: Decoded) -> list[tuple[np.ndarray, float]]:
+    """(cell voltages in V (rows, cols), duration in s) of every segment."""
+    half = p.v_program_V / 2
+    return [(s.halves * half, s.length / p.clock_hz) for s in dec.segments]
+
+
+class BehavioralDevices:
+    """Conductances (S) advanced by the golden device model along the decoded waveforms."""
+
+    def __init__(self, chip: Chip, g0: dict[str, np.ndarray]):
+        self.chip = chip
+        self.dev = chip.device
+        self.g = {k: np.array(v, dtype=float) for k, v in g0.items()}
+        self.seconds = 0.0
+
+    def program(
+        self, params: dict[str, CtrlParams], decoded: dict[str, Decoded], step: int
+    ) -> dict[str, np.ndarray]:
+        t0 = time.perf_counter()
+        for name, dec in decoded.items():
+            g = self.g[name]
+            w0 = w_from_g(self.dev, g)
+            w = w0.copy()
+            for volts, dt in segment_exposure(params[name], dec):
+                for v in np.unique(volts):
+                    if v == 0:
+                        continue
+                    m = volts == v
+                    w[m] = apply_pulse(self.dev, w[m], float(v), dt)
+            self.g[name] = np.where(w == w0, g, g_from_w(self.dev, w))
+        self.seconds += time.perf_counter() - t0
+        return {k: v.copy() for k, v in self.g.items()}
+
+
+def _pwl(points: list[tuple[float, float]]) -> str:
+    lines = [
+        " ".join(f"{spice_float(t)} {spice_float(v)}" for t, v in points[i : i + 4])
+        for i in range(0, len(points), 4)
+    ]
+    return "PWL(" + "\n+ ".join(lines) + ")"
+
+
+@dataclass
+class _Line:
+    node: str
+    points: list[tuple[float, float]]
+
+
+class TransientDevices:
+    """Conductances (S) from an ngspice transient of the pulse waveforms through ``eqp_memristor``.
+
+    Level changes ramp over ``RISE_FRACTION`` of a pulse width and the time step is at most
+    ``pulse_width_s/STEPS_PER_WIDTH`` (both from :mod:`codegen.run.pulse`, whose checks measured a
+    per-pulse step error of ≈1.4e-5 of a step with them).  Run folders go to ``workdir/stepNNNN``;
+    without ``keep`` only the last two are kept.
+    """
+
+    def __init__(self, chip: Chip, g0: dict[str, np.ndarray], workdir: Path, keep: bool = False):
+        from ..backends.veriloga import compile_va, render_sources
+        from ..run.pulse import RISE_FRACTION, STEPS_PER_WIDTH
+
+        self.chip = chip
+        self.g = {k: np.array(v, dtype=float) for k, v in g0.items()}
+        self.osdi, _ = compile_va(render_sources(chip)["eqp_memristor"], "eqp_memristor")
+        self.workdir = Path(workdir)
+        self.keep = keep
+        self.rise_fraction = RISE_FRACTION
+        self.steps_per_width = STEPS_PER_WIDTH
+        self.seconds = 0.0
+        self.last_dir: Path | None = None
+
+    def netlist(
+        self, params: dict[str, CtrlParams], decoded: dict[str, Decoded], step: int
+    ) -> tuple[str, list[str]]:
+        """The transient netlist of one update and the names of the ``@inst[g]`` vectors, in cell order."""
+        from ..controller import LEVEL_VOLTS_HALVES
+
+        dev = self.chip.device
+        width = dev.pulse_width_s
+        tr = width * self.rise_fraction
+        lines = [
+            f"* co-simulation step {step}: programming pulses of the RTL controller through eqp_memristor",
+            ".control",
+            "pre_osdi eqp_memristor.osdi",
+            ".endc",
+            ".model mem eqp_memristor",
+        ]
+        names: list[str] = []
+        t_base = 0.0
+        for name, dec in decoded.items():
+            p = params[name]
+            period = 1.0 / p.clock_hz
+            half = p.v_program_V / 2
+            rows = [_Line(f"{name.lower()}_r{r}", [(0.0, 0.0)]) for r in range(p.rows)]
+            cols = [_Line(f"{name.lower()}_c{c}", [(0.0, 0.0)]) for c in range(p.cols)]
+            prev_r = np.zeros(p.rows)
+            prev_c = np.zeros(p.cols)
+            for s in dec.segments:
+                t = t_base + s.cycle * period
+                rv = np.array([LEVEL_VOLTS_HALVES.get(int(v), 0) * half for v in s.row_levels])
+                cv = np.array([LEVEL_VOLTS_HALVES.get(int(v), 0) * half for v in s.col_levels])
+                for line, old, new in [
+                    *zip(rows, prev_r, rv, strict=True),
+                    *zip(cols, prev_c, cv, strict=True),
+                ]:
+                    if new != old:
+                        line.points += [(t, float(old)), (t + tr, float(new))]
+                prev_r, prev_c = rv, cv
+            t_end = t_base + dec_end(dec) * period
+            for line, old in [*zip(rows, prev_r, strict=True), *zip(cols, prev_c, strict=True)]:
+                if old != 0:
+                    line.points += [(t_end, float(old)), (t_end + tr, 0.0)]
+            for line in rows + cols:
+                src = _pwl(line.points) if len(line.points) > 1 else "0"
+                lines.append(f"V{line.node} {line.node} 0 {src}")
+            g = self.g[name]
+            for r in range(p.rows):
+                for c in range(p.cols):
+                    inst = f"N{name}_{r}_{c}"
+                    lines.append(
+                        f"{inst} {name.lower()}_r{r} {name.lower()}_c{c} mem g0={spice_float(float(g[r, c]))}"
+                    )
+                    names.append(f"@{inst.lower()}[g]")
+            t_base = t_end + 2 * tr + period
+        step_s = width / self.steps_per_width
+        tstop = max(t_base, 2 * step_s)
+        lines += [
+            f".tran {spice_float(step_s)} {spice_float(tstop)} 0 {spice_float(step_s)}",
+            ".control",
+            "save " + " ".join(names),
+            "run",
+            "wrdata g.txt " + " ".join(names),
+            ".endc",
+            ".end",
+            "",
+        ]
+        return "\n".join(lines), names
+
+    def program(
+        self, params: dict[str, CtrlParams], decoded: dict[str, Decoded], step: int
+    ) -> dict[str, np.ndarray]:
+        from ..run.ngspice_tran import run_ngspice
+
+        active = {k: d for k, d in decoded.items() if any(np.any(s.halves) for s in d.segments)}
+        if not active:
+            return {k: v.copy() for k, v in self.g.items()}
+        t0 = time.perf_counter()
+        text, names = self.netlist(params, active, step)
+        wd = self.workdir / f"step{step:04d}"
+        wd.mkdir(parents=True, exist_ok=True)
+        res = run_ngspice(text, wd, osdi={"eqp_memristor.osdi": self.osdi}, outputs={"g.txt": names})["g.txt"]
+        k = 0
+        for name in active:
+            p = params[name]
+            vals = np.array([res[n][-1] for n in names[k : k + p.cells]]).reshape(p.rows, p.cols)
+            self.g[name] = vals
+            k += p.cells
+        self.last_dir = wd
+        if not self.keep:
+            self._prune(step)
+        self.seconds += time.perf_counter() - t0
+        return {k: v.copy() for k, v in self.g.items()}
+
+    def _prune(self, step: int) -> None:
+        """Keep only the last two steps' run folders (the one that diverged and the one before)."""
+        import shutil
+
+        old = self.workdir / f"step{step - 2:04d}"
+        if old.is_dir():
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def dec_end(dec: Decoded) -> int:
+    """Cycle at which the decoded update ended (the end of its last segment)."""
+    return dec.segments[-1].cycle + dec.segments[-1].length if dec.segments else 0

@@ -1,0 +1,180 @@
+"""Run the co-simulation with the generated RTL under cocotb + Icarus (``codegen cosim``).
+
+Why everything runs inside the simulator process: cocotb tests are coroutines that Icarus (through
+VPI) resumes at simulation events, so the learning loop — which must wait for the controller
+between the analog phases — is most simply one cocotb coroutine.  libngspice (PySpice, cffi) loads
+into that same process, and so do the golden model and the transient runner (an ``ngspice -b``
+subprocess per update); no inter-process protocol is needed, and simulation time stands still
+while Python computes.  The parent only writes the RTL and a JSON configuration, starts the
+simulator through ``cocotb_tools.runner``, and reads the result JSON back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import asdict
+from pathlib import Path
+
+from ..backends.rtl import design, format_rtl
+from ..errors import CodegenError
+from ..ir import Chip
+from ..templating import data_dir
+from .loop import CosimConfig
+
+__all__ = ["inject_sign_fault", "run_rtl_cosim", "TEST_MODULE"]
+
+TEST_MODULE = "cosim_tb"
+
+
+def inject_sign_fault(files: dict[str, str], chip: Chip, xbar: str, address: int) -> dict[str, str]:
+    """The RTL with a deliberate fault: crossbar ``xbar``'s core flips the sign bit of the code of the
+    cell at ``address`` (row·cols + col) as it reads it, so that cell is programmed in the wrong
+    direction.  Works on both core templates (``row_by_row``: the pulse sign register;
+    ``row_parallel``: the code entering the row buffer)."""
+    d = design(chip.name, chip.controller)
+    names = [x.name for x in d.xbars]
+    if xbar not in names:
+        raise CodegenError(f"fault: no crossbar {xbar!r} (have {', '.join(names)})")
+    x = d.xbars[names.index(xbar)]
+    if not 0 <= address < x.cells:
+        raise CodegenError(f"fault: address {address} outside crossbar {xbar} (0..{x.cells - 1})")
+    path = f"rtl/{d.modules[names.index(xbar)]}.v"
+    text = files[path]
+    hit = f"(addr == {x.addr_bits}'d{address})"
+    by_row = re.compile(rf"sign_n  = rdata\[{x.count_bits}\];")
+    parallel = re.compile(r"^( +)(code_in  = .*rdata;)$", re.MULTILINE)
+    if len(by_row.findall(text)) == 1:
+        new = by_row.sub(f"sign_n  = rdata[{x.count_bits}] ^ {hit};  // INJECTED FAULT", text)
+    elif len(parallel.findall(text)) == 1:
+        cb = x.count_bits
+        new = parallel.sub(
+            lambda m: (
+                f"{m.group(1)}{m.group(2)}\n{m.group(1)}if {hit} code_in[{cb}] = ~code_in[{cb}];  // INJECTED FAULT"
+            ),
+            text,
+        )
+    else:
+        raise CodegenError(f"fault: cannot find where {path} reads the code's sign")
+    return {**files, path: new}
+
+
+def _repo_root() -> Path:
+    return Path(__file__).resolve().parent.parent.parent
+
+
+def run_rtl_cosim(
+    chip: Chip,
+    spec_path: str | Path,
+    overrides: dict,
+    cfg: CosimConfig,
+    *,
+    vcd: bool = False,
+    fault: tuple[str, int] | None = None,
+) -> dict:
+    """Build the controller RTL with Icarus and run the co-simulation test in it; returns the result
+    dict (``CosimResult.as_dict()``, plus ``vcd``, ``log`` paths).  ``fault``: ``(xbar, address)``
+    for :func:`inject_sign_fault`."""
+    from cocotb_tools.runner import get_runner
+
+    from ..run.rtl import _outside_pytest
+    from ..run.tools import iverilog_command
+    from .loop import validate
+
+    validate(chip, cfg)
+    iverilog_command()
+    out = Path(cfg.out).resolve()
+    rtl_dir = out / "rtl"
+    rtl_dir.mkdir(parents=True, exist_ok=True)
+    files = format_rtl(chip.name, chip.controller)
+    if fault is not None:
+        files = inject_sign_fault(files, chip, *fault)
+    for rel, text in files.items():
+        p = out / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    d = design(chip.name, chip.controller)
+    sources = [out / p for p in d.rtl_files]
+    build_args: list[str] = []
+    vcd_path = out / f"{d.top}.vcd"
+    if vcd:
+        dump = out / "sim_build" / "cosim_dump.v"
+        dump.parent.mkdir(parents=True, exist_ok=True)
+        dump.write_text(
+            "module cosim_dump();\ninitial begin\n"
+            f'    $dumpfile("{vcd_path.as_posix()}");\n'
+            f"    $dumpvars(0, {d.top});\nend\nendmodule\n"
+        )
+        sources.append(dump)
+        build_args = ["-s", "cosim_dump"]
+    result_path = out / "result.json"
+    result_path.unlink(missing_ok=True)
+    conf = {
+        "spec": str(Path(spec_path).resolve()),
+        "overrides": overrides,
+        "cosim": {**asdict(cfg), "out": str(out)},
+        "result": str(result_path),
+    }
+    conf_path = out / "cosim_config.json"
+    conf_path.write_text(json.dumps(conf, indent=1))
+    runner = get_runner("icarus")
+    if vcd:  # the runner passes -none (no dump) unless it writes its own FST; we want a VCD
+        orig = runner._test_command
+
+        def _vcd_command():
+            return [[("-vcd" if a == "-none" else a) for a in cmd] for cmd in orig()]
+
+        runner._test_command = _vcd_command  # type: ignore[method-assign]
+    pypath = os.pathsep.join(p for p in (str(_repo_root()), os.environ.get("PYTHONPATH", "")) if p)
+    log = out / "sim_build" / "cosim.log"
+    import time
+
+    t_build = t_test = 0.0
+    with _outside_pytest():
+        try:
+            t0 = time.perf_counter()
+            runner.build(
+                sources=sources,
+                hdl_toplevel=d.top,
+                build_dir=out / "sim_build",
+                timescale=("1ps", "1ps"),
+                build_args=build_args,
+                always=True,
+                log_file=out / "sim_build" / "build.log",
+            )
+            t_build = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            runner.test(
+                test_module=TEST_MODULE,
+                hdl_toplevel=d.top,
+                test_dir=data_dir("sim"),
+                build_dir=out / "sim_build",
+                results_xml=str(out / "sim_build" / "results.xml"),
+                extra_env={"EQP_COSIM_CONFIG": str(conf_path), "PYTHONPATH": pypath},
+                timescale=("1ps", "1ps"),
+                log_file=log,
+            )
+        except SystemExit:
+            pass  # a failed test: the result file says what happened
+        finally:
+            t_test = time.perf_counter() - t0
+    if not result_path.is_file():
+        tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
+        raise CodegenError(f"the co-simulation wrote no result ({result_path}); simulator log tail:\n{tail}")
+    res = json.loads(result_path.read_text())
+    if "error" in res:
+        raise CodegenError(f"the co-simulation failed inside the simulator: {res['error']} (log: {log})")
+    tm = res["timing_s"]
+    tm["icarus_build"] = t_build
+    # simulator start, Python imports inside it, cocotb start-up: the test's wall time not spent in the loop
+    tm["simulator_overhead"] = max(0.0, t_test - tm.get("loop_wall", 0.0))
+    if res.get("divergence") and res["divergence"].get("xbar") in [x.name for x in d.xbars]:
+        core = d.modules[[x.name for x in d.xbars].index(res["divergence"]["xbar"])]
+        res["divergence"]["files"].append(str(out / "rtl" / f"{core}.v"))
+    if res.get("divergence") and vcd and vcd_path.exists():
+        res["divergence"]["files"].append(str(vcd_path))
+    res["log"] = str(log)
+    res["vcd"] = str(vcd_path) if vcd and vcd_path.exists() else None
+    res["rtl"] = [str(p) for p in sources]
+    return res

@@ -1,0 +1,180 @@
+"""cocotb test of the co-simulated learning loop (``codegen cosim``): the DUT is the generated pulse
+controller ``<chip>_pulse_ctrl``; ngspice (libngspice, PySpice shared mode), the golden model and the
+device models run in this same Python process, inside the simulator.
+
+Environment: ``EQP_COSIM_CONFIG``: path of the JSON written by :mod:`codegen.cosim.runner`
+(spec path, spec overrides, :class:`~codegen.cosim.loop.CosimConfig` fields, result path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import FallingEdge, SimTimeoutError, with_timeout
+
+from codegen.controller import CtrlParams
+from codegen.cosim.decode import Capture
+from codegen.cosim.loop import CosimConfig, run_loop
+
+
+def _int(value) -> int | None:
+    try:
+        return int(value.to_unsigned()) if hasattr(value, "to_unsigned") else int(value)
+    except ValueError:
+        return None
+
+
+class _Recorder:
+    """Every value change of one output with its simulation time (ps)."""
+
+    def __init__(self, sig):
+        self.sig = sig
+        self.changes: list[tuple[int, int | None]] = [(int(get_sim_time("ps")), _int(sig.value))]
+        cocotb.start_soon(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await self.sig.value_change
+            t, v = int(get_sim_time("ps")), _int(self.sig.value)
+            if self.changes[-1][0] == t:
+                self.changes[-1] = (t, v)
+            else:
+                self.changes.append((t, v))
+
+    def window(
+        self, t0: int, t1: int, period: int, name: str, faults: list[str]
+    ) -> list[tuple[int, int | None]]:
+        """Change points in cycles from edge 0 = ``t0`` over [t0, t1], starting with the value at t0;
+        a change between clock edges is added to ``faults`` (and counted at the edge before it)."""
+        val = None
+        for tc, v in self.changes:
+            if tc > t0:
+                break
+            val = v
+        out = [(0, val)]
+        for tc, v in self.changes:
+            if t0 < tc <= t1:
+                cyc, rem = divmod(tc - t0, period)
+                if rem:
+                    faults.append(f"{name} changed at {tc} ps, between clock edges")
+                out.append((cyc, v))
+        self.changes = [c for c in self.changes if c[0] >= t1] or self.changes[-1:]
+        return out
+
+
+class RtlController:
+    """Drives the RTL: writes update codes, starts a crossbar, captures its line levels."""
+
+    name = "RTL (cocotb + Icarus)"
+
+    def __init__(self, dut, params: list[CtrlParams]):
+        self.dut = dut
+        self.params = params
+        self.P = round(1e12 / params[0].clock_hz)
+        self.shadow: dict[str, np.ndarray] = {}
+        self.seconds = 0.0
+        self.rec: dict[str, _Recorder] = {}
+
+    async def setup(self) -> None:
+        d = self.dut
+        cocotb.start_soon(Clock(d.clk, self.P, unit="ps").start())
+        for n in ("rst", "start", "wr_en", "sel", "wr_addr", "wr_data"):
+            getattr(d, n).value = 0
+        await FallingEdge(d.clk)
+        d.rst.value = 1
+        await FallingEdge(d.clk)
+        await FallingEdge(d.clk)
+        d.rst.value = 0
+        await FallingEdge(d.clk)
+        for p in self.params:
+            for k in ("row", "col"):
+                n = f"{p.name}_{k}_lvl"
+                self.rec[n] = _Recorder(getattr(d, n))
+
+    async def program(self, xi: int, codes: np.ndarray, step: int) -> Capture:
+        t_wall = time.perf_counter()
+        d, p = self.dut, self.params[xi]
+        flat = np.asarray(codes, dtype=np.int64).ravel()
+        old = self.shadow.get(p.name)
+        todo = np.arange(flat.size) if old is None else np.flatnonzero(old != flat)
+        d.sel.value = xi
+        for addr in todo:
+            d.wr_addr.value = int(addr)
+            d.wr_data.value = int(flat[addr])
+            d.wr_en.value = 1
+            await FallingEdge(d.clk)
+        d.wr_en.value = 0
+        self.shadow[p.name] = flat.copy()
+        d.start.value = 1
+        t0 = int(get_sim_time("ps")) + self.P // 2  # edge 0 samples start
+        await FallingEdge(d.clk)
+        d.start.value = 0
+        max_cycles = 2 + p.cells * (1 + p.max_pulses * (p.pulse_width_cycles + p.gap_cycles))
+        faults: list[str] = []
+        if _int(d.busy.value) == 1:
+            try:
+                await with_timeout(_busy_low(d), max_cycles * self.P, "ps")
+            except SimTimeoutError:
+                faults.append(
+                    f"{p.name}: busy still high {max_cycles} cycles after start (the longest update)"
+                )
+        t_end = int(get_sim_time("ps"))
+        end_cycle, rem = divmod(t_end - t0, self.P)
+        if rem:
+            faults.append(f"busy fell at {t_end} ps, between clock edges")
+        await FallingEdge(d.clk)  # registered outputs of the end edge have settled
+        if _int(d.done.value) != 1:
+            faults.append(f"{p.name}: done is not high after busy fell (cycle {end_cycle})")
+        if _int(d.err.value) != 0:
+            faults.append(f"{p.name}: err is high after the update (an out-of-range code?)")
+        rows = self.rec[f"{p.name}_row_lvl"].window(t0, t_end, self.P, f"{p.name}_row_lvl", faults)
+        cols = self.rec[f"{p.name}_col_lvl"].window(t0, t_end, self.P, f"{p.name}_col_lvl", faults)
+        for other in self.params:  # crossbars not selected must stay released
+            if other.name == p.name:
+                continue
+            for k in ("row", "col"):
+                n = f"{other.name}_{k}_lvl"
+                got = self.rec[n].window(t0, t_end, self.P, n, faults)
+                if any(v != 0 for _, v in got):
+                    faults.append(f"{n} not released while {p.name} was programmed")
+        self.seconds += time.perf_counter() - t_wall
+        return Capture(p.name, rows, cols, int(end_cycle), faults)
+
+
+async def _busy_low(d) -> None:
+    while _int(d.busy.value) != 0:
+        await d.busy.value_change
+
+
+@cocotb.test()
+async def test_cosim(dut):
+    """Co-simulated learning steps, each checked against the golden model."""
+    from codegen.elab import elaborate
+    from codegen.learn.overrides import override
+    from codegen.load import load_spec
+
+    conf = json.loads(Path(os.environ["EQP_COSIM_CONFIG"]).read_text())
+    spec = load_spec(conf["spec"])
+    if conf["overrides"]:
+        spec = override(spec, conf["overrides"])
+    chip = elaborate(spec)
+    cfg = CosimConfig(**{**conf["cosim"], "out": Path(conf["cosim"]["out"])})
+    ctrl = RtlController(dut, CtrlParams.all_from_chip(chip))
+    await ctrl.setup()
+    try:
+        result = await run_loop(chip, cfg, ctrl, log=dut._log.info)
+    except Exception as exc:  # the parent reads the message from the result file
+        Path(conf["result"]).write_text(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
+        raise
+    Path(conf["result"]).write_text(json.dumps(result.as_dict(), indent=1))
+    if result.divergence is not None:
+        dv = result.divergence
+        raise AssertionError(f"step {dv.step}: {dv.kind} divergence: {dv.message}")
+    assert result.passed, f"only {len(result.steps)} of {cfg.steps} steps ran"
