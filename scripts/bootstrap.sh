@@ -19,6 +19,8 @@ ngspice_ok() { command -v ngspice >/dev/null && ngspice --version 2>/dev/null | 
 ngspice_ok || need_apt+=(ngspice)
 [ -e /usr/lib/x86_64-linux-gnu/libngspice.so.0 ] || [ -e /usr/lib/aarch64-linux-gnu/libngspice.so.0 ] || need_apt+=(libngspice0)
 command -v iverilog >/dev/null || need_apt+=(iverilog)
+command -v g++ >/dev/null || need_apt+=(g++)     # Verilator --build and the d_cosim library
+command -v make >/dev/null || need_apt+=(make)
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "system packages missing: ${need_apt[*]}"
   if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
@@ -35,7 +37,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   step "apt-get install (no upgrade of other packages)"
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-upgrade --no-install-recommends \
     -t bookworm-backports ngspice libngspice0 >/dev/null
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-upgrade --no-install-recommends iverilog >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-upgrade --no-install-recommends iverilog g++ make >/dev/null
 else
   step "system packages present: $(ngspice --version 2>/dev/null | grep -o 'ngspice-[0-9]*' | head -1), $(iverilog -V 2>&1 | head -1 | cut -c1-30)"
 fi
