@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from . import __version__
@@ -31,6 +32,9 @@ def render_plan(chip: Chip, options: BuildOptions | None = None, only: list[str]
             plan.add(path, content, backend=name)
         versions.update(backend.tool_versions())
     plan.meta = {"chip": chip.name, "chip_sha256": chip.spec_hash, "tools": dict(sorted(versions.items()))}
+    if options.conductances is not None:
+        # the conductance file the build's values came from (absent: the seeded initial conductances)
+        plan.meta["conductances_sha256"] = options.conductances.sha256
     return plan
 
 
@@ -39,8 +43,15 @@ def build(
     out_dir: str | Path | None = None,
     force: bool = False,
     options: BuildOptions | None = None,
+    conductances: str | Path | None = None,
 ) -> tuple[Chip, Path, BuildPlan, WriteReport]:
+    """Build ``spec_path`` into ``out_dir``; ``conductances``: a conductance file (S) to emit instead
+    of the seeded initial conductances (read and validated before anything is written)."""
+    from .model.conductances import read_conductances
+
     chip = elaborate(load_spec(spec_path))
+    if conductances is not None:
+        options = replace(options or BuildOptions(), conductances=read_conductances(chip, conductances))
     out = Path(out_dir) if out_dir is not None else default_build_dir(chip.name)
     plan = render_plan(chip, options)
     report = write_plan(plan, out, force=force)

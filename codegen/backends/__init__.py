@@ -11,19 +11,29 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from ..ir import Chip
+
+if TYPE_CHECKING:
+    from ..model.conductances import ConductanceSet
 
 __all__ = ["Backend", "BuildOptions", "register", "get_backend", "all_backends"]
 
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """Options every backend may read.  ``compile``: run external compilers (openvaf-r)."""
+    """Options every backend may read.
+
+    ``compile``: run external compilers (openvaf-r).  ``conductances``: the crossbar conductances
+    (S) to emit instead of the chip's seeded initial ones (e.g. trained ones, read with
+    :func:`codegen.model.conductances.read_conductances`); a backend that emits conductance values
+    takes them from :func:`codegen.model.conductances.chip_conductances`, never from the chip directly.
+    """
 
     compile: bool = True
     extra: dict[str, object] = field(default_factory=dict)
+    conductances: ConductanceSet | None = None
 
 
 class Backend:

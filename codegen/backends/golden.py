@@ -1,8 +1,10 @@
 """Backend ``golden``: the golden model's starting point and reference operating points.
 
-* ``golden/conductances.json``: the initial conductances (S) of every crossbar, drawn with the
-  training seed (``Chip.initial_conductances()``), with the row (destination) and column (source)
-  node names; floats as Python's repr (exact round trip).
+* ``golden/conductances.json``: the conductances (S) of every crossbar, with the row (destination)
+  and column (source) node names; floats as Python's repr (exact round trip); the format of
+  :mod:`codegen.model.conductances`.  The initial conductances drawn with the training seed
+  (``Chip.initial_conductances()``), or those of ``options.conductances``
+  (``codegen build --conductances FILE``, e.g. trained ones).
 * ``golden/reference.json``: free-phase equilibria of the golden model at those conductances for a
   few probe inputs (all zeros, all ones, two seeded uniform draws in [0, 1]): every node's voltage
   (V) and the outputs (V), rounded to 1e-9 V (the solver's own accuracy is about
@@ -42,24 +44,29 @@ def _dump(obj: object) -> str:
 @register
 class Golden(Backend):
     name = "golden"
-    summary = "golden/: initial conductances, reference equilibria, how to load the Python golden model"
+    summary = (
+        "golden/: conductances (initial, or --conductances), reference equilibria, how to load the "
+        "Python golden model"
+    )
 
     def render(self, chip: Chip, options: BuildOptions) -> dict[str, str | bytes]:
         from ..model import GoldenModel
+        from ..model.conductances import chip_conductances, conductance_seed, write_conductances
 
-        G = chip.initial_conductances()
-        cond = {
-            "seed": chip.training.seed,
-            "unit": "S",
-            "crossbars": {
-                xb.name: {
-                    "rows": list(xb.dst_nodes),
-                    "cols": list(xb.src_nodes),
-                    "G": G[xb.name].tolist(),
-                }
-                for xb in chip.crossbars
-            },
-        }
+        G = chip_conductances(chip, options)
+        seed = conductance_seed(chip, options)
+        cs = options.conductances
+        origin = (
+            f"initial conductances (S) per crossbar, seed {seed}"
+            if cs is None
+            else f"conductances (S) per crossbar from `{cs.name}` (sha256 {cs.sha256[:16]}…), "
+            f"e.g. trained ones; initial seed {seed}"
+        )
+        default_note = (
+            "G defaults to chip.initial_conductances() (the same numbers)"
+            if cs is None
+            else "without G: chip.initial_conductances(), not these"
+        )
         x = probe_inputs(chip)
         eq = GoldenModel(chip, G).solve(x)
         volts = eq.voltages()
@@ -87,13 +94,13 @@ from codegen.model import GoldenModel
 chip = elaborate(load_spec("{chip.name}.yaml"))
 data = json.load(open("golden/conductances.json"))
 G = {{name: np.array(xb["G"]) for name, xb in data["crossbars"].items()}}  # S
-m = GoldenModel(chip, G)                 # G defaults to chip.initial_conductances() (the same numbers)
+m = GoldenModel(chip, G)                 # {default_note}
 eq = m.solve(x)                          # x: (B, {chip.n_inputs}) features -> eq.v, eq.outputs (V)
 grads = m.ep_gradient(x, target)         # dict crossbar -> dC/dG (V^2/S), EP
 exact = m.exact_gradient(x, target)      # implicit differentiation
 ```
 
-- `conductances.json`: initial conductances (S) per crossbar, seed {chip.training.seed}; `rows` are the
+- `conductances.json`: {origin}; `rows` are the
   destination nodes, `cols` the source nodes (`G[r][c]` joins `cols[c]` and `rows[r]`).
 - `reference.json`: free-phase equilibrium for {len(x)} probe inputs: `voltages[node][probe]` (V, every
   node), `outputs[probe]` (V), rounded to 1e-{_DECIMALS} V.
@@ -102,7 +109,7 @@ Network: {" × ".join(str(la.size) for la in chip.layers)}, {len(chip.free_nodes
 crossbars {", ".join(f"{xb.name} {xb.shape[0]}×{xb.shape[1]}" for xb in chip.crossbars)}.
 """
         return {
-            "golden/conductances.json": _dump(cond),
+            "golden/conductances.json": write_conductances(chip, G, seed),
             "golden/reference.json": _dump(ref),
             "golden/README.md": readme,
         }

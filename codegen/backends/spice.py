@@ -8,7 +8,8 @@ each dialect's templates (``templates/<dialect>/*.j2``) only spell it.  Files pe
   diodes ``DHI_<node>`` / ``DLO_<node>``) and the whole network ``<chip>_net`` (crossbars, neurons
   and bidirectional amplifiers ``E_<amp>`` + 0 V sense ``V_<amp>`` + ``F_<amp>``).
 * ``params``: one parameter ``g_<xbar>_<row>_<col>`` (S) per conductance (the chip's initial
-  conductances); every copy of the network reads the same parameters.
+  conductances, or ``options.conductances``: ``codegen build --conductances FILE``, whose file
+  name and sha256 then head the file); every copy of the network reads the same parameters.
 * ``free``: sources + one network copy, no nudging (output switches open).
 * ``nudged``: the same plus, per output, a target source ``VTGT<j>`` (V(tref) = V(out−) + t) and a
   VCCS ``GNUDGE<j>`` of gain β driving ``β·(t − y)`` into ``out<j>p`` (and out of ``out<j>n``).
@@ -37,6 +38,7 @@ from . import Backend, BuildOptions, register
 __all__ = [
     "NetlistContext",
     "netlist_context",
+    "build_context",
     "COPY_SUFFIX",
     "copy_node",
     "resistor_param",
@@ -85,6 +87,8 @@ class NetlistContext:
     diode: dict[str, Any]
     options: dict[str, Any]
     params: list[tuple[str, float]]
+    #: where ``params`` come from when not the seeded initial conductances (a comment line), else ""
+    params_source: str
     crossbars: list[dict[str, Any]]
     neurons: list[dict[str, Any]]
     amplifiers: list[dict[str, Any]]
@@ -111,10 +115,13 @@ def _unique(seq: list[str]) -> list[str]:
     return list(dict.fromkeys(seq))
 
 
-def netlist_context(chip: Chip, conductances: dict[str, np.ndarray] | None = None) -> NetlistContext:
+def netlist_context(
+    chip: Chip, conductances: dict[str, np.ndarray] | None = None, params_source: str = ""
+) -> NetlistContext:
     """Build the dialect-independent netlist description of ``chip``.
 
     ``conductances``: dict crossbar → (rows, cols) array (S); default the chip's initial conductances.
+    ``params_source``: one line saying where they come from (written into the params files).
     """
     g = conductances if conductances is not None else chip.initial_conductances()
     params: list[tuple[str, float]] = []
@@ -230,6 +237,7 @@ def netlist_context(chip: Chip, conductances: dict[str, np.ndarray] | None = Non
             "temp": d.temperature_C if d is not None else 27.0,
         },
         params=params,
+        params_source=params_source,
         crossbars=crossbars,
         neurons=neurons,
         amplifiers=amplifiers,
@@ -242,6 +250,15 @@ def netlist_context(chip: Chip, conductances: dict[str, np.ndarray] | None = Non
             "simultaneous": simultaneous,
         },
     )
+
+
+def build_context(chip: Chip, options: BuildOptions) -> NetlistContext:
+    """:func:`netlist_context` at the conductances of the build (:func:`chip_conductances`)."""
+    from ..model.conductances import chip_conductances
+
+    cs = options.conductances
+    source = "" if cs is None else f"from conductance file {cs.name} (sha256 {cs.sha256})"
+    return netlist_context(chip, chip_conductances(chip, options), source)
 
 
 TOPS = ("free", "nudged", "simultaneous")
@@ -268,7 +285,7 @@ class SpiceBackend(Backend):
     )
 
     def render(self, chip: Chip, options: BuildOptions) -> dict[str, str | bytes]:
-        ctx = netlist_context(chip)
+        ctx = build_context(chip, options)
         files = _render_dialect("spice", "sp", ctx)
         # ngspice reads .spiceinit from the folder it runs in (TOOLCHAIN.md: 8 threads on 2 cores
         # made OSDI transients 15-20x slower)
@@ -286,7 +303,7 @@ class SpectreBackend(Backend):
     summary = "spectre/: the same netlists in Spectre syntax, memristor variant via ahdl_include (no simulator here)"
 
     def render(self, chip: Chip, options: BuildOptions) -> dict[str, str | bytes]:
-        ctx = netlist_context(chip)
+        ctx = build_context(chip, options)
         files = _render_dialect("spectre", "scs", ctx)
         # variant: the weights as Verilog-A memristors, compiled by Spectre from the .va source
         mem = {**ctx.as_dict(), "memristor": True, "va_path": VA_PATH}
@@ -303,4 +320,4 @@ class XyceBackend(Backend):
     summary = "xyce/: the same netlists in Xyce syntax (templated; no simulator here)"
 
     def render(self, chip: Chip, options: BuildOptions) -> dict[str, str | bytes]:
-        return _render_dialect("xyce", "cir", netlist_context(chip))
+        return _render_dialect("xyce", "cir", build_context(chip, options))

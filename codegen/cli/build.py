@@ -31,6 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", metavar="DIR", help="build folder (default: build/<name>)")
     p.add_argument("--force", action="store_true", help="overwrite files codegen did not generate")
     p.add_argument("--no-compile", action="store_true", help="do not run external compilers (openvaf-r)")
+    p.add_argument(
+        "--conductances",
+        metavar="FILE",
+        help="emit these crossbar conductances (S) instead of the seeded initial ones, e.g. "
+        "build/<name>/train/conductances.json from codegen train (the format of golden/conductances.json); "
+        "its sha256 goes into manifest.json",
+    )
     p.add_argument("-q", "--quiet", action="store_true", help="print only the build folder")
     p.set_defaults(func=run)
 
@@ -107,7 +114,11 @@ def next_commands(spec: str) -> list[tuple[str, str]]:
 
 def run(args: argparse.Namespace) -> int:
     chip, out, plan, report = build(
-        args.spec, args.out, force=args.force, options=BuildOptions(compile=not args.no_compile)
+        args.spec,
+        args.out,
+        force=args.force,
+        options=BuildOptions(compile=not args.no_compile),
+        conductances=args.conductances,
     )
     if args.quiet:
         print(out)
@@ -117,12 +128,21 @@ def run(args: argparse.Namespace) -> int:
     sizes = " × ".join(str(layer.size) for layer in chip.layers)
     xbars = ", ".join(f"{xb.name} {xb.shape[0]}×{xb.shape[1]}" for xb in chip.crossbars)
     console.print(f"network {sizes}; crossbars {xbars}; {len(chip.free_nodes)} free nodes")
+    sha = plan.meta.get("conductances_sha256")
+    console.print(
+        f"conductances: {escape(str(args.conductances))} (sha256 {str(sha)[:16]}…)"
+        if sha
+        else f"conductances: initial, seed {chip.training.seed} (codegen build --conductances FILE for others)"
+    )
     console.print(
         f"manifest: {out}/manifest.json (build digest {plan.digest[:16]}; every file with its sha256)"
     )
     if report.removed:
         console.print(f"removed stale generated files: {', '.join(report.removed)}")
     cmds = next_commands(args.spec)
+    if args.conductances:  # check the chip at the conductances it was built with
+        flag = f" --conductances {args.conductances}"
+        cmds = [(c + flag if c.startswith("codegen check ") else c, h) for c, h in cmds]
     if cmds:
         grid = Table.grid(padding=(0, 2))
         grid.add_column(no_wrap=True)

@@ -7,7 +7,9 @@ and simultaneous phases; per phase the largest |ΔV| over every node and the rel
 EP update computed from ngspice's voltages.  A "read disturb" row gives the largest |ΔV| across
 any weight conductance over those samples and phases (golden model, cross-checked with ngspice)
 against the memristor thresholds: a cell at or beyond a threshold would be reprogrammed by the
-network's own read voltages.  A last row drives one Verilog-A memristor with set and
+network's own read voltages.  Every row runs at the chip's seeded initial conductances, or at those
+of ``--conductances FILE`` (e.g. trained ones from ``codegen train``: weights pushed to g_min or
+g_max put larger drops across cells).  A last row drives one Verilog-A memristor with set and
 reset pulses in an ngspice transient against the golden pulse model.  Writes ``check.json``; exit
 status 1 if any row fails.
 """
@@ -26,6 +28,7 @@ from ..elab import elaborate
 from ..errors import CodegenError
 from ..ir import Chip
 from ..load import load_spec
+from ..model.conductances import ConductanceSet, read_conductances
 from ..run.equivalence import TOL_EP_REL, TOL_V, PhaseVoltages, compare_phases, read_disturb
 from ..run.tools import ToolMissing
 
@@ -61,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--build",
         metavar="DIR",
         help="simulate the netlists of this build folder (DIR/spice) instead of rendering them",
+    )
+    p.add_argument(
+        "--conductances",
+        metavar="FILE",
+        help="check the chip at these crossbar conductances (S) instead of the seeded initial ones, "
+        "e.g. build/<name>/train/conductances.json from codegen train (one chip.yaml only)",
     )
     p.add_argument("--json", metavar="FILE", help="report file (default build/<name>/check.json)")
     p.add_argument("--no-pulse", action="store_true", help="leave out the memristor pulse row")
@@ -107,13 +116,29 @@ def _pulse_row(chip: Chip) -> dict[str, object]:
     }
 
 
+def _built_with(build: str) -> str | None:
+    """sha256 of the conductance file the build folder ``build`` was made with (None: initial)."""
+    try:
+        meta = json.loads((Path(build) / "manifest.json").read_text())
+    except (OSError, ValueError):
+        return None
+    sha = meta.get("conductances_sha256") if isinstance(meta, dict) else None
+    return sha if isinstance(sha, str) else None
+
+
 def check_chip(
-    chip: Chip, samples: int, seed: int, build: str | None, pulse: bool, inputs: str = "random"
+    chip: Chip,
+    samples: int,
+    seed: int,
+    build: str | None,
+    pulse: bool,
+    inputs: str = "random",
+    conductances: ConductanceSet | None = None,
 ) -> dict[str, object]:
     """Run every comparison for one chip; returns the JSON-ready report.
 
     ``inputs``: ``dataset`` (the chip's training samples), ``random`` or ``auto`` (dataset if its
-    loader is installed)."""
+    loader is installed).  ``conductances``: check at these (S) instead of the initial ones."""
     from ..run.ngspice import read_netlist_dir
 
     data = dataset_samples(chip, samples) if inputs in ("auto", "dataset") else None
@@ -121,9 +146,22 @@ def check_chip(
         raise CodegenError("--inputs dataset needs codegen.learn.datasets (not installed in this checkout)")
     source = "dataset" if data is not None else "random"
     x, t = data if data is not None else random_samples(chip, samples, seed)
+    if build:
+        built = _built_with(build)
+        ours = None if conductances is None else conductances.sha256
+        if built != ours:
+            was = f"the conductance file of sha256 {built[:16]}…" if built else "the initial conductances"
+            now = (
+                f"{conductances.name} (sha256 {ours[:16]}…)" if conductances and ours else "the initial ones"
+            )
+            raise CodegenError(
+                f"{build} was built with {was}, but this check uses {now}: pass the same "
+                "--conductances FILE as the build" + (" (here: none)" if built is None else "")
+            )
     files = read_netlist_dir(Path(build) / "spice") if build else None
+    G = chip.initial_conductances() if conductances is None else conductances.G
     record = PhaseVoltages(golden={}, ngspice={})
-    rows = compare_phases(chip, chip.initial_conductances(), x, t, files=files, record=record)
+    rows = compare_phases(chip, G, x, t, files=files, record=record)
     disturb = read_disturb(chip, record)
     report: dict[str, object] = {
         "chip": chip.name,
@@ -132,6 +170,11 @@ def check_chip(
         "seed": seed,
         "beta_S": chip.nudge.beta_S,
         "centered": chip.nudge.centered,
+        "conductances": (
+            {"source": "initial", "seed": chip.training.seed}
+            if conductances is None
+            else {"source": "file", "file": conductances.name, "sha256": conductances.sha256}
+        ),
         "tolerances": {"max_dv_V": TOL_V, "ep_rel_err": TOL_EP_REL, "pulse_rel_err": TOL_PULSE_REL},
         "phases": [r.as_dict() for r in rows],
         "read_disturb": disturb.as_dict(),
@@ -150,7 +193,8 @@ def _table(report: dict[str, object]) -> Table:
     table = Table(
         title=(
             f"{report['chip']}: ngspice vs golden model, {report['samples']} {report['inputs']} samples, "
-            f"β = {report['beta_S']:g} S{' centered' if report['centered'] else ''}"
+            f"β = {report['beta_S']:g} S{' centered' if report['centered'] else ''}, "
+            f"{_conductance_label(report['conductances'])}"  # type: ignore[arg-type]
         ),
         caption=(
             f"tolerances: |ΔV| ≤ {TOL_V:g} V; EP update error ≤ {TOL_EP_REL:g} × largest update of "
@@ -200,6 +244,12 @@ def _table(report: dict[str, object]) -> Table:
     return table
 
 
+def _conductance_label(c: dict[str, object]) -> str:
+    if c["source"] == "initial":
+        return f"initial conductances (seed {c['seed']})"
+    return f"conductances of {c['file']} (sha256 {str(c['sha256'])[:12]}…)"
+
+
 def _disturb_line(d: dict[str, object]) -> str:
     verdict = "below" if d["passed"] else "[red]at or beyond[/]"
     return (
@@ -212,11 +262,18 @@ def _disturb_line(d: dict[str, object]) -> str:
 def run(args: argparse.Namespace) -> int:
     if args.samples < 1:
         raise CodegenError(f"--samples must be at least 1, got {args.samples}")
+    if args.conductances and len(args.spec) > 1:
+        raise CodegenError(
+            f"--conductances belongs to one chip; got {len(args.spec)} chip.yaml files ({', '.join(args.spec)})"
+        )
     console = Console()
     reports = []
     for path in args.spec:
         chip = elaborate(load_spec(path))
-        report = check_chip(chip, args.samples, args.seed, args.build, not args.no_pulse, args.inputs)
+        cs = read_conductances(chip, args.conductances) if args.conductances else None
+        report = check_chip(
+            chip, args.samples, args.seed, args.build, not args.no_pulse, args.inputs, conductances=cs
+        )
         reports.append(report)
         console.print(_table(report))
         console.print(_disturb_line(report["read_disturb"]))  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""``codegen train chip.yaml``: train on the chip's dataset and write metrics and plots."""
+"""``codegen train chip.yaml``: train on the chip's dataset; write metrics, plots and the trained
+conductances (``conductances.json``, the format of :mod:`codegen.model.conductances`)."""
 
 from __future__ import annotations
 
@@ -56,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from ..learn.plots import plot_conductances, plot_history
     from ..learn.trainer import train
     from ..load import load_spec
+    from ..model.conductances import write_conductances
 
     spec = load_spec(args.spec)
     sets = {}
@@ -168,6 +170,9 @@ def run(args: argparse.Namespace) -> int:
     )
     d = chip.device
     plot_conductances(ep.g_initial, ep.g_final, out / "conductances.png", (d.g_min_S, d.g_max_S))
+    # the EP run's final conductances, for `codegen build/check --conductances` (same bytes for the
+    # same chip + seeds)
+    (out / "conductances.json").write_text(write_conductances(chip, ep.g_final, metrics["init_seed"]))
 
     table = Table(title=f"{chip.name} after {tr.epochs} epochs")
     for c in ("run", "train loss (V²)", "test loss (V²)", "train acc", "test acc"):
@@ -190,5 +195,18 @@ def run(args: argparse.Namespace) -> int:
         )
     if ep.rule == "sign-pulse":
         Console().print(f"programming pulses sent: {sum(r['pulses'] for r in rows)}")
-    Console().print(f"wrote {out}/metrics.csv, metrics.json, timing.json, training.png, conductances.png")
+    Console().print(
+        f"wrote {out}/metrics.csv, metrics.json, timing.json, training.png, conductances.png, "
+        "conductances.json"
+    )
+    Console().print(
+        f"trained chip: codegen build {args.spec} --conductances {out}/conductances.json; "
+        f"codegen check {args.spec} --conductances {out}/conductances.json",
+        markup=False,
+    )
+    if args.set:
+        Console().print(
+            "(--set changed the spec: build and check a chip.yaml with the same changes; the file is "
+            "validated against its crossbars and [g_min, g_max])"
+        )
     return 0
