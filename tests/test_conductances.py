@@ -173,6 +173,20 @@ def test_build_and_check_the_trained_chip(chip, trained, tmp_path, capsys):
     assert main([*base, "--build", str(out), "--json", str(tmp_path / "x.json")]) == 2
     assert "pass the same --conductances FILE" in capsys.readouterr().err
     assert not (tmp_path / "x.json").exists()
+    # a netlist folder without a manifest (hand-assembled) is taken as it is: here it matches
+    (out / "manifest.json").unlink()
+    argv = [*base, "--build", str(out), "--conductances", str(trained), "--json", str(rep_t)]
+    assert main(argv) == 0
+
+
+@pytest.mark.ngspice
+def test_check_refuses_a_plain_build_with_a_conductance_file(trained, tmp_path, capsys):
+    out = tmp_path / "b"
+    assert main(["build", str(KIRAZ), "--no-compile", "-q", "-o", str(out)]) == 0
+    argv = ["check", str(KIRAZ), "--no-pulse", "--build", str(out), "--conductances", str(trained)]
+    assert main([*argv, "--json", str(tmp_path / "c.json")]) == 2
+    err = capsys.readouterr().err
+    assert "was built with the initial conductances" in err and "(here: none)" in err
 
 
 def _kiraz_thresholds(tmp_path: Path, v_th: float, pulse: float) -> Path:

@@ -116,13 +116,19 @@ def _pulse_row(chip: Chip) -> dict[str, object]:
     }
 
 
-def _built_with(build: str) -> str | None:
-    """sha256 of the conductance file the build folder ``build`` was made with (None: initial)."""
+_UNKNOWN = object()
+
+
+def _built_with(build: str) -> object:
+    """sha256 of the conductance file the build folder ``build`` was made with (None: the initial
+    conductances; ``_UNKNOWN`` when it has no readable manifest.json)."""
     try:
         meta = json.loads((Path(build) / "manifest.json").read_text())
     except (OSError, ValueError):
-        return None
-    sha = meta.get("conductances_sha256") if isinstance(meta, dict) else None
+        return _UNKNOWN
+    if not isinstance(meta, dict):
+        return _UNKNOWN
+    sha = meta.get("conductances_sha256")
     return sha if isinstance(sha, str) else None
 
 
@@ -149,8 +155,10 @@ def check_chip(
     if build:
         built = _built_with(build)
         ours = None if conductances is None else conductances.sha256
-        if built != ours:
-            was = f"the conductance file of sha256 {built[:16]}…" if built else "the initial conductances"
+        if built is not _UNKNOWN and built != ours:
+            was = (
+                f"the conductance file of sha256 {str(built)[:16]}…" if built else "the initial conductances"
+            )
             now = (
                 f"{conductances.name} (sha256 {ours[:16]}…)" if conductances and ours else "the initial ones"
             )
