@@ -173,3 +173,12 @@ def test_real_data_accuracy(example):
     accuracy (recorded: iris 95.6 % after 80 epochs, ~25 s; digits 96.0 % after 20 epochs, ~8 s)."""
     chip, ds, b, r = run(example)
     assert r.final.test_acc >= 0.93, [round(m.test_acc, 3) for m in r.history]
+
+
+def test_set_option_needs_path_equals_value(capsys):
+    from codegen.cli import main
+    from codegen.learn.overrides import parse_sets
+
+    assert parse_sets(["training.epochs=3", "nudge.beta=1u"]) == {"training.epochs": 3, "nudge.beta": "1u"}
+    assert main(["train", str(example_path("xor")), "--set", "training.epochs", "-q"]) == 2
+    assert "--set needs PATH=VALUE" in capsys.readouterr().err

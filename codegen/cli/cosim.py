@@ -92,16 +92,11 @@ def run(args: argparse.Namespace) -> int:
     from ..cosim.loop import CosimConfig, ReferenceController, run_loop, validate
     from ..cosim.report import write_report
     from ..elab import elaborate
-    from ..learn.overrides import override, parse_value
+    from ..learn.overrides import override, parse_sets
     from ..load import load_spec
 
     spec = load_spec(args.spec)
-    sets = {}
-    for s in args.set:
-        if "=" not in s:
-            raise CodegenError(f"--set needs PATH=VALUE, got {s!r}")
-        k, v = s.split("=", 1)
-        sets[k.strip()] = parse_value(v.strip())
+    sets = parse_sets(args.set)
     if sets:
         spec = override(spec, sets)
     chip = elaborate(spec)

@@ -7,8 +7,6 @@ import argparse
 import json
 from pathlib import Path
 
-from ..errors import CodegenError
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -53,19 +51,14 @@ def run(args: argparse.Namespace) -> int:
     from ..elab import elaborate
     from ..learn.backends import make_backend
     from ..learn.datasets import load_dataset
-    from ..learn.overrides import override, parse_value
+    from ..learn.overrides import override, parse_sets
     from ..learn.plots import plot_conductances, plot_history
     from ..learn.trainer import train
     from ..load import load_spec
     from ..model.conductances import write_conductances
 
     spec = load_spec(args.spec)
-    sets = {}
-    for s in args.set:
-        if "=" not in s:
-            raise CodegenError(f"--set needs PATH=VALUE, got {s!r}")
-        k, v = s.split("=", 1)
-        sets[k.strip()] = parse_value(v.strip())
+    sets = parse_sets(args.set)
     if args.rule:
         sets["training.rule"] = args.rule
     if args.epochs is not None:

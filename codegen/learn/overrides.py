@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from ..errors import CodegenError
 from ..spec import Spec
 
-__all__ = ["override", "parse_value", "parse_param"]
+__all__ = ["override", "parse_value", "parse_param", "parse_sets"]
 
 
 def parse_value(text: str) -> Any:
@@ -23,6 +23,17 @@ def parse_value(text: str) -> Any:
         except ValueError:
             return v
     return v
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    """``--set PATH=VALUE`` options → ``{path: value}`` (values as :func:`parse_value`)."""
+    sets: dict[str, Any] = {}
+    for s in items:
+        if "=" not in s:
+            raise CodegenError(f"--set needs PATH=VALUE, got {s!r}")
+        k, v = s.split("=", 1)
+        sets[k.strip()] = parse_value(v.strip())
+    return sets
 
 
 def parse_param(text: str) -> tuple[str, list[Any]]:
