@@ -170,7 +170,7 @@ def test_sign_pulse_variants_are_the_same_circuits(path):
 @pytest.mark.parametrize("example", ["iris", "digits"])
 def test_real_data_accuracy(example):
     """Iris and 8×8 digits with the tuned examples (gradient rule, golden model): ≥ 93 % test
-    accuracy (recorded: iris 95.6 % after 80 epochs, ~25 s; digits 96.0 % after 20 epochs, ~8 s)."""
+    accuracy (recorded: iris 95.6 % after 80 epochs, ~17 s; digits 96.0 % after 20 epochs, ~8 s)."""
     chip, ds, b, r = run(example)
     assert r.final.test_acc >= 0.93, [round(m.test_acc, 3) for m in r.history]
 
