@@ -49,6 +49,7 @@ def chip_yaml(
     alpha_V: float = 1.0,
     beta_S: float = 1e-6,
     diode_n: float = 1.0,
+    diode_is_A: float = 1e-12,
     max_newton_iterations: int = 200,
 ) -> str:
     """chip.yaml text of a random test network (conductance range in S, voltages in V)."""
@@ -75,7 +76,7 @@ neuron:
   v_high: {v_high_V!r}
   alpha: {alpha_V!r}
   on_output: {str(on_output).lower()}
-  diode: {{n: {diode_n!r}}}
+  diode: {{n: {diode_n!r}, is: {diode_is_A!r}}}
 amplifier: {{enabled: {str(amplifier).lower()}, gain: {gain!r}}}
 nudge: {{beta: {beta_S!r}, centered: true}}
 simulation: {{max_newton_iterations: {max_newton_iterations}}}

@@ -147,6 +147,17 @@ def test_twenty_random_networks_match_golden_model():
     assert time.perf_counter() - t0 < 60, "20 random networks should take well under a minute in shared mode"
 
 
+def test_strong_reverse_bias_follows_ngspice_diode_equations():
+    """A large IS puts clamp diodes deep into reverse bias (below −3·N·Vt), where ngspice leaves the
+    Shockley equation for SPICE3's cubic branch; with a plain exponential in the golden model this
+    chip was 3.3e-7 V off ngspice.  Same tolerances as every other equivalence check."""
+    chip = random_chip(5, [4, 6, 3], diode_is_A=1e-8, v_low_V=-0.05, v_high_V=0.05)
+    x, t = _samples(chip, 3, 5)
+    rows = compare_phases(chip, chip.initial_conductances(), x, t)
+    _assert_rows(rows, "IS = 10 nA")
+    assert max(r.max_dv_V for r in rows) < 1e-8, [r.max_dv_V for r in rows]
+
+
 def test_other_conductances_by_alter_match_golden_model():
     chip = _example("iris")
     x, t = _samples(chip, 1)

@@ -291,12 +291,28 @@ class GoldenModel:
         return t
 
     def _diode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Current (A), conductance (S) and co-content (W) of one clamp diode at voltage ``x`` (V)."""
-        with np.errstate(over="ignore", invalid="ignore"):
-            e = np.exp(x / self._nvt)
-            i = self._is * (e - 1.0) + self._gmin * x
-            gd = self._is / self._nvt * e + self._gmin
-            w = self._is * self._nvt * (e - 1.0) - self._is * x + 0.5 * self._gmin * x * x
+        """Current (A), conductance (S) and co-content (W) of one clamp diode at voltage ``x`` (V).
+
+        ngspice's diode equations (dioload.c, no breakdown voltage): Shockley for ``x ≥ −3·N·Vt``;
+        below it the SPICE3 reverse branch ``I = −IS·(1 + (3·N·Vt/(e·x))³)``, which joins the
+        Shockley branch continuously.  GMIN is in parallel throughout.  The co-content is the
+        integral of the current from 0, so the energy and the Newton line search stay consistent.
+        """
+        x0 = -3.0 * self._nvt
+        c3 = (3.0 * self._nvt / np.e) ** 3
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            fwd = x >= x0
+            e = np.exp(np.where(fwd, x, x0) / self._nvt)
+            xr = np.where(fwd, x0, x)  # reverse-branch voltage (never 0)
+            arg = c3 / xr**3
+            i = np.where(fwd, self._is * (e - 1.0), -self._is * (1.0 + arg)) + self._gmin * x
+            gd = np.where(fwd, self._is / self._nvt * e, 3.0 * self._is * arg / xr) + self._gmin
+            w0 = self._is * self._nvt * (np.exp(-3.0) - 1.0) - self._is * x0
+            w_rev = w0 - self._is * (x - x0) + 0.5 * self._is * c3 * (xr**-2 - x0**-2)
+            w = (
+                np.where(fwd, self._is * self._nvt * (e - 1.0) - self._is * x, w_rev)
+                + 0.5 * self._gmin * x * x
+            )
         return i, gd, w
 
     def _eval(
