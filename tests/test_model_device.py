@@ -16,9 +16,13 @@ def dev():
 
 def test_one_pulse_is_one_step(dev):
     w = np.linspace(0, 0.9, 7)
-    assert g_from_w(dev, apply_pulses(dev, w, np.ones(7, int))) - g_from_w(dev, w) == pytest.approx(np.full(7, dev.dg_set_S), rel=1e-9)
+    assert g_from_w(dev, apply_pulses(dev, w, np.ones(7, int))) - g_from_w(dev, w) == pytest.approx(
+        np.full(7, dev.dg_set_S), rel=1e-9
+    )
     w = np.linspace(0.1, 1, 7)
-    assert g_from_w(dev, w) - g_from_w(dev, apply_pulses(dev, w, -np.ones(7, int))) == pytest.approx(np.full(7, dev.dg_reset_S), rel=1e-9)
+    assert g_from_w(dev, w) - g_from_w(dev, apply_pulses(dev, w, -np.ones(7, int))) == pytest.approx(
+        np.full(7, dev.dg_reset_S), rel=1e-9
+    )
 
 
 def test_hard_bounds_and_no_change_below_threshold(dev):

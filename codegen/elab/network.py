@@ -72,7 +72,9 @@ def run(spec: Spec, fields: dict[str, Any]) -> dict[str, Any]:
         sources.append(SourceIR(name="Vnrn_lo", node="nrn_lo", kind="neuron", value_V=lo))
 
     # crossbars: forward (k-1 → k), skips, and one bias crossbar per neuron layer
-    links: list[tuple[int, int, Literal["forward", "skip"]]] = [(k - 1, k, "forward") for k in range(1, L + 1)]
+    links: list[tuple[int, int, Literal["forward", "skip"]]] = [
+        (k - 1, k, "forward") for k in range(1, L + 1)
+    ]
     links += [(s.src, s.dst, "skip") for s in net.skip]
     links.sort(key=lambda t: (t[1], t[0]))
     amplifiers: dict[tuple[str, int], AmplifierIR] = {}

