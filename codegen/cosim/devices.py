@@ -107,17 +107,14 @@ class TransientDevices:
     ) -> tuple[str, list[str]]:
         """The transient netlist of one update and the names of the ``@inst[g]`` vectors, in cell order."""
         from ..controller import LEVEL_VOLTS_HALVES
+        from ..run.ngspice_tran import memristor_deck_head, tran_wrdata_tail
 
         dev = self.chip.device
         width = dev.pulse_width_s
         tr = width * self.rise_fraction
-        lines = [
-            f"* co-simulation step {step}: programming pulses of the RTL controller through eqp_memristor",
-            ".control",
-            "pre_osdi eqp_memristor.osdi",
-            ".endc",
-            ".model mem eqp_memristor",
-        ]
+        lines = memristor_deck_head(
+            f"co-simulation step {step}: programming pulses of the RTL controller through eqp_memristor"
+        )
         names: list[str] = []
         t_base = 0.0
         for name, dec in decoded.items():
@@ -157,16 +154,7 @@ class TransientDevices:
             t_base = t_end + 2 * tr + period
         step_s = width / self.steps_per_width
         tstop = max(t_base, 2 * step_s)
-        lines += [
-            f".tran {spice_float(step_s)} {spice_float(tstop)} 0 {spice_float(step_s)}",
-            ".control",
-            "save " + " ".join(names),
-            "run",
-            "wrdata g.txt " + " ".join(names),
-            ".endc",
-            ".end",
-            "",
-        ]
+        lines += tran_wrdata_tail(step_s, tstop, step_s, "g.txt", names)
         return "\n".join(lines), names
 
     def program(

@@ -27,9 +27,19 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CodegenError
+from ..units import spice_float
 from .tools import ngspice_command
 
-__all__ = ["NgspiceError", "NgspiceFailed", "run_deck", "run_ngspice", "read_wrdata", "run_dir"]
+__all__ = [
+    "NgspiceError",
+    "NgspiceFailed",
+    "run_deck",
+    "run_ngspice",
+    "read_wrdata",
+    "run_dir",
+    "memristor_deck_head",
+    "tran_wrdata_tail",
+]
 
 SPICEINIT = "set num_threads=1\nset numdgt=15\n"
 
@@ -95,6 +105,36 @@ def run_dir(workdir: str | Path | None) -> Iterator[Path]:
         yield Path(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def memristor_deck_head(title: str) -> list[str]:
+    """First lines of a transient deck through the Verilog-A memristor: the title, ``pre_osdi
+    eqp_memristor.osdi`` (the file :func:`run_ngspice` writes from its ``osdi`` argument) and the
+    model card ``mem``."""
+    return [f"* {title}", ".control", "pre_osdi eqp_memristor.osdi", ".endc", ".model mem eqp_memristor"]
+
+
+def tran_wrdata_tail(
+    step_s: float,
+    tstop_s: float,
+    max_step_s: float,
+    wrdata_file: str,
+    vectors: list[str],
+    save: list[str] | None = None,
+) -> list[str]:
+    """Last lines of a transient deck: ``.tran`` (print step, stop time, maximum step, s), a
+    ``.control`` block that saves ``save`` (default ``vectors``), runs and writes ``vectors`` to
+    ``wrdata_file`` (read back by :func:`run_ngspice`'s ``outputs``), and ``.end``."""
+    return [
+        f".tran {spice_float(step_s)} {spice_float(tstop_s)} 0 {spice_float(max_step_s)}",
+        ".control",
+        "save " + " ".join(vectors if save is None else save),
+        "run",
+        f"wrdata {wrdata_file} " + " ".join(vectors),
+        ".endc",
+        ".end",
+        "",
+    ]
 
 
 def read_wrdata(path: str | Path, names: list[str]) -> dict[str, np.ndarray]:
