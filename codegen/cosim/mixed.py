@@ -58,9 +58,9 @@ def dcosim_smoke(
     ``g_before``, ``g_after`` (ngspice), ``g_golden`` (S, rows × cols), ``counts``,
     ``max_err_steps`` (max |g_after − g_golden| / step), ``done_at_s`` (time ``done`` rose, s),
     ``end_s`` (the reference model's end of the update, s), ``build_s``, ``tran_s`` and the files."""
-    from ..backends.veriloga import compile_va, render_sources
     from ..run.dcosim import build_dcosim_library, port_bits
     from ..run.ngspice_tran import memristor_deck_head, run_ngspice, tran_wrdata_tail
+    from ..run.pulse import memristor_osdi
 
     wd = Path(workdir).resolve()
     wd.mkdir(parents=True, exist_ok=True)
@@ -146,7 +146,7 @@ def dcosim_smoke(
     lines += tran_wrdata_tail(
         period / 20, t_end, step, "g.txt", [*inst, "v(d_done_a)"], save=[*inst, "d_done_a"]
     )
-    osdi, _ = compile_va(render_sources(chip)["eqp_memristor"], "eqp_memristor")
+    osdi = memristor_osdi(chip)
     t0 = time.perf_counter()
     res = run_ngspice(
         "\n".join(lines),

@@ -28,6 +28,8 @@ __all__ = [
     "memristor_read_disturb",
     "crossbar_half_select",
     "pulse_train_pwl",
+    "pwl_source",
+    "memristor_osdi",
     "RISE_FRACTION",
 ]
 
@@ -52,11 +54,22 @@ def pulse_train_pwl(
     for s, t0 in zip(signs, starts, strict=True):
         v = s * amplitude_V
         points += [(t0, 0.0), (t0 + tr, v), (t0 + tr + width_s, v), (t0 + 2 * tr + width_s, 0.0)]
+    return pwl_source(points), starts
+
+
+def pwl_source(points: Sequence[tuple[float, float]]) -> str:
+    """``PWL(t0 v0 t1 v1 …)`` source text of ``(time s, value V)`` points, four points a line."""
     lines = [
         " ".join(f"{spice_float(t)} {spice_float(v)}" for t, v in points[i : i + 4])
         for i in range(0, len(points), 4)
     ]
-    return "PWL(" + "\n+ ".join(lines) + ")", starts
+    return "PWL(" + "\n+ ".join(lines) + ")"
+
+
+def memristor_osdi(chip: Chip) -> bytes:
+    """The chip's ``eqp_memristor`` Verilog-A model compiled with openvaf-r (OSDI bytes)."""
+    osdi, _ = compile_va(render_sources(chip)["eqp_memristor"], "eqp_memristor")
+    return osdi
 
 
 def _netlist(title: str, source: str, w0: float, tstop_s: float, step_s: float) -> str:
@@ -71,9 +84,7 @@ def _netlist(title: str, source: str, w0: float, tstop_s: float, step_s: float) 
 
 
 def _osdi(chip: Chip, osdi: bytes | None) -> dict[str, bytes]:
-    if osdi is None:
-        osdi, _ = compile_va(render_sources(chip)["eqp_memristor"], "eqp_memristor")
-    return {"eqp_memristor.osdi": osdi}
+    return {"eqp_memristor.osdi": memristor_osdi(chip) if osdi is None else osdi}
 
 
 def memristor_pulse_response(
