@@ -19,46 +19,25 @@ from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import FallingEdge, SimTimeoutError, with_timeout
 
+# eqp_pulse_tb.py sits next to this module (sim/ in a checkout, codegen/_data/sim installed): the
+# simulator imports both from that folder (codegen.cosim.runner: test_dir=data_dir("sim"))
+from eqp_pulse_tb import _int, _Watch
+
 from codegen.controller import CtrlParams
 from codegen.cosim.decode import Capture
 from codegen.cosim.loop import CosimConfig, run_loop
 
 
-def _int(value) -> int | None:
-    try:
-        return int(value.to_unsigned()) if hasattr(value, "to_unsigned") else int(value)
-    except ValueError:
-        return None
+class _Recorder(_Watch):
+    """Every value change of one output with its simulation time (ps); :meth:`take_window` reports
+    a change between clock edges as a fault instead of raising, and drops the changes it consumed."""
 
-
-class _Recorder:
-    """Every value change of one output with its simulation time (ps)."""
-
-    def __init__(self, sig):
-        self.sig = sig
-        self.changes: list[tuple[int, int | None]] = [(int(get_sim_time("ps")), _int(sig.value))]
-        cocotb.start_soon(self._run())
-
-    async def _run(self) -> None:
-        while True:
-            await self.sig.value_change
-            t, v = int(get_sim_time("ps")), _int(self.sig.value)
-            if self.changes[-1][0] == t:
-                self.changes[-1] = (t, v)
-            else:
-                self.changes.append((t, v))
-
-    def window(
+    def take_window(
         self, t0: int, t1: int, period: int, name: str, faults: list[str]
     ) -> list[tuple[int, int | None]]:
         """Change points in cycles from edge 0 = ``t0`` over [t0, t1], starting with the value at t0;
         a change between clock edges is added to ``faults`` (and counted at the edge before it)."""
-        val = None
-        for tc, v in self.changes:
-            if tc > t0:
-                break
-            val = v
-        out = [(0, val)]
+        out = [(0, self.at(t0))]
         for tc, v in self.changes:
             if t0 < tc <= t1:
                 cyc, rem = divmod(tc - t0, period)
@@ -134,14 +113,14 @@ class RtlController:
             faults.append(f"{p.name}: done is not high after busy fell (cycle {end_cycle})")
         if _int(d.err.value) != 0:
             faults.append(f"{p.name}: err is high after the update (an out-of-range code?)")
-        rows = self.rec[f"{p.name}_row_lvl"].window(t0, t_end, self.P, f"{p.name}_row_lvl", faults)
-        cols = self.rec[f"{p.name}_col_lvl"].window(t0, t_end, self.P, f"{p.name}_col_lvl", faults)
+        rows = self.rec[f"{p.name}_row_lvl"].take_window(t0, t_end, self.P, f"{p.name}_row_lvl", faults)
+        cols = self.rec[f"{p.name}_col_lvl"].take_window(t0, t_end, self.P, f"{p.name}_col_lvl", faults)
         for other in self.params:  # crossbars not selected must stay released
             if other.name == p.name:
                 continue
             for k in ("row", "col"):
                 n = f"{other.name}_{k}_lvl"
-                got = self.rec[n].window(t0, t_end, self.P, n, faults)
+                got = self.rec[n].take_window(t0, t_end, self.P, n, faults)
                 if any(v != 0 for _, v in got):
                     faults.append(f"{n} not released while {p.name} was programmed")
         self.seconds += time.perf_counter() - t_wall

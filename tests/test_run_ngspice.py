@@ -328,3 +328,18 @@ def test_sessions_coexist_in_one_libngspice():
 
     gold = GoldenModel(a_chip, conductances=ga).solve(xa).voltages()
     assert max(abs(again[n] - float(gold[n][0])) for n in again) <= TOL_V
+
+
+def test_batch_runs_share_one_runner_and_its_timeout_names_the_deck(tmp_path):
+    """run_batch and run_ngspice both go through run_deck: a deck that runs past its timeout raises
+    NgspiceError naming the deck, and run_ngspice's NgspiceFailed is an NgspiceError."""
+    from codegen.run.ngspice_tran import NgspiceFailed, run_deck, run_ngspice
+
+    # the deck's control block sleeps 5 s, past a 1 s timeout
+    slow = "* slow\nR1 a 0 1k\n.control\nshell sleep 5\n.endc\n.end\n"
+    with pytest.raises(NgspiceError, match=r"ran longer than 1 s on .*slow\.cir"):
+        run_deck(slow, tmp_path, "slow.cir", "set num_threads=1\n", timeout_s=1.0)
+    assert (tmp_path / ".spiceinit").read_text() == "set num_threads=1\n"
+    with pytest.raises(NgspiceFailed, match=r"ran longer than 1 s on .*circuit\.cir"):
+        run_ngspice(slow, tmp_path, timeout_s=1.0)
+    assert issubclass(NgspiceFailed, NgspiceError)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..controller import CtrlParams
+from ..controller.model import _bits
 from ..errors import CodegenError
 from ..ir import Chip, ControllerIR
 from ..templating import data_dir, render
@@ -76,10 +77,6 @@ class RtlDesign:
     @property
     def test_module(self) -> str:
         return f"test_{self.top}"
-
-
-def _bits(n: int) -> int:
-    return max(1, int(n).bit_length())
 
 
 def design(chip_name: str, ctrl: ControllerIR) -> RtlDesign:

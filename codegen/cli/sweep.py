@@ -64,12 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..learn.overrides import override, parse_param
     from ..learn.plots import plot_heatmap
     from ..learn.sweep import grid_points, load_done, run_sweep, summarise
     from ..load import load_spec
+    from ._progress import progress_bar
 
     spec = load_spec(args.spec)
     if args.epochs is not None:
@@ -86,15 +86,7 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"[bold]{spec.name}[/]: {total} points ({already} already done in {out}), {spec.training.epochs} epochs each"
     )
-    with Progress(
-        TextColumn("sweep"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[info]}"),
-        TimeElapsedColumn(),
-        console=console,
-        disable=args.quiet,
-    ) as prog:
+    with progress_bar(console, args.quiet) as prog:
         task = prog.add_task("sweep", total=total, completed=already, info="")
 
         def on_point(row, n, _total):

@@ -45,7 +45,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
 
     from ..elab import elaborate
@@ -56,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from ..learn.trainer import train
     from ..load import load_spec
     from ..model.conductances import write_conductances
+    from ._progress import progress_bar
 
     spec = load_spec(args.spec)
     sets = parse_sets(args.set)
@@ -79,15 +79,7 @@ def run(args: argparse.Namespace) -> int:
     n_steps = tr.epochs * len(ds.x_train)
 
     def run_one(label: str, backend, **kw):
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[info]}"),
-            TimeElapsedColumn(),
-            console=console,
-            disable=args.quiet,
-        ) as prog:
+        with progress_bar(console, args.quiet) as prog:
             task = prog.add_task(label, total=n_steps, info="")
 
             def on_epoch(m):

@@ -65,14 +65,6 @@ class BehavioralDevices:
         return {k: v.copy() for k, v in self.g.items()}
 
 
-def _pwl(points: list[tuple[float, float]]) -> str:
-    lines = [
-        " ".join(f"{spice_float(t)} {spice_float(v)}" for t, v in points[i : i + 4])
-        for i in range(0, len(points), 4)
-    ]
-    return "PWL(" + "\n+ ".join(lines) + ")"
-
-
 @dataclass
 class _Line:
     node: str
@@ -89,12 +81,11 @@ class TransientDevices:
     """
 
     def __init__(self, chip: Chip, g0: dict[str, np.ndarray], workdir: Path, keep: bool = False):
-        from ..backends.veriloga import compile_va, render_sources
-        from ..run.pulse import RISE_FRACTION, STEPS_PER_WIDTH
+        from ..run.pulse import RISE_FRACTION, STEPS_PER_WIDTH, memristor_osdi
 
         self.chip = chip
         self.g = {k: np.array(v, dtype=float) for k, v in g0.items()}
-        self.osdi, _ = compile_va(render_sources(chip)["eqp_memristor"], "eqp_memristor")
+        self.osdi = memristor_osdi(chip)
         self.workdir = Path(workdir)
         self.keep = keep
         self.rise_fraction = RISE_FRACTION
@@ -107,17 +98,15 @@ class TransientDevices:
     ) -> tuple[str, list[str]]:
         """The transient netlist of one update and the names of the ``@inst[g]`` vectors, in cell order."""
         from ..controller import LEVEL_VOLTS_HALVES
+        from ..run.ngspice_tran import memristor_deck_head, tran_wrdata_tail
+        from ..run.pulse import pwl_source
 
         dev = self.chip.device
         width = dev.pulse_width_s
         tr = width * self.rise_fraction
-        lines = [
-            f"* co-simulation step {step}: programming pulses of the RTL controller through eqp_memristor",
-            ".control",
-            "pre_osdi eqp_memristor.osdi",
-            ".endc",
-            ".model mem eqp_memristor",
-        ]
+        lines = memristor_deck_head(
+            f"co-simulation step {step}: programming pulses of the RTL controller through eqp_memristor"
+        )
         names: list[str] = []
         t_base = 0.0
         for name, dec in decoded.items():
@@ -144,7 +133,7 @@ class TransientDevices:
                 if old != 0:
                     line.points += [(t_end, float(old)), (t_end + tr, 0.0)]
             for line in rows + cols:
-                src = _pwl(line.points) if len(line.points) > 1 else "0"
+                src = pwl_source(line.points) if len(line.points) > 1 else "0"
                 lines.append(f"V{line.node} {line.node} 0 {src}")
             g = self.g[name]
             for r in range(p.rows):
@@ -157,16 +146,7 @@ class TransientDevices:
             t_base = t_end + 2 * tr + period
         step_s = width / self.steps_per_width
         tstop = max(t_base, 2 * step_s)
-        lines += [
-            f".tran {spice_float(step_s)} {spice_float(tstop)} 0 {spice_float(step_s)}",
-            ".control",
-            "save " + " ".join(names),
-            "run",
-            "wrdata g.txt " + " ".join(names),
-            ".endc",
-            ".end",
-            "",
-        ]
+        lines += tran_wrdata_tail(step_s, tstop, step_s, "g.txt", names)
         return "\n".join(lines), names
 
     def program(

@@ -58,9 +58,9 @@ def dcosim_smoke(
     ``g_before``, ``g_after`` (ngspice), ``g_golden`` (S, rows × cols), ``counts``,
     ``max_err_steps`` (max |g_after − g_golden| / step), ``done_at_s`` (time ``done`` rose, s),
     ``end_s`` (the reference model's end of the update, s), ``build_s``, ``tran_s`` and the files."""
-    from ..backends.veriloga import compile_va, render_sources
     from ..run.dcosim import build_dcosim_library, port_bits
-    from ..run.ngspice_tran import run_ngspice
+    from ..run.ngspice_tran import memristor_deck_head, run_ngspice, tran_wrdata_tail
+    from ..run.pulse import memristor_osdi
 
     wd = Path(workdir).resolve()
     wd.mkdir(parents=True, exist_ok=True)
@@ -118,11 +118,9 @@ def dcosim_smoke(
     start_edge = reset_cycles + p.cells
     t_end = (start_edge + sched.end_cycle + 5) * period
     lines = [
-        f"* d_cosim smoke test of chip {chip.name}: controller inside ngspice programs crossbar {xbar}",
-        ".control",
-        "pre_osdi eqp_memristor.osdi",
-        ".endc",
-        ".model mem eqp_memristor",
+        *memristor_deck_head(
+            f"d_cosim smoke test of chip {chip.name}: controller inside ngspice programs crossbar {xbar}"
+        ),
         f'.model ctl d_cosim simulation="{lib.path}"',
         ".model adc adc_bridge(in_low=0.5 in_high=0.5)",
         f".model dac dac_bridge(out_low=0 out_high=1 out_undef=0.5 t_rise={spice_float(tr)} t_fall={spice_float(tr)})",
@@ -145,17 +143,10 @@ def dcosim_smoke(
             lines.append(f"N{r}_{c} row{r} col{c} mem g0={spice_float(float(g0[r, c]))}")
             inst.append(f"@n{r}_{c}[g]")
     step = dev.pulse_width_s / 50
-    lines += [
-        f".tran {spice_float(period / 20)} {spice_float(t_end)} 0 {spice_float(step)}",
-        ".control",
-        "save " + " ".join(inst) + " d_done_a",
-        "run",
-        "wrdata g.txt " + " ".join(inst) + " v(d_done_a)",
-        ".endc",
-        ".end",
-        "",
-    ]
-    osdi, _ = compile_va(render_sources(chip)["eqp_memristor"], "eqp_memristor")
+    lines += tran_wrdata_tail(
+        period / 20, t_end, step, "g.txt", [*inst, "v(d_done_a)"], save=[*inst, "d_done_a"]
+    )
+    osdi = memristor_osdi(chip)
     t0 = time.perf_counter()
     res = run_ngspice(
         "\n".join(lines),

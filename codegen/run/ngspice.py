@@ -18,8 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import subprocess
-import tempfile
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -33,7 +31,8 @@ from ..errors import CodegenError
 from ..ir import Chip
 from ..templating import render
 from ..units import spice_float
-from .tools import libngspice_path, ngspice_command
+from .ngspice_tran import NgspiceError, run_deck, run_dir
+from .tools import libngspice_path
 
 __all__ = [
     "NgspiceError",
@@ -50,10 +49,6 @@ __all__ = [
 PHASE_OF_COPY = {"free": "free", "pos": "nudged +β", "neg": "nudged −β"}
 _INCLUDE = re.compile(r"^\s*\.include\s+(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
 _PRINT_LINE = re.compile(r"^\s*([^\s=]+)\s*=\s*([-+0-9.eEinfaINFA]+)\s*$")
-
-
-class NgspiceError(CodegenError):
-    """ngspice failed (no convergence, bad netlist); the message names the phase and the netlist."""
 
 
 @dataclass
@@ -249,27 +244,17 @@ def run_batch(
     ctrl = alter_commands(chip, top, x, target, beta)
     deck += "\n.control\noption numdgt=17\n" + "\n".join(ctrl) + "\nop\nprint all\n.endc\n.end\n"
     where = netlist_name or f"spice/{top}.sp"
-    with contextlib.ExitStack() as stack:
-        if workdir is None:
-            tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="codegen-ngspice-"))
-        else:
-            tmp = str(workdir)
-        init = Path(tmp, ".spiceinit")
-        if not init.exists():
-            init.write_text(files.get(".spiceinit", "set num_threads=1\n"))
-        deck_name = f"_run_{top}.sp"
-        Path(tmp, deck_name).write_text(deck)
+    with run_dir(workdir) as tmp:
         t0 = time.perf_counter()
-        try:
-            proc = subprocess.run(
-                [*ngspice_command(), "-b", deck_name],
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                timeout=timeout_s,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise NgspiceError(f"ngspice timed out after {timeout_s} s on {where} ({top})") from exc
+        proc = run_deck(
+            deck,
+            tmp,
+            f"_run_{top}.sp",
+            files.get(".spiceinit", "set num_threads=1\n"),
+            timeout_s,
+            where=f"{where} ({top})",
+            keep_spiceinit=True,
+        )
         dt = time.perf_counter() - t0
     raw = parse_print_all(proc.stdout)
     phase = ", ".join(PHASE_OF_COPY[c] for c in _copies_of(chip, top))

@@ -1,11 +1,18 @@
-"""A small ngspice batch runner for device-level checks of the Verilog-A models.
+"""The ngspice batch runs (``ngspice -b``) of the package, and the runner of the device-level checks.
+
+:func:`run_deck` is the one low-level batch run: it writes a ``.spiceinit`` and any extra files
+into a run folder, runs ``ngspice -b`` on a deck there with a timeout and returns the completed
+process; a timeout raises :class:`NgspiceError` naming the deck.  Both :func:`run_ngspice` (below)
+and :func:`codegen.run.ngspice.run_batch` (operating points of the ``spice`` backend's netlists)
+call it.
 
 :func:`run_ngspice` writes a netlist (and a ``.spiceinit`` with ``set num_threads=1``: OSDI
 transients ran 15–20× slower with ngspice's default of 8 threads on 2 cores; and
 ``set numdgt=15`` so ``wrdata`` keeps 16 digits) into a run folder,
 loads the given ``.osdi`` files with ``pre_osdi``, runs ``ngspice -b`` and reads back the vectors
 the netlist's ``.control`` block wrote with ``wrdata``.  The general netlist runner is
-``codegen.run.ngspice``; this one only serves the device checks in :mod:`codegen.run.pulse`.
+``codegen.run.ngspice``; :func:`run_ngspice` serves the device checks in :mod:`codegen.run.pulse`
+and the transients of :mod:`codegen.cosim`.
 """
 
 from __future__ import annotations
@@ -20,15 +27,69 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CodegenError
+from ..units import spice_float
 from .tools import ngspice_command
 
-__all__ = ["NgspiceFailed", "run_ngspice", "read_wrdata", "run_dir"]
+__all__ = [
+    "NgspiceError",
+    "NgspiceFailed",
+    "run_deck",
+    "run_ngspice",
+    "read_wrdata",
+    "run_dir",
+    "memristor_deck_head",
+    "tran_wrdata_tail",
+]
 
 SPICEINIT = "set num_threads=1\nset numdgt=15\n"
 
 
-class NgspiceFailed(CodegenError):
+class NgspiceError(CodegenError):
+    """ngspice failed (no convergence, bad netlist, timeout); the message names the deck."""
+
+
+class NgspiceFailed(NgspiceError):
     """ngspice exited with an error or wrote no data; the message ends with its log tail."""
+
+
+def run_deck(
+    deck: str,
+    workdir: str | Path,
+    deck_name: str,
+    spiceinit: str,
+    timeout_s: float,
+    where: str | None = None,
+    files: Mapping[str, str | bytes] | None = None,
+    keep_spiceinit: bool = False,
+    error: type[NgspiceError] = NgspiceError,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``ngspice -b <deck_name>`` in ``workdir`` and return the completed process (text output).
+
+    Writes ``spiceinit`` as ``.spiceinit`` (unless ``keep_spiceinit`` and one is there already, e.g.
+    a build's ``spice/`` folder), each of ``files`` (``{file name: text or bytes}``) and ``deck`` as
+    ``deck_name`` first.  Exit status and output are the caller's to judge.  Running longer than
+    ``timeout_s`` (s) raises ``error`` naming ``where`` (default: the deck's path).
+    """
+    wd = Path(workdir)
+    init = wd / ".spiceinit"
+    if not (keep_spiceinit and init.exists()):
+        init.write_text(spiceinit)
+    for name, data in (files or {}).items():
+        if isinstance(data, bytes):
+            (wd / name).write_bytes(data)
+        else:
+            (wd / name).write_text(data)
+    (wd / deck_name).write_text(deck)
+    try:
+        return subprocess.run(
+            [*ngspice_command(), "-b", deck_name],
+            cwd=wd,
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise error(f"ngspice ran longer than {timeout_s:g} s on {where or wd / deck_name}") from exc
 
 
 @contextmanager
@@ -44,6 +105,36 @@ def run_dir(workdir: str | Path | None) -> Iterator[Path]:
         yield Path(tmp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def memristor_deck_head(title: str) -> list[str]:
+    """First lines of a transient deck through the Verilog-A memristor: the title, ``pre_osdi
+    eqp_memristor.osdi`` (the file :func:`run_ngspice` writes from its ``osdi`` argument) and the
+    model card ``mem``."""
+    return [f"* {title}", ".control", "pre_osdi eqp_memristor.osdi", ".endc", ".model mem eqp_memristor"]
+
+
+def tran_wrdata_tail(
+    step_s: float,
+    tstop_s: float,
+    max_step_s: float,
+    wrdata_file: str,
+    vectors: list[str],
+    save: list[str] | None = None,
+) -> list[str]:
+    """Last lines of a transient deck: ``.tran`` (print step, stop time, maximum step, s), a
+    ``.control`` block that saves ``save`` (default ``vectors``), runs and writes ``vectors`` to
+    ``wrdata_file`` (read back by :func:`run_ngspice`'s ``outputs``), and ``.end``."""
+    return [
+        f".tran {spice_float(step_s)} {spice_float(tstop_s)} 0 {spice_float(max_step_s)}",
+        ".control",
+        "save " + " ".join(vectors if save is None else save),
+        "run",
+        f"wrdata {wrdata_file} " + " ".join(vectors),
+        ".endc",
+        ".end",
+        "",
+    ]
 
 
 def read_wrdata(path: str | Path, names: list[str]) -> dict[str, np.ndarray]:
@@ -71,22 +162,9 @@ def run_ngspice(
     the netlist writes; returned as ``{file: {"time": …, name: …}}``.
     Raises :class:`NgspiceFailed` with the log tail when ngspice fails or a file is missing.
     """
-    (workdir / ".spiceinit").write_text(SPICEINIT)
-    for name, data in (osdi or {}).items():
-        (workdir / name).write_bytes(data)
     for name in outputs or {}:
         (workdir / name).unlink(missing_ok=True)
-    (workdir / "circuit.cir").write_text(netlist)
-    try:
-        proc = subprocess.run(
-            [*ngspice_command(), "-b", "circuit.cir"],
-            cwd=workdir,
-            capture_output=True,
-            text=True,
-            timeout=timeout_s,
-        )
-    except subprocess.TimeoutExpired as exc:
-        raise NgspiceFailed(f"ngspice ran longer than {timeout_s:g} s in {workdir}") from exc
+    proc = run_deck(netlist, workdir, "circuit.cir", SPICEINIT, timeout_s, files=osdi, error=NgspiceFailed)
     log = proc.stdout + proc.stderr
     (workdir / "ngspice.log").write_text(log)
     bad = [

@@ -21,13 +21,15 @@ from ..backends.veriloga import compile_va, render_sources
 from ..ir import Chip, DeviceIR
 from ..model.device import apply_pulses, g_from_w
 from ..units import spice_float
-from .ngspice_tran import run_dir, run_ngspice
+from .ngspice_tran import memristor_deck_head, run_dir, run_ngspice, tran_wrdata_tail
 
 __all__ = [
     "memristor_pulse_response",
     "memristor_read_disturb",
     "crossbar_half_select",
     "pulse_train_pwl",
+    "pwl_source",
+    "memristor_osdi",
     "RISE_FRACTION",
 ]
 
@@ -52,39 +54,37 @@ def pulse_train_pwl(
     for s, t0 in zip(signs, starts, strict=True):
         v = s * amplitude_V
         points += [(t0, 0.0), (t0 + tr, v), (t0 + tr + width_s, v), (t0 + 2 * tr + width_s, 0.0)]
+    return pwl_source(points), starts
+
+
+def pwl_source(points: Sequence[tuple[float, float]]) -> str:
+    """``PWL(t0 v0 t1 v1 …)`` source text of ``(time s, value V)`` points, four points a line."""
     lines = [
         " ".join(f"{spice_float(t)} {spice_float(v)}" for t, v in points[i : i + 4])
         for i in range(0, len(points), 4)
     ]
-    return "PWL(" + "\n+ ".join(lines) + ")", starts
+    return "PWL(" + "\n+ ".join(lines) + ")"
+
+
+def memristor_osdi(chip: Chip) -> bytes:
+    """The chip's ``eqp_memristor`` Verilog-A model compiled with openvaf-r (OSDI bytes)."""
+    osdi, _ = compile_va(render_sources(chip)["eqp_memristor"], "eqp_memristor")
+    return osdi
 
 
 def _netlist(title: str, source: str, w0: float, tstop_s: float, step_s: float) -> str:
     return "\n".join(
         [
-            f"* {title}",
-            ".control",
-            "pre_osdi eqp_memristor.osdi",
-            ".endc",
-            ".model mem eqp_memristor",
+            *memristor_deck_head(title),
             f"Vp a 0 {source}",
             f"N1 a 0 mem w0={spice_float(w0)}",
-            f".tran {spice_float(step_s)} {spice_float(tstop_s)} 0 {spice_float(step_s)}",
-            ".control",
-            "save @n1[w] @n1[g]",
-            "run",
-            "wrdata state.txt @n1[w] @n1[g]",
-            ".endc",
-            ".end",
-            "",
+            *tran_wrdata_tail(step_s, tstop_s, step_s, "state.txt", ["@n1[w]", "@n1[g]"]),
         ]
     )
 
 
 def _osdi(chip: Chip, osdi: bytes | None) -> dict[str, bytes]:
-    if osdi is None:
-        osdi, _ = compile_va(render_sources(chip)["eqp_memristor"], "eqp_memristor")
-    return {"eqp_memristor.osdi": osdi}
+    return {"eqp_memristor.osdi": memristor_osdi(chip) if osdi is None else osdi}
 
 
 def memristor_pulse_response(
@@ -214,13 +214,9 @@ def crossbar_half_select(
     tstop = starts[-1] + period
     step = width / STEPS_PER_WIDTH
     r0, c0 = target
-    lines = [
-        f"* V/2 programming of cell {target} in a {rows}x{cols} eqp_memristor crossbar of chip {chip.name}",
-        ".control",
-        "pre_osdi eqp_memristor.osdi",
-        ".endc",
-        ".model mem eqp_memristor",
-    ]
+    lines = memristor_deck_head(
+        f"V/2 programming of cell {target} in a {rows}x{cols} eqp_memristor crossbar of chip {chip.name}"
+    )
     lines += [f"Vr{r} r{r} 0 {row_src if r == r0 else '0'}" for r in range(rows)]
     lines += [f"Vc{c} c{c} 0 {col_src if c == c0 else '0'}" for c in range(cols)]
     names = []
@@ -228,16 +224,7 @@ def crossbar_half_select(
         for c in range(cols):
             lines.append(f"N{r}_{c} r{r} c{c} mem w0={spice_float(w0)}")
             names.append(f"@n{r}_{c}[g]")
-    lines += [
-        f".tran {spice_float(step)} {spice_float(tstop)} 0 {spice_float(step)}",
-        ".control",
-        "save " + " ".join(names),
-        "run",
-        "wrdata g.txt " + " ".join(names),
-        ".endc",
-        ".end",
-        "",
-    ]
+    lines += tran_wrdata_tail(step, tstop, step, "g.txt", names)
     with run_dir(workdir) as wd:
         res = run_ngspice("\n".join(lines), wd, osdi=_osdi(chip, osdi), outputs={"g.txt": names})["g.txt"]
     g_before = np.array([res[n][0] for n in names]).reshape(rows, cols)
