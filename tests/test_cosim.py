@@ -260,7 +260,51 @@ def test_loop_transient_devices_match_golden_within_a_percent_of_a_step(tmp_path
     assert (tmp_path / "transient" / "step0002" / "circuit.cir").is_file()
 
 
+SIGN = ROOT / "examples" / "sign_pulse" / "kiraz_case1_sign.yaml"
+GAP0 = ["--set", "controller.gap_cycles=0", "--quantize"]  # multi-pulse codes, pulses back to back
+
+
+@pytest.mark.ngspice
+def test_cli_model_cosim_gap_zero_multi_pulse_passes(tmp_path):
+    """issue 16: with gap_cycles 0 the reference model as the controller must not diverge."""
+    from codegen.cli import main
+
+    rc = main(["cosim", str(SIGN), "--controller", "model", "--steps", "3", *GAP0, "-o", str(tmp_path), "-q"])
+    res = json.loads((tmp_path / "cosim.json").read_text())
+    assert rc == 0 and res["passed"], res["divergence"]
+    assert all(r["pulses"] == r["pulses_golden"] for r in res["steps"])
+    assert max(r["pulses"] for r in res["steps"]) > 12  # some cells got several pulses (12 cells)
+
+
 # ------------------------------------------------------------------ the RTL under cocotb + Icarus
+@pytest.mark.icarus
+def test_rtl_test_gap_zero_multi_pulse_passes(tmp_path):
+    """The same design (gap 0, multi-pulse codes) under rtl-test's cocotb checks, read by the same
+    line reader as the co-simulation."""
+    from codegen.learn.overrides import override
+    from codegen.run.rtl import rtl_test
+
+    chip = elaborate(override(load_spec(SIGN), {"controller.gap_cycles": 0}))
+    rep = rtl_test(
+        chip.name,
+        chip.controller,
+        tmp_path,
+        do_lint=False,
+        do_synth=False,
+        seed=4,
+        testcases=["test_random_codes", "test_reset_mid_update"],
+    )
+    assert rep.sim is not None and rep.sim.passed, rep.sim.tests
+
+
+@pytest.mark.icarus
+@pytest.mark.ngspice
+def test_cli_rtl_cosim_gap_zero_multi_pulse_passes(tmp_path):
+    from codegen.cli import main
+
+    assert main(["cosim", str(SIGN), "--steps", "2", *GAP0, "-o", str(tmp_path), "-q"]) == 0
+
+
 @pytest.mark.icarus
 @pytest.mark.ngspice
 def test_cli_rtl_cosim_passes_and_writes_report(tmp_path):
