@@ -276,6 +276,56 @@ def test_cli_model_cosim_gap_zero_multi_pulse_passes(tmp_path):
     assert max(r["pulses"] for r in res["steps"]) > 12  # some cells got several pulses (12 cells)
 
 
+def _png_title(path: Path) -> str:
+    """The verdict codegen.cosim.report writes into the plot's PNG text chunk."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.text["Title"]
+
+
+@pytest.mark.ngspice
+def test_cli_failed_run_leaves_no_stale_passing_plot(tmp_path, monkeypatch):
+    """issue 16: a run that diverges at step 0 rewrites cosim.png (and removes the old divergence
+    folders) instead of leaving the previous run's "matches the golden model" plot."""
+    import codegen.cosim.loop as loop
+    from codegen.cli import main
+
+    argv = ["cosim", str(KIRAZ), "--controller", "model", "--steps", "2", "-o", str(tmp_path), "-q"]
+    assert main(argv) == 0
+    assert "matches the golden model" in _png_title(tmp_path / "cosim.png")
+    (tmp_path / "divergence_step0007").mkdir()  # as an even earlier failed run would leave
+    (tmp_path / "kiraz_case1_pulse_ctrl.vcd").write_text("stale waves")
+    real = loop.ReferenceController
+
+    def faulty(params, fault=None):  # the reference controller with a sign flip at step 0
+        return real(params, fault=(0, "W01", 2))
+
+    monkeypatch.setattr(loop, "ReferenceController", faulty)
+    assert main(argv) == 1
+    res = json.loads((tmp_path / "cosim.json").read_text())
+    assert res["steps"] == [] and res["divergence"]["step"] == 0
+    title = _png_title(tmp_path / "cosim.png")
+    assert "DIVERGED at step 0 (controller)" in title and "matches" not in title
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cosim.json", "cosim.png", "divergence_step0000"]
+
+
+def test_clear_artifacts_removes_links_without_following_them(tmp_path):
+    from codegen.cosim.report import clear_artifacts
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("x")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "cosim.png").symlink_to(outside / "keep.txt")
+    (out / "transient").symlink_to(outside, target_is_directory=True)
+    (out / "mine.txt").write_text("not ours")
+    gone = clear_artifacts(out, "top")
+    assert sorted(p.name for p in gone) == ["cosim.png", "transient"]
+    assert (outside / "keep.txt").read_text() == "x" and sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+
+
 # ------------------------------------------------------------------ the RTL under cocotb + Icarus
 @pytest.mark.icarus
 def test_rtl_test_gap_zero_multi_pulse_passes(tmp_path):
@@ -318,6 +368,15 @@ def test_cli_rtl_cosim_passes_and_writes_report(tmp_path):
     assert (tmp_path / "cosim.png").stat().st_size > 10_000
     vcd = Path(res["vcd"])
     assert vcd.suffix == ".vcd" and "$enddefinitions" in vcd.read_text()[:20000]
+    assert "matches the golden model" in _png_title(tmp_path / "cosim.png")
+    # a failing run at step 0 into the same folder (no --vcd): no artifact of the passing run stays
+    rc = main(["cosim", str(KIRAZ), "--steps", "4", "--inject-fault", "W01:2", "-o", str(tmp_path), "-q"])
+    assert rc == 1
+    res = json.loads((tmp_path / "cosim.json").read_text())
+    assert not res["passed"] and res["divergence"]["step"] == 0 and res["steps"] == []
+    title = _png_title(tmp_path / "cosim.png")
+    assert "DIVERGED at step 0 (controller)" in title and "matches" not in title
+    assert res["vcd"] is None and not vcd.exists()
 
 
 @pytest.mark.icarus
