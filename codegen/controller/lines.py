@@ -146,7 +146,10 @@ def read_lines(
     for ru in runs:
         counts[ru.row, ru.col] += ru.polarity * ru.pulses
         cut = cut_cycle is not None and ru.cycle + ru.width_cycles == cut_cycle
-        what = f"cell ({ru.row},{ru.col}) saw {'+' if ru.polarity > 0 else '-'}v_program for {ru.width_cycles} cycles from cycle {ru.cycle}"
+        sign = "+" if ru.polarity > 0 else "-"
+        what = (
+            f"cell ({ru.row},{ru.col}) saw {sign}v_program for {ru.width_cycles} cycles from cycle {ru.cycle}"
+        )
         if ru.width_cycles % W and not cut:
             faults.append(f"{name}: {what}, not a whole number of {W}-cycle pulses")
         elif ru.pulses > 1 and not merge:
