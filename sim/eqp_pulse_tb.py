@@ -10,6 +10,8 @@ drives with the cycle-accurate reference model :mod:`codegen.controller`:
   cycle; at most one cell may see the full amplitude, all others at most V/2, and no cell may sit
   between a driven and a released line;
 * the pulse count each cell received (from the observed waveform) against the model's counts;
+  safety and counts are read by :func:`codegen.controller.lines.read_lines`, the same function the
+  co-simulation decodes the RTL's lines with (a run of n·W cycles at full amplitude = n pulses);
 * the crossbars not selected keep every line released.
 
 Environment: ``EQP_SEED`` (random codes), ``EQP_DENSITY`` (fraction of non-zero codes; default
@@ -31,14 +33,14 @@ from cocotb.triggers import FallingEdge, Timer
 from codegen.controller import (
     CtrlParams,
     Schedule,
-    cell_voltages_halves,
     encode_counts,
     expected_outputs,
     schedule,
     unpack_levels,
 )
+from codegen.controller.lines import read_lines
 
-__all__ = ["Config", "Bench", "SCENARIOS"]
+__all__ = ["Config", "Bench", "SCENARIOS", "line_failures"]
 
 
 @dataclass(frozen=True)
@@ -264,53 +266,7 @@ class Bench:
         x = self.cfg.xbars[xi]
         rows = self.watch[f"{x.name}_row_lvl"].window(t0, t1, self.P)
         cols = self.watch[f"{x.name}_col_lvl"].window(t0, t1, self.P)
-        cuts = sorted({c for c, _ in rows} | {c for c, _ in cols})
-        total = (t1 - t0) // self.P
-        seen = np.zeros((x.rows, x.cols), dtype=np.int64)  # signed cycles at full amplitude
-        fails: list[str] = []
-        ri = ci = 0
-        for k, cyc in enumerate(cuts):
-            while ri + 1 < len(rows) and rows[ri + 1][0] <= cyc:
-                ri += 1
-            while ci + 1 < len(cols) and cols[ci + 1][0] <= cyc:
-                ci += 1
-            rv, cv = rows[ri][1], cols[ci][1]
-            if rv is None or cv is None:
-                fails.append(f"{x.name}: X/Z on the line levels at edge {cyc}")
-                continue
-            try:
-                dv = cell_voltages_halves(unpack_levels(rv, x.rows), unpack_levels(cv, x.cols))
-            except ValueError as exc:
-                fails.append(f"{x.name} at edge {cyc}: {exc}")
-                continue
-            full = np.argwhere(np.abs(dv) >= 2)
-            # one cell at a time, or (row-parallel order) cells of one row with one polarity
-            one_row = (
-                len({int(r) for r, _c in full}) <= 1 and len({int(np.sign(dv[r, c])) for r, c in full}) <= 1
-            )
-            if len(full) > 1 and not (x.order == "row_parallel" and one_row):
-                fails.append(
-                    f"{x.name} at edge {cyc}: {len(full)} cells see the full amplitude "
-                    f"(half-select violated), e.g. {full[:4].tolist()}"
-                )
-            if np.abs(dv).max(initial=0) > 2:
-                fails.append(f"{x.name} at edge {cyc}: a cell sees more than v_program")
-            length = (cuts[k + 1] if k + 1 < len(cuts) else total) - cyc
-            for r, c in full:
-                seen[r, c] += int(np.sign(dv[r, c])) * length
-        W = x.pulse_width_cycles
-        done = sched.reset_cycle is None
-        if done and np.any(seen % W):
-            bad = np.argwhere(seen % W)[:4].tolist()
-            fails.append(f"{x.name}: cells driven for a non-multiple of {W} cycles: {bad}")
-        got_counts = np.where(seen >= 0, seen // W, -((-seen) // W))
-        if not np.array_equal(got_counts, sched.counts):
-            diff = np.argwhere(got_counts != sched.counts)[:4]
-            detail = ", ".join(
-                f"({r},{c}): rtl {got_counts[r, c]} model {sched.counts[r, c]}" for r, c in diff
-            )
-            fails.append(f"{x.name}: pulse counts differ from the reference model: {detail}")
-        return fails
+        return line_failures(x, rows, cols, (t1 - t0) // self.P, sched)
 
     def report(self, what: str, fails: list[str], sched: Schedule) -> None:
         n = len(sched.pulses)
@@ -330,6 +286,25 @@ class Bench:
         await self.until_cycle(t0, sched.end_cycle + 2)
         self.report(f"{what} [{x.name}]", self.check(xi, sched, t0), sched)
         return sched
+
+
+def line_failures(
+    x: CtrlParams,
+    rows: list[tuple[int, int | None]],
+    cols: list[tuple[int, int | None]],
+    total_cycles: int,
+    sched: Schedule,
+) -> list[str]:
+    """Half-select safety and pulse counts from the observed levels alone (change points in cycles
+    from edge 0, over ``total_cycles``), read by the same rule as the co-simulation
+    (:func:`codegen.controller.lines.read_lines`), counts compared with the model's."""
+    got = read_lines(x, rows, cols, total_cycles, cut_cycle=sched.reset_cycle)
+    fails = list(got.faults)
+    if not np.array_equal(got.counts, sched.counts):
+        diff = np.argwhere(got.counts != sched.counts)[:4]
+        detail = ", ".join(f"({r},{c}): rtl {got.counts[r, c]} model {sched.counts[r, c]}" for r, c in diff)
+        fails.append(f"{x.name}: pulse counts differ from the reference model: {detail}")
+    return fails
 
 
 def _describe(value: int | None, x: CtrlParams, name: str) -> str:

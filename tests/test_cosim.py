@@ -39,18 +39,100 @@ def _params(rows=3, cols=4, W=5, G=1, maxp=7, order="row_by_row") -> CtrlParams:
 
 # ------------------------------------------------------------------ decoding (no tools)
 @pytest.mark.parametrize("order", ["row_by_row", "row_parallel"])
+@pytest.mark.parametrize("gap", [1, 0])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_decode_reference_schedule_gives_the_code_counts(seed, order):
-    p = _params(order=order)
+def test_decode_reference_schedule_gives_the_code_counts(seed, gap, order):
+    p = _params(G=gap, order=order)
     rng = np.random.default_rng(seed)
     counts = rng.integers(-p.max_pulses, p.max_pulses + 1, size=(p.rows, p.cols)) * (rng.random((3, 4)) < 0.6)
-    dec = decode(p, capture_from_schedule(schedule(p, encode_counts(counts, p.count_bits))))
+    sched = schedule(p, encode_counts(counts, p.count_bits))
+    dec = decode(p, capture_from_schedule(sched))
     assert dec.faults == []
     np.testing.assert_array_equal(dec.counts, counts)
-    assert len(dec.pulses) == int(np.abs(counts).sum())
-    assert all(q.width_cycles == p.pulse_width_cycles for q in dec.pulses)
+    assert sum(q.pulses for q in dec.runs) == int(np.abs(counts).sum())
+    assert all(q.width_cycles == q.pulses * p.pulse_width_cycles for q in dec.runs)
+    if gap == 0 and order == "row_by_row":  # back to back: one run of n·W cycles per pulsed cell
+        assert len(dec.runs) == int(np.count_nonzero(counts))
+    else:  # a gap or a decision cycle separates every pulse
+        assert all(q.pulses == 1 for q in dec.runs)
     # every cycle from edge 0 to the end is covered by exactly one segment
-    assert sum(s.length for s in dec.segments) == schedule(p, encode_counts(counts, p.count_bits)).end_cycle
+    assert sum(s.length for s in dec.segments) == sched.end_cycle
+
+
+def test_decode_gap_zero_multi_pulse_codes():
+    """gap_cycles 0: a cell's n pulses are one run of n·W cycles on its lines, which is n pulses."""
+    p = _params(rows=2, cols=2, W=4, G=0)
+    sched = schedule(p, encode_counts(np.array([[3, -2], [0, 1]]), p.count_bits))
+    dec = decode(p, capture_from_schedule(sched))
+    assert dec.faults == []
+    np.testing.assert_array_equal(dec.counts, [[3, -2], [0, 1]])
+    assert [(q.row, q.col, q.polarity, q.cycle, q.width_cycles, q.pulses) for q in dec.runs] == [
+        (0, 0, 1, 2, 12, 3),  # cell 0 looked at edge 1, pulses from edge 2, 3·4 cycles in one run
+        (0, 1, -1, 15, 8, 2),
+        (1, 1, 1, 25, 4, 1),  # cell (1,0) has no pulse: looked at one cycle (edge 23), next at 24
+    ]
+    # the same run of 12 cycles with a gap configured is three pulses without their gaps: a fault
+    dec = decode(_params(rows=2, cols=2, W=4, G=1), capture_from_schedule(sched))
+    assert any("3 pulses without the 1-cycle gap" in f for f in dec.faults)
+    # ... and in row-parallel order (a decision cycle between pulses) as well
+    dec = decode(_params(rows=2, cols=2, W=4, G=0, order="row_parallel"), capture_from_schedule(sched))
+    assert any("without the decision cycle" in f for f in dec.faults)
+
+
+def _tb():
+    """sim/eqp_pulse_tb.py, as the cocotb tests import it (from their own folder)."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "sim"))
+    try:
+        return importlib.import_module("eqp_pulse_tb")
+    finally:
+        sys.path.remove(str(ROOT / "sim"))
+
+
+def _stretch(changes, at: int, by: int):
+    """Change points with every change from cycle ``at`` on delayed by ``by`` cycles."""
+    return [(c + by if c >= at else c, v) for c, v in changes]
+
+
+@pytest.mark.parametrize("gap", [0, 1])
+def test_testbench_and_cosim_read_the_same_trace_alike(gap):
+    """The cocotb testbench and the co-simulation decoder are one reader: same counts, same faults."""
+    tb = _tb()
+    p = _params(W=3, G=gap)
+    codes = encode_counts(np.array([[2, 0, -3, 1], [0, 0, 0, 0], [-1, 4, 0, 0]]), p.count_bits)
+    sched = schedule(p, codes)
+    good = capture_from_schedule(sched)
+    first = sched.pulses[0]
+    traces = {
+        "as scheduled": (good.rows, good.cols),
+        # the first pulse one cycle longer (rows and columns change a cycle later from then on)
+        "long pulse": (_stretch(good.rows, first.cycle + 1, 1), _stretch(good.cols, first.cycle + 1, 1)),
+        # the first pulse's row change left out: only half amplitude (no pulse) for that cell
+        "missing pulse": ([good.rows[0], *good.rows[3:]], [good.cols[0], *good.cols[3:]]),
+    }
+    for what, (rows, cols) in traces.items():
+        end = max(sched.end_cycle, rows[-1][0], cols[-1][0])
+        dec = decode(p, Capture("X", rows, cols, end))
+        fails = tb.line_failures(p, rows, cols, end, sched)
+        counts_msg = [f for f in fails if "pulse counts differ" in f]
+        assert [f for f in fails if f not in counts_msg] == dec.faults, what
+        assert bool(counts_msg) == (not np.array_equal(dec.counts, sched.counts)), what
+        assert (what == "as scheduled") == (fails == [] and dec.faults == []), (what, fails)
+
+
+def test_reset_cut_pulse_is_no_fault_and_does_not_count():
+    p = _params(rows=2, cols=2, W=4, G=0)
+    codes = encode_counts(np.array([[3, 0], [0, 0]]), p.count_bits)
+    cut = schedule(p, codes, reset_cycle=2 + 4 + 2)  # in the middle of the second pulse of cell 0
+    cap = capture_from_schedule(cut)
+    tb = _tb()
+    assert tb.line_failures(p, cap.rows, cap.cols, cap.end_cycle, cut) == []
+    assert cut.counts[0, 0] == 1
+    # without the reset the 6-cycle run is a fault, read by both
+    dec = decode(p, cap)
+    assert dec.counts[0, 0] == 1 and any("for 6 cycles" in f for f in dec.faults)
 
 
 def _packed(levels):
@@ -94,7 +176,7 @@ def test_decode_flags_half_select_violation_and_wrong_width():
     )
     dec = decode(p, cap)
     assert dec.counts.sum() == 0
-    assert any("for 3 cycles" in f for f in dec.faults)
+    assert any("for 3 cycles" in f and "not a whole number of 4-cycle pulses" in f for f in dec.faults)
 
 
 def test_compare_codes_ties_only_within_tolerance_of_a_boundary():
@@ -162,6 +244,7 @@ def test_loop_catches_a_faulty_controller(tmp_path):
     assert any(f.endswith("nudged.sp") for f in dv.files) and all(Path(f).exists() for f in dv.files)
     dump = json.loads(next(Path(f) for f in dv.files if f.endswith("step.json")).read_text())
     assert dump["pulses_decoded"]["W12"][0][1] == -dump["codes_cosim"]["W12"][0][1] != 0
+    assert all(len(r) == 6 for r in dump["pulse_runs"]["W12"])
 
 
 @pytest.mark.ngspice
@@ -177,7 +260,101 @@ def test_loop_transient_devices_match_golden_within_a_percent_of_a_step(tmp_path
     assert (tmp_path / "transient" / "step0002" / "circuit.cir").is_file()
 
 
+SIGN = ROOT / "examples" / "sign_pulse" / "kiraz_case1_sign.yaml"
+GAP0 = ["--set", "controller.gap_cycles=0", "--quantize"]  # multi-pulse codes, pulses back to back
+
+
+@pytest.mark.ngspice
+def test_cli_model_cosim_gap_zero_multi_pulse_passes(tmp_path):
+    """issue 16: with gap_cycles 0 the reference model as the controller must not diverge."""
+    from codegen.cli import main
+
+    rc = main(["cosim", str(SIGN), "--controller", "model", "--steps", "3", *GAP0, "-o", str(tmp_path), "-q"])
+    res = json.loads((tmp_path / "cosim.json").read_text())
+    assert rc == 0 and res["passed"], res["divergence"]
+    assert all(r["pulses"] == r["pulses_golden"] for r in res["steps"])
+    assert max(r["pulses"] for r in res["steps"]) > 12  # some cells got several pulses (12 cells)
+
+
+def _png_title(path: Path) -> str:
+    """The verdict codegen.cosim.report writes into the plot's PNG text chunk."""
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return im.text["Title"]
+
+
+@pytest.mark.ngspice
+def test_cli_failed_run_leaves_no_stale_passing_plot(tmp_path, monkeypatch):
+    """issue 16: a run that diverges at step 0 rewrites cosim.png (and removes the old divergence
+    folders) instead of leaving the previous run's "matches the golden model" plot."""
+    import codegen.cosim.loop as loop
+    from codegen.cli import main
+
+    argv = ["cosim", str(KIRAZ), "--controller", "model", "--steps", "2", "-o", str(tmp_path), "-q"]
+    assert main(argv) == 0
+    assert "matches the golden model" in _png_title(tmp_path / "cosim.png")
+    (tmp_path / "divergence_step0007").mkdir()  # as an even earlier failed run would leave
+    (tmp_path / "kiraz_case1_pulse_ctrl.vcd").write_text("stale waves")
+    real = loop.ReferenceController
+
+    def faulty(params, fault=None):  # the reference controller with a sign flip at step 0
+        return real(params, fault=(0, "W01", 2))
+
+    monkeypatch.setattr(loop, "ReferenceController", faulty)
+    assert main(argv) == 1
+    res = json.loads((tmp_path / "cosim.json").read_text())
+    assert res["steps"] == [] and res["divergence"]["step"] == 0
+    title = _png_title(tmp_path / "cosim.png")
+    assert "DIVERGED at step 0 (controller)" in title and "matches" not in title
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cosim.json", "cosim.png", "divergence_step0000"]
+
+
+def test_clear_artifacts_removes_links_without_following_them(tmp_path):
+    from codegen.cosim.report import clear_artifacts
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("x")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "cosim.png").symlink_to(outside / "keep.txt")
+    (out / "transient").symlink_to(outside, target_is_directory=True)
+    (out / "mine.txt").write_text("not ours")
+    gone = clear_artifacts(out, "top")
+    assert sorted(p.name for p in gone) == ["cosim.png", "transient"]
+    assert (outside / "keep.txt").read_text() == "x" and sorted(p.name for p in out.iterdir()) == ["mine.txt"]
+
+
 # ------------------------------------------------------------------ the RTL under cocotb + Icarus
+@pytest.mark.icarus
+def test_rtl_test_gap_zero_multi_pulse_passes(tmp_path):
+    """The same design (gap 0, multi-pulse codes) under rtl-test's cocotb checks, read by the same
+    line reader as the co-simulation."""
+    from codegen.learn.overrides import override
+    from codegen.run.rtl import rtl_test
+
+    chip = elaborate(override(load_spec(SIGN), {"controller.gap_cycles": 0}))
+    rep = rtl_test(
+        chip.name,
+        chip.controller,
+        tmp_path,
+        do_lint=False,
+        do_synth=False,
+        seed=4,
+        testcases=["test_random_codes", "test_reset_mid_update"],
+    )
+    assert rep.sim is not None and rep.sim.passed, rep.sim.tests
+
+
+@pytest.mark.icarus
+@pytest.mark.ngspice
+def test_cli_rtl_cosim_gap_zero_multi_pulse_passes(tmp_path):
+    from codegen.cli import main
+
+    assert main(["cosim", str(SIGN), "--steps", "2", *GAP0, "-o", str(tmp_path), "-q"]) == 0
+
+
 @pytest.mark.icarus
 @pytest.mark.ngspice
 def test_cli_rtl_cosim_passes_and_writes_report(tmp_path):
@@ -191,6 +368,15 @@ def test_cli_rtl_cosim_passes_and_writes_report(tmp_path):
     assert (tmp_path / "cosim.png").stat().st_size > 10_000
     vcd = Path(res["vcd"])
     assert vcd.suffix == ".vcd" and "$enddefinitions" in vcd.read_text()[:20000]
+    assert "matches the golden model" in _png_title(tmp_path / "cosim.png")
+    # a failing run at step 0 into the same folder (no --vcd): no artifact of the passing run stays
+    rc = main(["cosim", str(KIRAZ), "--steps", "4", "--inject-fault", "W01:2", "-o", str(tmp_path), "-q"])
+    assert rc == 1
+    res = json.loads((tmp_path / "cosim.json").read_text())
+    assert not res["passed"] and res["divergence"]["step"] == 0 and res["steps"] == []
+    title = _png_title(tmp_path / "cosim.png")
+    assert "DIVERGED at step 0 (controller)" in title and "matches" not in title
+    assert res["vcd"] is None and not vcd.exists()
 
 
 @pytest.mark.icarus

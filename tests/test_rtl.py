@@ -94,3 +94,12 @@ def test_design_rejects_duplicate_crossbars():
     ctrl = dataclasses.replace(chip("xor").controller, crossbars=(("A", 2, 2), ("A", 3, 3)))
     with pytest.raises(CodegenError, match="unique"):
         design("x", ctrl)
+
+
+def test_testbench_reads_the_lines_with_the_shared_reader():
+    """issue 16: the cocotb support module shipped with every build interprets the line levels only
+    through codegen.controller.lines.read_lines (the co-simulation's decoder), not a copy of its own."""
+    tb = format_cocotb("xor", chip("xor").controller)["cocotb/eqp_pulse_tb.py"]
+    assert "from codegen.controller.lines import read_lines" in tb
+    assert "read_lines(x, rows, cols" in tb
+    assert "cell_voltages_halves" not in tb and "% W" not in tb and "// W" not in tb

@@ -88,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from ..backends.rtl import design
     from ..controller import CtrlParams
     from ..cosim.loop import CosimConfig, ReferenceController, run_loop, validate
-    from ..cosim.report import write_report
+    from ..cosim.report import clear_artifacts, write_report
     from ..elab import elaborate
     from ..learn.overrides import override, parse_sets
     from ..load import load_spec
@@ -115,6 +116,12 @@ def run(args: argparse.Namespace) -> int:
         return _run_dcosim(chip, out, args.xbar, args.quiet)
     validate(chip, cfg)
     fault = _fault(args.inject_fault)
+    if args.vcd and args.controller != "rtl":
+        raise CodegenError("--vcd needs --controller rtl")
+    if fault is not None and args.controller != "rtl":
+        raise CodegenError("--inject-fault needs --controller rtl")
+    # this run's report, result, VCD and divergence folders replace an earlier run's (none stay stale)
+    clear_artifacts(out, design(chip.name, chip.controller).top)
     console = Console(quiet=args.quiet, highlight=False)
     rule = cfg.rule(chip)
     if chip.training.rule != "sign-pulse":
@@ -133,10 +140,6 @@ def run(args: argparse.Namespace) -> int:
 
         res = run_rtl_cosim(chip, args.spec, sets, cfg, vcd=args.vcd, fault=fault)
     else:
-        if args.vcd:
-            raise CodegenError("--vcd needs --controller rtl")
-        if fault is not None:
-            raise CodegenError("--inject-fault needs --controller rtl")
         ctrl = ReferenceController(CtrlParams.all_from_chip(chip))
         res = asyncio.run(run_loop(chip, cfg, ctrl, log=console.print)).as_dict()
     wall = time.perf_counter() - t0

@@ -412,8 +412,8 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
             cap = await ctrl.program(xi, encode_counts(codes_s[p.name], p.count_bits), s)
             decoded[p.name] = decode(p, cap)
         state["pulses_decoded"] = {k: d.counts for k, d in decoded.items()}
-        state["pulse_list"] = {
-            k: [[q.cycle, q.row, q.col, q.polarity, q.width_cycles] for q in d.pulses]
+        state["pulse_runs"] = {  # [cycle, row, col, polarity, cycles, pulses] per run at ±v_program
+            k: [[q.cycle, q.row, q.col, q.polarity, q.width_cycles, q.pulses] for q in d.runs]
             for k, d in decoded.items()
         }
         t0 = time.perf_counter()

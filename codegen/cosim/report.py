@@ -1,12 +1,44 @@
 """Co-simulation report: ``cosim.json`` and ``cosim.png`` (golden vs co-simulated loss, conductance
-error and pulses per step)."""
+error and pulses per step).
+
+Every run owns the files it reports through: :func:`clear_artifacts` removes those of an earlier
+run before a new one starts, and :func:`write_report` always writes both the JSON and the plot, so
+a failed run never sits beside an earlier run's "matches the golden model" plot.
+"""
 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
-__all__ = ["write_report", "plot_report"]
+__all__ = ["write_report", "plot_report", "clear_artifacts", "REPORT_FILES"]
+
+#: files of one run in the output folder (the VCD is ``<top>.vcd``, see :func:`clear_artifacts`)
+REPORT_FILES = ("cosim.json", "cosim.png", "result.json", "cosim_config.json")
+
+
+def clear_artifacts(out: Path, top: str) -> list[Path]:
+    """Remove what an earlier ``codegen cosim`` run left in ``out``: the report, the simulator's
+    result and configuration, the controller VCD ``<top>.vcd``, ``divergence_step*/`` and
+    ``transient/``.  Symbolic links are removed, never followed.  Returns what was removed."""
+    out = Path(out)
+    gone: list[Path] = []
+    if not out.is_dir():
+        return gone
+    for name in (*REPORT_FILES, f"{top}.vcd"):
+        p = out / name
+        if p.is_symlink() or p.is_file():
+            p.unlink()
+            gone.append(p)
+    for p in sorted([*out.glob("divergence_step*"), out / "transient"]):
+        if p.is_symlink():
+            p.unlink()
+            gone.append(p)
+        elif p.is_dir():
+            shutil.rmtree(p)
+            gone.append(p)
+    return gone
 
 
 def plot_report(res: dict, path: Path) -> None:
@@ -54,17 +86,20 @@ def plot_report(res: dict, path: Path) -> None:
     c = res["config"]
     title = f"{res['chip']}: {c['controller']}, {c['device']} devices, {c['phases']} phases"
     title += f" — DIVERGED at step {dv['step']} ({dv['kind']})" if dv else " — matches the golden model"
+    if not steps:
+        for a in ax:
+            a.text(0.5, 0.5, "no step completed", ha="center", va="center", transform=a.transAxes)
     fig.suptitle(title)
     fig.tight_layout()
-    fig.savefig(path, dpi=100, metadata={"Software": None})
+    # the verdict also in the PNG's text chunk (``Title``), where a script can read it
+    fig.savefig(path, dpi=100, metadata={"Software": None, "Title": title})
     plt.close(fig)
 
 
 def write_report(res: dict, out: Path) -> tuple[Path, Path]:
-    """Write ``cosim.json`` and ``cosim.png`` into ``out``."""
+    """Write ``cosim.json`` and ``cosim.png`` into ``out`` (both, also when no step completed)."""
     out.mkdir(parents=True, exist_ok=True)
     js, png = out / "cosim.json", out / "cosim.png"
     js.write_text(json.dumps(res, indent=1) + "\n")
-    if res["steps"]:
-        plot_report(res, png)
+    plot_report(res, png)
     return js, png

@@ -98,6 +98,7 @@ def run_rtl_cosim(
     sources = [out / p for p in d.rtl_files]
     build_args: list[str] = []
     vcd_path = out / f"{d.top}.vcd"
+    vcd_path.unlink(missing_ok=True)  # an earlier run's waves must not pass for this run's
     if vcd:
         dump = out / "sim_build" / "cosim_dump.v"
         dump.parent.mkdir(parents=True, exist_ok=True)
