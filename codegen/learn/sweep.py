@@ -28,7 +28,6 @@ import itertools
 import json
 import logging
 import math
-import os
 import re
 import signal
 import threading
@@ -44,6 +43,7 @@ from ..errors import CodegenError
 from ..spec import Spec
 from .backends import ENERGIES
 from .overrides import override
+from .trainer import write_text_atomic
 
 __all__ = [
     "SweepPoint",
@@ -248,14 +248,8 @@ def _start_folder(out: Path, config: dict[str, Any], cid: str, fresh: bool) -> N
                 (out / name).unlink()
     if not (out / CONFIG_FILE).exists():
         doc = {"config": config, "config_id": cid}
-        _write_atomic(out / CONFIG_FILE, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        write_text_atomic(out / CONFIG_FILE, json.dumps(doc, indent=1, sort_keys=True) + "\n")
     _drop_torn_tail(out / POINTS_FILE)
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def grid_points(
