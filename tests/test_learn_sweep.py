@@ -280,11 +280,17 @@ def test_ctrl_c_stops_a_sweep_quietly_and_it_resumes(tmp_path):
     )
     points = out / POINTS_FILE
     deadline = time.monotonic() + 120
-    while not (points.exists() and points.read_text().count("\n") >= 1):
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    try:
+        while not (points.exists() and points.read_text().count("\n") >= 1):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no point finished within 120 s"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "CommClosedError" not in err and "WARNING" not in err, err
     assert f"finished points are in {points}" in err and "run the same command again" in err

@@ -224,12 +224,18 @@ def test_ctrl_c_during_training_keeps_the_finished_epochs(tmp_path):
         start_new_session=True,
     )
     csv_path = out / "metrics.csv"
-    deadline = time.monotonic() + 120
-    while not (csv_path.exists() and csv_path.read_text().count("\n") >= 4):  # header + epochs 0..2
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    deadline = time.monotonic() + 60
+    try:
+        while not (csv_path.exists() and csv_path.read_text().count("\n") >= 4):  # header, epochs 0..2
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no epoch written to metrics.csv within 60 s"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     lines = csv_path.read_text().splitlines()
