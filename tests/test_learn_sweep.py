@@ -301,3 +301,22 @@ def test_ctrl_c_stops_a_sweep_quietly_and_it_resumes(tmp_path):
     assert f"{6 - len(finished)} points run now, {len(finished)} reused" in again.stdout
     after = load_done(out)
     assert all(after[k] == r for k, r in finished.items())
+
+
+def test_a_worker_with_other_code_is_refused(spec, client, tmp_path, monkeypatch):
+    """Points computed by a worker whose codegen differs from this process' are not recorded."""
+    import codegen.learn.sweep as sw
+
+    versions = iter(["0.1.0+aaaaaaaaaaaa"] + ["0.1.0+bbbbbbbbbbbb"] * 10)  # this process, then the worker
+    monkeypatch.setattr(sw, "code_version", lambda: next(versions))
+    with pytest.raises(
+        CodegenError, match=r"a Dask worker runs codegen 0\.1\.0\+bbbb.*this process 0\.1\.0\+aaaa"
+    ):
+        run_sweep(override(spec, {"training.epochs": 1}), [], [0], tmp_path, client=client)
+    assert load_done(tmp_path) == {}
+
+
+def test_output_that_is_a_file_is_refused(spec, tmp_path):
+    (tmp_path / "f").write_text("x")
+    with pytest.raises(CodegenError, match="not a folder"):
+        run_sweep(spec, [], [0], tmp_path / "f", workers=1)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import functools
 import hashlib
 import itertools
 import json
@@ -55,6 +56,7 @@ __all__ = [
     "summarise",
     "sweep_config",
     "config_id",
+    "write_config",
     "code_version",
     "check_cluster_address",
     "POINTS_FILE",
@@ -109,6 +111,7 @@ def _code_files() -> list[tuple[str, Path]]:
     return sorted(files)
 
 
+@functools.cache
 def code_version() -> str:
     """``<package version>+<12 hex digits>``: the version and a sha256 over the source of every
     module that can change a point's result.
@@ -247,9 +250,18 @@ def _start_folder(out: Path, config: dict[str, Any], cid: str, fresh: bool) -> N
             with contextlib.suppress(FileNotFoundError):
                 (out / name).unlink()
     if not (out / CONFIG_FILE).exists():
-        doc = {"config": config, "config_id": cid}
-        write_text_atomic(out / CONFIG_FILE, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+        write_config(out, config)
     _drop_torn_tail(out / POINTS_FILE)
+
+
+def write_config(out: Path, config: dict[str, Any]) -> str:
+    """Write ``out/sweep.json`` (the record :func:`run_sweep` checks a folder against) for
+    ``config`` (:func:`sweep_config`); return its :func:`config_id`, which rows of that folder carry
+    as ``config`` and their points as :attr:`SweepPoint.config`."""
+    cid = config_id(config)
+    doc = {"config": config, "config_id": cid}
+    write_text_atomic(out / CONFIG_FILE, json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    return cid
 
 
 def grid_points(
@@ -297,6 +309,7 @@ def run_point(
     row: dict[str, Any] = {
         "key": point.key,
         "config": point.config,
+        "code_version": code_version(),  # of the worker that ran it (checked against the sweep's)
         **{p: v for p, v in point.params},
         "init_seed": point.init_seed,
         "energy": point.energy,
@@ -499,6 +512,8 @@ def run_sweep(
     for path, values in grid:  # fail fast on a bad path or value, before any worker starts
         for v in values:
             override(spec, {path: v})
+    if out.exists() and not out.is_dir():
+        raise CodegenError(f"{out}: not a folder (the sweep's output folder, -o)")
     config = sweep_config(spec, backend, converged_loss)
     cid = config_id(config)
     points = grid_points(grid, init_seeds, energies, cid)
@@ -532,13 +547,19 @@ def run_sweep(
             with (out / POINTS_FILE).open("a", encoding="utf-8") as fh:
                 for fut in as_completed(futures):
                     row = fut.result()
+                    if row.get("code_version") != config["code_version"]:
+                        raise CodegenError(
+                            f"a Dask worker runs codegen {row.get('code_version')}, this process "
+                            f"{config['code_version']}: its points would not be this sweep's. Install "
+                            f"the same codegen on every worker of {cluster or 'the cluster'}"
+                        )
                     fh.write(json.dumps(row, sort_keys=True, default=float) + "\n")
                     fh.flush()
                     done[row["key"]] = row
                     ran += 1
                     if on_point is not None:
                         on_point(row, len(points) - len(todo) + ran, len(points))
-        except KeyboardInterrupt:
+        except BaseException:  # Ctrl-C, or a point that must not be recorded: stop the rest
             interrupted = True
             raise
         finally:
