@@ -78,7 +78,7 @@ def openvaf_failure(source: str, returncode: int, output: str) -> CodegenError:
         if returncode
         else "it exited with status 0 but wrote no .osdi file"
     )
-    return CodegenError(f"openvaf-r could not compile {source} ({status}); openvaf-r said:\n{said}")
+    return CodegenError(f"openvaf-r failed on {source} ({status}); openvaf-r said:\n{said}")
 
 
 @functools.cache
