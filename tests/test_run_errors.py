@@ -184,3 +184,34 @@ wrdata g.txt v(2)
     text = str(exc.value)
     assert "Timestep too small" in text and "trouble with node" in text
     assert "No. of Data Rows" not in text and "no simulations run" not in text
+
+
+def test_shared_session_quotes_only_what_this_op_printed(monkeypatch):
+    """libngspice (PySpice) keeps every line of the process' session: an earlier analysis'
+    "Transient op finished successfully" must not be quoted as the reason this ``op`` failed."""
+    import codegen.run.ngspice as ngmod
+    from codegen.elab import elaborate
+    from codegen.load import load_spec
+
+    class FakeShared:
+        def __init__(self):
+            self._stdout = ["Transient op finished successfully", "No. of Data Rows : 10"]
+            self._stderr = ["Note: Transient op finished successfully"]
+            self.last_plot = "tran1"
+
+        def exec_command(self, cmd):
+            if cmd == "op":
+                self._stderr += ["Warning: singular matrix:  check node 2", "op simulation(s) aborted"]
+                raise RuntimeError("Command 'op' failed")
+            return ""
+
+    chip = elaborate(load_spec(ROOT / "examples" / "xor.yaml"))
+    s = object.__new__(ngmod.SharedSession)
+    s.chip, s.top, s.where, s.ng, s._state = chip, "free", "spice/free.sp", FakeShared(), {}
+    monkeypatch.setattr(ngmod, "_ACTIVE", id(s))
+    with pytest.raises(NgspiceError) as exc:
+        s.op(np.zeros(chip.n_inputs))
+    text = str(exc.value)
+    assert "found no operating point for phase free of spice/free.sp" in text
+    assert "singular matrix" in text and "op simulation(s) aborted" in text
+    assert "finished successfully" not in text and "Data Rows" not in text
