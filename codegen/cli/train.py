@@ -4,8 +4,12 @@ conductances (``conductances.json``, the format of :mod:`codegen.model.conductan
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -89,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
 
     def run_one(label: str, which: str, backend, **kw):
         def checkpoint(res: TrainResult) -> None:  # after every epoch: what finished is on disk
-            runs[which] = res
-            save(complete=False)
+            with _sigint_deferred():  # Ctrl-C now lands after the files agree with `runs`
+                runs[which] = res
+                save(complete=False)
 
         with progress_bar(console, args.quiet) as prog:
             task = prog.add_task(label, total=n_steps, info="")
@@ -168,6 +173,20 @@ def run(args: argparse.Namespace) -> int:
             "validated against its crossbars and [g_min, g_max])"
         )
     return 0
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold SIGINT (Ctrl-C) back while the block runs; it is delivered right after (main thread of
+    a POSIX system; elsewhere a no-op)."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _results(res: TrainResult) -> list[dict]:
