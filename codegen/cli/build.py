@@ -11,7 +11,8 @@ from rich.table import Table
 
 from ..backends import BuildOptions, all_backends
 from ..build import build
-from ..plan import BuildPlan, WriteReport
+from ..errors import BuildDirError
+from ..plan import BuildPlan, WriteReport, ensure_writable_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -113,13 +114,19 @@ def next_commands(spec: str) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    chip, out, plan, report = build(
-        args.spec,
-        args.out,
-        force=args.force,
-        options=BuildOptions(compile=not args.no_compile),
-        conductances=args.conductances,
-    )
+    if args.out:
+        ensure_writable_dir(args.out, "-o folder")
+    try:
+        chip, out, plan, report = build(
+            args.spec,
+            args.out,
+            force=args.force,
+            options=BuildOptions(compile=not args.no_compile),
+            conductances=args.conductances,
+        )
+    except OSError as exc:  # write_plan reports its own; this catches any other file the build touches
+        where = exc.filename or args.out or "the build folder"
+        raise BuildDirError(f"{where}: {exc.strerror or exc}; nothing more was written") from None
     if args.quiet:
         print(out)
         return 0
@@ -139,6 +146,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if report.removed:
         console.print(f"removed stale generated files: {', '.join(report.removed)}")
+    if report.resumed or report.cleaned:
+        console.print(
+            f"finished an interrupted build in {out}/ (removed {len(report.cleaned)} temporary files)"
+        )
     cmds = next_commands(args.spec)
     if args.conductances:  # check the chip at the conductances it was built with
         flag = f" --conductances {args.conductances}"
