@@ -280,7 +280,9 @@ def run(args: argparse.Namespace) -> int:
     for path in args.spec:
         chip = elaborate(load_spec(path))
         cs = read_conductances(chip, args.conductances) if args.conductances else None
-        ensure_writable_dir(Path(args.json or Path("build") / chip.name / "x").parent, "report folder")
+        ensure_writable_dir(
+            Path(args.json or Path("build") / chip.name / "check.json").parent, "report folder"
+        )
         report = check_chip(
             chip, args.samples, args.seed, args.build, not args.no_pulse, args.inputs, conductances=cs
         )
