@@ -390,8 +390,12 @@ def _open_root(root: Path) -> int:
     return os.open(root, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
 
 
-def _parse_journal(data: bytes) -> dict[str, str] | str:
-    """``{path: sha256}`` of a manifest / pending journal, or why it is not one codegen wrote."""
+#: key of the pending journal listing the files of still earlier interrupted builds
+_EARLIER = "_earlier_pending"
+
+
+def _parse_journal(data: bytes) -> dict[str, set[str]] | str:
+    """``{path: {sha256, ...}}`` of a manifest / pending journal, or why it is not one codegen wrote."""
     try:
         doc = json.loads(data)
     except (ValueError, RecursionError):
@@ -399,16 +403,30 @@ def _parse_journal(data: bytes) -> dict[str, str] | str:
     files = doc.get("files") if isinstance(doc, dict) else None
     if not isinstance(files, dict):
         return "has no 'files' table"
-    out: dict[str, str] = {}
-    for rel, entry in files.items():
+    earlier = doc.get(_EARLIER, {})
+    if not isinstance(earlier, dict):
+        return f"has a malformed {_EARLIER!r} table"
+    out: dict[str, set[str]] = {}
+    entries = [(rel, [e.get("sha256") if isinstance(e, dict) else None]) for rel, e in files.items()]
+    entries += [(rel, d if isinstance(d, list) else [None]) for rel, d in earlier.items()]
+    for rel, digests in entries:
         why = check_relpath(rel)
         if why:
             return f"lists {rel!r}, which {why}"
-        digest = entry.get("sha256") if isinstance(entry, dict) else None
-        if not isinstance(digest, str) or not _HEX64.match(digest):
-            return f"lists {rel!r} without a sha256"
-        out[rel] = digest
+        for digest in digests:
+            if not isinstance(digest, str) or not _HEX64.match(digest):
+                return f"lists {rel!r} without a sha256"
+            out.setdefault(rel, set()).add(digest)
     return out
+
+
+def _journal_bytes(plan: BuildPlan, earlier: dict[str, set[str]]) -> bytes:
+    """The pending journal: the manifest about to be written, plus (``_earlier_pending``) what the
+    journal of a still earlier interrupted build listed, so a second interruption forgets nothing."""
+    if not earlier:
+        return plan.manifest_bytes()
+    doc = {**plan.manifest(), _EARLIER: {rel: sorted(d) for rel, d in sorted(earlier.items())}}
+    return (json.dumps(doc, indent=1, sort_keys=True) + "\n").encode()
 
 
 _UNSAFE_HINT = (
@@ -476,8 +494,8 @@ def _os_message(root: Path, doing: _Doing, exc: OSError) -> str:
     return f"{root}: {reason} while {doing.what}; {state}. {hint}"
 
 
-def _read_journal(tree: _Tree, name: str, force: bool) -> tuple[bool, dict[str, str]]:
-    """``(exists, {path: sha256})`` of ``manifest.json`` or the pending journal."""
+def _read_journal(tree: _Tree, name: str, force: bool) -> tuple[bool, dict[str, set[str]]]:
+    """``(exists, {path: {sha256, ...}})`` of ``manifest.json`` or the pending journal."""
     kind, data = tree.inspect(name)
     if kind == "missing":
         return False, {}
@@ -503,8 +521,8 @@ def _write_steps(plan: BuildPlan, tree: _Tree, force: bool, doing: _Doing) -> Wr
     has_pending, pending = _read_journal(tree, PENDING, force)
     ours: dict[str, set[str]] = {}
     for table in (old, pending):
-        for rel, digest in table.items():
-            ours.setdefault(rel, set()).add(digest)
+        for rel, digests in table.items():
+            ours.setdefault(rel, set()).update(digests)
 
     report = WriteReport(resumed=has_pending)
     foreign: list[str] = []
@@ -548,7 +566,7 @@ def _write_steps(plan: BuildPlan, tree: _Tree, force: bool, doing: _Doing) -> Wr
     _clean_leftovers(tree, plan, ours, report)
     if changed or stale:
         doing.what = f"writing {PENDING}"
-        _atomic_write(tree.fds[""], PENDING, new_manifest)
+        _atomic_write(tree.fds[""], PENDING, _journal_bytes(plan, pending))
         has_pending = True
     for rel in changed:
         doing.what = f"writing {rel}"

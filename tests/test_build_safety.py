@@ -325,6 +325,40 @@ def test_files_written_but_not_yet_in_the_manifest_are_ours(tmp_path, plan_a, pl
 # ---------------------------------------------------------------------------------------------
 # kill -9 during a build
 
+
+def _variant(plan: BuildPlan, tag: str, change: int, drop: int) -> BuildPlan:
+    out = BuildPlan(meta={**plan.meta, "chip_sha256": sha_of(tag)})
+    for i, (rel, data) in enumerate(sorted(plan.files.items())):
+        if i % drop == drop - 1:
+            continue
+        out.add(rel, data + f"\n# {tag}\n".encode() if i % change == 0 else data)
+    out.add(f"{tag}/only.txt", f"only in {tag}\n")
+    return out
+
+
+def sha_of(tag: str) -> str:
+    return hashlib.sha256(tag.encode()).hexdigest()
+
+
+@pytest.mark.parametrize("final", ["a", "c"])
+def test_two_interrupted_builds_in_a_row_forget_nothing(tmp_path, plan_a, plan_b, clean, final):
+    """A built; B killed half way; C killed half way (its journal carries B's entries along);
+    then a plain build of A (or of C) equals a clean one: B's files are still recognised."""
+    plan_c = _variant(plan_a, "c", change=4, drop=7)
+    out = tmp_path / "b"
+    write_plan(plan_a, out)
+    for plan, old in ((plan_b, plan_a), (plan_c, plan_b)):
+        k = _points(old, plan) // 2
+        proc = _write_in_child(plan, out, {**ENV, "CODEGEN_TEST_KILL_AT": str(k)}, tmp_path)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert (out / "extra" / "deep" / "new.txt").exists(), "B got as far as its new file"
+    target = plan_a if final == "a" else plan_c
+    write_plan(target, out)
+    ref = tmp_path / "clean"
+    write_plan(target, ref)
+    assert _tree(out) == _tree(ref)
+
+
 _CHILD = (
     "import pickle, sys\n"
     "from codegen.plan import write_plan\n"
