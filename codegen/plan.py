@@ -274,12 +274,13 @@ class _Tree:
 
 
 def _write_all(fd: int, data: bytes) -> None:
+    """Write ``data`` (os.write may write less than asked), with a test point half way."""
     view = memoryview(data)
     half = len(view) // 2
-    for lo, hi in ((0, half), (half, len(view))):
-        while lo < hi:
-            lo += os.write(fd, view[lo:hi])
-        if hi == half:
+    for i, span in enumerate((view[:half], view[half:])):
+        while span:
+            span = span[os.write(fd, span) :]
+        if i == 0:
             _test_point()  # half a file written: the state a kill or a full disk leaves most often
 
 
