@@ -24,7 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Load chip.yaml, elaborate it and render every backend into memory, then write the files "
             "under DIR (default build/<name>/) with manifest.json (sha256 of each file, chip hash, tool "
             "versions). Deterministic: the same chip.yaml gives byte-identical files. Never overwrites "
-            "a file it did not generate unless --force.\n\nbackends:\n" + backends
+            "a file it did not generate unless --force. Writes only regular files inside DIR, never "
+            "through a symlink, each atomically (temporary file + rename, manifest.json last), one "
+            "build at a time: a build that was killed or ran out of disk space is finished by the next "
+            "plain build.\n\nbackends:\n" + backends
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
