@@ -233,6 +233,21 @@ def test_symlinked_temporary_file_is_never_written_through(tmp_path, plan_a, cle
     assert _tree(out) == clean["a"]
 
 
+@pytest.mark.parametrize("name", [MANIFEST, "ir.json"])
+def test_hard_links_to_outside_files_are_replaced_not_written_through(tmp_path, plan_a, plan_b, name):
+    """Every write is a rename of a fresh file, so a hard link (same inode as a file outside) is
+    replaced as a directory entry and the outside file keeps its bytes."""
+    out = tmp_path / "b"
+    write_plan(plan_a, out)
+    outside = tmp_path / "outside"
+    os.link(out / name, outside)
+    before = outside.read_bytes()
+    b = BuildPlan(files={**plan_b.files, "ir.json": plan_b.files["ir.json"] + b" "}, meta=plan_b.meta)
+    write_plan(b, out)
+    assert outside.read_bytes() == before
+    assert (out / name).read_bytes() != before
+
+
 def test_lock_file_symlink_is_refused(tmp_path, plan_a):
     outside = tmp_path / "outside.txt"
     outside.write_bytes(b"user data\n")
