@@ -58,6 +58,7 @@ __all__ = [
     "WriteReport",
     "write_plan",
     "ensure_writable_dir",
+    "write_atomic",
     "check_relpath",
     "MANIFEST",
     "PENDING",
@@ -681,3 +682,30 @@ def ensure_writable_dir(path: str | Path, what: str = "output folder") -> None:
         raise BuildDirError(
             f"{p}: the {what} is not writable{where}: {exc.strerror}; choose a writable folder"
         ) from None
+
+
+def write_atomic(path: str | Path, data: bytes | str) -> None:
+    """Replace the file ``path`` by ``data`` atomically (a temporary file in its folder, fsync'd,
+    renamed over it): readers and a killed process see the old or the new content, never half.
+
+    For single outputs outside a build plan (reports, metrics written as training goes).  The
+    folder must exist; ``path`` itself may not be a folder, a symlink is replaced (not followed).
+    An ``OSError`` becomes a :class:`~codegen.errors.BuildDirError` naming the file.
+    """
+    p = Path(path)
+    payload = data.encode() if isinstance(data, str) else data
+    try:
+        dfd = os.open(p.parent, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+        try:
+            try:
+                is_dir = stat.S_ISDIR(os.stat(p.name, dir_fd=dfd, follow_symlinks=False).st_mode)
+            except FileNotFoundError:
+                is_dir = False
+            if is_dir:
+                raise BuildDirError(f"{p}: is a folder; cannot write a file there")
+            _atomic_write(dfd, p.name, payload)
+            _fsync_dir(dfd)
+        finally:
+            os.close(dfd)
+    except OSError as exc:
+        raise BuildDirError(f"{p}: cannot write it: {exc.strerror or exc}") from None

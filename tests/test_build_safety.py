@@ -38,7 +38,16 @@ from codegen.build import render_plan
 from codegen.elab import elaborate
 from codegen.errors import BuildDirError
 from codegen.load import load_spec
-from codegen.plan import LOCK, MANIFEST, PENDING, TMP_SUFFIX, BuildPlan, ensure_writable_dir, write_plan
+from codegen.plan import (
+    LOCK,
+    MANIFEST,
+    PENDING,
+    TMP_SUFFIX,
+    BuildPlan,
+    ensure_writable_dir,
+    write_atomic,
+    write_plan,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 KIRAZ = ROOT / "examples" / "kiraz_case1.yaml"
@@ -300,6 +309,23 @@ def test_ensure_writable_dir(tmp_path):
         ensure_writable_dir(tmp_path / "f")
     with pytest.raises(BuildDirError, match="a part of this path is a file"):
         ensure_writable_dir(tmp_path / "f" / "sub")
+
+
+def test_write_atomic(tmp_path):
+    target = tmp_path / "report.json"
+    write_atomic(target, "one\n")
+    outside = tmp_path / "outside"
+    outside.write_text("keep\n")
+    target.unlink()
+    target.symlink_to(outside)
+    write_atomic(target, b"two\n")  # the link is replaced, its target untouched
+    assert not target.is_symlink() and target.read_text() == "two\n" and outside.read_text() == "keep\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outside", "report.json"], "no temporary left"
+    (tmp_path / "d").mkdir()
+    with pytest.raises(BuildDirError, match="is a folder"):
+        write_atomic(tmp_path / "d", "x")
+    with pytest.raises(BuildDirError, match="cannot write it"):
+        write_atomic(tmp_path / "missing" / "x.json", "x")
 
 
 # ---------------------------------------------------------------------------------------------
