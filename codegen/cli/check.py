@@ -29,6 +29,7 @@ from ..errors import CodegenError
 from ..ir import Chip
 from ..load import load_spec
 from ..model.conductances import ConductanceSet, read_conductances
+from ..plan import ensure_writable_dir
 from ..run.equivalence import TOL_EP_REL, TOL_V, PhaseVoltages, compare_phases, read_disturb
 from ..run.tools import ToolMissing
 
@@ -279,6 +280,9 @@ def run(args: argparse.Namespace) -> int:
     for path in args.spec:
         chip = elaborate(load_spec(path))
         cs = read_conductances(chip, args.conductances) if args.conductances else None
+        ensure_writable_dir(
+            Path(args.json or Path("build") / chip.name / "check.json").parent, "report folder"
+        )
         report = check_chip(
             chip, args.samples, args.seed, args.build, not args.no_pulse, args.inputs, conductances=cs
         )

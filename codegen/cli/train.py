@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..learn.plots import plot_conductances, plot_history
     from ..learn.trainer import train
     from ..load import load_spec
+    from ..plan import ensure_writable_dir
     from ._progress import progress_bar
 
     spec = load_spec(args.spec)
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     chip = elaborate(spec)
     ds = load_dataset(chip)
     out = Path(args.out) if args.out else Path("build") / chip.name / "train"
+    ensure_writable_dir(out, "output folder (-o)")  # before training, not after it
     out.mkdir(parents=True, exist_ok=True)
     console = Console(quiet=args.quiet)
     tr = chip.training

@@ -71,16 +71,11 @@ class TrainResult:
 
 
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` through a temporary file in the same folder and
-    ``os.replace``: a reader, a crash or Ctrl-C sees the old file or the new one, never half of it."""
-    p = Path(path)
-    tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, p)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Write ``text`` (UTF-8) to ``path`` atomically: :func:`codegen.plan.write_atomic` (temporary
+    file, fsync, rename; never through a symlink; an ``OSError`` becomes a clear ``BuildDirError``)."""
+    from ..plan import write_atomic
+
+    write_atomic(path, text)
 
 
 def evaluate(
