@@ -11,7 +11,6 @@ differentiation in the golden model) instead of EP: the software baseline.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
