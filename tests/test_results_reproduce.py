@@ -6,7 +6,7 @@ under ``bench/``) must have a recipe in :data:`RECIPES`, and each recipe is reco
 the current code:
 
 * sweep CSV: a few rows, chosen deterministically (a fixed seed over the row indices, plus rows that
-  once went stale), retrained through :func:`codegen.learn.sweep.run_point` exactly as
+  once went stale; the slow test more rows), retrained through :func:`codegen.learn.sweep.run_point` exactly as
   ``codegen sweep`` trains them;
 * sweep heatmap: ``codegen sweep`` itself, resumed on the committed rows (nothing retrained), must
   write the committed ``sweep.csv`` and draw the committed PNG pixel for pixel.
@@ -163,8 +163,16 @@ def _compare(new: dict, old: dict[str, str]) -> list[str]:
     return bad
 
 
-def _chosen(recipe: SweepRecipe, rows: list[dict[str, str]], grid, n_random: int) -> list[int]:
-    """Pinned rows + ``n_random`` others drawn with a fixed seed: the same rows on every run."""
+def _chosen(
+    recipe: SweepRecipe, rows: list[dict[str, str]], grid, n_random: int, converged_only: bool
+) -> list[int]:
+    """Pinned rows + ``n_random`` others drawn with a fixed seed: the same rows on every run.
+
+    ``converged_only`` draws among the rows recorded as converged: their training contracts, so
+    they reproduce to ``REL_TOL`` on any CPU.  Points that did not converge (β = 1e-4 S, η = 1e-8)
+    oscillate, and there a relative change of 1e-11 in the first loss (a golden-model fix) grows
+    into a different final loss after 200 steps: the slow test draws among those too.
+    """
     names = [p for p, _ in grid]
     pinned = [
         i
@@ -172,12 +180,16 @@ def _chosen(recipe: SweepRecipe, rows: list[dict[str, str]], grid, n_random: int
         if tuple(r[p] for p in names) + (r["energy"], r["init_seed"]) in set(recipe.pinned)
     ]
     assert len(pinned) == len(recipe.pinned), f"pinned rows missing from {recipe.csv}"
-    rest = [i for i in range(len(rows)) if i not in pinned]
+    rest = [
+        i
+        for i in range(len(rows))
+        if i not in pinned and (rows[i]["converged"] == "True" or not converged_only)
+    ]
     drawn = np.random.default_rng(16).choice(len(rest), size=min(n_random, len(rest)), replace=False)
     return pinned + sorted(rest[int(k)] for k in drawn)
 
 
-def _recompute(recipe: SweepRecipe, n_random: int) -> None:
+def _recompute(recipe: SweepRecipe, n_random: int, converged_only: bool) -> None:
     from codegen.learn.sweep import run_point
 
     args, spec, grid, energies = _parse(recipe)
@@ -185,7 +197,7 @@ def _recompute(recipe: SweepRecipe, n_random: int) -> None:
     assert len(rows) == math.prod(len(v) for _, v in grid) * len(energies) * args.init_seeds
     data = spec.model_dump(by_alias=True)
     failures = []
-    for i in _chosen(recipe, rows, grid, n_random):
+    for i in _chosen(recipe, rows, grid, n_random, converged_only):
         new = run_point(data, _point(grid, rows[i]), args.backend, args.converged_loss)
         bad = _compare(new, rows[i])
         if bad:
@@ -198,13 +210,13 @@ def _recompute(recipe: SweepRecipe, n_random: int) -> None:
 
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: Path(r.csv).stem)
 def test_sweep_rows_reproduce(recipe: SweepRecipe) -> None:
-    _recompute(recipe, n_random=2)
+    _recompute(recipe, n_random=2, converged_only=True)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("recipe", RECIPES, ids=lambda r: Path(r.csv).stem)
 def test_sweep_rows_reproduce_more(recipe: SweepRecipe) -> None:
-    _recompute(recipe, n_random=24)
+    _recompute(recipe, n_random=24, converged_only=False)
 
 
 # --------------------------------------------------------------------------- heatmap + CSV
