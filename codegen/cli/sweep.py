@@ -1,4 +1,4 @@
-"""``codegen sweep chip.yaml --param PATH=V1,V2 … --init-seeds K``: the robustness study of SEEDS.md §4."""
+"""``codegen sweep chip.yaml --param PATH=V1,V2 … --init-seeds K``: the robustness study of docs/background.md §4."""
 
 from __future__ import annotations
 

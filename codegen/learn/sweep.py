@@ -1,4 +1,4 @@
-"""Robustness sweeps (SEEDS.md §4): train one chip over a grid of spec overrides × initial seeds.
+"""Robustness sweeps (docs/background.md §4): train one chip over a grid of spec overrides × initial seeds.
 
 Each grid point is one training run for a fixed budget (``training.epochs``), from initial
 conductances drawn with its own seed.  Points run in parallel through Dask's own scheduler

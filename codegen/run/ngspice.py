@@ -276,7 +276,7 @@ _ACTIVE: int | None = None  # id() of the SharedSession whose deck libngspice ho
 @contextlib.contextmanager
 def _quiet_version_warning() -> Iterator[None]:
     # PySpice 1.5 warns "Unsupported Ngspice version 46" for every ngspice newer than it knows;
-    # harmless (TOOLCHAIN.md).  Filter exactly that message, nothing else.
+    # harmless (docs/toolchain.md).  Filter exactly that message, nothing else.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Unsupported Ngspice version")
         yield
