@@ -134,11 +134,11 @@ def _grid_value(values: list, text: str):
     raise AssertionError(f"{text!r} is not one of the grid values {values}")
 
 
-def _point(grid, row: dict[str, str]):
+def _point(grid, row: dict[str, str], config: str = ""):
     from codegen.learn.sweep import SweepPoint
 
     params = tuple((p, _grid_value(vals, row[p])) for p, vals in grid)
-    return SweepPoint(params, int(row["init_seed"]), row["energy"])
+    return SweepPoint(params, int(row["init_seed"]), row["energy"], config)
 
 
 def _close(new: float, old: float, tol_abs: float) -> bool:
@@ -220,9 +220,9 @@ def test_sweep_rows_reproduce_more(recipe: SweepRecipe) -> None:
 
 
 # --------------------------------------------------------------------------- heatmap + CSV
-def _as_point_row(row: dict[str, str], grid, key: str) -> dict:
+def _as_point_row(row: dict[str, str], grid, key: str, config: str) -> dict:
     """A committed CSV row back into the ``points.jsonl`` record ``codegen sweep`` resumes from."""
-    out: dict = {"key": key, "energy": row["energy"], "init_seed": int(row["init_seed"])}
+    out: dict = {"key": key, "energy": row["energy"], "init_seed": int(row["init_seed"]), "config": config}
     for p, vals in grid:
         out[p] = _grid_value(vals, row[p])
     for col in ("initial_loss", "final_loss", "best_loss", "final_test_loss", "final_test_acc"):
@@ -250,11 +250,14 @@ def test_sweep_outputs_redraw_from_committed_rows(
         raise AssertionError("every point is in points.jsonl: nothing may be retrained here")
 
     monkeypatch.setattr(sweep_mod, "_client", no_cluster)
-    _, _, grid, _ = _parse(recipe)
+    args, spec, grid, _ = _parse(recipe)
     rows = _read_rows(recipe.csv)
+    # the folder's configuration record, as codegen sweep writes it for these options
+    cid = sweep_mod.write_config(tmp_path, sweep_mod.sweep_config(spec, args.backend, args.converged_loss))
     with (tmp_path / sweep_mod.POINTS_FILE).open("w", encoding="utf-8") as fh:
         for row in rows:
-            fh.write(json.dumps(_as_point_row(row, grid, _point(grid, row).key), default=float) + "\n")
+            key = _point(grid, row, cid).key
+            fh.write(json.dumps(_as_point_row(row, grid, key, cid), default=float) + "\n")
     monkeypatch.chdir(ROOT)
     assert main([*recipe.argv, "-o", str(tmp_path), "-q"]) == 0
 
