@@ -403,9 +403,7 @@ def ep_tolerance_ratio(
     for name, r in ref.items():
         err = np.abs(ep[name] - r)
         allowed = rel * float(np.abs(r).max()) + floor[name]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            q = np.where(err > 0, err / allowed, 0.0)
-        ratio = max(ratio, float(q.max()))
+        ratio = max(ratio, _ratio_max(err, allowed))
         worst = max(worst, float(err.max()))
     return ratio, worst
 
@@ -506,8 +504,14 @@ def _ep_fields(
         "ep_err_ratio": ratio,
         "ep_abs_err": abs_err,
         "ep_floor": max(float(f.max()) for f in floor.values()),
-        "ep_signal": max(float((np.abs(ref[k]) / floor[k]).max()) for k in ref),
+        "ep_signal": max(_ratio_max(np.abs(ref[k]), floor[k]) for k in ref),
     }
+
+
+def _ratio_max(num: np.ndarray, den: np.ndarray) -> float:
+    """max of num / den elementwise, with 0/0 counted as 0 (and x/0 as inf for x > 0)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.where(num > 0, num / den, 0.0).max())
 
 
 def _mean_s(ops: Sequence[object]) -> float:
