@@ -254,13 +254,26 @@ def test_read_disturb_finds_the_worst_sample_that_three_samples_miss(tmp_path, c
     assert labels[whole.sample] in " ".join(capsys.readouterr().out.split())  # rich wraps lines
 
 
-def test_read_disturb_every_read_phase_counts():
-    # the nudged phases are reads too: a sweep over the free phase alone can miss the worst drop
-    chip = elaborate(load_spec(XOR))
+def test_read_disturb_every_read_phase_counts(tmp_path):
+    # the nudged phases are reads too: with a strong nudge (β = 1e-4 S) they pull the outputs
+    # towards the targets: here the −β phase reads 0.23 mV more than the free phase (XOR, pattern 3)
+    from codegen.model import GoldenModel
+
+    text, n = re.subn(r"nudge: \{beta: 1e-6,", "nudge: {beta: 1e-4,", XOR.read_text())
+    assert n == 1
+    (tmp_path / "xor.yaml").write_text(text)
+    chip = elaborate(load_spec(tmp_path / "xor.yaml"))
     x, t, _ = dataset_all(chip)
-    sweep = golden_read_disturb(chip, chip.initial_conductances(), x, t)
+    G = chip.initial_conductances()
+    sweep = golden_read_disturb(chip, G, x, t)
     assert sweep.phases == ("free", "nudged +β", "nudged −β")
     assert sweep.sample_margins_V.shape == (4,) and sweep.sample_margins_V.min() == sweep.margin_V
+    model = GoldenModel(chip, conductances=G)
+    v_set, v_reset = chip.device.v_set_V, chip.device.v_reset_V
+    free = min(
+        float(np.minimum(v_set - d, d - v_reset).min()) for d in model.voltage_drops(model.solve(x)).values()
+    )
+    assert sweep.phase != "free" and sweep.margin_V < free - 1e-4, (sweep.phase, sweep.margin_V, free)
 
 
 def _drops_of(chip, nodes: dict[str, float]) -> dict[str, np.ndarray]:
