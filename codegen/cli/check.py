@@ -13,9 +13,9 @@ over the WHOLE dataset (train and test split) in every read phase (free, nudged 
 model, batched; ngspice simulates the first ``-n`` samples plus the worst one the golden sweep found
 and its drops must match the golden model's within ``2·TOL_V``: a cell at or beyond a threshold
 would be reprogrammed by the network's own read voltages.  The report names the worst cell and the
-worst sample (``train i`` / ``test j``) with its margin.  Every row runs at the chip's seeded initial conductances, or at those
-of ``--conductances FILE`` (e.g. trained ones from ``codegen train``: weights pushed to g_min or
-g_max put larger drops across cells).  A last row drives one Verilog-A memristor with set and
+worst sample (``train i`` / ``test j``) with its margin.  Every row runs at the chip's seeded
+initial conductances, or at those of ``--conductances FILE`` (e.g. trained ones from ``codegen
+train``: weights pushed to g_min or g_max put larger drops across cells).  A last row drives one Verilog-A memristor with set and
 reset pulses in an ngspice transient against the golden pulse model.  Writes ``check.json``; exit
 status 1 if any row fails.
 """
@@ -269,7 +269,7 @@ def _table(report: dict[str, object]) -> Table:
             f"its crossbar + noise floor of {2 * TOL_V:g} V drop errors (column: error / allowed, "
             f"≤ 1); memristor Δg per pulse ≤ {TOL_PULSE_REL:g} × nominal step; read disturb: |V| "
             "across every weight below the device threshold over the whole dataset (golden model; "
-            "ngspice on its samples, within 2e-06 V of it)"
+            f"ngspice on its samples, within {2 * TOL_V:g} V of it)"
         ),
     )
     columns = (
