@@ -15,19 +15,24 @@ drops in the two phases EP differences (``+β``/``−β`` centered, ``+β``/free
     |u' − u| ≤ k·⟨2δ·(|a| + |b|) + δ²⟩ / D      ≈ k·|V|·δ/β (centered), 2·k·|V|·δ/β (vanilla)
 
 where ``|V|`` is the size of the drop: voltage errors are amplified by ``|V|/β`` (here ~3 V / 1e-6 S).
-:data:`TOL_V` bounds every node of either simulator against the other, so a drop (difference of
-two nodes) is good to ``δ = 2·TOL_V``; that bound per cell is the *noise floor*
-(:func:`ep_noise_floor`).  At a chip trained to convergence the update itself is ~0 (the nudge
-pushes with ``β·(t − y) ≈ 0``), and a purely relative error ``|u' − u| / max|u|`` measures solver
-noise divided by ~0 (trained Kiraz case 1: 2.4e-2 for drops that agree to 1e-8 V, with a golden
-update of exactly 0).  The EP rows therefore accept a cell when
+A drop is the difference of two nodes, so it is good to ``δ = 2·δ_node`` when every node of the
+two simulators agrees within ``δ_node``; that bound per cell is the *noise floor*
+(:func:`ep_noise_floor`).  ``δ_node`` is the largest node disagreement measured in the phases the
+update is computed from (the |ΔV| of those rows), at most :data:`TOL_V` (what the |ΔV| rows accept)
+and at least :data:`EP_DV_MIN_V` (float rounding of the squares).  At a chip trained to convergence
+the update itself is ~0 (the nudge pushes with ``β·(t − y) ≈ 0``), and a purely relative error
+``|u' − u| / max|u|`` measures solver noise divided by ~0 (trained Kiraz case 1: 2.4e-2 for drops
+that agree to 1e-8 V, with a golden update of exactly 0: the golden solver's nudged phase stops at
+its 1e-12 A KCL tolerance).  The EP rows therefore accept a cell when
 
     |u_ngspice − u_golden| ≤ TOL_EP_REL · max|u_golden of its crossbar| + floor(cell)
 
-and report the worst ratio ``ep_err_ratio`` (≤ 1 passes).  Far from convergence the relative part
-dominates (1e-3 of the largest update); at convergence the floor does, so a row fails only for an
-update error that voltage noise within :data:`TOL_V` cannot produce (a wrong β, sign, c/c_out or
-centring in the EP arithmetic, or netlist voltages beyond :data:`TOL_V`).
+and report the worst ratio ``ep_err_ratio`` (≤ 1 passes).  The bound is strict, so voltage noise
+alone never fails an EP row (voltages beyond :data:`TOL_V` fail the |ΔV| rows); an EP row fails
+when the update computed from ngspice's voltages differs from the golden model's by more than those
+voltages can explain: a wrong β, sign, c/c_out or centring in the EP arithmetic.  With
+``δ_node = TOL_V`` instead of the measured value the floor would be 2–50 % of the initial update of
+the input crossbars (c/c_out = 16) and hide such errors there.
 
 :func:`read_disturb` checks that no weight conductance sees a voltage that would reprogram it during
 inference or training reads (|ΔV| at or beyond the memristor thresholds): over the whole dataset
@@ -54,6 +59,7 @@ __all__ = [
     "read_disturb",
     "TOL_V",
     "TOL_EP_REL",
+    "EP_DV_MIN_V",
     "ep_from_voltages",
     "ep_noise_floor",
     "ep_relative_error",
@@ -68,6 +74,9 @@ TOL_V = 1e-6
 #: EP update agreement, relative part: of the largest |golden update| of the crossbar (1); the
 #: noise floor :func:`ep_noise_floor` is added to it (module docstring: why)
 TOL_EP_REL = 1e-3
+#: smallest node disagreement (V) the EP noise floor assumes: float64 rounding of ΔV² − ΔV² at
+#: drops of a few V is ~1e-15 V², i.e. a drop error of ~1e-16 V; 1e-12 V leaves a wide margin
+EP_DV_MIN_V = 1e-12
 
 
 @dataclass
@@ -77,7 +86,9 @@ class PhaseResult:
     EP fields (None for the free phase): ``ep_rel_err`` max |Δu| / max |u| per crossbar (1, for
     information: it measures noise at a converged chip); ``ep_abs_err`` max |u_ngspice − u_golden|
     (V²/S); ``ep_err_ratio`` max over cells of |Δu| / (TOL_EP_REL·max|u| + noise floor) (1): the
-    row passes at ≤ 1; ``ep_floor`` the largest noise floor of any cell (V²/S); ``ep_signal`` max
+    row passes at ≤ 1; ``ep_floor`` the largest noise floor of any cell (V²/S), from node errors of
+    ``ep_noise_dv_V`` (V: the measured |ΔV| of the phases the update uses, clipped to
+    [EP_DV_MIN_V, TOL_V]); ``ep_signal`` max
     over cells of |u_golden| / floor (1): below 1 the golden update itself is under the noise floor
     (a converged chip on its own targets), and the row can only show that ngspice adds no more than
     solver noise, not that it gets the update right (check with random targets for that)."""
@@ -90,6 +101,7 @@ class PhaseResult:
     ep_err_ratio: float | None = None  # max |Δu| / allowed (1); the EP part passes at ≤ 1
     ep_abs_err: float | None = None  # max |Δu| (V²/S)
     ep_floor: float | None = None  # largest per-cell noise floor (V²/S)
+    ep_noise_dv_V: float | None = None  # δ_node the floor assumes (V): measured |ΔV|, clipped
     ep_signal: float | None = None  # max over cells of |u_golden| / floor (1); < 1: no EP signal
 
     @property
@@ -374,13 +386,13 @@ def ep_noise_floor(
     second: Mapping[str, np.ndarray],
     beta: float,
     centered: bool,
-    dv_V: float = 2 * TOL_V,
+    dv_V: float,
 ) -> dict[str, np.ndarray]:
     """Per cell, the largest error (V²/S) of the EP update that drop errors of at most ``dv_V`` (V)
     can cause: ``k·⟨2·dv·(|a| + |b|) + dv²⟩ / D`` (module docstring), with ``first``/``second`` the
     (B, rows, cols) golden drops (V) of the two phases EP differences (+β and −β centered, +β and
-    free otherwise), ``k = c/c_out``, ``D = 4β`` centered or ``2β`` (β in S).  The default ``dv_V``
-    is a drop between two nodes that each agree within :data:`TOL_V`."""
+    free otherwise), ``k = c/c_out``, ``D = 4β`` centered or ``2β`` (β in S).  A drop between two
+    nodes that each agree within δ_node is good to ``dv_V = 2·δ_node``."""
     denom = 4.0 * beta if centered else 2.0 * beta
     c_out = chip.nudge.energy_scale
     out = {}
@@ -441,10 +453,13 @@ def compare_phases(
         phase: model.voltage_drops(eq)
         for phase, eq in (("free", free_eq), ("nudged +β", plus_eq), ("nudged −β", minus_eq))
     }
-    # noise floor of the EP update from drop errors within 2·TOL_V (module docstring)
-    floor = ep_noise_floor(
-        chip, drops["nudged +β"], drops["nudged −β" if centered else "free"], beta, centered
-    )
+    first, second = drops["nudged +β"], drops["nudged −β" if centered else "free"]
+
+    def ep_row(ep: Mapping[str, np.ndarray], node_dv_V: float) -> dict[str, float]:
+        # noise floor of the EP update from the measured node disagreement (module docstring)
+        d = min(TOL_V, max(EP_DV_MIN_V, node_dv_V))
+        return _ep_fields(ep, ref_ep, ep_noise_floor(chip, first, second, beta, centered, 2.0 * d), d)
+
     files = netlist_files(chip, conductances) if files is None else files
 
     def dv(copy: str, ops: list[dict[str, float]]) -> float:
@@ -461,13 +476,10 @@ def compare_phases(
     plus_ops = [r.copies["pos"] for r in res_p]
     minus_ops = [r.copies["pos"] for r in res_m]
     ep = ep_from_voltages(chip, free_ops, plus_ops, minus_ops if centered else None, beta)
-    ep_row = _ep_fields(ep, ref_ep, floor)
-    rows.append(
-        PhaseResult("nudged +β", dv("pos", plus_ops), op_seconds=_mean_s(res_p), samples=len(x), **ep_row)
-    )
-    rows.append(
-        PhaseResult("nudged −β", dv("neg", minus_ops), op_seconds=_mean_s(res_m), samples=len(x), **ep_row)
-    )
+    dv_p, dv_m = dv("pos", plus_ops), dv("neg", minus_ops)
+    nudged = ep_row(ep, max(dv_p, dv_m) if centered else max(dv_p, rows[0].max_dv_V))
+    rows.append(PhaseResult("nudged +β", dv_p, op_seconds=_mean_s(res_p), samples=len(x), **nudged))
+    rows.append(PhaseResult("nudged −β", dv_m, op_seconds=_mean_s(res_m), samples=len(x), **nudged))
     s = SharedSession(chip, files, "simultaneous")
     res_s = [s.op(xb, tb, beta) for xb, tb in zip(x, target, strict=True)]
     sim_dv = max(dv(copy, [r.copies[copy] for r in res_s]) for copy in res_s[0].copies)
@@ -484,7 +496,7 @@ def compare_phases(
             sim_dv,
             op_seconds=_mean_s(res_s),
             samples=len(x),
-            **_ep_fields(ep_s, ref_ep, floor),
+            **ep_row(ep_s, sim_dv),
         )
     )
     if record is not None:
@@ -496,10 +508,14 @@ def compare_phases(
 
 
 def _ep_fields(
-    ep: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray], floor: Mapping[str, np.ndarray]
+    ep: Mapping[str, np.ndarray],
+    ref: Mapping[str, np.ndarray],
+    floor: Mapping[str, np.ndarray],
+    node_dv_V: float,
 ) -> dict[str, float]:
     ratio, abs_err = ep_tolerance_ratio(ep, ref, floor)
     return {
+        "ep_noise_dv_V": node_dv_V,
         "ep_rel_err": ep_relative_error(ep, ref),
         "ep_err_ratio": ratio,
         "ep_abs_err": abs_err,
