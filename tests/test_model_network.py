@@ -261,7 +261,9 @@ def _diode_reference(m: GoldenModel, x: np.ndarray) -> tuple[np.ndarray, np.ndar
     return i, gd, w
 
 
-@pytest.mark.parametrize("diode", [dict(), dict(diode_n=0.5, diode_is_A=1e-8)], ids=["default", "sharp, IS 10 nA"])
+@pytest.mark.parametrize(
+    "diode", [dict(), dict(diode_n=0.5, diode_is_A=1e-8)], ids=["default", "sharp, IS 10 nA"]
+)
 def test_diode_matches_the_pre_optimisation_formula(diode):
     """Current, conductance and co-content agree with the reference to 1e-15 relative (products
     instead of ``**`` differ from libm's pow by at most an ulp or two), on both branches, at the
@@ -285,3 +287,44 @@ def test_diode_matches_the_pre_optimisation_formula(diode):
         fin = np.isfinite(b)
         np.testing.assert_array_equal(np.isfinite(a), fin, err_msg=what)
         np.testing.assert_allclose(a[fin], b[fin], rtol=1e-15, atol=0, err_msg=what)
+
+
+LAYERED = {
+    "deep gain 10 skips": dict(layers=[20, 30, 30, 30, 5], gain=10.0, skip=[(0, 2), (1, 3), (1, 4)]),
+    "deep relu on output": dict(layers=[12, 25, 25, 25, 3], neuron="relu_clamp", alpha_V=0.2, on_output=True),
+    "wide single-ended": dict(layers=[16, 40, 40, 4], input_doubling=False, doubled_outputs=False),
+}
+
+
+@pytest.mark.parametrize("name", LAYERED)
+def test_layered_solver_equals_dense(name):
+    """The layered solver (CG on the reduced system) reaches the same KCL tolerance as the dense
+    Schur-complement LU and the same equilibrium: |ΔV| ≤ 1e-9 V (both stop at a residual ≤ 1e-12 A
+    through node conductances ≥ 1e-4 S, so they may differ by ~1e-8 V at most; measured ≤ 1e-10 V),
+    in the free phase, both nudged phases, the EP gradient and the exact (adjoint) gradient."""
+    chip = random_chip(1, g_low_S=1e-6, g_high_S=3e-5, v_low_V=-0.1, v_high_V=0.1, **LAYERED[name])
+    x = np.random.default_rng(2).uniform(-4, 4, (16, chip.n_inputs))
+    t = np.random.default_rng(3).uniform(-0.3, 0.3, (16, chip.n_outputs))
+    lay, den = GoldenModel(chip, method="layered"), GoldenModel(chip, method="dense")
+    tol = chip.simulation.residual_tol_A
+    beta = 1e-3 * _g_out(den)
+    for b in (0.0, beta, -beta):
+        e1, e0 = lay.solve(x, t, b), den.solve(x, t, b)
+        assert e1.iterations.max() >= 3  # nonlinear: the diodes switch during the solve
+        assert np.abs(lay.kcl_residual(e1)).max() <= tol * 1.01
+        np.testing.assert_allclose(e1.v, e0.v, rtol=0, atol=1e-9)  # V
+    assert lay.cg_iterations > 0 and lay.dense_fallbacks == 0  # CG did the work, no dense fallback
+    for grad in ("ep_gradient", "exact_gradient"):
+        g1, g0 = getattr(lay, grad)(x, t), getattr(den, grad)(x, t)
+        for k in g0:
+            np.testing.assert_allclose(
+                g1[k], g0[k], rtol=0, atol=1e-7 * np.abs(g0[k]).max(), err_msg=(grad, k)
+            )
+
+
+def test_auto_method_picks_the_layered_solver_at_depth():
+    """auto: dense while the reduced set R is small (784×100×10: R = the 20 output nodes), layered
+    for deep and wide networks (R = every other hidden layer), sparse above 2000 free nodes."""
+    assert GoldenModel(random_chip(0, [30, 100, 10])).method == "dense"
+    deep = GoldenModel(random_chip(0, [10, 80, 80, 80, 4]))
+    assert deep.method == "layered" and deep._R.size > 64
