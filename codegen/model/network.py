@@ -428,32 +428,34 @@ class GoldenModel:
         bl = self._base_blocks(0.0)
         for _ in range(sweeps):
             off = v[:, bl.R] @ bl.CT  # Σ_{i≠j} K_ji v_i for j in D (A)
-            v[:, bl.D] = self._node_solve(bl.D, b[:, bl.D] - off)
+            v[:, bl.D] = self._node_solve("D", b[:, bl.D] - off)
             off = v[:, bl.D] @ bl.C
             if bl.E is not None:
                 off += v[:, bl.R] @ bl.E - v[:, bl.R] * bl.e0
-            v[:, bl.R] = self._node_solve(bl.R, b[:, bl.R] - off)
+            v[:, bl.R] = self._node_solve("R", b[:, bl.R] - off)
 
     @functools.cached_property
-    def _node_maps(self) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """id of an index set (D or R) → (positions of its neuron nodes, their c_k, K's diagonal)."""
+    def _node_maps(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``"D"`` / ``"R"`` → (positions of the set's neuron nodes, their c_k); structural only."""
         out = {}
         where = {int(j): k for k, j in enumerate(self._nrn)}
-        for idx in (self._D, self._R):
+        for key, idx in (("D", self._D), ("R", self._R)):
             pos = np.array([p for p, j in enumerate(idx) if int(j) in where], dtype=np.intp)
             c = self._nrn_c[[where[int(idx[p])] for p in pos]] if pos.size else np.zeros(0)
-            out[id(idx)] = (pos, c, np.diag(self._K)[idx])
+            out[key] = (pos, c)
         return out
 
-    def _node_solve(self, idx: np.ndarray, s: np.ndarray) -> np.ndarray:
-        """(B, len(idx)) voltages (V) solving ``a_j·v + c_j·(I_hi(v) − I_lo(v)) = s_j`` node by node
+    def _node_solve(self, group: str, s: np.ndarray) -> np.ndarray:
+        """(B, len(group)) voltages (V) solving ``a_j·v + c_j·(I_hi(v) − I_lo(v)) = s_j`` node by node
         (``a_j = K_jj`` (S), ``s_j`` (A), diodes of neuron nodes only, as plain Shockley diodes with
         GMIN: the reverse branch differs by less than IS, and this is only Newton's start).
 
         Start: the linear solution, or for a node driven past a clamp the voltage where that diode
         alone carries the excess current (from there the equation is convex towards the root, so
         the scalar Newton steps do not overshoot)."""
-        pos, c, a = self._node_maps[id(idx)]
+        pos, c = self._node_maps[group]
+        bl = self._base_blocks(0.0)
+        a = bl.d0 if group == "D" else bl.e0
         v = s / a
         if pos.size:
             sn, an = s[:, pos], a[pos]
@@ -593,9 +595,19 @@ class GoldenModel:
         tol, maxit = sim.residual_tol_A, sim.max_newton_iterations
         iters = np.zeros(B, dtype=int)
         res = np.full(B, np.inf)
-        if v0 is None and self.method == "layered" and _LAYERED_SWEEPS:
-            self._relax(v, b, _LAYERED_SWEEPS)
         energy, grad, hdiag = self._eval(v, b, t, beta)
+        if v0 is None and self.method == "layered" and _LAYERED_SWEEPS:
+            # start from the relaxed voltages where they lower the energy (always, in practice)
+            vr = v.copy()
+            self._relax(vr, b, _LAYERED_SWEEPS)
+            er, gr, hr = self._eval(vr, b, t, beta)
+            better = np.isfinite(er) & (er <= energy)
+            v[better], energy[better], grad[better], hdiag[better] = (
+                vr[better],
+                er[better],
+                gr[better],
+                hr[better],
+            )
         act = np.arange(B)
         it = 0
         while True:
