@@ -323,6 +323,12 @@ def test_layered_solver_equals_dense(name):
             np.testing.assert_allclose(
                 g1[k], g0[k], rtol=0, atol=1e-7 * np.abs(g0[k]).max(), err_msg=(grad, k)
             )
+    # new conductances reach the layered solver's cached blocks
+    rng = np.random.default_rng(4)
+    G2 = {k: g * rng.uniform(0.5, 1.5, g.shape) for k, g in den.conductances.items()}
+    lay.set_conductances(G2)
+    den.set_conductances(G2)
+    np.testing.assert_allclose(lay.solve(x).v, den.solve(x).v, rtol=0, atol=1e-9)
 
 
 def test_auto_method_picks_the_layered_solver_at_depth():
