@@ -10,9 +10,9 @@ reports, as medians of ``--repeat`` interleaved runs on one batch of ``--batch``
   KCL residual of its phases;
 * the dense Schur-complement solver (what ``auto`` picked before the layered solver), one run on
   ``--dense-batch`` samples (it is slow), and its largest |ΔV| from the layered solution;
-* a paired comparison with layer-wise block coordinate descent (block Gauss–Seidel over the
-  independent set and the rest, every node solved for its own voltage by scalar Newton with the
-  exact diode, the scheme of Scellier's fast DRN simulator but in float64): sweeps until the same
+* a paired comparison with layer-wise block coordinate descent (block Gauss–Seidel layer by layer,
+  every node solved for its own voltage by scalar Newton with the exact diode: the scheme of
+  Scellier's fast DRN simulator, in float64): sweeps until the same
   KCL residual tolerance, its time, and how far from the converged voltages it is after 4 and 20
   sweeps.
 
@@ -74,31 +74,26 @@ def coordinate_descent(
     u = m.source_values(x)
     b = u @ m._Bm.T
     v = np.zeros((len(x), m.n_free))
-    bl = m._base_blocks(0.0)
+    groups = m._layer_groups()
     tol = m.chip.simulation.residual_tol_A
     seen: dict[int, float] = {}
     r = np.inf
     sweeps = 0
     for sweeps in range(1, max_sweeps + 1):
-        for group, idx in (("D", bl.D), ("R", bl.R)):
-            if group == "D":
-                off = v[:, bl.R] @ bl.CT
-            else:
-                off = v[:, bl.D] @ bl.C
-                if bl.E is not None:
-                    off += v[:, bl.R] @ bl.E - v[:, bl.R] * bl.e0
-            s = b[:, idx] - off
-            vg = m._node_solve(group, s)  # start: Shockley diodes, three scalar Newton steps
-            pos, c = m._node_maps[group]
-            if pos.size:  # polish with the exact diode equations (reverse branch, GMIN)
-                a = (bl.d0 if group == "D" else bl.e0)[pos]
-                xn, sn = vg[:, pos], s[:, pos]
+        for grp in groups:  # layer by layer from the input side
+            s = b[:, grp.idx].copy()
+            for nbr, blk in grp.nbrs:
+                s -= v[:, nbr] @ blk
+            vg = m._node_solve(grp, s)  # start: Shockley diodes, a few scalar Newton steps
+            if grp.pos.size:  # polish with the exact diode equations (reverse branch, GMIN)
+                a, c = grp.a[grp.pos], grp.c
+                xn, sn = vg[:, grp.pos], s[:, grp.pos]
                 for _ in range(3):
                     ih, gh, _w = m._diode(xn - m._vh)
                     il, gl, _w = m._diode(m._vl - xn)
                     xn = xn - (a * xn - sn + c * (ih - il)) / (a + c * (gh + gl))
-                vg[:, pos] = xn
-            v[:, idx] = vg
+                vg[:, grp.pos] = xn
+            v[:, grp.idx] = vg
         _, g, _ = m._eval(v, b, None, 0.0)
         r = float(np.abs(g / m._c).max())
         if sweeps in (4, 20):

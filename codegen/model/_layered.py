@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Blocks", "split_blocks", "block_matvec", "reduced_cg"]
+__all__ = ["Blocks", "Group", "split_blocks", "block_matvec", "layer_groups", "reduced_cg"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,39 @@ class Blocks:
     C2: np.ndarray
     e0: np.ndarray
     E: np.ndarray | None
+
+
+@dataclass(frozen=True)
+class Group:
+    """One layer of free nodes for block Gauss–Seidel: ``idx`` their free-node indices; ``a``
+    (len(idx),) ``K``'s diagonal there (S); ``nbrs``: (indices of another layer, ``K[nbr, idx]``)
+    for every layer coupled to this one; ``pos``, ``c``: positions (in ``idx``) of the neuron
+    nodes and their energy scales c_k."""
+
+    idx: np.ndarray
+    a: np.ndarray
+    nbrs: tuple[tuple[np.ndarray, np.ndarray], ...]
+    pos: np.ndarray
+    c: np.ndarray
+
+
+def layer_groups(
+    K: np.ndarray, layers: list[np.ndarray], neuron_of: dict[int, int], neuron_c: np.ndarray
+) -> list[Group]:
+    """:class:`Group` s of ``K`` (symmetric, S) for the free-node index arrays ``layers``;
+    ``neuron_of``: free index → position in ``neuron_c`` (the energy scales of neuron nodes)."""
+    out = []
+    for k, idx in enumerate(layers):
+        nbrs = []
+        for j, other in enumerate(layers):
+            if j != k:
+                blk = K[np.ix_(other, idx)]
+                if blk.any():
+                    nbrs.append((other, np.ascontiguousarray(blk)))
+        pos = np.array([p for p, n in enumerate(idx) if int(n) in neuron_of], dtype=np.intp)
+        c = neuron_c[[neuron_of[int(idx[p])] for p in pos]] if pos.size else np.zeros(0)
+        out.append(Group(idx, K[idx, idx].copy(), tuple(nbrs), pos, c))
+    return out
 
 
 def split_blocks(base: np.ndarray, D: np.ndarray, R: np.ndarray) -> Blocks:

@@ -55,7 +55,7 @@ _LAYERED_FLOOR = 1e-3
 _LAYERED_MAXITER = 500
 #: layered solver, free phase from v = 0: block Gauss–Seidel sweeps (D, then R, each node solved
 #: for its own voltage by a few scalar Newton steps) give Newton a start near the clamps
-_LAYERED_SWEEPS = 6
+_LAYERED_SWEEPS = 4
 _NODE_NEWTON_STEPS = 3
 
 
@@ -290,8 +290,10 @@ class GoldenModel:
             else:
                 Bm[np.ix_(xb.rows, xb.cols)] += cg
         self._K = K  # Hessian of the linear part of F (S, c-scaled)
+        self._groups = None
         self._Bm = Bm  # ∇F = K v − Bm u + diodes + nudge
         self._blocks: dict[float, _layered.Blocks] = {}  # layered solver: base(β) in block form
+        self._groups: list[_layered.Group] | None = None  # layered solver: K by layers
 
     def _base_blocks(self, beta: float) -> _layered.Blocks:
         """``K + β·c_out·PᵀP`` in independent-set block form (cached per β, S)."""
@@ -419,43 +421,44 @@ class GoldenModel:
             x[bad] = self._dense_solve(base, hdiag[bad], rhs[bad])
         return x
 
+    def _layer_groups(self) -> list[_layered.Group]:
+        """The free nodes layer by layer with K's blocks to the other layers (cached per conductances)."""
+        if self._groups is None:
+            where = {int(j): k for k, j in enumerate(self._nrn)}
+            idxs = [
+                np.array([self._free[nd] for nd in la.nodes], dtype=np.intp) for la in self.chip.layers[1:]
+            ]
+            self._groups = _layered.layer_groups(self._K, idxs, where, self._nrn_c)
+        return self._groups
+
     def _relax(self, v: np.ndarray, b: np.ndarray, sweeps: int) -> None:
-        """Block Gauss–Seidel on the free energy (β = 0), in place on ``v`` (B, n_free) (V): the
-        independent set D, then the rest R, each node set to the minimiser of the energy along its
-        own voltage with its neighbours held (exact for D; for R too when no two R nodes share a
-        conductance, else a Jacobi step).  Only a start for Newton, which then meets the usual
-        KCL tolerance; ``b`` (B, n_free): source currents ``Bm·u`` (A, c-scaled)."""
-        bl = self._base_blocks(0.0)
+        """Layer-wise block Gauss–Seidel on the free energy (β = 0), in place on ``v`` (B, n_free)
+        (V): layer by layer from the input side, each node set to the minimiser of the energy along
+        its own voltage with the other layers held (nodes of one layer share no conductance, so
+        this minimises over the whole layer).  Stops early once no node is past a clamp (the rest
+        is linear, and one Newton step solves it).  Only a start for Newton, which then meets the
+        usual KCL tolerance; ``b`` (B, n_free): source currents ``Bm·u`` (A, c-scaled)."""
+        groups = self._layer_groups()
         for _ in range(sweeps):
-            off = v[:, bl.R] @ bl.CT  # Σ_{i≠j} K_ji v_i for j in D (A)
-            v[:, bl.D] = self._node_solve("D", b[:, bl.D] - off)
-            off = v[:, bl.D] @ bl.C
-            if bl.E is not None:
-                off += v[:, bl.R] @ bl.E - v[:, bl.R] * bl.e0
-            v[:, bl.R] = self._node_solve("R", b[:, bl.R] - off)
+            for g in groups:
+                s = b[:, g.idx].copy()
+                for nbr, blk in g.nbrs:
+                    s -= v[:, nbr] @ blk
+                v[:, g.idx] = self._node_solve(g, s)
+            if self._nrn.size:
+                vn = v[:, self._nrn]
+                if not ((vn > self._vh) | (vn < self._vl)).any():
+                    break  # every diode off: a linear problem, which one Newton step solves
 
-    @functools.cached_property
-    def _node_maps(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """``"D"`` / ``"R"`` → (positions of the set's neuron nodes, their c_k); structural only."""
-        out = {}
-        where = {int(j): k for k, j in enumerate(self._nrn)}
-        for key, idx in (("D", self._D), ("R", self._R)):
-            pos = np.array([p for p, j in enumerate(idx) if int(j) in where], dtype=np.intp)
-            c = self._nrn_c[[where[int(idx[p])] for p in pos]] if pos.size else np.zeros(0)
-            out[key] = (pos, c)
-        return out
-
-    def _node_solve(self, group: str, s: np.ndarray) -> np.ndarray:
-        """(B, len(group)) voltages (V) solving ``a_j·v + c_j·(I_hi(v) − I_lo(v)) = s_j`` node by node
+    def _node_solve(self, g: _layered.Group, s: np.ndarray) -> np.ndarray:
+        """(B, len(g.idx)) voltages (V) solving ``a_j·v + c_j·(I_hi(v) − I_lo(v)) = s_j`` node by node
         (``a_j = K_jj`` (S), ``s_j`` (A), diodes of neuron nodes only, as plain Shockley diodes with
         GMIN: the reverse branch differs by less than IS, and this is only Newton's start).
 
         Start: the linear solution, or for a node driven past a clamp the voltage where that diode
         alone carries the excess current (from there the equation is convex towards the root, so
         the scalar Newton steps do not overshoot)."""
-        pos, c = self._node_maps[group]
-        bl = self._base_blocks(0.0)
-        a = bl.d0 if group == "D" else bl.e0
+        pos, c, a = g.pos, g.c, g.a
         v = s / a
         if pos.size:
             sn, an = s[:, pos], a[pos]
@@ -595,19 +598,22 @@ class GoldenModel:
         tol, maxit = sim.residual_tol_A, sim.max_newton_iterations
         iters = np.zeros(B, dtype=int)
         res = np.full(B, np.inf)
-        energy, grad, hdiag = self._eval(v, b, t, beta)
         if v0 is None and self.method == "layered" and _LAYERED_SWEEPS:
-            # start from the relaxed voltages where they lower the energy (always, in practice)
-            vr = v.copy()
-            self._relax(vr, b, _LAYERED_SWEEPS)
-            er, gr, hr = self._eval(vr, b, t, beta)
-            better = np.isfinite(er) & (er <= energy)
-            v[better], energy[better], grad[better], hdiag[better] = (
-                vr[better],
-                er[better],
-                gr[better],
-                hr[better],
-            )
+            # start from the relaxed voltages where they lower the energy below F(0) (always, in
+            # practice); F(0) is the same for every sample up to the nudge term
+            self._relax(v, b, _LAYERED_SWEEPS)
+            energy, grad, hdiag = self._eval(v, b, t, beta)
+            z = np.zeros((1, self.n_free))
+            e_zero = np.full(B, self._eval(z, z, None, 0.0)[0][0])
+            if beta != 0.0 and t is not None:
+                e_zero += 0.5 * beta * self._c_out * (t * t).sum(axis=1)
+            worse = np.flatnonzero(~(np.isfinite(energy) & (energy <= e_zero)))
+            if worse.size:
+                v[worse] = 0.0
+                tw = None if t is None else t[worse]
+                energy[worse], grad[worse], hdiag[worse] = self._eval(v[worse], b[worse], tw, beta)
+        else:
+            energy, grad, hdiag = self._eval(v, b, t, beta)
         act = np.arange(B)
         it = 0
         while True:
