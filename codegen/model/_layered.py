@@ -22,6 +22,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = ["Blocks", "Group", "split_blocks", "block_matvec", "layer_groups", "reduced_cg"]
 
@@ -32,8 +33,9 @@ class Blocks:
 
     ``D``, ``R``: free-node indices; ``d0``: (n_D,) diagonal of the ``D×D`` block (the block is
     diagonal); ``C``: (n_D, n_R) ``base[D, R]``; ``CT``: its transpose (contiguous); ``C2``:
-    ``C·C`` elementwise; ``e0``: (n_R,) diagonal of ``base[R, R]``; ``E``: ``base[R, R]`` when it
-    has off-diagonal entries (skip connections, the nudge's ``PᵀP`` on output pairs), else None.
+    ``C·C`` elementwise; ``e0``: (n_R,) diagonal of ``base[R, R]``; ``E_off``: its off-diagonal
+    part (skip connections within R, the nudge's ``PᵀP`` on output pairs) as a sparse matrix, or
+    None when there is none.
     """
 
     D: np.ndarray
@@ -43,7 +45,12 @@ class Blocks:
     CT: np.ndarray
     C2: np.ndarray
     e0: np.ndarray
-    E: np.ndarray | None
+    E_off: sp.csr_array | None
+
+    def off_rows(self, p: np.ndarray) -> np.ndarray:
+        """(B, n_R) rows ``E_off·p_b`` (``E_off`` symmetric)."""
+        assert self.E_off is not None
+        return np.asarray(self.E_off @ p.T).T
 
 
 @dataclass(frozen=True)
@@ -85,9 +92,8 @@ def split_blocks(base: np.ndarray, D: np.ndarray, R: np.ndarray) -> Blocks:
     E = base[np.ix_(R, R)]
     e0 = np.ascontiguousarray(np.diag(E))
     off = E - np.diag(e0)
-    return Blocks(
-        D, R, base[D, D].copy(), C, np.ascontiguousarray(C.T), C * C, e0, E.copy() if off.any() else None
-    )
+    E_off = sp.csr_array(off) if off.any() else None
+    return Blocks(D, R, base[D, D].copy(), C, np.ascontiguousarray(C.T), C * C, e0, E_off)
 
 
 def block_matvec(bl: Blocks, v: np.ndarray) -> np.ndarray:
@@ -96,7 +102,9 @@ def block_matvec(bl: Blocks, v: np.ndarray) -> np.ndarray:
     out = np.empty_like(v)
     out[:, bl.D] = vD * bl.d0 + vR @ bl.CT
     oR = vD @ bl.C
-    oR += vR @ bl.E if bl.E is not None else vR * bl.e0
+    oR += vR * bl.e0
+    if bl.E_off is not None:
+        oR += bl.off_rows(vR)
     out[:, bl.R] = oR
     return out
 
@@ -117,7 +125,7 @@ def reduced_cg(
     ``R`` residual is the whole system's.  Returns ``x`` (B, n), ``ok`` (B,) (False: the sample met
     non-positive curvature or ``maxiter``; its ``x`` is unusable) and the CG iterations done.
     """
-    D, R, C, CT, E = bl.D, bl.R, bl.C, bl.CT, bl.E
+    D, R, C, CT, coupled = bl.D, bl.R, bl.C, bl.CT, bl.E_off is not None
     B = rhs.shape[0]
     x_out = np.zeros_like(rhs)
     ok = np.zeros(B, dtype=bool)
@@ -128,7 +136,6 @@ def reduced_cg(
     mdiag = hR - (1.0 / d) @ bl.C2  # exact diagonal of S_b
     good = (mdiag > 0).all(axis=1) & (d > 0).all(axis=1)
     minv = np.where(mdiag > 0, 1.0 / np.where(mdiag > 0, mdiag, 1.0), 0.0)
-    hoff = hdiag[:, R]
 
     act = np.flatnonzero(good)
     x = np.zeros((act.size, R.size))
@@ -136,7 +143,7 @@ def reduced_cg(
     z = minv[act] * r
     p = z.copy()
     rz = np.einsum("bi,bi->b", r, z)
-    da, ma, ha, ta = d[act], minv[act], (hoff if E is not None else hR)[act], atol[act]
+    da, ma, ha, ta = d[act], minv[act], hR[act], atol[act]
     it = 0
     while True:
         done = np.abs(r * scale).max(axis=1, initial=0.0) <= ta
@@ -152,7 +159,7 @@ def reduced_cg(
             break
         it += 1
         q = ((p @ CT) / da) @ C
-        q = (p @ E + p * ha - q) if E is not None else (p * ha - q)
+        q = (p * ha + bl.off_rows(p) - q) if coupled else (p * ha - q)
         pq = np.einsum("bi,bi->b", p, q)
         curved = pq > 0
         if not curved.all():  # indefinite (strong negative nudge): leave it to the caller

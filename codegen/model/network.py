@@ -290,7 +290,6 @@ class GoldenModel:
             else:
                 Bm[np.ix_(xb.rows, xb.cols)] += cg
         self._K = K  # Hessian of the linear part of F (S, c-scaled)
-        self._groups = None
         self._Bm = Bm  # ∇F = K v − Bm u + diodes + nudge
         self._blocks: dict[float, _layered.Blocks] = {}  # layered solver: base(β) in block form
         self._groups: list[_layered.Group] | None = None  # layered solver: K by layers
