@@ -21,6 +21,7 @@ def test_bench_runs_and_golden_matches_ngspice(capsys, tmp_path):
         assert r.golden_s > 0 and r.golden_cpu_s > 0 and r.ngspice_cli_s > 0 and r.ngspice_shared_s > 0
         assert r.ngspice_load_s > 0 and r.op_over_golden > 0 and r.residual_A <= 1e-12
     assert single.newton_iterations > 1  # single-ended inputs: the clamp diodes conduct
+    assert doubled.newton_iterations == 1  # doubled inputs: every diode off, a linear problem
     doc = json.loads((tmp_path / "r.json").read_text())
     assert doc["machine_before"]["cores"] and len(doc["results"]) == 2
     # same circuit, ngspice at reltol 1e-6, vntol 1e-9 V (the IR's settings): node voltages of ~1-2 V

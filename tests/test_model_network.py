@@ -296,16 +296,23 @@ LAYERED = {
     "deep gain 10 skips": dict(layers=[20, 30, 30, 30, 5], gain=10.0, skip=[(0, 2), (1, 3), (1, 4)]),
     "deep relu on output": dict(layers=[12, 25, 25, 25, 3], neuron="relu_clamp", alpha_V=0.2, on_output=True),
     "wide single-ended": dict(layers=[16, 40, 40, 4], input_doubling=False, doubled_outputs=False),
+    "deep no amplifiers": dict(
+        layers=[10, 30, 30, 30, 3], amplifier=False, skip=[(0, 3)], v_low_V=-0.02, v_high_V=0.02
+    ),
 }
 
 
 @pytest.mark.parametrize("name", LAYERED)
 def test_layered_solver_equals_dense(name):
     """The layered solver (CG on the reduced system) reaches the same KCL tolerance as the dense
-    Schur-complement LU and the same equilibrium: |ΔV| ≤ 1e-9 V (both stop at a residual ≤ 1e-12 A
-    through node conductances ≥ 1e-4 S, so they may differ by ~1e-8 V at most; measured ≤ 1e-10 V),
-    in the free phase, both nudged phases, the EP gradient and the exact (adjoint) gradient."""
-    chip = random_chip(1, g_low_S=1e-6, g_high_S=3e-5, v_low_V=-0.1, v_high_V=0.1, **LAYERED[name])
+    Schur-complement LU and the same equilibrium, in the free phase, both nudged phases, the EP
+    gradient and the exact (adjoint) gradient, also after new conductances.
+
+    Both stop once the KCL residual is ≤ 1e-12 A; through the Hessian's smallest eigenvalues
+    (~1e-4 S here) the voltages may then differ by up to ~1e-8 V, the golden = ngspice bar
+    (measured: ≤ 1.4e-9 V).  EP gradients: to 1e-7 of the largest entry (the EP difference
+    quotient at β = 1 µS magnifies sub-tolerance differences most in the first layers)."""
+    chip = random_chip(1, **(dict(g_low_S=1e-6, g_high_S=3e-5, v_low_V=-0.1, v_high_V=0.1) | LAYERED[name]))
     x = np.random.default_rng(2).uniform(-4, 4, (16, chip.n_inputs))
     t = np.random.default_rng(3).uniform(-0.3, 0.3, (16, chip.n_outputs))
     lay, den = GoldenModel(chip, method="layered"), GoldenModel(chip, method="dense")
@@ -313,9 +320,9 @@ def test_layered_solver_equals_dense(name):
     beta = 1e-3 * _g_out(den)
     for b in (0.0, beta, -beta):
         e1, e0 = lay.solve(x, t, b), den.solve(x, t, b)
-        assert e1.iterations.max() >= 3  # nonlinear: the diodes switch during the solve
+        assert e0.iterations.max() >= 3  # nonlinear: the diodes switch during the dense solve
         assert np.abs(lay.kcl_residual(e1)).max() <= tol * 1.01
-        np.testing.assert_allclose(e1.v, e0.v, rtol=0, atol=1e-9)  # V
+        np.testing.assert_allclose(e1.v, e0.v, rtol=0, atol=1e-8)  # V
     assert lay.cg_iterations > 0 and lay.dense_fallbacks == 0  # CG did the work, no dense fallback
     for grad in ("ep_gradient", "exact_gradient"):
         g1, g0 = getattr(lay, grad)(x, t), getattr(den, grad)(x, t)
@@ -328,7 +335,7 @@ def test_layered_solver_equals_dense(name):
     G2 = {k: g * rng.uniform(0.5, 1.5, g.shape) for k, g in den.conductances.items()}
     lay.set_conductances(G2)
     den.set_conductances(G2)
-    np.testing.assert_allclose(lay.solve(x).v, den.solve(x).v, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(lay.solve(x).v, den.solve(x).v, rtol=0, atol=1e-8)
 
 
 def test_auto_method_picks_the_layered_solver_at_depth():
