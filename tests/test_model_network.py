@@ -344,3 +344,18 @@ def test_auto_method_picks_the_layered_solver_at_depth():
     assert GoldenModel(random_chip(0, [30, 100, 10])).method == "dense"
     deep = GoldenModel(random_chip(0, [10, 80, 80, 80, 4]))
     assert deep.method == "layered" and deep._R.size > 64
+
+
+def test_layered_gauss_seidel_start_saves_newton_iterations():
+    """The nonlinear regime at depth (single-ended inputs drive the hidden nodes past the ±0.3 V
+    clamps): from the layer-wise Gauss–Seidel start Newton needs at most half the iterations it
+    needs from v = 0 (measured: 3.0 against 8.6 on average), to the same residual."""
+    chip = random_chip(
+        0, [20, 60, 60, 60, 5], g_low_S=1e-6, g_high_S=3e-5, v_low_V=-0.3, v_high_V=0.3, input_doubling=False
+    )
+    x = np.random.default_rng(1).uniform(0, 1, (20, chip.n_inputs))
+    lay, den = GoldenModel(chip, method="layered"), GoldenModel(chip, method="dense")
+    e1, e0 = lay.solve(x), den.solve(x)
+    assert e0.iterations.mean() >= 5  # hard from v = 0
+    assert e1.iterations.mean() <= 0.5 * e0.iterations.mean(), (e1.iterations.mean(), e0.iterations.mean())
+    assert e1.residual.max() <= chip.simulation.residual_tol_A
