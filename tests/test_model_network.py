@@ -338,6 +338,20 @@ def test_layered_solver_equals_dense(name):
     np.testing.assert_allclose(lay.solve(x).v, den.solve(x).v, rtol=0, atol=1e-8)
 
 
+def test_layered_solver_in_chunks_equals_one_batch(monkeypatch):
+    """Large batches go through CG in chunks (memory); the result does not depend on the split."""
+    import codegen.model.network as network
+
+    chip = random_chip(
+        1, **(dict(g_low_S=1e-6, g_high_S=3e-5, v_low_V=-0.1, v_high_V=0.1) | LAYERED["deep gain 10 skips"])
+    )
+    x = np.random.default_rng(2).uniform(-4, 4, (12, chip.n_inputs))
+    m = GoldenModel(chip, method="layered")
+    whole = m.solve(x)
+    monkeypatch.setattr(network, "_LAYERED_CHUNK_FLOATS", 50 * m.n_free)  # 5 samples per chunk
+    np.testing.assert_allclose(m.solve(x).v, whole.v, rtol=0, atol=1e-12)  # V
+
+
 def test_auto_method_picks_the_layered_solver_at_depth():
     """auto: dense while the reduced set R is small (784×100×10: R = the 20 output nodes), layered
     for deep and wide networks (R = every other hidden layer), sparse above 2000 free nodes."""

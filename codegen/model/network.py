@@ -55,6 +55,9 @@ _LAYERED_ETA = 1e-10
 _LAYERED_FLOOR = 1e-5
 #: conjugate-gradient iteration cap per Newton step (samples above it are solved densely)
 _LAYERED_MAXITER = 500
+#: floats of working arrays per batch chunk of the layered solver's CG (≈ 10 arrays of n_free
+#: floats per sample: 16e6 floats ≈ 128 MB)
+_LAYERED_CHUNK_FLOATS = 16_000_000
 #: layered solver, phases from v = 0: layer-wise block Gauss–Seidel sweeps (each node solved for
 #: its own voltage by a few scalar Newton steps) give Newton a start near the clamps
 _LAYERED_SWEEPS = 4
@@ -413,8 +416,17 @@ class GoldenModel:
         """(base(β) + diag(hdiag_b)) x_b = rhs_b by CG on the reduced system (:mod:`._layered`),
         to a residual of ``atol_A`` (A); samples CG cannot take are solved densely."""
         bl = self._base_blocks(beta)
-        x, ok, its = _layered.reduced_cg(bl, hdiag, rhs, 1.0 / self._c[self._R], atol_A, _LAYERED_MAXITER)
-        self.cg_iterations += its
+        B = rhs.shape[0]
+        chunk = max(1, _LAYERED_CHUNK_FLOATS // (10 * max(1, self.n_free)))
+        x = np.empty_like(rhs)
+        ok = np.empty(B, dtype=bool)
+        scale = 1.0 / self._c[self._R]
+        for s in range(0, B, chunk):
+            e = min(B, s + chunk)
+            x[s:e], ok[s:e], its = _layered.reduced_cg(
+                bl, hdiag[s:e], rhs[s:e], scale, atol_A[s:e], _LAYERED_MAXITER
+            )
+            self.cg_iterations += its
         if not ok.all():
             bad = np.flatnonzero(~ok)
             self.dense_fallbacks += bad.size
