@@ -14,8 +14,10 @@ created: not in the build folder, not in the working folder, not in the temp fol
 from __future__ import annotations
 
 import ast
+import contextlib
 import copy
 import functools
+import io
 import os
 import shutil
 import subprocess
@@ -51,6 +53,7 @@ PAYLOADS = {
     "spectre_lang": f'\nsimulator lang=spice\n.control\nshell touch {SENTINEL}\n.endc\nsimulator lang=spectre\nX1 (a b) "{SENTINEL}"',
     "verilog_block": f'*/ initial $system("touch {SENTINEL}"); /*',
     "verilog_include": f'\n`include "{SENTINEL}.vh"\nmodule m; initial $system("touch {SENTINEL}"); endmodule\n',
+    "verilog_module": f'\nmodule pwn; initial $system("touch {SENTINEL}"); endmodule\n',
     "python_docstring": f'"""; import os; os.system("touch {SENTINEL}"); """',
     "python_line": f"\nimport os; os.system('touch {SENTINEL}')\n",
     "python_coding": f"coding: utf-7 +ACI-; import os; os.system('touch {SENTINEL}')",
@@ -269,15 +272,16 @@ def builds(tmp_path_factory):
     os.chdir(root)
     try:
         clean = root / "clean.yaml"
-        clean.write_text(yaml.safe_dump(_inject(_base(), ("description",), "")))
+        clean.write_text(yaml.safe_dump(_inject(_base(), ("description",), "clean")))
         out = {"clean": root / "b_clean"}
-        assert main(["build", str(clean), "-o", str(out["clean"]), "-q", *compile_]) == 0
-        for field, pname, text in _accepted():
-            key = f"{_field(field)}-{pname}"
-            spec = root / f"{key}.yaml"
-            spec.write_text(text)
-            out[key] = root / f"b_{key}"
-            assert main(["build", str(spec), "-o", str(out[key]), "-q", *compile_]) == 0, key
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert main(["build", str(clean), "-o", str(out["clean"]), "-q", *compile_]) == 0
+            for field, pname, text in _accepted():
+                key = f"{_field(field)}-{pname}"
+                spec = root / f"{key}.yaml"
+                spec.write_text(text)
+                out[key] = root / f"b_{key}"
+                assert main(["build", str(spec), "-o", str(out[key]), "-q", *compile_]) == 0, key
     finally:
         os.chdir(old)
     _assert_no_sentinel(root)
