@@ -388,9 +388,9 @@ class Spec(_Model):
             if len(name) > MAX_NAME_CHARS or re.fullmatch(NAME_PATTERN, name) is None:
                 raise PhysicsError(
                     "name",
-                    f"must be a letter followed by letters, digits or _, at most {MAX_NAME_CHARS} "
-                    f"characters (it names the build folder, files and modules); got {shown} "
-                    f"({len(name)} characters)",
+                    f"must match the pattern {NAME_PATTERN[1:-1]} (a letter followed by letters, digits "
+                    f"or _) and have at most {MAX_NAME_CHARS} characters (it names the build folder, "
+                    f"files and modules); got {shown} ({len(name)} characters)",
                 )
             if name.lower() in RESERVED_FILE_NAMES:
                 raise PhysicsError("name", f"{name!r} is a reserved device name on Windows; choose another")
