@@ -48,6 +48,7 @@ __all__ = [
     "verilog_comment",
     "python_comment",
     "python_str",
+    "markdown_code",
     "spice_ident",
     "verilog_ident",
     "python_ident",
@@ -200,6 +201,14 @@ def python_str(text: object) -> str:
     return "".join(out)
 
 
+def markdown_code(text: object) -> str:
+    """``text`` as one Markdown code span on one line (fenced with more backticks than it holds)."""
+    body = one_line(text)
+    run = max((len(m) for m in re.findall(r"`+", body)), default=0)
+    fence = "`" * (run + 1)
+    return f"{fence} {body} {fence}" if run else f"`{body}`"
+
+
 def _ident(text: object, language: str, reserved: frozenset[str], fold: bool) -> str:
     s = str(text)
     if len(s) > MAX_IDENTIFIER_CHARS or _IDENT.fullmatch(s) is None:
@@ -235,6 +244,7 @@ FILTERS = {
     "verilog_comment": verilog_comment,
     "python_comment": python_comment,
     "python_str": python_str,
+    "markdown_code": markdown_code,
     "spice_ident": spice_ident,
     "verilog_ident": verilog_ident,
     "python_ident": python_ident,

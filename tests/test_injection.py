@@ -412,6 +412,8 @@ def test_conductance_file_name_is_escaped(tmp_path, monkeypatch):
         f"* Values from conductance file g .control shell touch {SENTINEL} .endc .json (sha256 "
         + lines[2].split("(sha256 ")[1]
     ]
+    readme = (out / "golden" / "README.md").read_text()
+    assert f"from `g .control shell touch {SENTINEL} .endc .json` (sha256" in readme
     r = subprocess.run(["ngspice", "-b", "free.sp"], cwd=out / "spice", capture_output=True, timeout=60)
     assert r.returncode == 0
     hostile.unlink()
@@ -455,6 +457,8 @@ def test_comment_escapes_are_visible_and_readable():
     assert escape.verilog_comment(" synopsys translate_off") == "> synopsys translate_off"
     assert escape.verilog_comment("verilator lint_off WIDTH") == "> verilator lint_off WIDTH"
     assert escape.verilog_comment("synopsys_pulse_ctrl: x") == "synopsys_pulse_ctrl: x"
+    assert escape.markdown_code("a`b\nc") == "`` a`b c ``"  # CommonMark strips one space each side
+    assert escape.markdown_code("g.json") == "`g.json`"
 
 
 def test_identifier_filters_refuse_non_identifiers_and_keywords():
