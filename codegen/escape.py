@@ -15,8 +15,11 @@ Free text becomes the *body* of a single-line comment that the template has alre
   such as the bidirectional overrides U+202A-U+202E, surrogates, private-use and unassigned code
   points) is written as the visible text ``\\uXXXX`` (``\\UXXXXXXXX`` above the BMP);
 * a final backslash is written ``\\u005c`` so that no line ends in a continuation character;
-* Verilog and Verilog-A comments are ASCII only (non-ASCII as ``\\uXXXX``); SPICE, Spectre and
-  Python comments keep printable Unicode (``—``, ``µ``).
+* Verilog and Verilog-A comments are ASCII only (non-ASCII as ``\\uXXXX``), and a body that opens
+  with a tool directive word (``synopsys``, ``verilator``, ``pragma`` …) gets ``> `` in front;
+  Python comments break ``coding:`` (PEP 263); SPICE, Spectre and Python comments keep printable
+  Unicode (``—``, ``µ``).  :func:`python_str` writes a Python string literal and
+  :func:`markdown_code` a Markdown code span, both on one line.
 
 Identifiers are validated, never rewritten: :func:`spice_ident`, :func:`verilog_ident` and
 :func:`python_ident` return their argument if it matches ``[A-Za-z_][A-Za-z0-9_]*`` (at most
@@ -42,6 +45,7 @@ __all__ = [
     "RESERVED_FILE_NAMES",
     "VERILOG_KEYWORDS",
     "SPICE_KEYWORDS",
+    "PYTHON_KEYWORDS",
     "one_line",
     "spice_comment",
     "spectre_comment",
@@ -122,6 +126,10 @@ SPICE_KEYWORDS = frozenset(
     temp op tran ac dc noise print plot save probe measure meas alter shell
     """.split()
 )
+
+
+#: Python keywords and soft keywords (``match``, ``case``, ``type``, ``_``)
+PYTHON_KEYWORDS = frozenset([*keyword.kwlist, *keyword.softkwlist])
 
 
 def _escape_char(ch: str) -> str:
@@ -233,7 +241,7 @@ def verilog_ident(text: object) -> str:
 
 def python_ident(text: object) -> str:
     """``text`` if it is a legal Python name that is no keyword (nor soft keyword), else raise."""
-    return _ident(text, "Python", frozenset(keyword.kwlist + keyword.softkwlist), fold=False)
+    return _ident(text, "Python", PYTHON_KEYWORDS, fold=False)
 
 
 #: the Jinja filters :mod:`codegen.templating` registers, by name

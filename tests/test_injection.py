@@ -59,7 +59,7 @@ PAYLOADS = {
     "python_coding": f"coding: utf-7 +ACI-; import os; os.system('touch {SENTINEL}')",
     "continuation": f"ends in a backslash {SENTINEL} \\",
     "controls": f"nul\x00 esc\x1b[2J bidi\u202e{SENTINEL}\u202c zwsp\u200b tab\tdel\x7f",
-    "long": "y" * 300 + f"\n.control\nshell touch {SENTINEL}\n.endc",
+    "long": "y" * 1950 + f"\n.control\nshell touch {SENTINEL}\n.endc",  # near the 2000-character cap
 }
 
 # --------------------------------------------------------------------------- the fields
