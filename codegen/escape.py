@@ -18,8 +18,8 @@ Free text becomes the *body* of a single-line comment that the template has alre
 * Verilog and Verilog-A comments are ASCII only (non-ASCII as ``\\uXXXX``), and a body that opens
   with a tool directive word (``synopsys``, ``verilator``, ``pragma`` …) gets ``> `` in front;
   Python comments break ``coding:`` (PEP 263); SPICE, Spectre and Python comments keep printable
-  Unicode (``—``, ``µ``).  :func:`python_str` writes a Python string literal and
-  :func:`markdown_code` a Markdown code span, both on one line.
+  Unicode (``—``, ``µ``).  :func:`python_str` writes a Python string literal, :func:`python_doc`
+  docstring text and :func:`markdown_code` a Markdown code span, all on one line.
 
 Identifiers are validated, never rewritten: :func:`spice_ident`, :func:`verilog_ident` and
 :func:`python_ident` return their argument if it matches ``[A-Za-z_][A-Za-z0-9_]*`` (at most
@@ -52,6 +52,7 @@ __all__ = [
     "verilog_comment",
     "python_comment",
     "python_str",
+    "python_doc",
     "markdown_code",
     "spice_ident",
     "verilog_ident",
@@ -184,10 +185,16 @@ def python_comment(text: object) -> str:
     """Body of a ``# …`` comment line in Python.
 
     Also breaks ``coding:`` / ``coding=`` (written ``coding\\u003a``): on one of the first two lines
-    of a file Python would read it as the source encoding (PEP 263).  Not for docstrings: put only
-    identifiers (:func:`python_ident`) or :func:`python_str` literals there.
+    of a file Python would read it as the source encoding (PEP 263).  For docstrings use
+    :func:`python_doc`.
     """
     return _CODING.sub(lambda m: m.group(1) + _escape_char(m.group(2)), one_line(text))
+
+
+def python_doc(text: object) -> str:
+    """Text on one line of a ``\"\"\"…\"\"\"`` docstring: backslashes and double quotes escaped, so
+    the docstring reads back as :func:`one_line` of ``text`` and cannot end early."""
+    return one_line(text).replace("\\", "\\\\").replace('"', '\\"')
 
 
 _PY_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t"}
@@ -252,6 +259,7 @@ FILTERS = {
     "verilog_comment": verilog_comment,
     "python_comment": python_comment,
     "python_str": python_str,
+    "python_doc": python_doc,
     "markdown_code": markdown_code,
     "spice_ident": spice_ident,
     "verilog_ident": verilog_ident,

@@ -485,6 +485,15 @@ def test_python_str_round_trips(text):
     assert ast.literal_eval(lit) == text
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_python_doc_stays_inside_its_docstring(text):
+    doc = escape.python_doc(text)
+    assert len(doc.splitlines()) <= 1
+    assert ast.literal_eval('"""' + doc + '"""') == escape.one_line(text)
+    assert ast.literal_eval('"""' + doc + ' """') == escape.one_line(text) + " "
+
+
 def test_comment_escapes_are_visible_and_readable():
     assert escape.spice_comment("a\r\n\r\nb\u2028c\td") == "a b c d"
     assert escape.spice_comment("µ — ok") == "µ — ok"
@@ -554,3 +563,15 @@ def test_generated_files_and_templates_cite_only_project_docs(builds):
     if missing == ["docs/background.md"]:
         pytest.skip("docs/background.md (the four reference systems) comes with the docs change of issue 16")
     assert not missing
+
+
+def test_keyword_names_build_because_the_name_never_stands_alone(tmp_path, capsys):
+    """A chip named like a Verilog, SPICE or Python keyword builds: every generated identifier adds a
+    suffix (``<name>_net``, ``<name>_pulse_ctrl``, ``test_<name>_pulse_ctrl``), and the *_ident
+    filters would refuse a bare keyword at render time."""
+    spec = tmp_path / "chip.yaml"
+    for name in ("module", "gnd", "import", "analog", "end"):
+        spec.write_text(yaml.safe_dump({**_base(), "name": name}))
+        assert main(["build", str(spec), "-o", str(tmp_path / name), "-q", "--no-compile"]) == 0, name
+        assert (tmp_path / name / "rtl" / f"{name}_pulse_ctrl.v").exists()
+    capsys.readouterr()
