@@ -284,6 +284,9 @@ def builds(tmp_path_factory):
                 assert main(["build", str(spec), "-o", str(out[key]), "-q", *compile_]) == 0, key
     finally:
         os.chdir(old)
+    # each build wrote only inside its own folder (the working folder holds the specs and folders)
+    assert {p.name for p in root.iterdir() if p.is_dir()} == {f.name for f in out.values()}
+    assert all(p.suffix == ".yaml" for p in root.iterdir() if not p.is_dir())
     _assert_no_sentinel(root)
     return root, out
 
