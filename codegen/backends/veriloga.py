@@ -74,7 +74,9 @@ def render_sources(chip: Chip) -> dict[str, str]:
     for mod in MODULES:
         if mod == "eqp_neuron" and ctx[mod]["n"] is None:
             continue
-        out[mod] = render(f"veriloga/{mod}.va.j2", chip_name=chip.name, **ctx[mod])
+        out[mod] = render(
+            f"veriloga/{mod}.va.j2", chip_name=chip.name, description=chip.description, **ctx[mod]
+        )
     return out
 
 
