@@ -302,7 +302,13 @@ class Nudge(_Model):
 
 # --------------------------------------------------------------------------- training
 #: (inputs, outputs) a chip needs for each built-in dataset (codegen.learn.datasets.SHAPES)
-_BUILTIN_SHAPES = {"kiraz_case1": (2, 1), "xor": (2, 1), "iris": (4, 3), "digits": (64, 10), "mnist": (784, 10)}
+_BUILTIN_SHAPES = {
+    "kiraz_case1": (2, 1),
+    "xor": (2, 1),
+    "iris": (4, 3),
+    "digits": (64, 10),
+    "mnist": (784, 10),
+}
 #: folder that relative data-file paths resolve against while a chip.yaml loads (default: cwd)
 _DATA_BASE_DIR: ContextVar[Path | None] = ContextVar("data_base_dir", default=None)
 
@@ -350,7 +356,9 @@ class FileDataset(_Model):
     standardize: bool = Field(
         False, description="scale every feature by the training split's mean and standard deviation"
     )
-    test_fraction: Number = Field(0.25, description="held-out fraction (deterministic split, stratified by class)", ge=0, lt=1)
+    test_fraction: Number = Field(
+        0.25, description="held-out fraction (deterministic split, stratified by class)", ge=0, lt=1
+    )
     input_scale: Volts = Field(1.0, description="input voltage for a feature value of 1 (V)", gt=0)
     target_high: Volts = Field(1.0, description="target output for the true class / logic 1 (V)")
     target_low: Volts = Field(0.0, description="target output for other classes / logic 0 (V)")

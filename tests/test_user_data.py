@@ -95,7 +95,9 @@ def test_npz_and_csv_give_the_same_split_from_any_working_directory(wine_dir, wi
     assert np.bincount(a.labels_test).tolist() == pytest.approx(0.3 * np.bincount(wine[1]), abs=1)
     assert np.all(a.t_train.max(axis=1) == 0.5) and np.all(a.t_train.min(axis=1) == -0.5)
     # the same arrays through the Python entry point
-    c = Dataset.from_arrays(wine[0], wine[1], chip=elaborate(load_spec(wine_dir / "chip.yaml")), standardize=True)
+    c = Dataset.from_arrays(
+        wine[0], wine[1], chip=elaborate(load_spec(wine_dir / "chip.yaml")), standardize=True
+    )
     assert np.array_equal(c.x_train, a.x_train) and np.array_equal(c.t_test, a.t_test)
 
 
@@ -240,7 +242,9 @@ def _hostile(d: Path, kind: str) -> str:
         import zipfile
 
         hdr = io.BytesIO()
-        np.lib.format.write_array_header_1_0(hdr, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**4)})
+        np.lib.format.write_array_header_1_0(
+            hdr, {"descr": "<f8", "fortran_order": False, "shape": (10**6, 10**4)}
+        )
         with zipfile.ZipFile(d / "bad.npz", "w") as z:
             z.writestr("x.npy", hdr.getvalue() + b"\0" * 64)
     elif kind == "missing":
@@ -269,7 +273,10 @@ def _hostile(d: Path, kind: str) -> str:
         ("inf_csv", "non-finite"),
         ("text_in_csv", "bad.csv:3: column 'b': \"__import__('os')\" is not a number"),
         ("huge_file", f"{dsm.MAX_FILE_BYTES + 1} bytes, over the limit of {dsm.MAX_FILE_BYTES} bytes"),
-        ("huge_array", "array 'x' of shape (1000000, 10000) needs 80000000000 bytes as float64, over the limit"),
+        (
+            "huge_array",
+            "array 'x' of shape (1000000, 10000) needs 80000000000 bytes as float64, over the limit",
+        ),
         ("missing", "bad.npz: no such file"),
         ("directory", "bad.npz: is a directory"),
         ("dev_zero", "bad.npz: is a character device; only a regular file is read"),

@@ -33,7 +33,9 @@ if TYPE_CHECKING:
 __all__ = ["pulse_codes", "gradient_step", "Dataset", "train"]
 
 
-def train(chip: Chip, dataset: Dataset | None = None, *, backend: str = "golden", **kwargs: Any) -> TrainResult:
+def train(
+    chip: Chip, dataset: Dataset | None = None, *, backend: str = "golden", **kwargs: Any
+) -> TrainResult:
     """Train ``chip`` on ``dataset`` (default: the chip's own, :func:`~codegen.learn.datasets.load_dataset`)
     with the circuit solver ``backend`` (``golden`` or ``spice``).
 

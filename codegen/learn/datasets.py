@@ -196,7 +196,9 @@ def _as_labels_or_targets(
     y: np.ndarray | None, t: np.ndarray | None, n: int, where: str
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     if (y is None) == (t is None):
-        raise CodegenError(f"{where}: give either y (N,) class labels or t (N, n_out) targets (V), not both or neither")
+        raise CodegenError(
+            f"{where}: give either y (N,) class labels or t (N, n_out) targets (V), not both or neither"
+        )
     if y is not None:
         ya = np.asarray(y)
         if ya.dtype.hasobject or ya.dtype.kind not in "biuf":
@@ -219,7 +221,9 @@ def _as_labels_or_targets(
     return None, ta
 
 
-def _check_outputs(labels: np.ndarray | None, targets: np.ndarray | None, n_out: int | None, where: str) -> int:
+def _check_outputs(
+    labels: np.ndarray | None, targets: np.ndarray | None, n_out: int | None, where: str
+) -> int:
     """The number of outputs the data needs; an error naming both when ``n_out`` (the chip's) differs."""
     if targets is not None:
         if n_out is not None and targets.shape[1] != n_out:
@@ -466,8 +470,9 @@ def read_data_file(path: str | Path, label: str | None = None, display: str | No
             return cached
         data, key = _read_bytes_uncached(str(path), where)
     f = _parse(data, suffix, label, where)
-    for cache, k, v in ((_SHA_BY_STAT, key, f.sha256), (_PARSED, (f.sha256, suffix, label), f)):
-        cache[k] = v  # type: ignore[index]
+    _SHA_BY_STAT[key] = f.sha256
+    _PARSED[(f.sha256, suffix, label)] = f
+    for cache in (_SHA_BY_STAT, _PARSED):
         while len(cache) > _CACHE_ENTRIES:
             cache.pop(next(iter(cache)))
     return f
