@@ -26,6 +26,7 @@ from pydantic import (
     ValidatorFunctionWrapHandler,
     WithJsonSchema,
     WrapValidator,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -349,7 +350,8 @@ class FileDataset(_Model):
     (N, n_out) targets (V), or a ``.csv`` with a header row and a ``label`` column."""
 
     file: str = Field(
-        description="path to an .npz or .csv data file, relative to the chip.yaml's folder",
+        description="path to an .npz or .csv data file, relative to the chip.yaml's folder "
+        "(JSON dumps of the spec keep only the file name)",
         min_length=1,
     )
     label: str | None = Field(None, description="the class-label column of a .csv file (its header name)")
@@ -370,6 +372,13 @@ class FileDataset(_Model):
             raise ValueError("a path cannot contain a NUL character")
         base = _DATA_BASE_DIR.get()
         return os.path.abspath(os.path.join(base if base is not None else os.getcwd(), v))
+
+    @field_serializer("file", when_used="json")
+    def _portable(self, v: str) -> str:
+        # JSON dumps (spec hashes, sweep records) name the file without its folder: no machine-specific
+        # path in a record, and the same data elsewhere gives the same record; the content enters
+        # through the data's sha256 (chip hash, sweep key).  Python dumps keep the absolute path.
+        return os.path.basename(v)
 
     @property
     def display_name(self) -> str:

@@ -143,11 +143,19 @@ def test_manifest_hash_covers_the_data_not_its_folder(wine_dir, tmp_path):
     assert ir["training"]["dataset"] == "wine.npz" and len(ir["training"]["dataset_sha256"]) == 64
 
 
-def test_sweep_key_and_chip_hash_change_with_the_data(wine_dir):
+def test_sweep_key_and_chip_hash_change_with_the_data_not_its_folder(wine_dir, tmp_path):
     from codegen.learn.sweep import config_id, sweep_config
 
     spec = load_spec(wine_dir / "chip.yaml")
     before = (config_id(sweep_config(spec)), elaborate(spec).spec_hash)
+    moved = tmp_path / "moved"
+    shutil.copytree(wine_dir, moved)
+    config = sweep_config(load_spec(moved / "chip.yaml"))
+    assert config_id(config) == before[0]  # a sweep folder stays valid when the data moves
+    assert (
+        str(tmp_path) not in json.dumps(config)
+        and config["spec"]["training"]["dataset"]["file"] == "wine.npz"
+    )
     d = np.load(wine_dir / "wine.npz")
     y = d["y"].copy()
     y[:2] = y[:2][::-1] if y[0] != y[1] else (y[:2] + 1) % 3

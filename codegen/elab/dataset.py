@@ -2,7 +2,7 @@
 
 A built-in dataset leaves ``spec_hash`` as :func:`codegen.load.spec_hash`.  With
 ``training.dataset.file`` the chip's hash covers the file's content, not where it lies: it is the
-sha256 of the spec's canonical JSON with the file's absolute path replaced by ``sha256:<hex>``, so
+sha256 of the spec's canonical JSON with the file's name replaced by ``sha256:<hex>``, so
 the same chip.yaml and data in another folder hash alike, and an edited data file changes it.
 """
 
