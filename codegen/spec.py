@@ -433,9 +433,15 @@ def _dataset_kind(v: object) -> str | None:
 
 def _dataset_errors(v: object, handler: ValidatorFunctionWrapHandler) -> object:
     """Validate one dataset member; report errors at the YAML path (without the union's tag)."""
+    if not isinstance(v, dict | BuiltinDataset | FileDataset):
+        raise PhysicsError(
+            "name",
+            f"the dataset is a mapping, {{name: iris}} (built-in: kiraz_case1, xor, iris, digits, mnist) "
+            f"or {{file: data.npz}} (your .npz or .csv file); got {v!r}",
+        )
     if isinstance(v, dict) and ("name" in v) == ("file" in v):
         raise PhysicsError(
-            "name" if "name" in v else "",
+            "name",
             "give either `name:` (built-in: kiraz_case1, xor, iris, digits, mnist) or `file:` "
             "(your .npz or .csv file), not both"
             if "name" in v

@@ -218,6 +218,12 @@ def test_spec_errors_point_at_the_dataset_keys(wine_dir, capsys):
     assert "allowed here: file, label, standardize" in err
     err = _validate(wine_dir, chip_text("name: iris\n    file: wine.npz"), capsys)
     assert "training.dataset.name: give either `name:`" in err and "not both" in err
+    text = chip_text()
+    text = text[: text.index("  dataset:")] + "  dataset: wine.npz\n" + text[text.index("controller:") :]
+    err = _validate(wine_dir, text, capsys)
+    assert "training.dataset.name: the dataset is a mapping" in err and "got 'wine.npz'" in err
+    err = _validate(wine_dir, chip_text("label: class"), capsys)
+    assert "training.dataset.name: give either `name:`" in err
     err = _validate(wine_dir, chip_text("name: cifar"), capsys)
     assert f"chip.yaml:{DATASET_LINE + 1}: training.dataset.name: got 'cifar'; allowed:" in err
     assert "mnist" in err
