@@ -248,6 +248,9 @@ def _hostile(d: Path, kind: str) -> str:
     elif kind == "text_in_csv":
         (d / "bad.csv").write_text("a,b,class\n1,2,0\n1,__import__('os'),1\n")
         return "bad.csv"
+    elif kind == "ragged_csv":
+        (d / "bad.csv").write_text("a,b,class\n1,2,0\n1,1\n")
+        return "bad.csv"
     elif kind == "huge_file":
         with open(d / "bad.npz", "wb") as f:  # sparse: no disk used
             f.truncate(dsm.MAX_FILE_BYTES + 1)
@@ -286,6 +289,7 @@ def _hostile(d: Path, kind: str) -> str:
         ("nan", "x holds 1 non-finite values (NaN or ±inf), the first at index (3, 4)"),
         ("inf_csv", "non-finite"),
         ("text_in_csv", "bad.csv:3: column 'b': \"__import__('os')\" is not a number"),
+        ("ragged_csv", "bad.csv:3: 2 columns, the header has 3"),
         ("huge_file", f"{dsm.MAX_FILE_BYTES + 1} bytes, over the limit of {dsm.MAX_FILE_BYTES} bytes"),
         (
             "huge_array",
@@ -307,6 +311,19 @@ def test_hostile_data_files_exit_2_with_a_clear_message(tmp_path, capsys, kind, 
     err = _validate(tmp_path, chip_text(f"file: {name}{label}", n_in=n_in), capsys)
     assert f"chip.yaml:{DATASET_LINE + 1}: training.dataset.file: {name}" in err, err
     assert message in err, err
+
+
+def test_csv_class_names_and_row_limit(tmp_path, monkeypatch):
+    f = tmp_path / "d.csv"
+    f.write_text("a,b,kind\n1,2,red\n3,4,blue\n\n5,6,red\n")
+    data = dsm.read_data_file(f, "kind")
+    assert data.x.tolist() == [[1, 2], [3, 4], [5, 6]] and data.y.tolist() == [1, 0, 1]  # sorted names
+    monkeypatch.setattr(dsm, "MAX_ARRAY_BYTES", 2 * 2 * 8)  # two rows of two float64
+    dsm._PARSED.clear()
+    with pytest.raises(
+        CodegenError, match=r"d.csv: more than 2 rows of 2 features exceed the limit of 32 bytes"
+    ):
+        dsm.read_data_file(f, "kind")
 
 
 def test_data_file_changed_after_load_is_refused(wine_dir, wine):

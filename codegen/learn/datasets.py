@@ -391,8 +391,11 @@ def _read_csv(data: bytes, label: str | None, where: str) -> tuple[np.ndarray, n
     if ncol < 2:
         raise CodegenError(f"{where}: needs at least one feature column besides {label!r}")
     max_rows = MAX_ARRAY_BYTES // (8 * (ncol - 1))
-    feats: list[list[float]] = []
+    # one float64 row per line at most, filled in place (no Python list of every value)
+    x = np.empty((min(text.count("\n") + 1, max_rows), ncol - 1))
+    cols = [j for j in range(ncol) if j != li]
     labels: list[str] = []
+    n = 0
     try:
         for row in rows:
             line = rows.line_num
@@ -400,28 +403,25 @@ def _read_csv(data: bytes, label: str | None, where: str) -> tuple[np.ndarray, n
                 continue
             if len(row) != ncol:
                 raise CodegenError(f"{where}:{line}: {len(row)} columns, the header has {ncol}")
-            if len(feats) >= max_rows:
+            if n >= len(x):
                 raise CodegenError(
                     f"{where}: more than {max_rows} rows of {ncol - 1} features exceed the limit of "
                     f"{MAX_ARRAY_BYTES} bytes as float64"
                 )
-            vals = []
-            for j, cell in enumerate(row):
-                if j == li:
-                    continue
+            for k, j in enumerate(cols):
                 try:
-                    vals.append(float(cell))
+                    x[n, k] = float(row[j])
                 except ValueError:
                     raise CodegenError(
-                        f"{where}:{line}: column {header[j]!r}: {cell!r} is not a number"
+                        f"{where}:{line}: column {header[j]!r}: {row[j]!r} is not a number"
                     ) from None
-            feats.append(vals)
             labels.append(row[li].strip())
+            n += 1
     except csv.Error as exc:
         raise CodegenError(f"{where}:{rows.line_num}: {exc}") from None
-    if not feats:
+    if n == 0:
         raise CodegenError(f"{where}: no data rows after the header")
-    x = np.array(feats, dtype=float)
+    x = x[:n]
     try:
         y = np.array([int(v) for v in labels])
     except ValueError:
