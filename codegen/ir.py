@@ -215,11 +215,16 @@ class TrainingIR:
     epochs: int
     batch_size: int
     seed: int
-    dataset: str
+    dataset: str  # built-in name, or the data file's name (without its folder)
     test_fraction: float
     input_scale_V: float
     target_high_V: float
     target_low_V: float
+    dataset_sha256: str | None = None  # sha256 of the data file (None for a built-in dataset)
+    dataset_label: str | None = None  # class-label column of a CSV data file
+    standardize: bool = False  # features scaled by the training split's mean and std
+    #: absolute path of the data file; left out of :func:`to_json` (no absolute paths in outputs)
+    dataset_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -296,4 +301,6 @@ class Chip:
 def to_json(obj: Any) -> str:
     """Deterministic JSON of an IR object (sorted keys, repr-exact floats)."""
     data = dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) and not isinstance(obj, type) else obj
+    if isinstance(obj, Chip):
+        data["training"].pop("dataset_path")  # machine-specific; dataset_sha256 names the content
     return json.dumps(data, indent=1, sort_keys=True) + "\n"

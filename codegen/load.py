@@ -10,7 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .errors import SpecError, SpecProblem
-from .spec import PhysicsError, Spec
+from .spec import PhysicsError, Spec, data_base_dir
 
 __all__ = ["load_spec", "load_spec_text", "spec_hash"]
 
@@ -147,7 +147,8 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(
             str(path), [SpecProblem("", None, f"cannot read: {exc.__class__.__name__}")]
         ) from None
-    return load_spec_text(text, str(path))
+    with data_base_dir(p.parent):  # training.dataset.file is relative to the chip.yaml's folder
+        return load_spec_text(text, str(path))
 
 
 def spec_hash(spec: Spec) -> str:

