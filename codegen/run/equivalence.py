@@ -13,11 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
 from ..ir import Chip
-from .ngspice import SharedSession, netlist_files
+from .ngspice import SharedSession
 
 __all__ = [
     "PhaseResult",
@@ -48,10 +49,13 @@ class PhaseResult:
     ep_rel_err: float | None  # max relative error of the EP update (1), None for the free phase
     op_seconds: float  # mean ngspice time per operating point (s)
     samples: int
+    simulator: str = "ngspice"  # codegen.run.simulators name
+    dialect: str = "spice"  # netlist folder the simulator ran
+    tol_V: float = TOL_V  # the |ΔV| this row accepts (V): Simulator.tolerance_V(dialect)
 
     @property
     def passed(self) -> bool:
-        ok = self.max_dv_V <= TOL_V
+        ok = self.max_dv_V <= self.tol_V
         return ok and (self.ep_rel_err is None or self.ep_rel_err <= TOL_EP_REL)
 
     def as_dict(self) -> dict[str, object]:
@@ -199,16 +203,25 @@ def compare_phases(
     beta: float | None = None,
     files: Mapping[str, str] | None = None,
     record: PhaseVoltages | None = None,
+    simulator: str = "ngspice",
+    dialect: str | None = None,
 ) -> list[PhaseResult]:
-    """Golden model vs ngspice (shared mode) for every phase, over the samples ``x`` (B, n_in) with
+    """Golden model vs a simulator (default ngspice, shared mode) for every phase, over the samples ``x`` (B, n_in) with
     targets ``target`` (B, n_out, V); β (S) defaults to ``chip.nudge.beta_S``.
 
     ``files``: the netlists to simulate (e.g. read from a build folder); by default the ``spice``
     backend renders them with ``conductances``.  Either way the golden model uses ``conductances``.
     ``record``: filled with the golden drops and ngspice voltages of every phase (for
-    :func:`read_disturb`).
+    :func:`read_disturb`).  ``simulator``: a :mod:`codegen.run.simulators` name; ``dialect``: the
+    netlist folder it runs (default its first, e.g. ``spice``; VACASK: ``xyce`` or ``spectre``).
     """
     from ..model import GoldenModel
+    from .simulators import OpRequest, get_simulator
+
+    sim = get_simulator(simulator)
+    dialect = dialect or sim.dialects[0]
+    sim.check_dialect(dialect)
+    tag: dict[str, Any] = {"simulator": sim.name, "dialect": dialect, "tol_V": sim.tolerance_V(dialect)}
 
     x = np.atleast_2d(np.asarray(x, dtype=float))
     target = np.atleast_2d(np.asarray(target, dtype=float))
@@ -220,27 +233,27 @@ def compare_phases(
     minus_eq = model.solve(x, target, -beta, v0=free_eq.v)
     gold = {"free": free_eq.voltages(), "pos": plus_eq.voltages(), "neg": minus_eq.voltages()}
     ref_ep = model.ep_gradient(x, target, beta=beta, centered=centered)
-    files = netlist_files(chip, conductances) if files is None else files
+    files = sim.netlist_files(chip, dialect, conductances) if files is None else files
 
     def dv(copy: str, ops: list[dict[str, float]]) -> float:
         return max(abs(op[n] - float(gold[copy][n][b])) for b, op in enumerate(ops) for n in op)
 
     rows: list[PhaseResult] = []
-    s = SharedSession(chip, files, "free")
-    res = [s.op(xb) for xb in x]
+    s = sim.session(chip, files, "free", dialect)
+    res = s.ops([OpRequest(xb) for xb in x])
     free_ops = [r.copies["free"] for r in res]
-    rows.append(PhaseResult("free", dv("free", free_ops), None, _mean_s(res), len(x)))
-    s = SharedSession(chip, files, "nudged")
-    res_p = [s.op(xb, tb, beta) for xb, tb in zip(x, target, strict=True)]
-    res_m = [s.op(xb, tb, -beta) for xb, tb in zip(x, target, strict=True)]
+    rows.append(PhaseResult("free", dv("free", free_ops), None, _mean_s(res), len(x), **tag))
+    s = sim.session(chip, files, "nudged", dialect)
+    res_p = s.ops([OpRequest(xb, tb, beta) for xb, tb in zip(x, target, strict=True)])
+    res_m = s.ops([OpRequest(xb, tb, -beta) for xb, tb in zip(x, target, strict=True)])
     plus_ops = [r.copies["pos"] for r in res_p]
     minus_ops = [r.copies["pos"] for r in res_m]
     ep = ep_from_voltages(chip, free_ops, plus_ops, minus_ops if centered else None, beta)
     err = ep_relative_error(ep, ref_ep)
-    rows.append(PhaseResult("nudged +β", dv("pos", plus_ops), err, _mean_s(res_p), len(x)))
-    rows.append(PhaseResult("nudged −β", dv("neg", minus_ops), err, _mean_s(res_m), len(x)))
-    s = SharedSession(chip, files, "simultaneous")
-    res_s = [s.op(xb, tb, beta) for xb, tb in zip(x, target, strict=True)]
+    rows.append(PhaseResult("nudged +β", dv("pos", plus_ops), err, _mean_s(res_p), len(x), **tag))
+    rows.append(PhaseResult("nudged −β", dv("neg", minus_ops), err, _mean_s(res_m), len(x), **tag))
+    s = sim.session(chip, files, "simultaneous", dialect)
+    res_s = s.ops([OpRequest(xb, tb, beta) for xb, tb in zip(x, target, strict=True)])
     sim_dv = max(dv(copy, [r.copies[copy] for r in res_s]) for copy in res_s[0].copies)
     ep_s = ep_from_voltages(
         chip,
@@ -249,7 +262,9 @@ def compare_phases(
         [r.copies["neg"] for r in res_s] if centered else None,
         beta,
     )
-    rows.append(PhaseResult("simultaneous", sim_dv, ep_relative_error(ep_s, ref_ep), _mean_s(res_s), len(x)))
+    rows.append(
+        PhaseResult("simultaneous", sim_dv, ep_relative_error(ep_s, ref_ep), _mean_s(res_s), len(x), **tag)
+    )
     if record is not None:
         for phase, eq in (("free", free_eq), ("nudged +β", plus_eq), ("nudged −β", minus_eq)):
             record.golden[phase] = model.voltage_drops(eq)
