@@ -204,7 +204,7 @@ def check_chip(
             {
                 "simulator": sim.name,
                 "dialect": dialect,
-                "max_dv_V": sim.tolerance_V(dialect),
+                "max_dv_V": sim.tolerance_V(dialect, chip),
                 "why": sim.tolerance_reason(dialect),
             }
             for sim, dialect in runs

@@ -221,7 +221,7 @@ def compare_phases(
     sim = get_simulator(simulator)
     dialect = dialect or sim.dialects[0]
     sim.check_dialect(dialect)
-    tag: dict[str, Any] = {"simulator": sim.name, "dialect": dialect, "tol_V": sim.tolerance_V(dialect)}
+    tag: dict[str, Any] = {"simulator": sim.name, "dialect": dialect, "tol_V": sim.tolerance_V(dialect, chip)}
 
     x = np.atleast_2d(np.asarray(x, dtype=float))
     target = np.atleast_2d(np.asarray(target, dtype=float))

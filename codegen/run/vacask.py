@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backends.spice import COPY_SUFFIX, NetlistContext, netlist_context
+from ..backends.spice import COPY_SUFFIX, VA_PATH, NetlistContext, netlist_context
 from ..errors import CodegenError
 from ..ir import Chip
 from ..templating import render
@@ -141,7 +141,7 @@ def vacask_files(
     if memristor:
         if dialect != "spectre":
             raise VacaskError(f"the memristor variant exists in the spectre dialect only, not {dialect}")
-        mem = {**base, "memristor": True, "va_path": "eqp_memristor.va"}
+        mem = {**base, "memristor": True, "va_path": VA_PATH}
         files["memristor_cells.scs"] = render("spectre/cells.scs.j2", **mem)
         files["memristor.scs"] = render("spectre/top.scs.j2", **mem, top="free", copies=ctx.tops["free"])
     return files
