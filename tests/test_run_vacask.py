@@ -1,7 +1,7 @@
 """VACASK runs the xyce and spectre dialects and agrees with the golden model (marker ``vacask``).
 
 Tolerances (codegen.run.simulators): xyce/ in VACASK ≤ 1e-8 V (SPICE diode equations and constants;
-observed ≤ 4.1e-9 V); spectre/ in VACASK ≤ 1e-8 V + 1.39e-6 × 1 V × largest amplifier gain (VACASK's
+observed ≤ 1.3e-9 V); spectre/ in VACASK ≤ 1e-8 V + 1.39e-6 × 1 V × largest amplifier gain (VACASK's
 Spectre diode has a kT/q 1.39e-6 larger than SPICE's; observed ≤ 1.41e-6 V on xor, gain 4).
 """
 
@@ -100,8 +100,8 @@ def test_examples_match_golden_model(case, dialect):
 @vacask
 @pytest.mark.parametrize("dialect", DIALECTS)
 def test_random_networks_match_golden_model(dialect):
-    """Examples aside, 21 random chips; worst seen: xyce 4.1e-9 V (IS = 10 nA, deep reverse bias),
-    spectre 3.3e-7 V (the same chip: VACASK's diode.osdi in deep reverse bias)."""
+    """Examples aside, 21 random chips; worst seen: xyce 1.3e-9 V (IS = 10 nA, deep reverse bias),
+    spectre 5.9e-7 V (random7, ReLU clamps on the outputs)."""
     t0 = time.perf_counter()
     worst = 0.0
     for seed, (layers, kw) in enumerate(RANDOM):

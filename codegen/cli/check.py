@@ -10,8 +10,10 @@ against the memristor thresholds: a cell at or beyond a threshold would be repro
 network's own read voltages.  Every row runs at the chip's seeded initial conductances, or at those
 of ``--conductances FILE`` (e.g. trained ones from ``codegen train``: weights pushed to g_min or
 g_max put larger drops across cells).  A last row drives one Verilog-A memristor with set and
-reset pulses in an ngspice transient against the golden pulse model.  Writes ``check.json``; exit
-status 1 if any row fails.
+reset pulses in an ngspice transient against the golden pulse model.  ``--simulator vacask`` runs
+the ``xyce/`` and ``spectre/`` netlists in VACASK instead (:mod:`codegen.run.simulators`), ``all``
+every simulator with every dialect it runs, one row per simulator, dialect and phase.  Writes
+``check.json``; exit status 1 if any row fails.
 """
 
 from __future__ import annotations
@@ -48,7 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             f"the memristor pulse response. Tolerances: |ΔV| ≤ {TOL_V:g} V, EP update ≤ "
             f"{TOL_EP_REL:g} of the crossbar's largest update, Δg per pulse ≤ {TOL_PULSE_REL:g} of "
             "the nominal step, |V| across every weight below the memristor thresholds (read "
-            "disturb). Writes check.json; exit 1 on any FAIL."
+            "disturb). --simulator vacask runs the xyce/ and spectre/ netlists in VACASK instead, "
+            "--simulator all every simulator and dialect, in one table (spectre/ in VACASK: |ΔV| ≤ "
+            "1e-8 V + 1.39e-6 × 1 V × largest amplifier gain, VACASK's Spectre diode has a slightly "
+            "larger kT/q). Writes check.json; exit 1 on any FAIL."
         ),
     )
     p.add_argument("spec", nargs="+", help="chip.yaml files")
@@ -224,31 +229,40 @@ def check_chip(
 
 
 def _table(report: dict[str, object]) -> Table:
+    # one simulator column when the table holds more than ngspice on spice/ (--simulator vacask/all)
+    runs = _runs(report)
+    multi = [(r["simulator"], r["dialect"]) for r in runs] != [("ngspice", "spice")]
     table = Table(
         title=(
-            f"{report['chip']}: {_simulators_label(report)} vs golden model, {report['samples']} {report['inputs']} samples, "
+            f"{report['chip']}: {_simulators_label(report) if multi else 'ngspice'} vs golden model, "
+            f"{report['samples']} {report['inputs']} samples, "
             f"β = {report['beta_S']:g} S{' centered' if report['centered'] else ''}, "
             f"{_conductance_label(report['conductances'])}"  # type: ignore[arg-type]
         ),
         caption=(
-            f"tolerances: |ΔV| ≤ {_tolerances_label(report)}; EP update error ≤ {TOL_EP_REL:g} × largest update of "
+            f"tolerances: |ΔV| ≤ {_tolerances_label(report) if multi else f'{TOL_V:g} V'}; EP update "
+            f"error ≤ {TOL_EP_REL:g} × largest update of "
             f"its crossbar; memristor Δg per pulse ≤ {TOL_PULSE_REL:g} × nominal step; read "
             "disturb: |V| across every weight (golden and ngspice) below the device threshold"
         ),
     )
     columns = (
-        ("simulator", "left"),
+        *((("simulator", "left"),) if multi else ()),
         ("phase", "left"),
         ("max |ΔV| (V)", "right"),
         ("rel. err (EP update / Δg)", "right"),
-        ("ms/op", "right"),
+        ("ms/op" if multi else "ngspice ms/op", "right"),
         ("result", "center"),
     )
     for col, just in columns:
         table.add_column(col, justify=just)  # type: ignore[arg-type]
+
+    def row(sim: str, *cells: str) -> None:
+        table.add_row(*((sim,) if multi else ()), *cells)
+
     for r in report["phases"]:  # type: ignore[attr-defined]
         ep = "—" if r["ep_rel_err"] is None else f"{r['ep_rel_err']:.2e}"
-        table.add_row(
+        row(
             f"{r.get('simulator', 'ngspice')} {r.get('dialect', 'spice')}/",
             r["phase"],
             f"{r['max_dv_V']:.2e}",
@@ -258,8 +272,8 @@ def _table(report: dict[str, object]) -> Table:
         )
     d = report["read_disturb"]
     assert isinstance(d, dict)
-    table.add_row(
-        "golden",
+    row(
+        "all",
         "read disturb (|V| on a weight)",
         f"{d['max_abs_dv_V']:.3f}",
         f"threshold {d['threshold_V']:+g} V",
@@ -269,9 +283,9 @@ def _table(report: dict[str, object]) -> Table:
     p = report.get("pulse")
     if isinstance(p, dict):
         if "skipped" in p:
-            table.add_row("ngspice", str(p["phase"]), "—", "—", "—", "[yellow]skipped[/]")
+            row("ngspice", str(p["phase"]), "—", "—", "—", "[yellow]skipped[/]")
         else:
-            table.add_row(
+            row(
                 "ngspice",
                 f"{p['phase']} (Δg per pulse)",
                 "—",

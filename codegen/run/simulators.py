@@ -228,7 +228,7 @@ class NgspiceSimulator(Simulator):
 
 # --------------------------------------------------------------------------- VACASK
 #: |ΔV| (V) accepted for the xyce dialect in VACASK: its Xyce front end uses SPICE's diode equations
-#: and constants; observed ≤ 4.1e-9 V over the examples and 21 random chips (strong reverse bias)
+#: and constants; observed ≤ 1.3e-9 V over the examples and 21 random chips (strong reverse bias)
 VACASK_XYCE_TOL_V = 1e-8
 #: relative difference of the thermal voltage kT/q of VACASK's ``diode.osdi`` (Verilog-A constants
 #: P_K = 1.3806503e-23 J/K, P_Q = 1.602176462e-19 C) and SPICE's (1.38064852e-23, 1.6021766208e-19),
