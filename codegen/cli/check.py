@@ -318,10 +318,10 @@ def _conductance_label(c: dict[str, object]) -> str:
     return f"conductances of {c['file']} (sha256 {str(c['sha256'])[:12]}…)"
 
 
-def _disturb_line(d: dict[str, object]) -> str:
+def _disturb_line(d: dict[str, object], simulated: str = "ngspice") -> str:
     verdict = "below" if d["passed"] else "[red]at or beyond[/]"
     return (
-        f"read disturb: largest |V| across a weight {d['max_abs_dv_V']:.3f} V (ngspice "
+        f"read disturb: largest |V| across a weight {d['max_abs_dv_V']:.3f} V ({simulated} "
         f"{d['max_abs_dv_ngspice_V']:.3f} V) on {d['cell']}, {d['phase']}, sample {d['sample']}; "
         f"{verdict} the thresholds {d['v_set_V']:+g} / {d['v_reset_V']:+g} V (margin {d['margin_V']:+.3f} V)"
     )
@@ -354,7 +354,8 @@ def run(args: argparse.Namespace) -> int:
         )
         reports.append(report)
         console.print(_table(report))
-        console.print(_disturb_line(report["read_disturb"]))  # type: ignore[arg-type]
+        simulated = "ngspice" if args.simulator == "ngspice" else _simulators_label(report)
+        console.print(_disturb_line(report["read_disturb"], simulated))  # type: ignore[arg-type]
         pulse = report.get("pulse")
         if isinstance(pulse, dict) and "skipped" in pulse:
             console.print(f"memristor pulse row skipped: {pulse['skipped']}")

@@ -404,14 +404,20 @@ def _phase(copy: str) -> str:
 
 
 def to_ir(
-    chip: Chip, dialect: str, top: str, raw: Mapping[str, float], where: str
+    chip: Chip,
+    dialect: str,
+    top: str,
+    raw: Mapping[str, float],
+    where: str,
+    ctx: NetlistContext | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, dict[str, float]]]:
     """IR terms of one VACASK operating point: ``(copies, source_currents, amplifier_currents)``.
 
     ``copies[copy][node]``: V of each IR node (sources and dynamic nodes) in each network copy;
     ``source_currents[source]``: current (A) each IR source delivers into the circuit;
-    ``amplifier_currents[copy][amp]``: ``I_out`` (A) each amplifier delivers into the crossbars."""
-    ctx = netlist_context(chip)
+    ``amplifier_currents[copy][amp]``: ``I_out`` (A) each amplifier delivers into the crossbars.
+    ``ctx``: the chip's :func:`netlist_context` (its names), when the caller has it already."""
+    ctx = netlist_context(chip) if ctx is None else ctx
     names = _Names(dialect)
     shared = list(dict.fromkeys(s.node for s in chip.sources))
     dynamic = list(dict.fromkeys(list(chip.free_nodes) + [a.out_node for a in chip.amplifiers]))
