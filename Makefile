@@ -14,9 +14,9 @@ demo: bootstrap
 test: bootstrap
 	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
-# Tests that need no external simulator (ngspice, openvaf-r, Icarus, Verilator).
+# Tests that need no external simulator (ngspice, openvaf-r, VACASK, Icarus, Verilator).
 test-fast: bootstrap
-	@$(PY) -m pytest -q -m "not ngspice and not openvaf and not icarus and not verilator and not yosys and not slow" $(PYTEST_ARGS)
+	@$(PY) -m pytest -q -m "not ngspice and not openvaf and not vacask and not icarus and not verilator and not yosys and not slow" $(PYTEST_ARGS)
 
 lint: bootstrap
 	@$(VENV)/bin/ruff check codegen tests bench sim

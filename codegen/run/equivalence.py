@@ -44,11 +44,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..ir import Chip
-from .ngspice import SharedSession, netlist_files
+from .ngspice import SharedSession
 
 __all__ = [
     "PhaseResult",
@@ -103,10 +104,13 @@ class PhaseResult:
     ep_floor: float | None = None  # largest per-cell noise floor (V²/S)
     ep_noise_dv_V: float | None = None  # δ_node the floor assumes (V): measured |ΔV|, clipped
     ep_signal: float | None = None  # max over cells of |u_golden| / floor (1); < 1: no EP signal
+    simulator: str = "ngspice"  # codegen.run.simulators name
+    dialect: str = "spice"  # netlist folder the simulator ran
+    tol_V: float = TOL_V  # the |ΔV| this row accepts (V): Simulator.tolerance_V(dialect)
 
     @property
     def passed(self) -> bool:
-        ok = self.max_dv_V <= TOL_V
+        ok = self.max_dv_V <= self.tol_V
         return ok and (self.ep_err_ratio is None or self.ep_err_ratio <= 1.0)
 
     def as_dict(self) -> dict[str, object]:
@@ -428,16 +432,26 @@ def compare_phases(
     beta: float | None = None,
     files: Mapping[str, str] | None = None,
     record: PhaseVoltages | None = None,
+    simulator: str = "ngspice",
+    dialect: str | None = None,
 ) -> list[PhaseResult]:
-    """Golden model vs ngspice (shared mode) for every phase, over the samples ``x`` (B, n_in) with
-    targets ``target`` (B, n_out, V); β (S) defaults to ``chip.nudge.beta_S``.
+    """Golden model vs a simulator (default ngspice, shared mode) for every phase, over the samples
+    ``x`` (B, n_in) with targets ``target`` (B, n_out, V); β (S) defaults to ``chip.nudge.beta_S``.
 
-    ``files``: the netlists to simulate (e.g. read from a build folder); by default the ``spice``
+    ``files``: the netlists to simulate (e.g. read from a build folder); by default the dialect's
     backend renders them with ``conductances``.  Either way the golden model uses ``conductances``.
-    ``record``: filled with the golden drops and ngspice voltages of every phase (for
-    :func:`read_disturb`).
+    ``record``: filled with the golden drops and simulator voltages of every phase (for
+    :func:`read_disturb`).  ``simulator``: a :mod:`codegen.run.simulators` name; ``dialect``: the
+    netlist folder it runs (default its first, e.g. ``spice``; VACASK: ``xyce`` or ``spectre``).
     """
     from ..model import GoldenModel
+    from .simulators import OpRequest, get_simulator
+
+    sim = get_simulator(simulator)
+    dialect = dialect or sim.dialects[0]
+    sim.check_dialect(dialect)
+    tol_V = sim.tolerance_V(dialect, chip)
+    tag: dict[str, Any] = {"simulator": sim.name, "dialect": dialect, "tol_V": tol_V}
 
     x = np.atleast_2d(np.asarray(x, dtype=float))
     target = np.atleast_2d(np.asarray(target, dtype=float))
@@ -456,32 +470,33 @@ def compare_phases(
     first, second = drops["nudged +β"], drops["nudged −β" if centered else "free"]
 
     def ep_row(ep: Mapping[str, np.ndarray], node_dv_V: float) -> dict[str, float]:
-        # noise floor of the EP update from the measured node disagreement (module docstring)
-        d = min(TOL_V, max(EP_DV_MIN_V, node_dv_V))
+        # noise floor of the EP update from the measured node disagreement (module docstring),
+        # clipped to the voltage tolerance of this simulator and dialect
+        d = min(tol_V, max(EP_DV_MIN_V, node_dv_V))
         return _ep_fields(ep, ref_ep, ep_noise_floor(chip, first, second, beta, centered, 2.0 * d), d)
 
-    files = netlist_files(chip, conductances) if files is None else files
+    files = sim.netlist_files(chip, dialect, conductances) if files is None else files
 
     def dv(copy: str, ops: list[dict[str, float]]) -> float:
         return max(abs(op[n] - float(gold[copy][n][b])) for b, op in enumerate(ops) for n in op)
 
     rows: list[PhaseResult] = []
-    s = SharedSession(chip, files, "free")
-    res = [s.op(xb) for xb in x]
+    s = sim.session(chip, files, "free", dialect)
+    res = s.ops([OpRequest(xb) for xb in x])
     free_ops = [r.copies["free"] for r in res]
-    rows.append(PhaseResult("free", dv("free", free_ops), None, _mean_s(res), len(x)))
-    s = SharedSession(chip, files, "nudged")
-    res_p = [s.op(xb, tb, beta) for xb, tb in zip(x, target, strict=True)]
-    res_m = [s.op(xb, tb, -beta) for xb, tb in zip(x, target, strict=True)]
+    rows.append(PhaseResult("free", dv("free", free_ops), None, _mean_s(res), len(x), **tag))
+    s = sim.session(chip, files, "nudged", dialect)
+    res_p = s.ops([OpRequest(xb, tb, beta) for xb, tb in zip(x, target, strict=True)])
+    res_m = s.ops([OpRequest(xb, tb, -beta) for xb, tb in zip(x, target, strict=True)])
     plus_ops = [r.copies["pos"] for r in res_p]
     minus_ops = [r.copies["pos"] for r in res_m]
     ep = ep_from_voltages(chip, free_ops, plus_ops, minus_ops if centered else None, beta)
     dv_p, dv_m = dv("pos", plus_ops), dv("neg", minus_ops)
     nudged = ep_row(ep, max(dv_p, dv_m) if centered else max(dv_p, rows[0].max_dv_V))
-    rows.append(PhaseResult("nudged +β", dv_p, op_seconds=_mean_s(res_p), samples=len(x), **nudged))
-    rows.append(PhaseResult("nudged −β", dv_m, op_seconds=_mean_s(res_m), samples=len(x), **nudged))
-    s = SharedSession(chip, files, "simultaneous")
-    res_s = [s.op(xb, tb, beta) for xb, tb in zip(x, target, strict=True)]
+    rows.append(PhaseResult("nudged +β", dv_p, op_seconds=_mean_s(res_p), samples=len(x), **nudged, **tag))
+    rows.append(PhaseResult("nudged −β", dv_m, op_seconds=_mean_s(res_m), samples=len(x), **nudged, **tag))
+    s = sim.session(chip, files, "simultaneous", dialect)
+    res_s = s.ops([OpRequest(xb, tb, beta) for xb, tb in zip(x, target, strict=True)])
     sim_dv = max(dv(copy, [r.copies[copy] for r in res_s]) for copy in res_s[0].copies)
     ep_s = ep_from_voltages(
         chip,
@@ -497,6 +512,7 @@ def compare_phases(
             op_seconds=_mean_s(res_s),
             samples=len(x),
             **ep_row(ep_s, sim_dv),
+            **tag,
         )
     )
     if record is not None:
