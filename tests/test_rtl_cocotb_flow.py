@@ -42,7 +42,8 @@ def _env() -> dict[str, str]:
 def _results(path: Path) -> dict[str, bool]:
     root = ElementTree.parse(path).getroot()
     return {
-        c.get("name", "?"): c.find("failure") is None and c.find("error") is None for c in root.iter("testcase")
+        c.get("name", "?"): c.find("failure") is None and c.find("error") is None
+        for c in root.iter("testcase")
     }
 
 

@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
         schema.write_text(want, encoding="utf-8")
         print(f"wrote {schema} (the schema editors validate {target.name} against)")
     elif schema.read_text(encoding="utf-8") != want:
-        print(f"kept {schema}: it differs from this version's schema; refresh with `codegen schema -o {schema}`")
+        print(
+            f"kept {schema}: it differs from this version's schema; refresh with `codegen schema -o {schema}`"
+        )
     print(f"next: codegen build {target}")
     return 0
