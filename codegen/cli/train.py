@@ -154,7 +154,14 @@ def run(args: argparse.Namespace) -> int:
         pulses_label="pulses" if ep.rule == "sign-pulse" else "update",
     )
     d = chip.device
-    plot_conductances(ep.g_initial, ep.g_final, out / "conductances.png", (d.g_min_S, d.g_max_S))
+    plot_conductances(
+        ep.g_initial,
+        ep.g_final,
+        out / "conductances.png",
+        (d.g_min_S, d.g_max_S),
+        title=f"{chip.name}: conductances",
+    )
+    _plot_outputs(chip, ds, ep, out / "outputs.png")
     # the EP run's final conductances, for `codegen build/check --conductances` (same bytes for the
     # same chip + seeds)
     (out / "conductances.json").write_text(write_conductances(chip, ep.g_final, metrics["init_seed"]))
@@ -182,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
         Console().print(f"programming pulses sent: {sum(r['pulses'] for r in rows)}")
     Console().print(
         f"wrote {out}/metrics.csv, metrics.json, timing.json, training.png, conductances.png, "
-        "conductances.json"
+        "outputs.png, conductances.json"
     )
     Console().print(
         f"trained chip: codegen build {args.spec} --conductances {out}/conductances.json; "
@@ -195,3 +202,24 @@ def run(args: argparse.Namespace) -> int:
             "validated against its crossbars and [g_min, g_max])"
         )
     return 0
+
+
+def _plot_outputs(chip, ds, ep, path: Path) -> None:
+    """outputs.png: output vs target (V) on the test split (the training split if there is none),
+    at the initial and the trained conductances, solved by the golden model."""
+    from ..learn.backends import make_backend
+    from ..learn.plots import plot_outputs
+    from ..learn.trainer import evaluate
+
+    split = "test" if len(ds.x_test) else "training"
+    x, lab, t = (
+        (ds.x_test, ds.labels_test, ds.t_test)
+        if split == "test"
+        else (ds.x_train, ds.labels_train, ds.t_train)
+    )
+    b = make_backend("golden", chip)
+    b.set_conductances(ep.g_initial)
+    y0 = evaluate(b, ds, x, lab, t)[2]
+    b.set_conductances(ep.g_final)
+    y1 = evaluate(b, ds, x, lab, t)[2]
+    plot_outputs(t, y0, y1, path, title=f"{chip.name}: outputs against targets", split=split)
