@@ -245,3 +245,15 @@ def test_train_cli_writes_every_png(tmp_path):
     assert main(["train", str(XOR), "--epochs", "2", "--no-baseline", "-q", "-o", str(out)]) == 0
     for name in ("training.png", "conductances.png", "outputs.png"):
         assert (out / name).stat().st_size > 5000, name
+
+
+def test_conductances_png_heatmap_sits_under_its_own_histogram(tmp_path):
+    rng = np.random.default_rng(0)
+    g = {"W01": rng.uniform(1e-6, 1e-4, (64, 128)), "B1": rng.uniform(1e-6, 1e-4, (64, 2))}
+    fig = plot_conductances(g, g, tmp_path / "c.png", (1e-6, 1e-4))
+    _check_common(fig, tmp_path / "c.png")
+    hists = [a for a in _data_axes(fig) if a.get_ylabel() == "cells"]
+    (heat,) = [a for a in _data_axes(fig) if a.images]
+    assert heat.get_title() == "B1 after training" and "none for W01 (8192 cells)" in _note(fig)
+    b1 = next(a for a in hists if a.get_title().startswith("B1"))
+    assert abs(heat.get_position().x0 - b1.get_position().x0) < 0.05

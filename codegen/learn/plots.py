@@ -87,7 +87,12 @@ def plot_conductances(
     note = (
         f"Top: cells per conductance bin before and after training; dashed lines: g_min = {lo:g} µS and "
         f"g_max = {hi:g} µS.\nBottom: each cell's conductance after training "
-        "(row = destination node, column = source node)."
+        "(row = destination node, column = source node)"
+        + (
+            f"; none for {', '.join(f'{k} ({g1[k].size} cells)' for k in names if k not in small)}."
+            if len(small) < len(names)
+            else "."
+        )
         if small
         else f"Cells per conductance bin before and after training; dashed lines: g_min = {lo:g} µS and "
         f"g_max = {hi:g} µS (crossbars too large for a heatmap)."
@@ -115,11 +120,11 @@ def plot_conductances(
             a.set_xlim(lo - 0.04 * (hi - lo), hi + 0.04 * (hi - lo))
         ax[0, 0].legend(loc="upper center")
         if small:
-            for j in range(len(names)):
-                if j >= len(small):
-                    fig.delaxes(ax[1, j])
-            for j, k in enumerate(small):
+            for j, k in enumerate(names):
                 a = ax[1, j]
+                if k not in small:
+                    fig.delaxes(a)  # no empty panel under a crossbar too large for a heatmap
+                    continue
                 im = a.imshow(g1[k] * 1e6, vmin=lo, vmax=hi, aspect="auto", interpolation="nearest")
                 a.set(title=f"{k} after training", xlabel="column (source)", ylabel="row (destination)")
                 a.xaxis.set_major_locator(MaxNLocator(integer=True))
