@@ -10,7 +10,7 @@ from .backends import BuildOptions, all_backends
 from .elab import elaborate
 from .ir import Chip
 from .load import load_spec
-from .plan import BuildPlan, WriteReport, write_plan
+from .plan import BuildPlan, WriteReport, ensure_writable_dir, write_plan
 
 __all__ = ["render_plan", "build", "default_build_dir"]
 
@@ -46,13 +46,18 @@ def build(
     conductances: str | Path | None = None,
 ) -> tuple[Chip, Path, BuildPlan, WriteReport]:
     """Build ``spec_path`` into ``out_dir``; ``conductances``: a conductance file (S) to emit instead
-    of the seeded initial conductances (read and validated before anything is written)."""
+    of the seeded initial conductances (read and validated before anything is written).
+
+    Writing follows :func:`codegen.plan.write_plan`: only regular files inside ``out_dir``, never
+    through a symlink, atomically, one build at a time; problems raise
+    :class:`~codegen.errors.BuildDirError` (exit 2)."""
     from .model.conductances import read_conductances
 
     chip = elaborate(load_spec(spec_path))
     if conductances is not None:
         options = replace(options or BuildOptions(), conductances=read_conductances(chip, conductances))
     out = Path(out_dir) if out_dir is not None else default_build_dir(chip.name)
+    ensure_writable_dir(out, "build folder")  # before rendering (openvaf-r may take a while)
     plan = render_plan(chip, options)
     report = write_plan(plan, out, force=force)
     return chip, out, plan, report

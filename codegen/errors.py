@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CodegenError", "SpecError", "SpecProblem"]
+__all__ = ["BuildDirError", "CodegenError", "SpecError", "SpecProblem"]
 
 from dataclasses import dataclass
 
@@ -33,3 +33,9 @@ class SpecError(CodegenError):
         self.file = file
         self.problems = problems
         super().__init__("\n".join(p.format(file) for p in problems))
+
+
+class BuildDirError(CodegenError):
+    """The build (or output) folder cannot be written safely: a path outside it, a symlink or
+    non-regular file in the way, a foreign manifest, another build holding the lock, or an
+    ``OSError`` (read-only, full disk) while writing.  Nothing outside the folder was touched."""

@@ -8,10 +8,12 @@ elaborated IR (:mod:`codegen.ir`) is seen by backends.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
+from .escape import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NAME_PATTERN, RESERVED_FILE_NAMES
 from .units import parse_si
 
 __all__ = [
@@ -350,10 +352,21 @@ class Spec(_Model):
     """A whole chip: ``chip.yaml``."""
 
     name: str = Field(
-        description="chip name; used for the build folder and module names",
-        pattern=r"^[A-Za-z][A-Za-z0-9_]*$",
+        description=(
+            f"chip name: a letter, then letters, digits or _, at most {MAX_NAME_CHARS} characters; "
+            "names the build folder, files and modules"
+        ),
+        pattern=NAME_PATTERN,
+        max_length=MAX_NAME_CHARS,
     )
-    description: str = Field("", description="free text")
+    description: str = Field(
+        "",
+        description=(
+            f"free text, at most {MAX_DESCRIPTION_CHARS} characters; written into generated files as one "
+            "comment line (line breaks become spaces, control characters \\uXXXX)"
+        ),
+        max_length=MAX_DESCRIPTION_CHARS,
+    )
     network: Network
     device: Device
     neuron: Neuron = Field(default_factory=Neuron)
@@ -362,6 +375,30 @@ class Spec(_Model):
     training: Training
     controller: Controller = Field(default_factory=Controller)
     simulation: Simulation = Field(default_factory=Simulation)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strings(cls, data: Any) -> Any:
+        """Check ``name`` and ``description`` first, with a message that does not echo a huge value."""
+        if not isinstance(data, dict):
+            return data
+        name, text = data.get("name"), data.get("description")
+        if isinstance(name, str):
+            shown = repr(name) if len(name) <= 40 else repr(name[:40]) + "…"
+            if len(name) > MAX_NAME_CHARS or re.fullmatch(NAME_PATTERN, name) is None:
+                raise PhysicsError(
+                    "name",
+                    f"must match the pattern {NAME_PATTERN[1:-1]} (a letter followed by letters, digits "
+                    f"or _) and have at most {MAX_NAME_CHARS} characters (it names the build folder, "
+                    f"files and modules); got {shown} ({len(name)} characters)",
+                )
+            if name.lower() in RESERVED_FILE_NAMES:
+                raise PhysicsError("name", f"{name!r} is a reserved device name on Windows; choose another")
+        if isinstance(text, str) and len(text) > MAX_DESCRIPTION_CHARS:
+            raise PhysicsError(
+                "description", f"at most {MAX_DESCRIPTION_CHARS} characters, got {len(text)}; shorten it"
+            )
+        return data
 
     @model_validator(mode="after")
     def _cross(self) -> Spec:

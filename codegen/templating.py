@@ -2,7 +2,11 @@
 
 Templates live in ``templates/<backend>/<file>.<ext>.j2`` (in a checkout) or in
 ``codegen/_data/templates`` (in an installed wheel).  Number and unit formatting is done by the
-registered filters, never inside templates.
+registered filters, never inside templates.  Every string that comes from outside the code (the
+spec's ``name`` and ``description``) reaches a template only through the escaping filters of
+:mod:`codegen.escape` (``spice_comment``, ``spectre_comment``, ``verilog_comment``,
+``python_comment``, ``python_str`` for free text; ``spice_ident``, ``verilog_ident``,
+``python_ident`` for names).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from pathlib import Path
 
 import jinja2
 
+from .escape import FILTERS
 from .units import format_si, spice_float
 
 __all__ = ["data_dir", "env", "render"]
@@ -38,6 +43,7 @@ def env() -> jinja2.Environment:
     )
     e.filters["si"] = format_si
     e.filters["spice_float"] = spice_float
+    e.filters.update(FILTERS)
     return e
 
 

@@ -94,7 +94,18 @@ def test_unchanged_files_are_not_rewritten_and_stale_ones_removed(tmp_path):
     assert foreign.read_text() == "keep me", "never deletes a file it did not generate"
 
 
-@pytest.mark.parametrize("bad", ["/etc/x", "../x", "manifest.json"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "/etc/x",
+        "../x",
+        "a/../../x",
+        "manifest.json",
+        ".codegen-pending.json",
+        ".codegen.lock",
+        "s/x.codegen-tmp",
+    ],
+)
 def test_plan_paths_stay_inside(bad):
     with pytest.raises(ValueError):
         BuildPlan().add(bad, "x")

@@ -125,7 +125,7 @@ def test_train_cli_writes_metrics_and_plots(tmp_path):
     )
     m = json.loads((tmp_path / "metrics.json").read_text())
     assert m["history"][-1]["train_loss"] < 5e-5 and m["baseline"]["history"][-1]["train_loss"] < 5e-5
-    assert len(m["history"]) == 21
+    assert len(m["history"]) == 21 and m["complete"] is True and m["epochs_done"] == 20
     assert (tmp_path / "metrics.csv").read_text().startswith("run,epoch,train_loss")
     for f in ("training.png", "conductances.png"):
         assert (tmp_path / f).read_bytes()[:4] == b"\x89PNG"
@@ -182,3 +182,71 @@ def test_set_option_needs_path_equals_value(capsys):
     assert parse_sets(["training.epochs=3", "nudge.beta=1u"]) == {"training.epochs": 3, "nudge.beta": "1u"}
     assert main(["train", str(example_path("xor")), "--set", "training.epochs", "-q"]) == 2
     assert "--set needs PATH=VALUE" in capsys.readouterr().err
+
+
+def test_checkpoint_gets_every_finished_epoch():
+    """``train(checkpoint=…)`` sees the history and the conductances after each epoch (0 included);
+    the last one is the final result."""
+    chip = elaborate(load_spec(example_path("xor")))
+    ds = load_dataset(chip)
+    seen = []
+    r = train(chip, GoldenBackend(chip), ds, epochs=3, checkpoint=seen.append)
+    assert [len(s.history) for s in seen] == [1, 2, 3, 4]
+    assert [s.samples for s in seen] == [0, 4, 8, 12] and seen[-1].samples == r.samples
+    assert seen[-1].history == r.history
+    for k in r.g_final:
+        np.testing.assert_array_equal(seen[-1].g_final[k], r.g_final[k])
+        np.testing.assert_array_equal(seen[0].g_final[k], r.g_initial[k])
+    assert any(not np.array_equal(seen[1].g_final[k], r.g_initial[k]) for k in r.g_final)
+
+
+def test_ctrl_c_during_training_keeps_the_finished_epochs(tmp_path):
+    """SIGINT to the process group mid-training (Ctrl-C): exit 130, a message saying where, and the
+    folder holds metrics of every finished epoch and conductances that load (it used to be empty)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from codegen.model.conductances import parse_conductances
+
+    out = tmp_path / "train"
+    argv = [sys.executable, "-m", "codegen", "train", str(example_path("iris")), "--epochs", "400"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [*argv, "-q", "-o", str(out)],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    csv_path = out / "metrics.csv"
+    deadline = time.monotonic() + 60
+    try:
+        while not (csv_path.exists() and csv_path.read_text().count("\n") >= 4):  # header, epochs 0..2
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no epoch written to metrics.csv within 60 s"
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    lines = csv_path.read_text().splitlines()
+    done = len(lines) - 2  # header, epoch 0
+    assert 2 <= done < 400
+    assert [ln.split(",")[1] for ln in lines[1:]] == [str(i) for i in range(done + 1)]
+    assert f"interrupted after epoch {done} of 400 of the EP run" in err
+    assert f"{out}/metrics.csv" in err and f"{out}/conductances.json" in err
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["complete"] is False and m["epochs_done"] == done and len(m["history"]) == done + 1
+    chip = elaborate(load_spec(example_path("iris")))
+    g = parse_conductances(chip, (out / "conductances.json").read_text(), "conductances.json")
+    assert g is not None
+    assert not list(out.glob(".*.tmp"))  # no temporary file left behind

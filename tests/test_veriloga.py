@@ -27,7 +27,7 @@ def test_render_lists_every_module_without_compiling():
     for path, text in files.items():
         mod = Path(path).stem
         assert re.search(rf"^module {mod}\(", text, re.M), path
-        assert "module memristor" not in text  # ngspice built-in name (TOOLCHAIN.md)
+        assert "module memristor" not in text  # ngspice built-in name (docs/toolchain.md)
 
 
 @pytest.mark.parametrize("case", ["xor"])

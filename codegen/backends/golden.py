@@ -18,6 +18,7 @@ import json
 
 import numpy as np
 
+from ..escape import markdown_code
 from ..ir import Chip
 from . import Backend, BuildOptions, register
 
@@ -59,7 +60,7 @@ class Golden(Backend):
         origin = (
             f"initial conductances (S) per crossbar, seed {seed}"
             if cs is None
-            else f"conductances (S) per crossbar from `{cs.name}` (sha256 {cs.sha256[:16]}…), "
+            else f"conductances (S) per crossbar from {markdown_code(cs.name)} (sha256 {cs.sha256[:16]}…), "
             f"e.g. trained ones; initial seed {seed}"
         )
         default_note = (

@@ -105,8 +105,9 @@ def _ext(name: str, have: int, want: int) -> str:
     return name if have == want else f"{{{want - have}'d0, {name}}}"
 
 
-def format_rtl(chip_name: str, ctrl: ControllerIR) -> dict[str, str]:
-    """Every RTL file of the controller, ``{relative_path: text}``."""
+def format_rtl(chip_name: str, ctrl: ControllerIR, description: str = "") -> dict[str, str]:
+    """Every RTL file of the controller, ``{relative_path: text}``; ``description``: the chip's free
+    text, one comment line in each file header (escaped by the ``verilog_comment`` filter)."""
     d = design(chip_name, ctrl)
     rwmax = max(x.row_bits for x in d.xbars)
     cwmax = max(x.col_bits for x in d.xbars)
@@ -123,11 +124,14 @@ def format_rtl(chip_name: str, ctrl: ControllerIR) -> dict[str, str]:
             if v.order == "row_parallel"
             else "rtl/xbar_pulse_ctrl.v.j2"
         )
-        files[f"rtl/{v.module}.v"] = render(template, mod=v.module, chip=chip_name, x=v, aw=d.addr_bits)
+        files[f"rtl/{v.module}.v"] = render(
+            template, mod=v.module, chip=chip_name, description=description, x=v, aw=d.addr_bits
+        )
     files[f"rtl/{d.top}.v"] = render(
         "rtl/pulse_ctrl.v.j2",
         top=d.top,
         chip=chip_name,
+        description=description,
         xbars=views,
         sw=d.sel_bits,
         aw=d.addr_bits,
@@ -145,12 +149,13 @@ def format_rtl(chip_name: str, ctrl: ControllerIR) -> dict[str, str]:
     return files
 
 
-def format_cocotb(chip_name: str, ctrl: ControllerIR) -> dict[str, str]:
-    """The cocotb testbench of the controller, ``{relative_path: text}``."""
+def format_cocotb(chip_name: str, ctrl: ControllerIR, description: str = "") -> dict[str, str]:
+    """The cocotb testbench of the controller, ``{relative_path: text}``; ``description`` as in
+    :func:`format_rtl` (escaped by ``python_comment``)."""
     d = design(chip_name, ctrl)
     files = {f"cocotb/{TB_SUPPORT}": (data_dir("sim") / TB_SUPPORT).read_text()}
     files[f"cocotb/{d.test_module}.py"] = render(
-        "cocotb/test_pulse_ctrl.py.j2", d=d, chip=chip_name, scenarios=SCENARIOS
+        "cocotb/test_pulse_ctrl.py.j2", d=d, chip=chip_name, description=description, scenarios=SCENARIOS
     )
     files["cocotb/Makefile"] = render("cocotb/Makefile.j2", d=d, chip=chip_name)
     files["cocotb/test_runner.py"] = render("cocotb/test_runner.py.j2", d=d, chip=chip_name)
@@ -164,6 +169,6 @@ class RTL(Backend):
 
     def render(self, chip: Chip, options: BuildOptions) -> dict[str, str | bytes]:
         files: dict[str, str | bytes] = {}
-        files.update(format_rtl(chip.name, chip.controller))
-        files.update(format_cocotb(chip.name, chip.controller))
+        files.update(format_rtl(chip.name, chip.controller, chip.description))
+        files.update(format_cocotb(chip.name, chip.controller, chip.description))
         return files

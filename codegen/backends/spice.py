@@ -16,7 +16,7 @@ each dialect's templates (``templates/<dialect>/*.j2``) only spell it.  Files pe
 * ``memristor`` (ngspice; Spectre with ``ahdl_include`` of the ``.va``): the free circuit with every resistor replaced by a Verilog-A
   ``eqp_memristor`` instance ``N<row>_<col>`` (p = column, n = row, ``g0`` = the conductance
   parameter), loaded with ``pre_osdi ../veriloga/eqp_memristor.osdi``; for transient programming.
-* ``simultaneous``: SEEDS.md §2: copies of the network that share the input/bias/neuron sources and
+* ``simultaneous`` (docs/background.md §2): copies of the network that share the input/bias/neuron sources and
   the conductance parameters and are solved in one operating point: the free copy (IR node names),
   the +β copy (nodes ``<node>__pos``) and with centered nudging the −β copy (``<node>__neg``).
 
@@ -287,7 +287,7 @@ class SpiceBackend(Backend):
     def render(self, chip: Chip, options: BuildOptions) -> dict[str, str | bytes]:
         ctx = build_context(chip, options)
         files = _render_dialect("spice", "sp", ctx)
-        # ngspice reads .spiceinit from the folder it runs in (TOOLCHAIN.md: 8 threads on 2 cores
+        # ngspice reads .spiceinit from the folder it runs in (docs/veriloga.md: 8 threads on 2 cores
         # made OSDI transients 15-20x slower)
         files["spice/.spiceinit"] = "* ngspice start-up for these netlists\nset num_threads=1\n"
         # variant: the weights as Verilog-A memristors (backend veriloga), for transient programming

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import CodegenError
 from ..ir import Chip, NeuronIR
-from ..run.tools import openvaf_command, tool_version
+from ..run.tools import openvaf_command, openvaf_failure, tool_version
 from ..templating import render
 from . import Backend, BuildOptions, register
 
@@ -74,7 +74,9 @@ def render_sources(chip: Chip) -> dict[str, str]:
     for mod in MODULES:
         if mod == "eqp_neuron" and ctx[mod]["n"] is None:
             continue
-        out[mod] = render(f"veriloga/{mod}.va.j2", chip_name=chip.name, **ctx[mod])
+        out[mod] = render(
+            f"veriloga/{mod}.va.j2", chip_name=chip.name, description=chip.description, **ctx[mod]
+        )
     return out
 
 
@@ -104,7 +106,7 @@ def compile_va(source: str, name: str = "model") -> tuple[bytes, str]:
             if line.strip() and not line.strip().startswith("Finished building")
         )
         if proc.returncode != 0 or not osdi.is_file():
-            raise CodegenError(f"openvaf-r failed on {name}.va (exit {proc.returncode}):\n{diagnostics}")
+            raise openvaf_failure(f"{name}.va", proc.returncode, diagnostics)
         return osdi.read_bytes(), diagnostics
 
 

@@ -11,7 +11,8 @@ from rich.table import Table
 
 from ..backends import BuildOptions, all_backends
 from ..build import build
-from ..plan import BuildPlan, WriteReport
+from ..errors import BuildDirError
+from ..plan import BuildPlan, WriteReport, ensure_writable_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +24,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Load chip.yaml, elaborate it and render every backend into memory, then write the files "
             "under DIR (default build/<name>/) with manifest.json (sha256 of each file, chip hash, tool "
             "versions). Deterministic: the same chip.yaml gives byte-identical files. Never overwrites "
-            "a file it did not generate unless --force.\n\nbackends:\n" + backends
+            "a file it did not generate unless --force. Writes only regular files inside DIR, never "
+            "through a symlink, each atomically (temporary file + rename, manifest.json last), one "
+            "build at a time: a build that was killed or ran out of disk space is finished by the next "
+            "plain build.\n\nbackends:\n" + backends
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -113,13 +117,19 @@ def next_commands(spec: str) -> list[tuple[str, str]]:
 
 
 def run(args: argparse.Namespace) -> int:
-    chip, out, plan, report = build(
-        args.spec,
-        args.out,
-        force=args.force,
-        options=BuildOptions(compile=not args.no_compile),
-        conductances=args.conductances,
-    )
+    if args.out:
+        ensure_writable_dir(args.out, "-o folder")
+    try:
+        chip, out, plan, report = build(
+            args.spec,
+            args.out,
+            force=args.force,
+            options=BuildOptions(compile=not args.no_compile),
+            conductances=args.conductances,
+        )
+    except OSError as exc:  # write_plan reports its own; this catches any other file the build touches
+        where = exc.filename or args.out or "the build folder"
+        raise BuildDirError(f"{where}: {exc.strerror or exc}; nothing more was written") from None
     if args.quiet:
         print(out)
         return 0
@@ -139,6 +149,10 @@ def run(args: argparse.Namespace) -> int:
     )
     if report.removed:
         console.print(f"removed stale generated files: {', '.join(report.removed)}")
+    if report.resumed or report.cleaned:
+        console.print(
+            f"finished an interrupted build in {out}/ (removed {len(report.cleaned)} temporary files)"
+        )
     cmds = next_commands(args.spec)
     if args.conductances:  # check the chip at the conductances it was built with
         flag = f" --conductances {args.conductances}"

@@ -4,8 +4,18 @@ conductances (``conductances.json``, the format of :mod:`codegen.model.conductan
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..ir import Chip
+    from ..learn.trainer import TrainResult
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from ..learn.plots import plot_conductances, plot_history
     from ..learn.trainer import train
     from ..load import load_spec
-    from ..model.conductances import write_conductances
+    from ..plan import ensure_writable_dir
     from ._progress import progress_bar
 
     spec = load_spec(args.spec)
@@ -68,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
     chip = elaborate(spec)
     ds = load_dataset(chip)
     out = Path(args.out) if args.out else Path("build") / chip.name / "train"
+    ensure_writable_dir(out, "output folder (-o)")  # before training, not after it
     out.mkdir(parents=True, exist_ok=True)
     console = Console(quiet=args.quiet)
     tr = chip.training
@@ -77,8 +88,17 @@ def run(args: argparse.Namespace) -> int:
         f"({'centered' if chip.nudge.centered else 'vanilla'} EP, energy: {args.energy}), backend {args.backend}"
     )
     n_steps = tr.epochs * len(ds.x_train)
+    runs: dict[str, TrainResult | None] = {"ep": None, "baseline": None}
 
-    def run_one(label: str, backend, **kw):
+    def save(complete: bool) -> None:
+        _write_results(out, chip, args, runs["ep"], runs["baseline"], complete)
+
+    def run_one(label: str, which: str, backend, **kw):
+        def checkpoint(res: TrainResult) -> None:  # after every epoch: what finished is on disk
+            with _sigint_deferred():  # Ctrl-C now lands after the files agree with `runs`
+                runs[which] = res
+                save(complete=False)
+
         with progress_bar(console, args.quiet) as prog:
             task = prog.add_task(label, total=n_steps, info="")
 
@@ -92,65 +112,27 @@ def run(args: argparse.Namespace) -> int:
                 init_seed=args.init_seed,
                 callback=on_epoch,
                 step_callback=lambda n: prog.advance(task, n),
+                checkpoint=checkpoint,
                 **kw,
             )
 
-    ep = run_one("EP      ", make_backend(args.backend, chip, energy=args.energy))
-    base = None
-    if not args.no_baseline:
-        base = run_one("baseline", make_backend("golden", chip), rule="gradient", gradient_source="exact")
-
-    # metrics.* hold only results (same chip + seed → same bytes); wall times go to timing.json
-    def results(res) -> list[dict]:
-        return [{k: v for k, v in r.items() if k != "seconds"} for r in res.rows()]
-
-    rows = results(ep)
-    timing = {
-        "ep": {
-            "seconds": ep.seconds,
-            "samples_per_s": ep.samples / ep.seconds if ep.seconds else None,
-            "epoch_seconds": [r["seconds"] for r in ep.rows()],
-        },
-        "baseline": None
-        if base is None
-        else {"seconds": base.seconds, "epoch_seconds": [r["seconds"] for r in base.rows()]},
-    }
-    (out / "timing.json").write_text(json.dumps(timing, indent=1, sort_keys=True) + "\n")
-    metrics = {
-        "chip": chip.name,
-        "dataset": tr.dataset,
-        "backend": args.backend,
-        "rule": ep.rule,
-        "learning_rate": tr.learning_rate,
-        "beta_S": chip.nudge.beta_S,
-        "centered": chip.nudge.centered,
-        "energy": args.energy,
-        "epochs": tr.epochs,
-        "batch_size": tr.batch_size,
-        "seed": tr.seed,
-        "init_seed": tr.seed if args.init_seed is None else args.init_seed,
-        "steps": ep.steps,
-        "stuck_fraction": ep.extra["stuck_fraction"],
-        "history": rows,
-        "baseline": None
-        if base is None
-        else {
-            "method": "exact gradient (golden model, implicit differentiation), gradient rule",
-            "history": results(base),
-        },
-    }
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=1, sort_keys=True) + "\n")
-    cols = list(rows[0])
-    lines = [",".join(["run"] + cols)]
-    for name, res in (("ep", ep), ("baseline", base)):
-        if res is not None:
-            lines += [",".join([name] + [repr(r[c]) for c in cols]) for r in results(res)]
-    (out / "metrics.csv").write_text("\n".join(lines) + "\n")
+    try:
+        ep = run_one("EP      ", "ep", make_backend(args.backend, chip, energy=args.energy))
+        base = None
+        if not args.no_baseline:
+            base = run_one(
+                "baseline", "baseline", make_backend("golden", chip), rule="gradient", gradient_source="exact"
+            )
+    except KeyboardInterrupt:
+        print(_interrupted_message(out, tr.epochs, runs["ep"], runs["baseline"]), file=sys.stderr)
+        return 130
+    rows = _results(ep)
+    save(complete=True)
     plot_history(
         rows,
         out / "training.png",
         f"{chip.name}: {ep.rule} rule, {args.backend}",
-        baseline=None if base is None else results(base),
+        baseline=None if base is None else _results(base),
         pulses_label="pulses" if ep.rule == "sign-pulse" else "update",
     )
     d = chip.device
@@ -162,9 +144,6 @@ def run(args: argparse.Namespace) -> int:
         title=f"{chip.name}: conductances",
     )
     _plot_outputs(chip, ds, ep, out / "outputs.png")
-    # the EP run's final conductances, for `codegen build/check --conductances` (same bytes for the
-    # same chip + seeds)
-    (out / "conductances.json").write_text(write_conductances(chip, ep.g_final, metrics["init_seed"]))
 
     table = Table(title=f"{chip.name} after {tr.epochs} epochs")
     for c in ("run", "train loss (V²)", "test loss (V²)", "train acc", "test acc"):
@@ -189,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
         Console().print(f"programming pulses sent: {sum(r['pulses'] for r in rows)}")
     Console().print(
         f"wrote {out}/metrics.csv, metrics.json, timing.json, training.png, conductances.png, "
-        "outputs.png, conductances.json"
+        "outputs.png, conductances.json",
+        markup=False,
     )
     Console().print(
         f"trained chip: codegen build {args.spec} --conductances {out}/conductances.json; "
@@ -202,6 +182,110 @@ def run(args: argparse.Namespace) -> int:
             "validated against its crossbars and [g_min, g_max])"
         )
     return 0
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Iterator[None]:
+    """Hold SIGINT (Ctrl-C) back while the block runs; it is delivered right after (main thread of
+    a POSIX system; elsewhere a no-op)."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+def _results(res: TrainResult) -> list[dict]:
+    """The epochs' metrics without wall times (same chip + seed → same bytes)."""
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in res.rows()]
+
+
+def _write_results(
+    out: Path,
+    chip: Chip,
+    args: argparse.Namespace,
+    ep: TrainResult | None,
+    base: TrainResult | None,
+    complete: bool,
+) -> None:
+    """Write metrics.json, metrics.csv, timing.json and the EP run's conductances.json (each through
+    a temporary file and a rename), from the epochs finished so far; ``complete`` is False while
+    training runs (and in what an interrupted run leaves)."""
+    from ..learn.trainer import write_text_atomic
+    from ..model.conductances import write_conductances
+
+    if ep is None:
+        return
+    if not complete:  # plots of an earlier run would sit beside these metrics as if they were theirs
+        for stale in ("training.png", "conductances.png", "outputs.png"):
+            (out / stale).unlink(missing_ok=True)
+    tr = chip.training
+    init_seed = tr.seed if args.init_seed is None else args.init_seed
+    rows = _results(ep)
+    timing = {
+        "ep": {
+            "seconds": ep.seconds,
+            "samples_per_s": ep.samples / ep.seconds if ep.seconds else None,
+            "epoch_seconds": [r["seconds"] for r in ep.rows()],
+        },
+        "baseline": None
+        if base is None
+        else {"seconds": base.seconds, "epoch_seconds": [r["seconds"] for r in base.rows()]},
+    }
+    write_text_atomic(out / "timing.json", json.dumps(timing, indent=1, sort_keys=True) + "\n")
+    metrics: dict[str, Any] = {
+        "chip": chip.name,
+        "dataset": tr.dataset,
+        "backend": args.backend,
+        "rule": ep.rule,
+        "learning_rate": tr.learning_rate,
+        "beta_S": chip.nudge.beta_S,
+        "centered": chip.nudge.centered,
+        "energy": args.energy,
+        "epochs": tr.epochs,
+        "epochs_done": len(ep.history) - 1,
+        "complete": complete,
+        "batch_size": tr.batch_size,
+        "seed": tr.seed,
+        "init_seed": init_seed,
+        "steps": ep.steps,
+        "stuck_fraction": ep.extra["stuck_fraction"],
+        "history": rows,
+        "baseline": None
+        if base is None
+        else {
+            "method": "exact gradient (golden model, implicit differentiation), gradient rule",
+            "epochs_done": len(base.history) - 1,
+            "history": _results(base),
+        },
+    }
+    write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=1, sort_keys=True) + "\n")
+    cols = list(rows[0])
+    lines = [",".join(["run"] + cols)]
+    for name, res in (("ep", ep), ("baseline", base)):
+        if res is not None:
+            lines += [",".join([name] + [repr(r[c]) for c in cols]) for r in _results(res)]
+    write_text_atomic(out / "metrics.csv", "\n".join(lines) + "\n")
+    # the EP run's conductances after its last finished epoch, for `codegen build/check
+    # --conductances` (same bytes for the same chip + seeds)
+    write_text_atomic(out / "conductances.json", write_conductances(chip, ep.g_final, init_seed))
+
+
+def _interrupted_message(out: Path, epochs: int, ep: TrainResult | None, base: TrainResult | None) -> str:
+    if ep is None:
+        return f"interrupted before the first epoch finished; nothing written to {out}"
+    done = len(ep.history) - 1
+    what = f"interrupted after epoch {done} of {epochs} of the EP run"
+    if base is not None:
+        what = f"interrupted after epoch {len(base.history) - 1} of {epochs} of the software baseline"
+    return (
+        f"{what}: {out}/metrics.csv and metrics.json hold every finished epoch, "
+        f"{out}/conductances.json the EP run's conductances after epoch {done} "
+        "(no plots: run again to finish)"
+    )
 
 
 def _plot_outputs(chip, ds, ep, path: Path) -> None:

@@ -4,7 +4,7 @@ the voltage drops into update codes.
 * ``sequential``: one network (``nudged.sp``) solved three times per sample: β = 0 (the free phase:
   the nudging VCCS carries no current, as with the output switches open), +β and, with centered
   nudging, −β.
-* ``simultaneous``: SEEDS.md §2: ``simultaneous.sp`` holds the free, +β and −β copies that share
+* ``simultaneous`` (docs/background.md §2): ``simultaneous.sp`` holds the free, +β and −β copies that share
   the conductances; one operating point per sample gives every phase.
 
 The EP update is the one the peripheral circuit computes from the drops across each conductance

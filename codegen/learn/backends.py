@@ -19,7 +19,7 @@ from ..ir import Chip
 __all__ = ["TrainBackend", "GoldenBackend", "SpiceBackend", "make_backend", "BACKENDS", "ENERGIES"]
 
 BACKENDS = ("golden", "spice")
-#: what the EP rule differentiates (the golden model's ``energy`` knob, SEEDS.md §4):
+#: what the EP rule differentiates (the golden model's ``energy`` knob, docs/background.md §4):
 #: ``full`` = the energy the whole circuit minimises, every component included (each layer's
 #: crossbar drops weighted by the energy scale the amplifiers give it, ``c/c_out``);
 #: ``resistors_only`` = the resistor voltage drops alone, unweighted (amplifiers, diodes and
@@ -78,7 +78,7 @@ class GoldenBackend:
 
 class SpiceBackend:
     """ngspice in the loop: libngspice in shared mode (KLU as the netlists set it), through
-    :class:`codegen.run.ngspice.SharedSession` on the ``simultaneous`` netlist (SEEDS.md §2: the free
+    :class:`codegen.run.ngspice.SharedSession` on the ``simultaneous`` netlist (docs/background.md §2: the free
     and nudged copies share the conductances, so one ``op`` gives every phase).
 
     Per sample: ``alter`` the inputs and targets, one ``op``; the EP gradient is formed from the

@@ -2,7 +2,7 @@
 
 * ``gradient``: ``ΔG = −η·∂L/∂G`` (``η`` = ``training.learning_rate``, S²/V²), then clipped to
   ``[g_min, g_max]`` by the devices.
-* ``sign-pulse`` (SEEDS.md §2): per cell, fixed-size programming pulses in the direction of the EP
+* ``sign-pulse`` (docs/background.md §2): per cell, fixed-size programming pulses in the direction of the EP
   update ``−sign(∂L/∂G)``; no pulse where ``|η·∂L/∂G| < dead_zone·step`` (``step`` =
   ``dg_set_S``, the step per pulse); one pulse per update, or with ``quantize`` the magnitude
   ``|η·∂L/∂G|/step`` rounded into ``1..max_pulses``.

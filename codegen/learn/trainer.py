@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +25,7 @@ from .datasets import Dataset
 from .devices import DeviceArrays
 from .rules import RULES, gradient_step, pulse_codes
 
-__all__ = ["EpochMetrics", "TrainResult", "train", "evaluate"]
+__all__ = ["EpochMetrics", "TrainResult", "train", "evaluate", "write_text_atomic"]
 
 _SHUFFLE = 3  # rng stream of the shuffling (devices use 0..2)
 
@@ -68,6 +69,14 @@ class TrainResult:
         return [asdict(m) for m in self.history]
 
 
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically: :func:`codegen.plan.write_atomic` (temporary
+    file, fsync, rename; never through a symlink; an ``OSError`` becomes a clear ``BuildDirError``)."""
+    from ..plan import write_atomic
+
+    write_atomic(path, text)
+
+
 def evaluate(
     backend: TrainBackend, ds: Dataset, x: np.ndarray, labels: np.ndarray, t: np.ndarray, chunk: int = 256
 ) -> tuple[float, float, np.ndarray]:
@@ -90,12 +99,16 @@ def train(
     gradient_source: str = "ep",
     callback: Callable[[EpochMetrics], None] | None = None,
     step_callback: Callable[[int], None] | None = None,
+    checkpoint: Callable[[TrainResult], None] | None = None,
 ) -> TrainResult:
     """Train ``chip`` on ``ds`` for ``epochs`` (default ``training.epochs``) and return the history.
 
     ``rule`` and ``learning_rate`` (S²/V²) override ``chip.training``; ``init_seed`` seeds only
     the initial conductances (default: the training seed).  ``callback`` gets each epoch's
-    metrics, ``step_callback`` the number of samples of each step.
+    metrics, ``step_callback`` the number of samples of each step.  ``checkpoint`` gets, after
+    each finished epoch (epoch 0 included), the result so far: the history up to that epoch and
+    the conductances then (``g_final``), so a caller can save them as training goes (an
+    interrupted run then leaves every finished epoch behind).
     """
     tr = chip.training
     epochs = tr.epochs if epochs is None else epochs
@@ -123,8 +136,24 @@ def train(
         if callback is not None:
             callback(m)
 
-    record(0, 0, 0.0, 0.0)
     steps = 0
+
+    def result() -> TrainResult:
+        return TrainResult(
+            history=list(history),
+            g_initial=g0,
+            g_final=devices.conductances,
+            rule=rule,
+            gradient_source=gradient_source,
+            steps=steps,
+            samples=(len(history) - 1) * n,
+            seconds=time.perf_counter() - t_start,
+            extra={"stuck_fraction": devices.stuck_fraction()},
+        )
+
+    record(0, 0, 0.0, 0.0)
+    if checkpoint is not None:
+        checkpoint(result())
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         order = rng.permutation(n)
@@ -145,14 +174,6 @@ def train(
             if step_callback is not None:
                 step_callback(len(idx))
         record(epoch, devices.pulses_total - pulses0, upd, time.perf_counter() - t0)
-    return TrainResult(
-        history=history,
-        g_initial=g0,
-        g_final=devices.conductances,
-        rule=rule,
-        gradient_source=gradient_source,
-        steps=steps,
-        samples=epochs * n,
-        seconds=time.perf_counter() - t_start,
-        extra={"stuck_fraction": devices.stuck_fraction()},
-    )
+        if checkpoint is not None:
+            checkpoint(result())
+    return result()

@@ -36,6 +36,7 @@ from threadpoolctl import ThreadpoolController
 
 from ..errors import CodegenError
 from ..ir import Chip
+from . import _layered
 
 __all__ = ["GoldenModel", "Equilibrium", "ConvergenceError", "phase_name"]
 
@@ -43,6 +44,24 @@ __all__ = ["GoldenModel", "Equilibrium", "ConvergenceError", "phase_name"]
 _DENSE_CHUNK_FLOATS = 16_000_000
 #: free-node count above which ``method="auto"`` uses the sparse solver
 _DENSE_MAX_NODES = 2000
+#: size of the reduced (non-independent) node set R above which ``method="auto"`` uses the
+#: layered solver: the dense Schur complement costs n_D·n_R² per sample and Newton step
+_LAYERED_MIN_R = 64
+#: forcing term of the layered solver's Newton steps: each step is solved by CG to a KCL residual
+#: (A) of max(_LAYERED_FLOOR·residual_tol_A, _LAYERED_ETA·current residual): practically exact,
+#: so Newton converges as with the direct solve (a looser η = 1e-4 left the EP gradient of the
+#: first layers of deep networks 1e-4 off the dense solver's)
+_LAYERED_ETA = 1e-10
+_LAYERED_FLOOR = 1e-5
+#: conjugate-gradient iteration cap per Newton step (samples above it are solved densely)
+_LAYERED_MAXITER = 500
+#: floats of working arrays per batch chunk of the layered solver's CG (≈ 10 arrays of n_free
+#: floats per sample: 16e6 floats ≈ 128 MB)
+_LAYERED_CHUNK_FLOATS = 16_000_000
+#: layered solver, phases from v = 0: layer-wise block Gauss–Seidel sweeps (each node solved for
+#: its own voltage by a few scalar Newton steps) give Newton a start near the clamps
+_LAYERED_SWEEPS = 4
+_NODE_NEWTON_STEPS = 3
 
 
 @functools.cache
@@ -140,16 +159,20 @@ class GoldenModel:
     """The chip as a nonlinear resistive network.
 
     ``conductances``: dict crossbar name → (rows, cols) array (S); default
-    ``chip.initial_conductances()``.  ``method``: ``dense`` (batched LAPACK solves), ``sparse``
-    (one block-diagonal sparse LU per Newton step for the whole batch) or ``auto`` (dense up to
-    2000 free nodes).  ``blas_threads``: BLAS threads while solving (None: the library default).
+    ``chip.initial_conductances()``.  ``method``: ``dense`` (batched LAPACK solves of the Schur
+    complement), ``layered`` (batched conjugate gradients on the same reduced system, applied
+    from the layer blocks and never formed: for deep and wide networks), ``sparse`` (one
+    block-diagonal sparse LU per Newton step for the whole batch) or ``auto`` (sparse above 2000
+    free nodes, else layered when more than 64 nodes remain after eliminating the independent
+    set, else dense).  All of them stop at the same KCL residual tolerance.  ``blas_threads``:
+    BLAS threads while solving (None: the library default).
     """
 
     def __init__(
         self,
         chip: Chip,
         conductances: dict[str, np.ndarray] | None = None,
-        method: Literal["auto", "dense", "sparse"] = "auto",
+        method: Literal["auto", "dense", "layered", "sparse"] = "auto",
         blas_threads: int | None = 1,
     ):
         self.chip = chip
@@ -161,9 +184,8 @@ class GoldenModel:
         self.fixed_nodes: tuple[str, ...] = tuple(s.node for s in chip.sources)
         fixed = {s: i for i, s in enumerate(self.fixed_nodes)}
         self._fixed = fixed
-        if method not in ("auto", "dense", "sparse"):
-            raise CodegenError(f"golden model: unknown method {method!r}; use auto, dense or sparse")
-        self.method = ("dense" if n <= _DENSE_MAX_NODES else "sparse") if method == "auto" else method
+        if method not in ("auto", "dense", "layered", "sparse"):
+            raise CodegenError(f"golden model: unknown method {method!r}; use auto, dense, layered or sparse")
 
         amp_in = {a.out_node: (a.in_node, a.gain) for a in chip.amplifiers}
         xbs = []
@@ -224,6 +246,17 @@ class GoldenModel:
 
         # nodes eliminated first by the dense solver; the coupling pattern is structural (any G)
         self._D, self._R = self._independent_set(self._structure() + np.abs(self._PtP))
+        if method == "auto":
+            method = (
+                "sparse"
+                if n > _DENSE_MAX_NODES
+                else ("layered" if self._R.size > _LAYERED_MIN_R else "dense")
+            )
+        self.method = method
+        #: layered solver diagnostics, summed over this model's solves: CG iterations (the largest
+        #: count in the batch, per Newton step) and samples handed to the dense fallback
+        self.cg_iterations = 0
+        self.dense_fallbacks = 0
         self.set_conductances(chip.initial_conductances() if conductances is None else conductances)
 
     # ------------------------------------------------------------------ conductances
@@ -263,6 +296,18 @@ class GoldenModel:
                 Bm[np.ix_(xb.rows, xb.cols)] += cg
         self._K = K  # Hessian of the linear part of F (S, c-scaled)
         self._Bm = Bm  # ∇F = K v − Bm u + diodes + nudge
+        self._blocks: dict[float, _layered.Blocks] = {}  # layered solver: base(β) in block form
+        self._groups: list[_layered.Group] | None = None  # layered solver: K by layers
+
+    def _base_blocks(self, beta: float) -> _layered.Blocks:
+        """``K + β·c_out·PᵀP`` in independent-set block form (cached per β, S)."""
+        bl = self._blocks.get(beta)
+        if bl is None:
+            if len(self._blocks) > 8:
+                self._blocks.clear()
+            base = self._K + (beta * self._c_out) * self._PtP if beta else self._K
+            bl = self._blocks[beta] = _layered.split_blocks(base, self._D, self._R)
+        return bl
 
     # ------------------------------------------------------------------ sources and helpers
     def source_values(self, x: np.ndarray) -> np.ndarray:
@@ -297,29 +342,44 @@ class GoldenModel:
         below it the SPICE3 reverse branch ``I = −IS·(1 + (3·N·Vt/(e·x))³)``, which joins the
         Shockley branch continuously.  GMIN is in parallel throughout.  The co-content is the
         integral of the current from 0, so the energy and the Newton line search stay consistent.
+
+        Each branch is evaluated only on the voltages where it applies, with products instead of
+        ``**`` (numpy's float power of negative bases is ~150× slower than a product).
         """
-        x0 = -3.0 * self._nvt
-        c3 = (3.0 * self._nvt / np.e) ** 3
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            fwd = x >= x0
-            e = np.exp(np.where(fwd, x, x0) / self._nvt)
-            xr = np.where(fwd, x0, x)  # reverse-branch voltage (never 0)
-            arg = c3 / xr**3
-            i = np.where(fwd, self._is * (e - 1.0), -self._is * (1.0 + arg)) + self._gmin * x
-            gd = np.where(fwd, self._is / self._nvt * e, 3.0 * self._is * arg / xr) + self._gmin
-            w0 = self._is * self._nvt * (np.exp(-3.0) - 1.0) - self._is * x0
-            w_rev = w0 - self._is * (x - x0) + 0.5 * self._is * c3 * (xr**-2 - x0**-2)
-            w = (
-                np.where(fwd, self._is * self._nvt * (e - 1.0) - self._is * x, w_rev)
-                + 0.5 * self._gmin * x * x
-            )
-        return i, gd, w
+        i_s, nvt = self._is, self._nvt
+        x0 = -3.0 * nvt
+        c3 = (3.0 * nvt / np.e) ** 3
+        flat = x.reshape(-1)
+        fwd = flat >= x0
+        fi, ri = np.flatnonzero(fwd), np.flatnonzero(~fwd)
+        i = np.empty_like(flat)
+        gd = np.empty_like(flat)
+        w = np.empty_like(flat)
+        with np.errstate(over="ignore", invalid="ignore"):
+            xf = flat[fi]
+            e = np.exp(xf / nvt)
+            em1 = e - 1.0
+            i[fi] = i_s * em1
+            gd[fi] = i_s / nvt * e
+            w[fi] = i_s * nvt * em1 - i_s * xf
+            xr = flat[ri]  # reverse branch: xr < x0 < 0, never 0
+            inv2 = 1.0 / (xr * xr)
+            arg = c3 / (xr * xr * xr)
+            i[ri] = -i_s * (1.0 + arg)
+            gd[ri] = 3.0 * i_s * arg / xr
+            w0 = i_s * nvt * (np.exp(-3.0) - 1.0) - i_s * x0
+            w[ri] = w0 - i_s * (xr - x0) + 0.5 * i_s * c3 * (inv2 - x0**-2)
+        gmin = self._gmin
+        i += gmin * flat
+        gd += gmin
+        w += 0.5 * gmin * flat * flat
+        return i.reshape(x.shape), gd.reshape(x.shape), w.reshape(x.shape)
 
     def _eval(
         self, v: np.ndarray, b: np.ndarray, t: np.ndarray | None, beta: float
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Energy (up to a constant, W), gradient ∇F (A, c-scaled) and diode Hessian diagonal (S)."""
-        Kv = v @ self._K
+        Kv = _layered.block_matvec(self._base_blocks(0.0), v) if self.method == "layered" else v @ self._K
         grad = Kv - b
         energy = 0.5 * np.einsum("bi,bi->b", v, Kv) - np.einsum("bi,bi->b", v, b)
         hdiag = np.zeros_like(v)
@@ -336,12 +396,100 @@ class GoldenModel:
             energy = energy + 0.5 * beta * self._c_out * (err * err).sum(axis=1)
         return energy, grad, hdiag
 
-    def _newton_step(self, hdiag: np.ndarray, grad: np.ndarray, beta: float) -> np.ndarray:
-        """Solve (K + diag(hdiag_b) + β c_out PᵀP) p_b = −grad_b for every sample b."""
+    def _newton_step(
+        self, hdiag: np.ndarray, grad: np.ndarray, beta: float, atol_A: np.ndarray
+    ) -> np.ndarray:
+        """Solve (K + diag(hdiag_b) + β c_out PᵀP) p_b = −grad_b for every sample b.
+
+        ``atol_A``: (B,) KCL residual (A) the layered solver may leave in the step (the direct
+        solvers are exact to rounding)."""
+        if self.method == "layered":
+            return -self._layered_solve(beta, hdiag, grad, atol_A)
         base = self._K + (beta * self._c_out) * self._PtP
         if self.method == "dense":
             return -self._dense_solve(base, hdiag, grad)
         return -self._sparse_solve(base, hdiag, grad)
+
+    def _layered_solve(
+        self, beta: float, hdiag: np.ndarray, rhs: np.ndarray, atol_A: np.ndarray
+    ) -> np.ndarray:
+        """(base(β) + diag(hdiag_b)) x_b = rhs_b by CG on the reduced system (:mod:`._layered`),
+        to a residual of ``atol_A`` (A); samples CG cannot take are solved densely."""
+        bl = self._base_blocks(beta)
+        B = rhs.shape[0]
+        chunk = max(1, _LAYERED_CHUNK_FLOATS // (10 * max(1, self.n_free)))
+        x = np.empty_like(rhs)
+        ok = np.empty(B, dtype=bool)
+        scale = 1.0 / self._c[self._R]
+        for s in range(0, B, chunk):
+            e = min(B, s + chunk)
+            x[s:e], ok[s:e], its = _layered.reduced_cg(
+                bl, hdiag[s:e], rhs[s:e], scale, atol_A[s:e], _LAYERED_MAXITER
+            )
+            self.cg_iterations += its
+        if not ok.all():
+            bad = np.flatnonzero(~ok)
+            self.dense_fallbacks += bad.size
+            base = self._K + (beta * self._c_out) * self._PtP
+            x[bad] = self._dense_solve(base, hdiag[bad], rhs[bad])
+        return x
+
+    def _layer_groups(self) -> list[_layered.Group]:
+        """The free nodes layer by layer with K's blocks to the other layers (cached per conductances)."""
+        if self._groups is None:
+            where = {int(j): k for k, j in enumerate(self._nrn)}
+            idxs = [
+                np.array([self._free[nd] for nd in la.nodes], dtype=np.intp) for la in self.chip.layers[1:]
+            ]
+            self._groups = _layered.layer_groups(self._K, idxs, where, self._nrn_c)
+        return self._groups
+
+    def _relax(self, v: np.ndarray, b: np.ndarray, sweeps: int) -> None:
+        """Layer-wise block Gauss–Seidel on the free energy (β = 0), in place on ``v`` (B, n_free)
+        (V): layer by layer from the input side, each node set to the minimiser of the energy along
+        its own voltage with the other layers held (nodes of one layer share no conductance, so
+        this minimises over the whole layer).  Stops early once no node is past a clamp (the rest
+        is linear, and one Newton step solves it).  Only a start for Newton, which then meets the
+        usual KCL tolerance; ``b`` (B, n_free): source currents ``Bm·u`` (A, c-scaled)."""
+        groups = self._layer_groups()
+        for _ in range(sweeps):
+            for g in groups:
+                s = b[:, g.idx].copy()
+                for nbr, blk in g.nbrs:
+                    s -= v[:, nbr] @ blk
+                v[:, g.idx] = self._node_solve(g, s)
+            if self._nrn.size:
+                vn = v[:, self._nrn]
+                if not ((vn > self._vh) | (vn < self._vl)).any():
+                    break  # every diode off: a linear problem, which one Newton step solves
+
+    def _node_solve(self, g: _layered.Group, s: np.ndarray) -> np.ndarray:
+        """(B, len(g.idx)) voltages (V) solving ``a_j·v + c_j·(I_hi(v) − I_lo(v)) = s_j`` node by node
+        (``a_j = K_jj`` (S), ``s_j`` (A), diodes of neuron nodes only, as plain Shockley diodes with
+        GMIN: the reverse branch differs by less than IS, and this is only Newton's start).
+
+        Start: the linear solution, or for a node driven past a clamp the voltage where that diode
+        alone carries the excess current (from there the equation is convex towards the root, so
+        the scalar Newton steps do not overshoot)."""
+        pos, c, a = g.pos, g.c, g.a
+        v = s / a
+        if pos.size:
+            sn, an = s[:, pos], a[pos]
+            vlin = v[:, pos]
+            vh, vl, nvt, i_s, gmin = self._vh, self._vl, self._nvt, self._is, self._gmin
+            over = np.maximum(sn - an * vh, 0.0) + np.maximum(an * vl - sn, 0.0)  # excess current (A)
+            with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+                shift = nvt * np.log1p(over / (c * i_s))
+            x = np.where(vlin > vh, vh + shift, np.where(vlin < vl, vl - shift, vlin))
+            r0 = np.exp((vl - vh) / nvt)
+            for _ in range(_NODE_NEWTON_STEPS):
+                eh = np.exp(np.clip((x - vh) / nvt, -600.0, 600.0))  # exp((v − v_hi)/NVt)
+                el = r0 / eh  # exp((v_lo − v)/NVt)
+                cur = i_s * (eh - el) + gmin * (2.0 * x - vh - vl)  # I_hi − I_lo (A)
+                cond = (i_s / nvt) * (eh + el) + 2.0 * gmin  # (S)
+                x = x - (an * x - sn + c * cur) / (an + c * cond)
+            v[:, pos] = x
+        return v
 
     def _structure(self) -> np.ndarray:
         """(n_free, n_free) 1 where two free nodes share a crossbar cell (any G), else 0."""
@@ -463,7 +611,22 @@ class GoldenModel:
         tol, maxit = sim.residual_tol_A, sim.max_newton_iterations
         iters = np.zeros(B, dtype=int)
         res = np.full(B, np.inf)
-        energy, grad, hdiag = self._eval(v, b, t, beta)
+        if v0 is None and self.method == "layered" and _LAYERED_SWEEPS:
+            # start from the relaxed voltages where they lower the energy below F(0) (always, in
+            # practice); F(0) is the same for every sample up to the nudge term
+            self._relax(v, b, _LAYERED_SWEEPS)
+            energy, grad, hdiag = self._eval(v, b, t, beta)
+            z = np.zeros((1, self.n_free))
+            e_zero = np.full(B, self._eval(z, z, None, 0.0)[0][0])
+            if beta != 0.0 and t is not None:
+                e_zero += 0.5 * beta * self._c_out * (t * t).sum(axis=1)
+            worse = np.flatnonzero(~(np.isfinite(energy) & (energy <= e_zero)))
+            if worse.size:
+                v[worse] = 0.0
+                tw = None if t is None else t[worse]
+                energy[worse], grad[worse], hdiag[worse] = self._eval(v[worse], b[worse], tw, beta)
+        else:
+            energy, grad, hdiag = self._eval(v, b, t, beta)
         act = np.arange(B)
         it = 0
         while True:
@@ -479,7 +642,9 @@ class GoldenModel:
             it += 1
             va, ba = v[act], b[act]
             ta = None if t is None else t[act]
-            step = self._newton_step(hdiag, grad, beta)
+            step = self._newton_step(
+                hdiag, grad, beta, np.maximum(_LAYERED_FLOOR * tol, _LAYERED_ETA * r[keep])
+            )
             slope = np.einsum("bi,bi->b", grad, step)
             alpha = np.ones(act.size)
             new_v = va + step
@@ -692,6 +857,10 @@ class GoldenModel:
         _, _, hd = self._eval(eq.v, eq.u @ self._Bm.T, None, 0.0)
         if self.method == "dense":
             lam = self._dense_solve(self._K, hd, dCdv)
+        elif self.method == "layered":
+            # λ to 1e-13 of the right-hand side's scale (dense: exact to rounding)
+            tol_lam = 1e-13 * np.abs(dCdv / self._c).max(axis=1)
+            lam = self._layered_solve(0.0, hd, dCdv, tol_lam)
         else:
             lam = self._sparse_solve(self._K, hd, dCdv)
         B = eq.batch

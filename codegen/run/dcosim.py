@@ -1,7 +1,7 @@
 """Digital inside ngspice: build a Verilator shared library for ngspice's ``d_cosim`` code model.
 
 ngspice's own ``vlnggen`` script is broken here (ngspice lower-cases the script's arguments:
-``--mdir``, ``vlng``; /work/shared/TOOLCHAIN.md), and Icarus 11 has no ``libvvp`` for the Icarus
+``--mdir``, ``vlng``; docs/toolchain.md), and Icarus 11 has no ``libvvp`` for the Icarus
 route, so :func:`build_dcosim_library` runs vlnggen's steps itself:
 
 1. ``verilator --Mdir DIR --prefix Vlng -CFLAGS -fpic --cc <sources>`` (the Verilator of

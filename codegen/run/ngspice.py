@@ -31,8 +31,8 @@ from ..errors import CodegenError
 from ..ir import Chip
 from ..templating import render
 from ..units import spice_float
-from .ngspice_tran import NgspiceError, run_deck, run_dir
-from .tools import libngspice_path
+from .ngspice_tran import NgspiceError, describe_failure, run_deck, run_dir
+from .tools import libngspice_load_error, libngspice_path
 
 __all__ = [
     "NgspiceError",
@@ -261,10 +261,9 @@ def run_batch(
     try:
         copies = _to_ir(chip, top, raw)
     except KeyError as exc:
-        tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-8:])
         raise NgspiceError(
-            f"ngspice found no operating point for phase {phase} of {where} "
-            f"(exit {proc.returncode}; missing {exc}):\n{tail}"
+            f"ngspice found no operating point for phase {phase} of {where} (it printed no value "
+            f"of {exc}); {describe_failure(proc.stdout + proc.stderr, proc.returncode)}"
         ) from None
     return OperatingPoint(copies=copies, raw=raw, seconds=dt, top=top)
 
@@ -277,7 +276,7 @@ _ACTIVE: int | None = None  # id() of the SharedSession whose deck libngspice ho
 @contextlib.contextmanager
 def _quiet_version_warning() -> Iterator[None]:
     # PySpice 1.5 warns "Unsupported Ngspice version 46" for every ngspice newer than it knows;
-    # harmless (TOOLCHAIN.md).  Filter exactly that message, nothing else.
+    # harmless (docs/toolchain.md).  Filter exactly that message, nothing else.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Unsupported Ngspice version")
         yield
@@ -287,14 +286,19 @@ def shared_ngspice():  # -> PySpice NgSpiceShared
     """The process-wide libngspice instance (PySpice), single-threaded (``set num_threads=1``)."""
     global _SHARED
     if _SHARED is None:
-        os.environ.setdefault("NGSPICE_LIBRARY_PATH", libngspice_path())
+        path = libngspice_path()  # a bad NGSPICE_LIBRARY_PATH is refused here, with what to do
+        os.environ.setdefault("NGSPICE_LIBRARY_PATH", path)
         import logging
 
         logging.getLogger("PySpice").setLevel(logging.CRITICAL)
         with _quiet_version_warning():
             from PySpice.Spice.NgSpice.Shared import NgSpiceShared
 
-            _SHARED = NgSpiceShared.new_instance()
+            NgSpiceShared.LIBRARY_PATH = path  # also when PySpice was imported before
+            try:
+                _SHARED = NgSpiceShared.new_instance()
+            except (OSError, AttributeError) as exc:  # cffi: not loadable, or not ngspice's library
+                raise libngspice_load_error(path, exc) from None
         _SHARED.exec_command("set num_threads=1")
     return _SHARED
 
@@ -381,17 +385,29 @@ class SharedSession:
         phase = ", ".join(PHASE_OF_COPY[c] for c in _copies_of(self.chip, self.top))
         t0 = time.perf_counter()
         before = self.ng.last_plot
+        # only what this `op` printed: PySpice keeps every line of the session, and older lines
+        # (an earlier analysis' "Transient op finished successfully") say nothing about this one
+        n_out, n_err = len(getattr(self.ng, "_stdout", [])), len(getattr(self.ng, "_stderr", []))
+
+        def printed() -> str:
+            return "\n".join(
+                [*getattr(self.ng, "_stdout", [])[n_out:], *getattr(self.ng, "_stderr", [])[n_err:]]
+            )
+
         try:
             out = self.ng.exec_command("op")
         except Exception as exc:
-            log = "\n".join(getattr(self.ng, "_stderr", [])[-6:])
             raise NgspiceError(
-                f"ngspice found no operating point for phase {phase} of {self.where} ({exc}):\n{log}"
+                f"ngspice found no operating point for phase {phase} of {self.where}; "
+                f"{describe_failure(printed())}"
             ) from exc
         dt = time.perf_counter() - t0
         name = self.ng.last_plot
         if name == before or not name.startswith("op"):
-            raise NgspiceError(f"ngspice found no operating point for phase {phase} of {self.where}:\n{out}")
+            raise NgspiceError(
+                f"ngspice found no operating point for phase {phase} of {self.where}; "
+                f"{describe_failure(printed() or out)}"
+            )
         plot = self.ng.plot(None, name)
         raw = {k.lower(): float(np.asarray(v._data).real[0]) for k, v in plot.items()}
         self.ng.exec_command("destroy all")

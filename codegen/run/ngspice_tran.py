@@ -17,6 +17,7 @@ and the transients of :mod:`codegen.cosim`.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -39,6 +40,8 @@ __all__ = [
     "run_dir",
     "memristor_deck_head",
     "tran_wrdata_tail",
+    "error_lines",
+    "describe_failure",
 ]
 
 SPICEINIT = "set num_threads=1\nset numdgt=15\n"
@@ -50,6 +53,49 @@ class NgspiceError(CodegenError):
 
 class NgspiceFailed(NgspiceError):
     """ngspice exited with an error or wrote no data; the message ends with its log tail."""
+
+
+#: a line of ngspice's log that reports a problem (case-insensitive)
+_PROBLEM = re.compile(
+    r"\berror\b|\bfatal\b|timestep too small|singular matrix|aborted|\bfailed\b|trouble with|"
+    r"no convergence|not converge|could not|iteration limit|gmin stepping failed|source stepping failed|"
+    r"unknown (?:parameter|model|device|subckt)|no such|not available|unable to|cannot",
+    re.IGNORECASE,
+)
+#: lines that look like problems but are not: success notes, and the boilerplate batch mode adds
+#: after any failure in a .control block (it names no cause)
+_NOT_A_PROBLEM = re.compile(
+    r"finished successfully|completed|simulation executed|no\. of data rows|"
+    r"incomplete or empty netlist|no \"\.plot\"|no simulations run|^\s*warning: .*(?:unsupported|version)",
+    re.IGNORECASE,
+)
+
+
+def error_lines(log: str, limit: int = 12) -> list[str]:
+    """The lines of an ngspice log that report what went wrong (errors, "Timestep too small",
+    "trouble with node …", aborted analyses), in order, without repeats; at most ``limit``.
+
+    Success notes ("Transient op finished successfully", "gmin stepping completed") and batch mode's
+    generic "incomplete or empty netlist … no simulations run!" are never among them."""
+    out: list[str] = []
+    for raw in log.splitlines():
+        line = raw.strip()
+        if line and _PROBLEM.search(line) and not _NOT_A_PROBLEM.search(line) and line not in out:
+            out.append(line)
+    return out[:limit]
+
+
+def describe_failure(log: str, returncode: int | None = None, tail: int = 8) -> str:
+    """Lines for an error message about a failed ngspice run: its error lines (:func:`error_lines`),
+    or, when it printed none, what its exit status was and the last ``tail`` lines of its log that
+    are not success notes."""
+    errors = error_lines(log)
+    if errors:
+        return "ngspice reported:\n" + "\n".join(f"  {e}" for e in errors)
+    rest = [ln.rstrip() for ln in log.splitlines() if ln.strip() and not _NOT_A_PROBLEM.search(ln)]
+    status = "" if returncode is None else f"ngspice exited with status {returncode} and "
+    last = "\n".join(f"  {ln}" for ln in rest[-tail:]) or "  (nothing)"
+    return f"{status}printed no error message; the end of its log:\n{last}"
 
 
 def run_deck(
@@ -171,15 +217,17 @@ def run_ngspice(
         ln for ln in log.splitlines() if ln.lower().startswith(("error", "fatal")) or "singular matrix" in ln
     ]
     if proc.returncode != 0 or bad:
+        what = f"exited with status {proc.returncode}" if proc.returncode else "reported errors"
         raise NgspiceFailed(
-            f"ngspice failed (exit {proc.returncode}) in {workdir}:\n" + "\n".join(log.splitlines()[-25:])
+            f"ngspice {what} running {workdir / 'circuit.cir'}; {describe_failure(log, proc.returncode)}"
         )
     result = {}
     for name, vectors in (outputs or {}).items():
         path = workdir / name
         if not path.is_file():
             raise NgspiceFailed(
-                f"ngspice wrote no {name} in {workdir}:\n" + "\n".join(log.splitlines()[-25:])
+                f"ngspice wrote no {name} running {workdir / 'circuit.cir'}; "
+                f"{describe_failure(log, proc.returncode)}"
             )
         result[name] = read_wrdata(path, vectors)
     return result

