@@ -4,10 +4,10 @@ The public API (``docs/api.md``)::
 
     import codegen
     chip = codegen.load_chip("mychip.yaml")      # or a dict; friendly SpecError on bad input
-    codegen.build(chip, "build/mychip")          # every backend, as `codegen build`
+    codegen.write_build(chip, "build/mychip")          # every backend, as `codegen build`
     model = codegen.golden_model(chip)           # numpy/scipy golden model
     result = codegen.train(chip, x, t, epochs=50)  # EP on arrays (inputs, targets in V)
-    codegen.check(chip); codegen.cosim(chip, steps=10)   # ngspice against the golden model
+    codegen.run_check(chip); codegen.run_cosim(chip, steps=10)   # ngspice against the golden model
 
 The functions are imported on first use, so ``import codegen`` stays fast.
 """
@@ -25,12 +25,12 @@ _LAZY = {
     "examples": "api",
     "load_spec": "api",
     "load_chip": "api",
-    "build": "api",
+    "write_build": "api",
     "golden_model": "api",
     "make_dataset": "api",
     "train": "api",
-    "check": "api",
-    "cosim": "api",
+    "run_check": "api",
+    "run_cosim": "api",
     "Built": "api",
     "CodegenError": "errors",
     "SpecError": "errors",
@@ -44,12 +44,12 @@ __all__ = [
     "examples",
     "load_spec",
     "load_chip",
-    "build",
+    "write_build",
     "golden_model",
     "make_dataset",
     "train",
-    "check",
-    "cosim",
+    "run_check",
+    "run_cosim",
     "Built",
     "CodegenError",
     "SpecError",
@@ -60,16 +60,16 @@ __all__ = [
 if TYPE_CHECKING:
     from .api import (
         Built,
-        build,
-        check,
-        cosim,
         example,
         examples,
         golden_model,
         load_chip,
         load_spec,
         make_dataset,
+        run_check,
+        run_cosim,
         train,
+        write_build,
     )
     from .errors import CodegenError, SpecError
     from .ir import Chip

@@ -31,12 +31,12 @@ __all__ = [
     "examples",
     "load_spec",
     "load_chip",
-    "build",
+    "write_build",
     "golden_model",
     "make_dataset",
     "train",
-    "check",
-    "cosim",
+    "run_check",
+    "run_cosim",
 ]
 
 #: what every function accepts as "the chip"
@@ -125,7 +125,7 @@ def _conductances(chip: Chip, conductances: Any) -> ConductanceSet | None:
 
 @dataclass(frozen=True)
 class Built:
-    """What :func:`build` wrote: ``out`` (the build folder), ``plan`` (every file in memory, with
+    """What :func:`write_build` wrote: ``out`` (the build folder), ``plan`` (every file in memory, with
     its digest) and ``report`` (paths ``written`` / ``unchanged`` / ``removed``)."""
 
     chip: Chip
@@ -135,7 +135,7 @@ class Built:
     files: list[str] = field(default_factory=list)
 
 
-def build(
+def write_build(
     source: ChipSource,
     out_dir: str | Path | None = None,
     *,
@@ -163,7 +163,7 @@ def build(
 def golden_model(source: ChipSource, conductances: Any = None) -> GoldenModel:
     """The chip's :class:`~codegen.model.network.GoldenModel` (numpy/scipy): ``.solve(x)`` gives an
     equilibrium (``.outputs`` in V), ``.ep_gradient(x, t)`` / ``.exact_gradient(x, t)`` in V²/S.
-    ``conductances``: as for :func:`build` (default: the seeded initial conductances)."""
+    ``conductances``: as for :func:`write_build` (default: the seeded initial conductances)."""
     from .model import GoldenModel
 
     chip = load_chip(source)
@@ -267,7 +267,7 @@ def train(
     )
 
 
-def check(
+def run_check(
     source: ChipSource,
     *,
     samples: int = 4,
@@ -287,7 +287,7 @@ def check(
     )
 
 
-def cosim(
+def run_cosim(
     source: ChipSource,
     steps: int = 10,
     out_dir: str | Path | None = None,

@@ -61,7 +61,7 @@ def test_public_names_are_listed_and_import_lazily():
     assert sorted(codegen.__all__) == sorted(["__version__", *codegen._LAZY])
     for name in codegen.__all__:
         assert getattr(codegen, name) is not None, name
-    for name in ("load_spec", "load_chip", "build", "golden_model", "train", "check", "cosim"):
+    for name in ("load_spec", "load_chip", "write_build", "golden_model", "train", "run_check", "run_cosim"):
         assert callable(getattr(codegen, name)) and name in codegen.__all__
     code = "import sys, codegen; print(sorted(m for m in ('numpy', 'pydantic', 'scipy') if m in sys.modules))"
     out = subprocess.run(
@@ -73,6 +73,19 @@ def test_public_names_are_listed_and_import_lazily():
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
     with pytest.raises(AttributeError):
         codegen.no_such_name  # noqa: B018
+
+
+def test_public_names_are_not_shadowed_by_submodules():
+    """Importing a submodule sets it as an attribute of the package: a public function named like a
+    submodule (codegen/build.py, codegen/cosim/) would turn into that module once it is imported."""
+    import pkgutil
+
+    import codegen.build  # noqa: F401 - the imports that would shadow
+    import codegen.cosim.report  # noqa: F401
+
+    submodules = {m.name for m in pkgutil.iter_modules(codegen.__path__)}
+    assert submodules & set(codegen.__all__) == set()
+    assert callable(codegen.write_build) and callable(codegen.run_cosim) and callable(codegen.train)
 
 
 def test_load_from_dict_equals_load_from_file():
