@@ -33,6 +33,8 @@ def test_golden_xor(golden):
         p: t for p, t in files.items() if not p.endswith(HAND_WRITTEN) and not p.endswith("eqp_pulse_tb.py")
     }
     assert sorted(generated) == [
+        "cocotb/Makefile",
+        "cocotb/test_runner.py",
         "cocotb/test_xor_pulse_ctrl.py",
         "rtl/xor_B1_pulse_ctrl.v",
         "rtl/xor_B2_pulse_ctrl.v",

@@ -7,7 +7,10 @@ Files (all under the build folder):
 * ``rtl/eqp_code_mem.v``: the hand-written code memory (copied from ``rtl/``)
 * ``rtl/<chip>_pulse_ctrl.f``: the source list in compile order
 * ``cocotb/test_<chip>_pulse_ctrl.py`` + ``cocotb/eqp_pulse_tb.py``: testbench, checked against
-  :mod:`codegen.controller` (run with ``codegen rtl-test``)
+  :mod:`codegen.controller` (run with ``codegen rtl-test``, or in ``cocotb/``: ``make`` (Icarus) or
+  ``python test_runner.py [icarus|verilator]``)
+* ``cocotb/Makefile``: cocotb's makefile flow (``SIM ?= icarus``), sources relative to it
+* ``cocotb/test_runner.py``: the same tests through ``cocotb_tools.runner`` (Icarus or Verilator)
 
 The timing contract and the port list are in ``docs/controller.md``.
 """
@@ -154,6 +157,8 @@ def format_cocotb(chip_name: str, ctrl: ControllerIR, description: str = "") -> 
     files[f"cocotb/{d.test_module}.py"] = render(
         "cocotb/test_pulse_ctrl.py.j2", d=d, chip=chip_name, description=description, scenarios=SCENARIOS
     )
+    files["cocotb/Makefile"] = render("cocotb/Makefile.j2", d=d, chip=chip_name)
+    files["cocotb/test_runner.py"] = render("cocotb/test_runner.py.j2", d=d, chip=chip_name)
     return files
 
 

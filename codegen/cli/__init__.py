@@ -22,7 +22,9 @@ learning rule, pulse controller) into a golden model, Verilog-A, SPICE netlists,
 RTL and testbenches for an analog chip that learns with equilibrium propagation.
 
 start here:
-  codegen build examples/kiraz_case1.yaml     write build/kiraz_case1/ and list what is in it
+  codegen examples                            the example chips shipped with codegen
+  codegen init mychip --from kiraz_case1      write mychip.yaml (+ chip.schema.json for editors)
+  codegen build mychip.yaml                   write build/mychip/ and list what is in it
   codegen schema                              the JSON schema of chip.yaml
 """
 

@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 #: subcommands suggested after a build, in this order when present (others follow by name)
 NEXT_ORDER = ("check", "device", "train", "sweep", "rtl-test", "cosim")
 #: subcommands not worth suggesting right after a build
-NOT_NEXT = frozenset({"build", "validate", "schema"})
+NOT_NEXT = frozenset({"build", "validate", "schema", "examples", "init"})
 
 
 def _describe(summary: str) -> str:

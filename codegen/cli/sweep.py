@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ..learn.overrides import override, parse_param
-    from ..learn.plots import plot_heatmap
+    from ..learn.plots import plot_sweep
     from ..learn.sweep import POINTS_FILE, check_cluster_address, load_done, run_sweep, summarise
     from ..load import load_spec
     from ._progress import progress_bar
@@ -156,26 +156,7 @@ def run(args: argparse.Namespace) -> int:
             return 130
     s = summarise(rows, grid)
     title = f"{spec.name}: {args.init_seeds} seeds, {spec.training.epochs} epochs"
-    plot_heatmap(
-        s["loss"],
-        s["x"],
-        s["y"],
-        s["xname"],
-        s["yname"],
-        f"median final loss (V²)\n{title}",
-        out / "final_loss.png",
-        log=True,
-    )
-    plot_heatmap(
-        s["rate"],
-        s["x"],
-        s["y"],
-        s["xname"],
-        s["yname"],
-        f"fraction converged (loss ≤ {args.converged_loss:g} V²)\n{title}",
-        out / "convergence.png",
-        fmt="{:.0%}",
-    )
+    plot_sweep(s, grid, out, title, args.converged_loss)
     n_conv = sum(bool(r["converged"]) for r in rows)
     errors = sum(1 for r in rows if r.get("error"))
     Console().print(

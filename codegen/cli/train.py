@@ -136,7 +136,14 @@ def run(args: argparse.Namespace) -> int:
         pulses_label="pulses" if ep.rule == "sign-pulse" else "update",
     )
     d = chip.device
-    plot_conductances(ep.g_initial, ep.g_final, out / "conductances.png", (d.g_min_S, d.g_max_S))
+    plot_conductances(
+        ep.g_initial,
+        ep.g_final,
+        out / "conductances.png",
+        (d.g_min_S, d.g_max_S),
+        title=f"{chip.name}: conductances",
+    )
+    _plot_outputs(chip, ds, ep, out / "outputs.png")
 
     table = Table(title=f"{chip.name} after {tr.epochs} epochs")
     for c in ("run", "train loss (V²)", "test loss (V²)", "train acc", "test acc"):
@@ -161,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
         Console().print(f"programming pulses sent: {sum(r['pulses'] for r in rows)}")
     Console().print(
         f"wrote {out}/metrics.csv, metrics.json, timing.json, training.png, conductances.png, "
-        "conductances.json",
+        "outputs.png, conductances.json",
         markup=False,
     )
     Console().print(
@@ -213,7 +220,7 @@ def _write_results(
     if ep is None:
         return
     if not complete:  # plots of an earlier run would sit beside these metrics as if they were theirs
-        for stale in ("training.png", "conductances.png"):
+        for stale in ("training.png", "conductances.png", "outputs.png"):
             (out / stale).unlink(missing_ok=True)
     tr = chip.training
     init_seed = tr.seed if args.init_seed is None else args.init_seed
@@ -279,3 +286,24 @@ def _interrupted_message(out: Path, epochs: int, ep: TrainResult | None, base: T
         f"{out}/conductances.json the EP run's conductances after epoch {done} "
         "(no plots: run again to finish)"
     )
+
+
+def _plot_outputs(chip, ds, ep, path: Path) -> None:
+    """outputs.png: output vs target (V) on the test split (the training split if there is none),
+    at the initial and the trained conductances, solved by the golden model."""
+    from ..learn.backends import make_backend
+    from ..learn.plots import plot_outputs
+    from ..learn.trainer import evaluate
+
+    split = "test" if len(ds.x_test) else "training"
+    x, lab, t = (
+        (ds.x_test, ds.labels_test, ds.t_test)
+        if split == "test"
+        else (ds.x_train, ds.labels_train, ds.t_train)
+    )
+    b = make_backend("golden", chip)
+    b.set_conductances(ep.g_initial)
+    y0 = evaluate(b, ds, x, lab, t)[2]
+    b.set_conductances(ep.g_final)
+    y1 = evaluate(b, ds, x, lab, t)[2]
+    plot_outputs(t, y0, y1, path, title=f"{chip.name}: outputs against targets", split=split)

@@ -41,59 +41,74 @@ def clear_artifacts(out: Path, top: str) -> list[Path]:
     return gone
 
 
-def plot_report(res: dict, path: Path) -> None:
-    """Three panels per step: loss (V², both sides), max |G_cosim − G_golden| (steps), pulses."""
-    import matplotlib
+def plot_report(res: dict, path: Path):
+    """Loss per step (V², golden model and co-simulation), pulses per step (RTL and golden codes),
+    and — only when there is one — the conductance error (device steps).  A run without a step
+    gets one panel saying so.  Returns the saved Figure."""
+    from matplotlib.ticker import MaxNLocator
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from ..plotting import LOSS_LABEL, figure
 
     steps = res["steps"]
     s = [r["step"] for r in steps]
-    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
-    ax[0].semilogy(
-        s, [max(r["loss_golden"], 1e-30) for r in steps], "-", lw=2.5, alpha=0.5, label="golden model"
-    )
-    ax[0].semilogy(
-        s, [max(r["loss_cosim"], 1e-30) for r in steps], "k.", ms=4, label="co-simulation (ngspice)"
-    )
-    ax[0].set(xlabel="step", ylabel="loss ½Σ(t−y)² (V²)", title="loss at the free phase")
-    ax[0].legend(fontsize=8)
-    err = [r["g_err_steps"] for r in steps]
-    if any(e > 0 for e in err):
-        ax[1].semilogy(s, [max(e, 1e-18) for e in err], ".-", label="|G_cosim − G_golden| (trajectory)")
-    else:
-        ax[1].text(
-            0.5,
-            0.5,
-            "G_cosim = G_golden exactly\nat every step",
-            ha="center",
-            va="center",
-            transform=ax[1].transAxes,
-        )
-    if res["config"]["device"] == "transient":
-        ax[1].semilogy(
-            s, [max(r["transient_step_err_steps"], 1e-18) for r in steps], ".-", label="this update"
-        )
-    ax[1].set(xlabel="step", ylabel="max conductance error (steps)", title="conductance error")
-    if ax[1].get_legend_handles_labels()[0]:
-        ax[1].legend(fontsize=8)
-    ax[2].bar(s, [r["pulses"] for r in steps], label="RTL pulses")
-    ax[2].plot(s, [r["pulses_golden"] for r in steps], "r.", label="golden codes")
-    ax[2].set(xlabel="step", ylabel="programming pulses", title="pulses per step")
-    ax[2].legend(fontsize=8)
-    dv = res.get("divergence")
     c = res["config"]
+    dv = res.get("divergence")
     title = f"{res['chip']}: {c['controller']}, {c['device']} devices, {c['phases']} phases"
     title += f" — DIVERGED at step {dv['step']} ({dv['kind']})" if dv else " — matches the golden model"
+    meta = {"Title": title}  # the verdict also in the PNG's text chunk, where a script can read it
     if not steps:
+        with figure(
+            path, 1, 1, title=title, note="No learning step completed.", metadata=meta, size_in=(9.0, 1.6)
+        ) as (fig, ax):
+            ax[0, 0].text(
+                0.5, 0.5, "no step completed", ha="center", va="center", transform=ax[0, 0].transAxes
+            )
+            ax[0, 0].set_axis_off()
+        return fig
+    err = [r["g_err_steps"] for r in steps]
+    transient = c["device"] == "transient"
+    show_err = transient or any(e > 0 for e in err)
+    note = (
+        "Loss of the free phase after each learning step (golden model vs co-simulation) and the "
+        "pulses the controller sent per step (bars) against the golden model's codes (dots)."
+    )
+    if show_err:
+        note += "\nConductance error: largest |G_cosim − G_golden| over all cells, in device steps (step_per_pulse)."
+    else:
+        note += "\nG_cosim equals G_golden exactly at every step (no conductance-error panel)."
+    with figure(path, 1, 3 if show_err else 2, title=title, note=note, metadata=meta) as (fig, axes):
+        ax = list(axes[0])
+        ax[0].semilogy(
+            s, [max(r["loss_golden"], 1e-30) for r in steps], "-", lw=2.5, alpha=0.5, label="golden model"
+        )
+        ax[0].semilogy(
+            s, [max(r["loss_cosim"], 1e-30) for r in steps], "k.", ms=4, label="co-simulation (ngspice)"
+        )
+        ax[0].set(xlabel="learning step", ylabel=LOSS_LABEL, title="loss at the free phase")
+        ax[0].legend()
+        pulses_ax = ax[-1]
+        if show_err:
+            if any(e > 0 for e in err):
+                ax[1].semilogy(s, [max(e, 1e-18) for e in err], ".-", label="trajectory")
+            if transient:
+                ax[1].semilogy(
+                    s, [max(r["transient_step_err_steps"], 1e-18) for r in steps], ".-", label="this update"
+                )
+            ax[1].set(
+                xlabel="learning step",
+                ylabel="max |G_cosim − G_golden| (device steps)",
+                title="conductance error",
+            )
+            ax[1].legend()
+        pulses_ax.bar(s, [r["pulses"] for r in steps], label="RTL pulses")
+        pulses_ax.plot(s, [r["pulses_golden"] for r in steps], "r.", label="golden codes")
+        pulses_ax.set(xlabel="learning step", ylabel="programming pulses", title="pulses per step")
+        top = max([r["pulses"] for r in steps] + [r["pulses_golden"] for r in steps] + [1])
+        pulses_ax.set_ylim(0, 1.3 * top)  # room for the legend above the bars
+        pulses_ax.legend(loc="upper center", ncols=2)
         for a in ax:
-            a.text(0.5, 0.5, "no step completed", ha="center", va="center", transform=a.transAxes)
-    fig.suptitle(title)
-    fig.tight_layout()
-    # the verdict also in the PNG's text chunk (``Title``), where a script can read it
-    fig.savefig(path, dpi=100, metadata={"Software": None, "Title": title})
-    plt.close(fig)
+            a.xaxis.set_major_locator(MaxNLocator(integer=True))
+    return fig
 
 
 def write_report(res: dict, out: Path) -> tuple[Path, Path]:
