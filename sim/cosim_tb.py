@@ -63,7 +63,7 @@ class RtlController:
 
     async def setup(self) -> None:
         d = self.dut
-        cocotb.start_soon(Clock(d.clk, self.P, unit="ps").start())
+        cocotb.start_soon(Clock(d.clk, self.P, unit="ps", impl="gpi").start())
         for n in ("rst", "start", "wr_en", "sel", "wr_addr", "wr_data"):
             getattr(d, n).value = 0
         await FallingEdge(d.clk)

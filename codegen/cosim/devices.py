@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from ..ir import Chip
 from ..model.device import apply_pulse, g_from_w, w_from_g
 from ..units import spice_float
 from .decode import Decoded
+
+if TYPE_CHECKING:
+    from ..run.tran_session import TranSession
 
 __all__ = ["BehavioralDevices", "TransientDevices", "segment_exposure"]
 
@@ -92,21 +96,20 @@ class TransientDevices:
         self.steps_per_width = STEPS_PER_WIDTH
         self.seconds = 0.0
         self.last_dir: Path | None = None
+        self.session: TranSession | None = None  # started by the first update that moves a cell
 
-    def netlist(
-        self, params: dict[str, CtrlParams], decoded: dict[str, Decoded], step: int
-    ) -> tuple[str, list[str]]:
-        """The transient netlist of one update and the names of the ``@inst[g]`` vectors, in cell order."""
+    def body(
+        self, params: dict[str, CtrlParams], decoded: dict[str, Decoded]
+    ) -> tuple[list[str], list[str], float, float]:
+        """The circuit of one update: PWL sources and ``eqp_memristor`` instances (no analysis line),
+        the ``@inst[g]`` names in cell order, the time step and the stop time (s)."""
         from ..controller import LEVEL_VOLTS_HALVES
-        from ..run.ngspice_tran import memristor_deck_head, tran_wrdata_tail
         from ..run.pulse import pwl_source
 
         dev = self.chip.device
         width = dev.pulse_width_s
         tr = width * self.rise_fraction
-        lines = memristor_deck_head(
-            f"co-simulation step {step}: programming pulses of the RTL controller through eqp_memristor"
-        )
+        lines: list[str] = []
         names: list[str] = []
         t_base = 0.0
         for name, dec in decoded.items():
@@ -145,34 +148,64 @@ class TransientDevices:
                     names.append(f"@{inst.lower()}[g]")
             t_base = t_end + 2 * tr + period
         step_s = width / self.steps_per_width
-        tstop = max(t_base, 2 * step_s)
-        lines += tran_wrdata_tail(step_s, tstop, step_s, "g.txt", names)
-        return "\n".join(lines), names
+        return lines, names, step_s, max(t_base, 2 * step_s)
+
+    def netlist(
+        self, params: dict[str, CtrlParams], decoded: dict[str, Decoded], step: int
+    ) -> tuple[str, list[str]]:
+        """The transient deck of one update for ``ngspice -b`` (what the run folder's ``circuit.cir``
+        holds: it loads ``eqp_memristor.osdi`` from its folder and prints every ``@inst[g]`` at the
+        end) and the names of the ``@inst[g]`` values, in cell order."""
+        body, names, step_s, tstop = self.body(params, decoded)
+        return _standalone_deck(step, body, names, step_s, tstop), names
 
     def program(
         self, params: dict[str, CtrlParams], decoded: dict[str, Decoded], step: int
     ) -> dict[str, np.ndarray]:
-        from ..run.ngspice_tran import run_ngspice
-
+        """Run this update's transient in the kept ngspice worker; the new conductances (S)."""
         active = {k: d for k, d in decoded.items() if any(np.any(s.halves) for s in d.segments)}
         if not active:
             return {k: v.copy() for k, v in self.g.items()}
         t0 = time.perf_counter()
-        text, names = self.netlist(params, active, step)
+        from ..run.tran_session import TranSession
+
         wd = self.workdir / f"step{step:04d}"
         wd.mkdir(parents=True, exist_ok=True)
-        res = run_ngspice(text, wd, osdi={"eqp_memristor.osdi": self.osdi}, outputs={"g.txt": names})["g.txt"]
+        body, names, step_s, tstop = self.body(params, active)
+        # the same transient for `ngspice -b circuit.cir` in that folder
+        (wd / "circuit.cir").write_text(_standalone_deck(step, body, names, step_s, tstop))
+        (wd / "eqp_memristor.osdi").write_bytes(self.osdi)
+        if self.session is None:
+            (self.workdir / "eqp_memristor.osdi").write_bytes(self.osdi)
+            self.session = TranSession(
+                [self.workdir / "eqp_memristor.osdi"], where="co-simulation transients"
+            )
+        deck = [
+            f"* co-simulation step {step}",
+            ".model mem eqp_memristor",
+            *body,
+            _tran_line(step_s, tstop),
+            ".end",
+        ]
+        vals = self.session.run(
+            "\n".join(deck) + "\n", names, _saved_node(body), where=str(wd / "circuit.cir")
+        )
         k = 0
         for name in active:
             p = params[name]
-            vals = np.array([res[n][-1] for n in names[k : k + p.cells]]).reshape(p.rows, p.cols)
-            self.g[name] = vals
+            self.g[name] = np.array(vals[k : k + p.cells]).reshape(p.rows, p.cols)
             k += p.cells
         self.last_dir = wd
         if not self.keep:
             self._prune(step)
         self.seconds += time.perf_counter() - t0
         return {k: v.copy() for k, v in self.g.items()}
+
+    def close(self) -> None:
+        """Stop the ngspice worker (a later :meth:`program` starts a new one)."""
+        if self.session is not None:
+            self.session.close()
+            self.session = None
 
     def _prune(self, step: int) -> None:
         """Keep only the last two steps' run folders (the one that diverged and the one before)."""
@@ -181,6 +214,29 @@ class TransientDevices:
         old = self.workdir / f"step{step - 2:04d}"
         if old.is_dir():
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _saved_node(body: list[str]) -> str:
+    """The one node saved per time point (the first source's): ngspice refuses an analysis that
+    saves nothing, and every saved vector costs at every time point."""
+    return body[0].split()[1]
+
+
+def _standalone_deck(step: int, body: list[str], names: list[str], step_s: float, tstop_s: float) -> str:
+    """The transient of one update as a deck for ``ngspice -b`` (loads ``eqp_memristor.osdi`` from
+    its folder, prints every ``@inst[g]`` at the final time point)."""
+    from ..run.ngspice_tran import memristor_deck_head
+
+    head = memristor_deck_head(
+        f"co-simulation step {step}: programming pulses of the RTL controller through eqp_memristor"
+    )
+    control = [".control", f"save {_saved_node(body)}", "run", *[f"print {n}" for n in names], ".endc"]
+    return "\n".join([*head, *body, _tran_line(step_s, tstop_s), *control, ".end", ""])
+
+
+def _tran_line(step_s: float, tstop_s: float) -> str:
+    """``.tran`` with print step and maximum step ``step_s`` up to ``tstop_s`` (s)."""
+    return f".tran {spice_float(step_s)} {spice_float(tstop_s)} 0 {spice_float(step_s)}"
 
 
 def dec_end(dec: Decoded) -> int:

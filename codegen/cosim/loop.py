@@ -545,6 +545,8 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         if divergence is not None and cfg.stop_on_divergence:
             break
         spice.set_conductances(g_cosim)
+    if isinstance(devices, TransientDevices):
+        devices.close()  # the kept ngspice worker
     for rec in steps:
         rec.pop("g_golden", None)
     timing = {
