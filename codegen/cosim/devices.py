@@ -25,7 +25,7 @@ import numpy as np
 
 from ..controller import CtrlParams
 from ..ir import Chip
-from ..model.device import apply_pulse, g_from_w, w_from_g
+from ..model.device import apply_pulse, g_from_w, rate, w_from_g
 from ..units import spice_float
 from .decode import Decoded
 
@@ -60,8 +60,8 @@ class BehavioralDevices:
             w = w0.copy()
             for volts, dt in segment_exposure(params[name], dec):
                 for v in np.unique(volts):
-                    if v == 0:
-                        continue
+                    if float(rate(self.dev, float(v))) == 0.0:
+                        continue  # between the thresholds (0 V, half-selected): the state stays, exactly
                     m = volts == v
                     w[m] = apply_pulse(self.dev, w[m], float(v), dt)
             self.g[name] = np.where(w == w0, g, g_from_w(self.dev, w))
@@ -84,7 +84,14 @@ class TransientDevices:
     without ``keep`` only the last two are kept.
     """
 
-    def __init__(self, chip: Chip, g0: dict[str, np.ndarray], workdir: Path, keep: bool = False):
+    def __init__(
+        self,
+        chip: Chip,
+        g0: dict[str, np.ndarray],
+        workdir: Path,
+        keep: bool = False,
+        kept_session: bool = True,
+    ):
         from ..run.pulse import RISE_FRACTION, STEPS_PER_WIDTH, memristor_osdi
 
         self.chip = chip
@@ -97,6 +104,8 @@ class TransientDevices:
         self.seconds = 0.0
         self.last_dir: Path | None = None
         self.session: TranSession | None = None  # started by the first update that moves a cell
+        #: False: one `ngspice -b` per update saving every @inst[g] per time point (before issue 15)
+        self.kept_session = kept_session
 
     def body(
         self, params: dict[str, CtrlParams], decoded: dict[str, Decoded]
@@ -167,29 +176,16 @@ class TransientDevices:
         if not active:
             return {k: v.copy() for k, v in self.g.items()}
         t0 = time.perf_counter()
-        from ..run.tran_session import TranSession
-
         wd = self.workdir / f"step{step:04d}"
         wd.mkdir(parents=True, exist_ok=True)
         body, names, step_s, tstop = self.body(params, active)
         # the same transient for `ngspice -b circuit.cir` in that folder
         (wd / "circuit.cir").write_text(_standalone_deck(step, body, names, step_s, tstop))
         (wd / "eqp_memristor.osdi").write_bytes(self.osdi)
-        if self.session is None:
-            (self.workdir / "eqp_memristor.osdi").write_bytes(self.osdi)
-            self.session = TranSession(
-                [self.workdir / "eqp_memristor.osdi"], where="co-simulation transients"
-            )
-        deck = [
-            f"* co-simulation step {step}",
-            ".model mem eqp_memristor",
-            *body,
-            _tran_line(step_s, tstop),
-            ".end",
-        ]
-        vals = self.session.run(
-            "\n".join(deck) + "\n", names, _saved_node(body), where=str(wd / "circuit.cir")
-        )
+        if self.kept_session:
+            vals = self._run_kept(step, body, names, step_s, tstop, str(wd / "circuit.cir"))
+        else:
+            vals = self._run_batch(params, active, step, wd)
         k = 0
         for name in active:
             p = params[name]
@@ -200,6 +196,36 @@ class TransientDevices:
             self._prune(step)
         self.seconds += time.perf_counter() - t0
         return {k: v.copy() for k, v in self.g.items()}
+
+    def _run_kept(
+        self, step: int, body: list[str], names: list[str], step_s: float, tstop_s: float, where: str
+    ) -> list[float]:
+        """This update in the kept worker (started on first use): the final ``@inst[g]`` (S)."""
+        from ..run.tran_session import TranSession
+
+        if self.session is None:
+            (self.workdir / "eqp_memristor.osdi").write_bytes(self.osdi)
+            self.session = TranSession(
+                [self.workdir / "eqp_memristor.osdi"], where="co-simulation transients"
+            )
+        deck = [f"* co-simulation step {step}", ".model mem eqp_memristor", *body]
+        deck += [_tran_line(step_s, tstop_s), ".end", ""]
+        return self.session.run("\n".join(deck), names, _saved_node(body), where=where)
+
+    def _run_batch(
+        self, params: dict[str, CtrlParams], active: dict[str, Decoded], step: int, wd: Path
+    ) -> list[float]:
+        """The path before issue 15 (bench ratios): ``ngspice -b`` saving every ``@inst[g]`` at every
+        time point, written with ``wrdata`` and read back."""
+        from ..run.ngspice_tran import memristor_deck_head, run_ngspice, tran_wrdata_tail
+
+        body, names, step_s, tstop = self.body(params, active)
+        lines = [*memristor_deck_head(f"co-simulation step {step}"), *body]
+        lines += tran_wrdata_tail(step_s, tstop, step_s, "g.txt", names)
+        res = run_ngspice(
+            "\n".join(lines), wd, osdi={"eqp_memristor.osdi": self.osdi}, outputs={"g.txt": names}
+        )["g.txt"]
+        return [float(res[n][-1]) for n in names]
 
     def close(self) -> None:
         """Stop the ngspice worker (a later :meth:`program` starts a new one)."""
