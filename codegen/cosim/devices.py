@@ -5,13 +5,15 @@
   voltages): a cell at ±v_program for ``n·W`` cycles moves by ``n`` steps, a half-selected cell
   (±v_program/2, below the thresholds) does not move.  Untouched cells keep their conductance bit for
   bit, as :class:`codegen.learn.devices.DeviceArrays` does.
-* :class:`TransientDevices`: one ngspice transient per update: every crossbar as a grid of Verilog-A
+* :class:`TransientDevices`: one ngspice transient per update, all in one libngspice worker kept for
+  the run (:class:`codegen.run.tran_session.TranSession`): every crossbar as a grid of Verilog-A
   ``eqp_memristor`` instances (p = row line, n = column line, so ``V(p, n) = V_row − V_col`` as in the
   controller's contract; ``g0`` = the present conductance), each row and column line driven by a PWL
   source that follows the captured line levels (GND 0 V, V/2, V; a released line is grounded: the
   crossbar is modelled on its own, where in the chip a released line joins the analog network, whose
   read voltages are below the thresholds).  Crossbars are programmed one after the other, as the
-  controller does.  The new conductances are read back from each instance's ``@inst[g]`` at the end.
+  controller does.  The new conductances are each instance's ``@inst[g]`` printed at the final time
+  point (saving it as a vector would cost a column at every time point).
 """
 
 from __future__ import annotations

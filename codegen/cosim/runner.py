@@ -3,9 +3,10 @@
 Why everything runs inside the simulator process: cocotb tests are coroutines that Icarus (through
 VPI) resumes at simulation events, so the learning loop — which must wait for the controller
 between the analog phases — is most simply one cocotb coroutine.  libngspice (PySpice, cffi) loads
-into that same process, and so do the golden model and the transient runner (an ``ngspice -b``
-subprocess per update); no inter-process protocol is needed, and simulation time stands still
-while Python computes.  The parent only writes the RTL and a JSON configuration, starts the
+into that same process, and so does the golden model; the transients run in one libngspice worker
+process kept for the whole run (:mod:`codegen.run.tran_session`).  Simulation time stands still
+while Python computes.  The clock toggles inside Icarus (:func:`format_clock_module`), so Python
+runs only on the events the loop waits for (code writes, ``busy`` falling, line-level changes).  The parent only writes the RTL and a JSON configuration, starts the
 simulator through ``cocotb_tools.runner``, and reads the result JSON back.
 """
 
