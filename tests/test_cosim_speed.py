@@ -111,6 +111,17 @@ def test_tran_session_reports_a_bad_deck_and_runs_the_next(tmp_path):
         assert s.seconds > 0
 
 
+@pytest.mark.ngspice
+def test_tran_session_refuses_an_osdi_it_cannot_load(tmp_path):
+    from codegen.run.ngspice_tran import NgspiceFailed
+    from codegen.run.tran_session import TranSession
+
+    bad = tmp_path / "not_a_model.osdi"
+    bad.write_bytes(b"nothing")
+    with pytest.raises(NgspiceFailed, match=r"could not start: `osdi .*not_a_model\.osdi`"):
+        TranSession([bad], where="the test", log=tmp_path / "worker.log")
+
+
 def test_parse_printed_reads_ngspice_print_lines():
     from codegen.run.tran_session import parse_printed
 

@@ -208,7 +208,9 @@ class TransientDevices:
         if self.session is None:
             (self.workdir / "eqp_memristor.osdi").write_bytes(self.osdi)
             self.session = TranSession(
-                [self.workdir / "eqp_memristor.osdi"], where="co-simulation transients"
+                [self.workdir / "eqp_memristor.osdi"],
+                where="co-simulation transients",
+                log=self.workdir / "ngspice_worker.log",
             )
         deck = [f"* co-simulation step {step}", ".model mem eqp_memristor", *body]
         deck += [_tran_line(step_s, tstop_s), ".end", ""]

@@ -76,9 +76,17 @@ class TranSession:
     Use as a context manager or call :meth:`close`.
     """
 
-    def __init__(self, osdi: Sequence[str | Path] = (), timeout_s: float = 300.0, where: str = "transient"):
+    def __init__(
+        self,
+        osdi: Sequence[str | Path] = (),
+        timeout_s: float = 300.0,
+        where: str = "transient",
+        log: str | Path | None = None,
+    ):
         self.timeout_s = timeout_s
         self.where = where
+        self.log = None if log is None else Path(log)  # the worker's stderr (ngspice's output)
+        self._log_fh = None if self.log is None else self.log.open("w")
         self.seconds = 0.0  # time waiting for the worker (s)
         root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
@@ -87,12 +95,15 @@ class TranSession:
             [_python(), "-m", "codegen.run.tran_session"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL if self._log_fh is None else self._log_fh,
             text=True,
             bufsize=1,
             env=env,
         )
-        self._ask({"osdi": [str(Path(p).resolve()) for p in osdi]})
+        rep = self._ask({"osdi": [str(Path(p).resolve()) for p in osdi]})
+        if "error" in rep:
+            self.close()
+            raise NgspiceFailed(f"the ngspice worker for {where} could not start: {rep['error']}")
 
     def _ask(self, msg: dict) -> dict:
         import selectors
@@ -118,7 +129,13 @@ class TranSession:
             raise NgspiceFailed(f"ngspice ran longer than {self.timeout_s:g} s on {self.where}")
         line = proc.stdout.readline()
         if not line:
-            raise NgspiceFailed(f"the ngspice worker for {self.where} exited (status {proc.wait()})")
+            status = proc.wait()
+            tail = ""
+            if self.log is not None and self.log.is_file():
+                tail = "; the end of its log:\n" + "\n".join(
+                    self.log.read_text(errors="replace").splitlines()[-8:]
+                )
+            raise NgspiceFailed(f"the ngspice worker for {self.where} exited (status {status}){tail}")
         return json.loads(line)
 
     def run(self, deck: str, params: Sequence[str], save: str, where: str | None = None) -> list[float]:
@@ -146,6 +163,8 @@ class TranSession:
                 proc.wait()
         if proc.stdout is not None:
             proc.stdout.close()
+        if self._log_fh is not None:
+            self._log_fh.close()
 
     def __enter__(self) -> TranSession:
         return self
@@ -162,8 +181,11 @@ class TranSession:
 
 def _serve(ng, req: dict) -> dict:
     if "osdi" in req:
-        for path in req["osdi"]:
-            ng.exec_command(f"osdi {path}")
+        try:
+            for path in req["osdi"]:
+                ng.exec_command(f"osdi {path}")
+        except Exception as exc:
+            return {"error": f"`osdi {path}`: {exc}"}
         return {"ok": True}
     lines: list[str] = []
 
@@ -207,12 +229,17 @@ def worker_main() -> int:
     os.dup2(2, 1)  # anything printed from here on (ngspice, PySpice) goes to stderr
     from .ngspice import shared_ngspice
 
-    ng = shared_ngspice()
-    ng.exec_command("set numdgt=15")
+    try:
+        ng = shared_ngspice()
+        ng.exec_command("set numdgt=15")
+        broken = None
+    except Exception as exc:  # e.g. no libngspice: every request is answered with why
+        ng, broken = None, f"libngspice did not start: {exc}"
     for line in sys.stdin:
         if not line.strip():
             continue
-        reply.write(json.dumps(_serve(ng, json.loads(line))) + "\n")
+        rep = {"error": broken} if broken else _serve(ng, json.loads(line))
+        reply.write(json.dumps(rep) + "\n")
         reply.flush()
     return 0
 
