@@ -15,7 +15,8 @@ checks, other Python in the loop, and the fixed costs (Icarus build; simulator s
 Python imports inside it).  ``steps_per_s_loop`` is what ``codegen cosim`` prints as steps/s.
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_cosim.py [--steps 50] [--examples xor]
-        [--devices behavioral transient] [--phases sequential] [--json bench/results/cosim.json]
+        [--devices behavioral transient] [--phases sequential] [--repeats 1]
+        [--json bench/results/cosim.json]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -132,6 +134,7 @@ def main() -> int:
     ap.add_argument("--examples", nargs="+", default=["xor"])
     ap.add_argument("--devices", nargs="+", default=["behavioral", "transient"])
     ap.add_argument("--phases", nargs="+", default=["sequential"])
+    ap.add_argument("--repeats", type=int, default=1, help="legacy/new pairs per configuration")
     ap.add_argument("--no-legacy", action="store_true", help="only the new paths (no ratios)")
     ap.add_argument("--json", type=Path, help="write rows, ratios and machine conditions here")
     args = ap.parse_args()
@@ -142,33 +145,58 @@ def main() -> int:
         for ex in args.examples:
             for dev in args.devices:
                 for ph in args.phases:
-                    got = {}
-                    for legacy in ([] if args.no_legacy else [True]) + [False]:
-                        r = run_one(ex, dev, ph, args.steps, Path(tmp), legacy)
-                        rows.append(r)
-                        got[r["paths"]] = r
-                        print(_line(r), flush=True)
-                    if "legacy" in got:
+                    for rep in range(args.repeats):  # pairs interleaved: both halves see the same load
+                        got = {}
+                        for legacy in ([] if args.no_legacy else [True]) + [False]:
+                            r = run_one(ex, dev, ph, args.steps, Path(tmp), legacy)
+                            r["repeat"] = rep
+                            rows.append(r)
+                            got[r["paths"]] = r
+                            print(_line(r), flush=True)
+                        if "legacy" not in got:
+                            continue
                         old, new = got["legacy"], got["new"]
                         pair = {
                             "example": ex,
                             "device": dev,
                             "phases": ph,
+                            "repeat": rep,
                             "loop_speedup": new["steps_per_s_loop"] / max(old["steps_per_s_loop"], 1e-12),
                             "wall_speedup": old["wall_s"] / new["wall_s"],
+                            "devices_speedup": old["devices_s"] / max(new["devices_s"], 1e-12),
+                            "rtl_speedup": old["rtl_s"] / max(new["rtl_s"], 1e-12),
                             "same_verdict": old["passed"] == new["passed"],
                             "same_final_loss": old["final_loss_cosim"] == new["final_loss_cosim"],
                         }
                         pairs.append(pair)
                         print(
                             f"{'':6s} {dev:10s} {ph:12s} ratio  loop {pair['loop_speedup']:.2f}x  "
-                            f"wall {pair['wall_speedup']:.2f}x  same verdict {pair['same_verdict']}  "
+                            f"wall {pair['wall_speedup']:.2f}x  RTL {pair['rtl_speedup']:.2f}x  "
+                            f"devices {pair['devices_speedup']:.2f}x  same verdict {pair['same_verdict']}  "
                             f"same final loss {pair['same_final_loss']}",
                             flush=True,
                         )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        doc = {"machine_before": before, "machine_after": machine_conditions(), "rows": rows, "ratios": pairs}
+        medians = {}
+        for p in pairs:
+            key = f"{p['example']}/{p['device']}/{p['phases']}"
+            medians.setdefault(key, []).append(p)
+        summary = {
+            k: {
+                f"median_{m}": float(statistics.median(q[m] for q in v))
+                for m in ("loop_speedup", "wall_speedup", "rtl_speedup", "devices_speedup")
+            }
+            for k, v in medians.items()
+        }
+        doc = {
+            "command": "bench/bench_cosim.py " + " ".join(sys.argv[1:]),
+            "machine_before": before,
+            "machine_after": machine_conditions(),
+            "ratios_median": summary,
+            "ratios": pairs,
+            "rows": rows,
+        }
         args.json.write_text(json.dumps(doc, indent=1) + "\n")
     ok = all(r["passed"] for r in rows) and all(p["same_verdict"] for p in pairs)
     return 0 if ok else 1
