@@ -51,6 +51,14 @@ class BehavioralDevices:
         self.dev = chip.device
         self.g = {k: np.array(v, dtype=float) for k, v in g0.items()}
         self.seconds = 0.0
+        self._rate_nonzero: dict[float, bool] = {}  # cell voltage (V) -> the device moves at it
+
+    def _moves(self, v: float) -> bool:
+        """Whether the golden device's state rate at ``v`` (V) is non-zero (outside the thresholds)."""
+        got = self._rate_nonzero.get(v)
+        if got is None:
+            got = self._rate_nonzero[v] = float(rate(self.dev, v)) != 0.0
+        return got
 
     def program(
         self, params: dict[str, CtrlParams], decoded: dict[str, Decoded], step: int
@@ -62,7 +70,7 @@ class BehavioralDevices:
             w = w0.copy()
             for volts, dt in segment_exposure(params[name], dec):
                 for v in np.unique(volts):
-                    if float(rate(self.dev, float(v))) == 0.0:
+                    if not self._moves(float(v)):
                         continue  # between the thresholds (0 V, half-selected): the state stays, exactly
                     m = volts == v
                     w[m] = apply_pulse(self.dev, w[m], float(v), dt)
