@@ -268,7 +268,8 @@ def _standalone_deck(step: int, body: list[str], names: list[str], step_s: float
     head = memristor_deck_head(
         f"co-simulation step {step}: programming pulses of the RTL controller through eqp_memristor"
     )
-    control = [".control", f"save {_saved_node(body)}", "run", *[f"print {n}" for n in names], ".endc"]
+    control = [".control", "set numdgt=15", f"save {_saved_node(body)}", "run"]
+    control += [*[f"print {n}" for n in names], ".endc"]  # 16 digits, as the worker prints them
     return "\n".join([*head, *body, _tran_line(step_s, tstop_s), *control, ".end", ""])
 
 
