@@ -69,6 +69,22 @@ def test_kept_worker_gives_the_batch_runs_conductances_bit_for_bit(tmp_path):
     assert len(saves) == 1 and len(saves[0].split()) == 2
     assert not any(ln.startswith("wrdata") for ln in deck)
     assert sum(ln.startswith("print @n") for ln in deck) == sum(p.cells for p in params.values())
+    # ... and runs alone under `ngspice -b` in its folder, printing the worker's values
+    import subprocess
+
+    from codegen.run.tools import ngspice_command
+    from codegen.run.tran_session import parse_printed
+
+    folder = tmp_path / "kept" / "step0002"
+    (folder / ".spiceinit").write_text("set num_threads=1\n")
+    proc = subprocess.run(
+        [*ngspice_command(), "-b", "circuit.cir"], cwd=folder, capture_output=True, text=True
+    )
+    alone = parse_printed(proc.stdout)
+    last = kept.g
+    for name, p in params.items():
+        got = [alone[f"@n{name.lower()}_{r}_{c}[g]"] for r in range(p.rows) for c in range(p.cols)]
+        assert np.array_equal(np.reshape(got, (p.rows, p.cols)), last[name]), name
 
 
 @pytest.mark.ngspice
