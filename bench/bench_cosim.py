@@ -1,20 +1,32 @@
-"""Co-simulation speed: learning steps per second and where the time goes.
+"""Co-simulation speed: learning steps per second, where the time goes, new paths vs the old ones.
 
 Runs ``codegen cosim`` (the generated RTL under cocotb + Icarus) on the examples for ``--steps``
-steps in each device × phase mode and prints steps/s with the time split into: ngspice operating
-points (libngspice, shared mode), the RTL (writing codes, running the controller, capturing its
-lines: Icarus + cocotb), the devices (golden device model, or the ngspice transient through the
-Verilog-A memristor), the golden model, the checks, other Python in the loop, and the fixed costs
-(Icarus build; simulator start-up with the Python imports inside it).
+steps in each device × phase mode, twice back to back: with ``CosimConfig.legacy`` (the paths
+before issue 15: one ``ngspice -b`` per transient saving every ``@inst[g]`` at every time point,
+cocotb's Python clock, pytest assertion rewriting of every imported module) and without it (one
+ngspice worker kept across transients printing the final ``@inst[g]``, the clock inside Icarus,
+rewriting of the test module only).  Both runs of a pair see the same machine load, so their ratio
+is the measurement; the absolute steps/s move with the load of the shared machine.
 
-    PYTHONPATH=$PWD .venv/bin/python bench/bench_cosim.py [--steps 50] [--examples kiraz_case1 xor]
-        [--devices behavioral transient] [--phases sequential simultaneous] [--json out.json]
+Each row splits the time into: ngspice operating points (libngspice, shared mode), the RTL
+(writing codes, running the controller, capturing its lines: Icarus + cocotb), the devices (golden
+device model, or the ngspice transient through the Verilog-A memristor), the golden model, the
+checks, other Python in the loop, and the fixed costs (Icarus build; simulator start-up with the
+Python imports inside it).  ``steps_per_s_loop`` is what ``codegen cosim`` prints as steps/s.
+
+    PYTHONPATH=$PWD .venv/bin/python bench/bench_cosim.py [--steps 50] [--examples xor]
+        [--devices behavioral transient] [--phases sequential] [--repeats 1]
+        [--json bench/results/cosim.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -32,22 +44,65 @@ from codegen.load import load_spec  # noqa: E402
 PARTS = ("ngspice_op", "rtl", "devices", "golden", "checks")
 
 
-def run_one(example: str, device: str, phases: str, steps: int, work: Path) -> dict:
+def machine_conditions() -> dict[str, object]:
+    """Date (UTC), CPU, cores, load averages (1, 5, 15 min), commit, Python/cocotb/ngspice versions."""
+    import cocotb
+
+    try:
+        cpu = next(
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        )
+    except (OSError, StopIteration):
+        cpu = platform.processor()
+
+    def out(cmd: list[str]) -> str:
+        try:
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=30).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return "unknown"
+
+    ngspice = next((ln.strip() for ln in out(["ngspice", "-v"]).splitlines() if "ngspice-" in ln), "unknown")
+    return {
+        "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "commit": out(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]) or "unknown",
+        "python": platform.python_version(),
+        "cocotb": cocotb.__version__,
+        "ngspice": ngspice,
+        "icarus": out(["iverilog", "-V"]).splitlines()[0] if out(["iverilog", "-V"]) else "unknown",
+    }
+
+
+def run_one(example: str, device: str, phases: str, steps: int, work: Path, legacy: bool) -> dict:
     spec = ROOT / "examples" / f"{example}.yaml"
     chip = elaborate(load_spec(spec))
-    cfg = CosimConfig(steps=steps, device=device, phases=phases, out=work / f"{example}-{device}-{phases}")
+    tag = "legacy" if legacy else "new"
+    cfg = CosimConfig(
+        steps=steps,
+        device=device,
+        phases=phases,
+        out=work / f"{example}-{device}-{phases}-{tag}",
+        legacy=legacy,
+    )
     t0 = time.perf_counter()
     res = run_rtl_cosim(chip, spec, {}, cfg)
     wall = time.perf_counter() - t0
     tm = res["timing_s"]
     loop = tm["loop_wall"]
     n = len(res["steps"])
-    row = {
+    return {
         "example": example,
         "device": device,
         "phases": phases,
+        "paths": tag,
         "steps": n,
         "passed": res["passed"],
+        "divergence": res["divergence"],
+        "final_loss_cosim": res["steps"][-1]["loss_cosim"] if n else None,
         "wall_s": wall,
         "loop_s": loop,
         "steps_per_s_loop": n / loop if loop > 0 else 0.0,
@@ -58,37 +113,93 @@ def run_one(example: str, device: str, phases: str, steps: int, work: Path) -> d
         "icarus_build_s": tm["icarus_build"],
         "simulator_overhead_s": tm["simulator_overhead"],
     }
-    return row
+
+
+def _line(r: dict) -> str:
+    n = max(r["steps"], 1)
+    return (
+        f"{r['example']:6s} {r['device']:10s} {r['phases']:12s} {r['paths']:6s} "
+        f"{'PASS' if r['passed'] else 'FAIL'} {r['steps']:3d} steps {r['steps_per_s_loop']:6.2f} steps/s (loop), "
+        f"wall {r['wall_s']:5.1f} s | per step (ms): ngspice op {1e3 * r['ngspice_op_s'] / n:.1f}  "
+        f"RTL {1e3 * r['rtl_s'] / n:.1f}  devices {1e3 * r['devices_s'] / n:.1f}  "
+        f"golden {1e3 * r['golden_s'] / n:.1f}  checks {1e3 * r['checks_s'] / n:.1f}  "
+        f"other py {1e3 * r['other_python_s'] / n:.1f} | setup {r['setup_s']:.2f} s  "
+        f"icarus build {r['icarus_build_s']:.2f} s  sim start {r['simulator_overhead_s']:.2f} s"
+    )
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=50)
-    ap.add_argument("--examples", nargs="+", default=["kiraz_case1", "xor"])
+    ap.add_argument("--examples", nargs="+", default=["xor"])
     ap.add_argument("--devices", nargs="+", default=["behavioral", "transient"])
-    ap.add_argument("--phases", nargs="+", default=["sequential", "simultaneous"])
-    ap.add_argument("--json", help="also write the rows as JSON here")
+    ap.add_argument("--phases", nargs="+", default=["sequential"])
+    ap.add_argument("--repeats", type=int, default=1, help="legacy/new pairs per configuration")
+    ap.add_argument("--no-legacy", action="store_true", help="only the new paths (no ratios)")
+    ap.add_argument("--json", type=Path, help="write rows, ratios and machine conditions here")
     args = ap.parse_args()
-    rows = []
+    before = machine_conditions()
+    rows: list[dict] = []
+    pairs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-cosim-") as tmp:
         for ex in args.examples:
             for dev in args.devices:
                 for ph in args.phases:
-                    rows.append(run_one(ex, dev, ph, args.steps, Path(tmp)))
-                    r = rows[-1]
-                    print(
-                        f"{ex:12s} {dev:10s} {ph:12s} {'PASS' if r['passed'] else 'FAIL'} "
-                        f"{r['steps']:3d} steps  {r['steps_per_s_loop']:6.2f} steps/s (loop), "
-                        f"{r['steps_per_s_wall']:5.2f} (wall {r['wall_s']:.1f} s) | "
-                        f"ngspice op {r['ngspice_op_s']:.2f}  RTL {r['rtl_s']:.2f}  devices {r['devices_s']:.2f}  "
-                        f"golden {r['golden_s']:.2f}  checks {r['checks_s']:.2f}  other py {r['other_python_s']:.2f}  "
-                        f"setup {r['setup_s']:.2f} | icarus build {r['icarus_build_s']:.2f}  "
-                        f"sim start {r['simulator_overhead_s']:.2f} s",
-                        flush=True,
-                    )
+                    for rep in range(args.repeats):  # pairs interleaved: both halves see the same load
+                        got = {}
+                        for legacy in ([] if args.no_legacy else [True]) + [False]:
+                            r = run_one(ex, dev, ph, args.steps, Path(tmp), legacy)
+                            r["repeat"] = rep
+                            rows.append(r)
+                            got[r["paths"]] = r
+                            print(_line(r), flush=True)
+                        if "legacy" not in got:
+                            continue
+                        old, new = got["legacy"], got["new"]
+                        pair = {
+                            "example": ex,
+                            "device": dev,
+                            "phases": ph,
+                            "repeat": rep,
+                            "loop_speedup": new["steps_per_s_loop"] / max(old["steps_per_s_loop"], 1e-12),
+                            "wall_speedup": old["wall_s"] / new["wall_s"],
+                            "devices_speedup": old["devices_s"] / max(new["devices_s"], 1e-12),
+                            "rtl_speedup": old["rtl_s"] / max(new["rtl_s"], 1e-12),
+                            "same_verdict": old["passed"] == new["passed"],
+                            "same_final_loss": old["final_loss_cosim"] == new["final_loss_cosim"],
+                        }
+                        pairs.append(pair)
+                        print(
+                            f"{'':6s} {dev:10s} {ph:12s} ratio  loop {pair['loop_speedup']:.2f}x  "
+                            f"wall {pair['wall_speedup']:.2f}x  RTL {pair['rtl_speedup']:.2f}x  "
+                            f"devices {pair['devices_speedup']:.2f}x  same verdict {pair['same_verdict']}  "
+                            f"same final loss {pair['same_final_loss']}",
+                            flush=True,
+                        )
     if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1) + "\n")
-    return 0 if all(r["passed"] for r in rows) else 1
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        medians = {}
+        for p in pairs:
+            key = f"{p['example']}/{p['device']}/{p['phases']}"
+            medians.setdefault(key, []).append(p)
+        summary = {
+            k: {
+                f"median_{m}": float(statistics.median(q[m] for q in v))
+                for m in ("loop_speedup", "wall_speedup", "rtl_speedup", "devices_speedup")
+            }
+            for k, v in medians.items()
+        }
+        doc = {
+            "command": "bench/bench_cosim.py " + " ".join(sys.argv[1:]),
+            "machine_before": before,
+            "machine_after": machine_conditions(),
+            "ratios_median": summary,
+            "ratios": pairs,
+            "rows": rows,
+        }
+        args.json.write_text(json.dumps(doc, indent=1) + "\n")
+    ok = all(r["passed"] for r in rows) and all(p["same_verdict"] for p in pairs)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -53,17 +53,21 @@ class RtlController:
 
     name = "RTL (cocotb + Icarus)"
 
-    def __init__(self, dut, params: list[CtrlParams]):
+    def __init__(self, dut, params: list[CtrlParams], clock: str = "verilog"):
         self.dut = dut
         self.params = params
         self.P = round(1e12 / params[0].clock_hz)
         self.shadow: dict[str, np.ndarray] = {}
         self.seconds = 0.0
         self.rec: dict[str, _Recorder] = {}
+        #: "verilog": cosim_clock.v (codegen.cosim.runner) drives clk inside the simulator;
+        #: "cocotb": cocotb's Python clock (the path before issue 15, for the bench's ratios)
+        self.clock = clock
 
     async def setup(self) -> None:
         d = self.dut
-        cocotb.start_soon(Clock(d.clk, self.P, unit="ps").start())
+        if self.clock == "cocotb":
+            cocotb.start_soon(Clock(d.clk, self.P, unit="ps", impl="py").start())
         for n in ("rst", "start", "wr_en", "sel", "wr_addr", "wr_data"):
             getattr(d, n).value = 0
         await FallingEdge(d.clk)
@@ -145,7 +149,7 @@ async def test_cosim(dut):
         spec = override(spec, conf["overrides"])
     chip = elaborate(spec)
     cfg = CosimConfig(**{**conf["cosim"], "out": Path(conf["cosim"]["out"])})
-    ctrl = RtlController(dut, CtrlParams.all_from_chip(chip))
+    ctrl = RtlController(dut, CtrlParams.all_from_chip(chip), clock=conf.get("clock", "cocotb"))
     await ctrl.setup()
     try:
         result = await run_loop(chip, cfg, ctrl, log=dut._log.info)

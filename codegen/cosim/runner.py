@@ -3,9 +3,10 @@
 Why everything runs inside the simulator process: cocotb tests are coroutines that Icarus (through
 VPI) resumes at simulation events, so the learning loop — which must wait for the controller
 between the analog phases — is most simply one cocotb coroutine.  libngspice (PySpice, cffi) loads
-into that same process, and so do the golden model and the transient runner (an ``ngspice -b``
-subprocess per update); no inter-process protocol is needed, and simulation time stands still
-while Python computes.  The parent only writes the RTL and a JSON configuration, starts the
+into that same process, and so does the golden model; the transients run in one libngspice worker
+process kept for the whole run (:mod:`codegen.run.tran_session`).  Simulation time stands still
+while Python computes.  The clock toggles inside Icarus (:func:`format_clock_module`), so Python
+runs only on the events the loop waits for (code writes, ``busy`` falling, line-level changes).  The parent only writes the RTL and a JSON configuration, starts the
 simulator through ``cocotb_tools.runner``, and reads the result JSON back.
 """
 
@@ -23,7 +24,7 @@ from ..ir import Chip
 from ..templating import data_dir
 from .loop import CosimConfig
 
-__all__ = ["inject_sign_fault", "run_rtl_cosim", "TEST_MODULE"]
+__all__ = ["inject_sign_fault", "run_rtl_cosim", "format_clock_module", "TEST_MODULE"]
 
 TEST_MODULE = "cosim_tb"
 
@@ -58,6 +59,20 @@ def inject_sign_fault(files: dict[str, str], chip: Chip, xbar: str, address: int
     else:
         raise CodegenError(f"fault: cannot find where {path} reads the code's sign")
     return {**files, path: new}
+
+
+def format_clock_module(top: str, period_ps: int) -> str:
+    """A second top-level module that drives ``<top>.clk`` from inside the simulator (period in ps,
+    high first from time 0, as cocotb's ``Clock`` starts): Icarus toggles it natively, where a
+    cocotb clock costs a VPI write (and, in Python, a coroutine step) on every edge."""
+    high = period_ps // 2
+    return (
+        "module cosim_clock();\n"
+        "reg clk = 1'b1;\n"
+        f"always begin #{high} clk = 1'b0; #{period_ps - high} clk = 1'b1; end\n"
+        f"initial force {top}.clk = clk;\n"
+        "endmodule\n"
+    )
 
 
 def _repo_root() -> Path:
@@ -109,6 +124,13 @@ def run_rtl_cosim(
         )
         sources.append(dump)
         build_args = ["-s", "cosim_dump"]
+    clock = "cocotb" if cfg.legacy else "verilog"
+    if clock == "verilog":  # the clock toggles inside Icarus: no VPI write per edge
+        clk_v = out / "sim_build" / "cosim_clock.v"
+        clk_v.parent.mkdir(parents=True, exist_ok=True)
+        clk_v.write_text(format_clock_module(d.top, round(1e12 / chip.controller.clock_hz)))
+        sources.append(clk_v)
+        build_args += ["-s", "cosim_clock"]
     result_path = out / "result.json"
     result_path.unlink(missing_ok=True)
     conf = {
@@ -116,6 +138,7 @@ def run_rtl_cosim(
         "overrides": overrides,
         "cosim": {**asdict(cfg), "out": str(out)},
         "result": str(result_path),
+        "clock": clock,
     }
     conf_path = out / "cosim_config.json"
     conf_path.write_text(json.dumps(conf, indent=1))
@@ -152,7 +175,13 @@ def run_rtl_cosim(
                 test_dir=data_dir("sim"),
                 build_dir=out / "sim_build",
                 results_xml=str(out / "sim_build" / "results.xml"),
-                extra_env={"EQP_COSIM_CONFIG": str(conf_path), "PYTHONPATH": pypath},
+                extra_env={
+                    "EQP_COSIM_CONFIG": str(conf_path),
+                    "PYTHONPATH": pypath,
+                    # pytest's assertion rewriting only for the test module, not for every module
+                    # the loop imports (numpy, scipy, codegen: seconds of start-up per run)
+                    **({} if cfg.legacy else {"COCOTB_REWRITE_ASSERTION_FILES": f"{TEST_MODULE}.py"}),
+                },
                 timescale=("1ps", "1ps"),
                 log_file=log,
             )
