@@ -92,7 +92,7 @@ def _result_files() -> list[str]:
 
 
 def test_every_result_file_has_a_recipe() -> None:
-    covered = {f for r in RECIPES for f in (r.csv, r.png)} | set(BENCH_RESULTS)
+    covered = {f for r in RECIPES for f in (r.csv, r.png)} | set(BENCH_RESULTS) | {BENCH_COSIM}
     files = _result_files()
     assert KIRAZ_SWEEP.csv in files
     missing = [f for f in files if f not in covered]
@@ -350,3 +350,27 @@ def test_bench_depth_results_reproduce() -> None:
     # layered vs dense solver on the same samples: both to the residual tolerance (recorded 3.5e-12 V)
     assert r.dense_max_dv_V <= max(100 * old["dense_max_dv_V"], 1e-9)
     assert r.cd_residual_A <= 1e-12  # coordinate descent run to the same tolerance
+
+
+BENCH_COSIM = "bench/results/cosim.json"
+
+
+@pytest.mark.ngspice
+@pytest.mark.icarus
+def test_bench_cosim_results_reproduce(tmp_path: Path) -> None:
+    """The recorded co-simulation runs (new paths, behavioral devices) give the same verdict and the
+    same final cosim loss (V²) again: the loop is deterministic, timings are not compared."""
+    from bench.bench_cosim import run_one
+
+    doc = json.loads((ROOT / BENCH_COSIM).read_text(encoding="utf-8"))
+    assert doc["machine_before"]["cores"] and doc["rows"]
+    old = next(r for r in doc["rows"] if r["paths"] == "new" and r["device"] == "behavioral")
+    new = run_one(old["example"], old["device"], old["phases"], old["steps"], tmp_path, legacy=False)
+    assert (new["steps"], new["passed"], new["divergence"]) == (
+        old["steps"],
+        old["passed"],
+        old["divergence"],
+    )
+    assert math.isclose(new["final_loss_cosim"], old["final_loss_cosim"], rel_tol=REL_TOL, abs_tol=ABS_TOL_V2)
+    # every recorded pair had the same verdict and final loss on the legacy and the new paths
+    assert all(r["same_verdict"] and r["same_final_loss"] for r in doc["ratios"])
