@@ -414,7 +414,13 @@ class Dataset(_Model):
     """Built-in datasets that need no download."""
 
     name: Literal["kiraz_case1", "xor", "iris", "digits"] = Field(description="dataset")
-    test_fraction: Number = Field(0.25, description="held-out fraction (deterministic split)", ge=0, lt=1)
+    test_fraction: Number = Field(
+        0.25,
+        description="held-out fraction (deterministic split): 0 (test on the training set) or 0.05 … 0.95, so "
+        "both sides of the stratified split hold every class",
+        ge=0,
+        le=0.95,
+    )
     input_scale: Volts = Field(
         1.0, description="input voltage for a feature value of 1 (V, 0 … 1 kV)", gt=0, le=1e3
     )
@@ -424,6 +430,15 @@ class Dataset(_Model):
     target_low: Volts = Field(
         0.0, description="target output for other classes / logic 0 (V, |V| ≤ 1 kV)", ge=-1e3, le=1e3
     )
+
+    @model_validator(mode="after")
+    def _split(self) -> Dataset:
+        if 0 < self.test_fraction < 0.05:
+            raise PhysicsError(
+                "test_fraction",
+                f"must be 0 or 0.05 … 0.95 (a smaller held-out set misses classes), got {self.test_fraction:g}",
+            )
+        return self
 
 
 class Training(_Model):
