@@ -115,8 +115,10 @@ def _scan(text: str, file: str) -> None:
             ) from None
         except yaml.reader.ReaderError as exc:
             line = text.count("\n", 0, exc.position) + 1
+            char = exc.character
+            shown = f"{chr(char)!r} (U+{char:04X})" if isinstance(char, int) else repr(char)
             raise SpecError(
-                file, [SpecProblem(_path(stack), line, f"malformed YAML: {exc.reason} {exc.character!r}")]
+                file, [SpecProblem(_path(stack), line, f"malformed YAML: {exc.reason}: {shown}")]
             ) from None
         if isinstance(event, yaml.ScalarEvent):
             if at_key():
@@ -132,6 +134,8 @@ def _scan(text: str, file: str) -> None:
                     "(write large values as floats, e.g. 1e30)",
                 )
             total += 1
+            if total > MAX_NODES:
+                fail(event, f"more than {MAX_NODES} YAML nodes; a chip.yaml has a few hundred")
             if event.anchor is not None:
                 sizes[event.anchor] = 1
             finish(1)
