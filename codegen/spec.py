@@ -654,6 +654,8 @@ class Spec(_Model):
 
     @model_validator(mode="after")
     def _cross(self) -> Spec:
+        self._plausible()
+        self._cost()
         width = self.controller.pulse_width_cycles / self.controller.clock_hz
         if abs(width - self.device.pulse_width) > 1e-3 * self.device.pulse_width:
             raise PhysicsError(
@@ -661,8 +663,6 @@ class Spec(_Model):
                 f"{self.controller.pulse_width_cycles} cycles at {self.controller.clock_hz:g} Hz last {width:g} s, "
                 f"but device.pulse_width is {self.device.pulse_width:g} s; make them agree (to 0.1 %)",
             )
-        self._plausible()
-        self._cost()
         n_in, n_out = self.network.layers[0], self.network.layers[-1]
         ds = self.training.dataset.name
         need = {"kiraz_case1": (2, 1), "xor": (2, 1), "iris": (4, 3), "digits": (64, 10)}[ds]
