@@ -7,7 +7,9 @@ integer digits, plain keys) and :mod:`codegen.spec` (cost of the network, numeri
 
 from __future__ import annotations
 
+import contextlib
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -148,6 +150,22 @@ HOSTILE: list[tuple[str, bytes, str, str, str | None]] = [
 ]
 
 
+@contextlib.contextmanager
+def _deadline(seconds: float):
+    """Fail (instead of hanging) if the block runs longer than ``seconds`` (SIGALRM, main thread)."""
+
+    def alarm(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s")
+
+    old = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
 def _where(data: bytes, line_text: str | None) -> str:
     if line_text is None:
         return "chip.yaml"
@@ -163,7 +181,7 @@ def test_hostile_file_is_refused_fast_with_file_line_and_path(tmp_path, data, pa
     spec = tmp_path / "chip.yaml"
     spec.write_bytes(data)
     t0 = time.perf_counter()
-    with pytest.raises(SpecError) as exc:
+    with _deadline(10), pytest.raises(SpecError) as exc:
         load_spec(spec)
     elapsed = time.perf_counter() - t0
     message = str(exc.value).replace(str(tmp_path) + "/", "")
