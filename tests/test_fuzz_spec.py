@@ -2,7 +2,7 @@
 
 Each case takes an example, replaces 1-3 random values with junk (``1e-308``, ``nan``, ``inf``,
 ``2**70``, ``-1``, ``0``, ``[]``, ``{}``, ``"x"``, a huge string, a bare SPICE ``"1M"`` …), deletes
-keys or adds unknown ones, then runs load → elaborate → render every backend in memory → golden
+keys or adds unknown ones (half of them with ``simulation.allow_extreme: true``), then runs load → elaborate → render every backend in memory → golden
 model → one EP training step → inference.  The only allowed outcomes are success and a
 :class:`~codegen.errors.CodegenError` (exit 2 in the CLI); anything else is a traceback.  A few
 cases go through the CLI too: exit 0 or 2, no traceback, nothing written on exit 2.
@@ -127,6 +127,11 @@ def mutated_spec(draw, examples: list[str]) -> tuple[str, list[str], str]:
             value = copy.deepcopy(draw(st.one_of(st.sampled_from(JUNK), st.floats(), st.integers())))
             parent[path[-1]] = value
             done.append(f"{'.'.join(map(str, path))} = {str(value)[:30]}")
+    if draw(st.booleans()) and isinstance(data, dict):
+        # half the cases waive the plausibility ranges: the hard numeric bounds alone must hold
+        sim = data.get("simulation")
+        data["simulation"] = {**(sim if isinstance(sim, dict) else {}), "allow_extreme": True}
+        done.append("simulation.allow_extreme = True")
     return name, done, yaml.safe_dump(data, sort_keys=False)
 
 
