@@ -233,6 +233,15 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
+#: pydantic's bound errors, said with the limit in short notation ("must be ≥ 1e-15", not 0.000000000000001)
+_BOUNDS = {
+    "greater_than": (">", "gt"),
+    "greater_than_equal": ("≥", "ge"),
+    "less_than": ("<", "lt"),
+    "less_than_equal": ("≤", "le"),
+}
+
+
 def _describe(err: Any) -> tuple[tuple, str]:
     loc = tuple(err["loc"])
     kind = err["type"]
@@ -256,6 +265,10 @@ def _describe(err: Any) -> tuple[tuple, str]:
         return loc, f"got {_short(err.get('input'))}; allowed: {err['ctx']['expected']}"
     if kind.startswith("value_error"):
         msg = msg.removeprefix("Value error, ")
+    if kind in _BOUNDS:
+        op, key = _BOUNDS[kind]
+        limit = err["ctx"][key]
+        msg = f"must be {op} {limit:g}" if isinstance(limit, float) else f"must be {op} {limit}"
     parent = _model_at(loc[:-1]) if loc else None
     field = None
     if parent is not None:

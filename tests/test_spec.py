@@ -80,7 +80,7 @@ BAD = [
         "must be > 0 s",
         "pulse_width: -1us",
     ),
-    ("beta_zero", _edit("beta: 1e-6", "beta: 0"), "nudge.beta", "greater than 0", "nudge:"),
+    ("beta_zero", _edit("beta: 1e-6", "beta: 0"), "nudge.beta", "must be ≥ 1e-15 (got 0.0)", "nudge:"),
     (
         "layer_zero",
         _edit("layers: [2, 4, 1]", "layers: [2, 0, 1]"),
@@ -112,7 +112,7 @@ BAD = [
     (
         "malformed_yaml",
         _edit("layers: [2, 4, 1]", "layers: [2, 4, 1"),
-        "<top>",
+        "network.layers.3",  # the path the parser had reached (the 4th item is where it broke)
         "malformed YAML",
         "input_doubling:",
     ),
@@ -215,42 +215,42 @@ EXTREME = [
         "diode_n_1e-300",
         _edit("v_high: 0.5 V}", "v_high: 0.5 V, diode: {n: 1e-300}}"),
         "neuron.diode.n",
-        "greater than or equal to 0.1",
+        "must be ≥ 0.1",
         "neuron:",
     ),
     (
         "exponent_1e308",
         _edit("  g_min: 1u\n", "  g_min: 1u\n  exponent: 1e308\n"),
         "device.exponent",
-        "less than or equal to 100",
+        "must be ≤ 100",
         "exponent: 1e308",
     ),
     (
         "seed_negative",
         _edit("seed: 0", "seed: -1"),
         "training.seed",
-        "greater than or equal to 0",
+        "must be ≥ 0",
         "seed: -1",
     ),
     (
         "seed_2_70",
         _edit("seed: 0", f"seed: {2**70}"),
         "training.seed",
-        "less than or equal to 4294967295",
+        "must be ≤ 4294967295",
         "seed: 1180",
     ),
     (
         "absolute_zero",
         _edit("v_high: 0.5 V}", "v_high: 0.5 V, diode: {temperature: -273.15}}"),
         "neuron.diode.temperature",
-        "greater than or equal to -200",
+        "must be ≥ -200",
         "neuron:",
     ),
     (
         "gain_1e-308",
         _edit("gain: 4}", "gain: 1e-308}"),
         "amplifier.gain",
-        "greater than or equal to 0.001",
+        "must be ≥ 0.001",
         "amplifier:",
     ),
     ("gain_nan", _edit("gain: 4}", "gain: .nan}"), "amplifier.gain", "finite", "amplifier:"),
@@ -259,7 +259,7 @@ EXTREME = [
         "epochs_2_70",
         _edit("epochs: 300", f"epochs: {2**70}"),
         "training.epochs",
-        "less than or equal to 1000000",
+        "must be ≤ 1000000",
         "epochs: 1180",
     ),
     ("list_for_number", _edit("gain: 4}", "gain: []}"), "amplifier.gain", "expected a number", "amplifier:"),
@@ -298,7 +298,7 @@ EXTREME = [
         "g_max_1meg",
         _edit("g_max: 100u", "g_max: 1meg"),
         "device.g_max",
-        "less than or equal to 1000",
+        "must be ≤ 1000",
         "g_max: 1meg",
     ),
     (
@@ -327,7 +327,7 @@ EXTREME = [
         "max_cells_0",
         BASE + "simulation: {max_cells: 0}\n",
         "simulation.max_cells",
-        "greater than or equal to 1",
+        "must be ≥ 1",
         "simulation:",
     ),
 ]
@@ -354,7 +354,7 @@ def test_allow_extreme_admits_plausibility_but_not_hard_bounds():
     spec = load_spec_text(absurd + "simulation: {allow_extreme: true}\n")
     assert spec.device.g_max == 10.0
     elaborate(spec)
-    with pytest.raises(SpecError, match="less than or equal to 1000"):
+    with pytest.raises(SpecError, match="must be ≤ 1000"):
         load_spec_text(_edit("g_max: 100u", "g_max: 1e4") + "simulation: {allow_extreme: true}\n")
 
 
