@@ -159,15 +159,17 @@ def run_path(text: str) -> str:
     return "ok"
 
 
-def _check(case: tuple[str, list[str], str]) -> None:
+def _check(case: tuple[str, list[str], str]) -> str:
+    """Run one case; fail on anything but ok/refused or on a case over CASE_LIMIT_S.  Returns the outcome."""
     name, done, text = case
     t0 = time.perf_counter()
     try:
-        run_path(text)
+        outcome = run_path(text)
     except Exception as exc:  # noqa: BLE001 - the property: nothing but CodegenError
         raise AssertionError(f"{name} with {done}: {type(exc).__name__}: {exc}") from exc
     elapsed = time.perf_counter() - t0
     assert elapsed < CASE_LIMIT_S, f"{name} with {done} took {elapsed:.1f} s"
+    return outcome
 
 
 _COMMON = {
@@ -208,3 +210,32 @@ def test_mutated_examples_cli_exit_0_or_2(tmp_path_factory, case):
     if proc.returncode == 2:
         assert proc.stderr.startswith("error:"), proc.stderr
         assert not (tmp / "out").exists(), "nothing may be written on exit 2"
+
+
+SWEEP_JUNK: list[Any] = [1e-308, 1e308, -1e308, float("nan"), 2**70, -1, 0, [], "1M"]
+
+
+@pytest.mark.parametrize("allow_extreme", [False, True])
+def test_every_value_replaced_by_junk_never_crashes(allow_extreme):
+    """Deterministic companion of the random fuzz: every key of xor.yaml, in turn, replaced by each
+    junk value or deleted, with and without simulation.allow_extreme (the hard bounds alone)."""
+    base = copy.deepcopy(BASES["xor.yaml"])
+    if allow_extreme:
+        base["simulation"] = {"allow_extreme": True}
+    outcomes = {"ok": 0, "refused": 0}
+    for path in _paths(base):
+        for junk in [*SWEEP_JUNK, "<delete>"]:
+            data = copy.deepcopy(base)
+            parent = data
+            for k in path[:-1]:
+                parent = parent[k]
+            if junk == "<delete>":
+                if not isinstance(parent, dict):
+                    continue
+                del parent[path[-1]]
+            else:
+                parent[path[-1]] = copy.deepcopy(junk)
+            outcomes[
+                _check(("xor.yaml", [f"{'.'.join(map(str, path))} = {junk!r}"], yaml.safe_dump(data)))
+            ] += 1
+    assert outcomes["refused"] > outcomes["ok"] > 0, outcomes
