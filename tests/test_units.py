@@ -53,7 +53,9 @@ def test_format_and_spice_float():
     assert float(spice_float(0.1 + 0.2)) == 0.1 + 0.2  # exact round trip, no SPICE 'M' suffix
 
 
-@pytest.mark.parametrize(("text", "unit"), [("1M", "S"), ("1M", ""), ("2.5M", "V"), ("1MS", "S"), ("1 Ms", "s")])
+@pytest.mark.parametrize(
+    ("text", "unit"), [("1M", "S"), ("1M", ""), ("2.5M", "V"), ("1MS", "S"), ("1 Ms", "s")]
+)
 def test_bare_M_is_refused_with_the_three_spellings(text, unit):
     """SPICE reads M as milli, SI as mega: a bare M is refused, naming 1m, 1meg and 1e6."""
     num = text.rstrip("MSs ").strip()
