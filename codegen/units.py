@@ -1,7 +1,12 @@
-"""SI-prefixed numbers: ``"1u"``, ``"10k"``, ``"2.5 mV"``, ``"1e-6"`` and plain floats alike.
+"""SI-prefixed numbers: ``"1u"``, ``"10k"``, ``"2.5 mV"``, ``"1meg"``, ``"1e-6"`` and plain floats alike.
 
 Written by hand because no well-kept library parses SPICE-style suffixes *and* checks the unit
 against the field it is given to (``"2 A"`` for a voltage is an error, not 2 V).
+
+The SPICE suffix trap: SPICE reads ``M`` as *milli* and ``MEG`` as mega, SI reads ``M`` as mega.
+A chip.yaml is read by both kinds of user, so a bare ``M`` (``"1M"``, ``"1MS"``) is refused with a
+message that offers ``1m``, ``1meg`` and ``1e6``; ``meg`` (any case) is mega.  The one spelling
+kept is ``MHz``, which no SPICE parameter here uses and nobody reads as millihertz.
 """
 
 from __future__ import annotations
@@ -9,9 +14,10 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["SI_PREFIXES", "parse_si", "format_si", "spice_float"]
+__all__ = ["SI_PREFIXES", "PREFIX_PATTERN", "parse_si", "format_si", "spice_float"]
 
-#: SI prefixes accepted after a number (``u`` and ``µ`` are micro; ``M`` is mega, ``m`` milli).
+#: SI prefixes accepted after a number (``u`` and ``µ`` are micro, ``m`` milli, ``meg`` mega in any
+#: case as in SPICE; ``M`` only in ``MHz``, see the module docstring).
 SI_PREFIXES: dict[str, float] = {
     "f": 1e-15,
     "p": 1e-12,
@@ -21,12 +27,17 @@ SI_PREFIXES: dict[str, float] = {
     "m": 1e-3,
     "": 1.0,
     "k": 1e3,
-    "M": 1e6,
+    "meg": 1e6,
     "G": 1e9,
 }
 
+#: the prefix alternatives of :data:`_NUM`, ``meg`` first so ``1megS`` is not read as milli
+PREFIX_PATTERN = r"(?:[mM][eE][gG]|[fpnuµmkMG])?"
+
 _NUM = re.compile(
-    r"^\s*(?P<num>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<prefix>[fpnuµmkMG]?)(?P<unit>[A-Za-zΩ]*)\s*$"
+    r"^\s*(?P<num>[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*(?P<prefix>"
+    + PREFIX_PATTERN
+    + r")(?P<unit>[A-Za-zΩ]*)\s*$"
 )
 
 
@@ -40,9 +51,13 @@ def parse_si(value: object, unit: str = "") -> float:
     if isinstance(value, bool):
         raise ValueError("expected a number, got a boolean")
     if isinstance(value, int | float):
-        if not math.isfinite(float(value)):
+        try:
+            number = float(value)
+        except OverflowError:
+            raise ValueError(f"{_short(value)} is too large for a float (limit ~1.8e308)") from None
+        if not math.isfinite(number):
             raise ValueError("expected a finite number")
-        return float(value)
+        return number
     if not isinstance(value, str):
         raise ValueError(f"expected a number or an SI string like '1u' or '10k', got {type(value).__name__}")
     m = _NUM.match(value)
@@ -52,6 +67,16 @@ def parse_si(value: object, unit: str = "") -> float:
             + (f" or '1u{unit}'" if unit else "")
         )
     prefix, suffix = m.group("prefix"), m.group("unit")
+    if prefix == "M" and not (suffix == "Hz" == unit):
+        num = m.group("num")
+        raise ValueError(
+            f"{value!r} is ambiguous: SPICE reads 'M' as milli (1e-3), SI as mega (1e6); "
+            f"write '{num}m' for milli, or '{num}meg' or '{num}e6' for mega"
+        )
+    if prefix.lower() == "meg":
+        prefix = "meg"
+    elif prefix == "M":
+        prefix = "meg"  # MHz
     # "1m" alone is milli; "1mS" is milli-siemens; but "1s" for a time field means 1 second, and
     # "1meg" is not SPICE-ambiguous here because we reject unknown suffixes.
     if suffix and suffix != unit:
@@ -63,6 +88,11 @@ def parse_si(value: object, unit: str = "") -> float:
     if not math.isfinite(number):
         raise ValueError("expected a finite number")
     return number
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:20]}…({len(text)} characters)"
 
 
 def format_si(value: float, unit: str = "", digits: int = 4) -> str:
