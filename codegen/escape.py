@@ -258,6 +258,7 @@ FILTERS = {
     "spectre_comment": spectre_comment,
     "verilog_comment": verilog_comment,
     "python_comment": python_comment,
+    "make_comment": python_comment,  # a Makefile comment: `#` to the end of the line, like Python's
     "python_str": python_str,
     "python_doc": python_doc,
     "markdown_code": markdown_code,

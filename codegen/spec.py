@@ -621,9 +621,12 @@ def _dataset_errors(v: object, handler: ValidatorFunctionWrapHandler) -> object:
     except ValidationError as exc:
         model = FileDataset if _dataset_kind(v) == "file" else BuiltinDataset
         details: list[InitErrorDetails] = []
+        tag = _dataset_kind(v)
         for err in exc.errors():
+            # every error of the tagged union starts with the member's tag ("name"/"file"); a
+            # model-level error (a cross-field check) has the tag alone
             loc = tuple(err["loc"])
-            loc = loc[1:] if loc and loc[0] in ("name", "file") and len(loc) > 1 else loc
+            loc = loc[1:] if loc and loc[0] == tag else loc
             if err["type"] == "extra_forbidden":
                 allowed = ", ".join(f.alias or n for n, f in model.model_fields.items())
                 key = str(loc[-1])

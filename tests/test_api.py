@@ -107,7 +107,7 @@ def test_load_from_dict_equals_load_from_file():
         ),
         (
             lambda d: d["device"].pop("g_min"),
-            "<dict>: device.g_min: required key is missing (lower conductance bound (S))",
+            "<dict>: device.g_min: required key is missing (lower conductance bound (S, ",
         ),
         (lambda d: d["neuron"].update(kind="sigmoid"), "<dict>: neuron.kind: got 'sigmoid'; allowed: "),
         (lambda d: d["device"].update(g_min="1 V"), "<dict>: device.g_min: "),

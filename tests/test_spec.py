@@ -213,7 +213,7 @@ def test_spec_is_frozen():
 EXTREME = [
     (
         "diode_n_1e-300",
-        _edit("v_high: 0.5 V}", "v_high: 0.5 V, diode: {n: 1e-300}}"),
+        _edit("diode: {is: 1n}}", "diode: {is: 1n, n: 1e-300}}"),
         "neuron.diode.n",
         "must be ≥ 0.1",
         "neuron:",
@@ -241,7 +241,7 @@ EXTREME = [
     ),
     (
         "absolute_zero",
-        _edit("v_high: 0.5 V}", "v_high: 0.5 V, diode: {temperature: -273.15}}"),
+        _edit("diode: {is: 1n}}", "diode: {is: 1n, temperature: -273.15}}"),
         "neuron.diode.temperature",
         "must be ≥ -200",
         "neuron:",
