@@ -28,7 +28,7 @@ def _digits_small(input_scale: str = "0.02 V") -> str:
     return (
         DIGITS.replace("layers: [64, 64, 10]", "layers: [64, 32, 10]")
         .replace("input_scale: 0.1875 V", f"input_scale: {input_scale}")
-        .replace("name: digits", "name: digits_small")
+        .replace("name: digits\n", "name: digits_small\n", 1)
     )
 
 

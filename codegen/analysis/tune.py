@@ -109,6 +109,11 @@ class Knobs:
         return out
 
 
+def _round(v: float) -> float:
+    """``v`` to 6 significant digits (what the suggested spec shows; NaN stays NaN)."""
+    return float(f"{v:.6g}")
+
+
 def _set(d: dict[str, Any], dotted: str, value: object) -> None:
     keys = dotted.split(".")
     for k in keys[:-1]:
@@ -266,7 +271,7 @@ def tune(
             break  # a feasible candidate with fewer changed knobs exists: it ranks first
         for f in factors:
             order += 1
-            k = Knobs(base.input_scale_V * f, lo, hi, i_s, gl, gh)
+            k = Knobs(_round(base.input_scale_V * f), _round(lo), _round(hi), i_s, _round(gl), _round(gh))
             ch = k.changes(base)
             try:
                 cand_spec = apply_knobs(spec, ch) if ch else spec

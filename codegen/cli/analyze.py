@@ -125,16 +125,18 @@ def print_report(console, op: OperatingPoint, title: str) -> None:
     console.print(
         f"read margin: {rd.margin_V:+.3f} V (largest |ΔV| across a weight {rd.max_abs_dv_V:.3f} V; "
         f"worst cell {rd.crossbar}[{rd.row},{rd.col}] ({rd.src_node} → {rd.dst_node}) at "
-        f"{rd.dv_V:+.3f} V, {rd.phase}, sample {rd.sample}; thresholds {rd.v_set_V:+g} / {rd.v_reset_V:+g} V)"
+        f"{rd.dv_V:+.3f} V, {rd.phase}, sample {rd.sample}; thresholds {rd.v_set_V:+g} / {rd.v_reset_V:+g} V)",
+        soft_wrap=True,
     )
     console.print(
         f"power per sample (free phase): {1e3 * pw.dissipated_mean_W:.4g} mW dissipated on average "
         f"(max {1e3 * pw.dissipated_max_W:.4g} mW; resistors {1e3 * pw.resistors_mean_W:.4g} mW, diodes "
         f"{1e3 * pw.diodes_mean_W:.4g} mW), delivered by the sources {1e3 * pw.sources_mean_W:.4g} mW and "
-        f"the amplifiers {1e3 * pw.amplifiers_mean_W:.4g} mW"
+        f"the amplifiers {1e3 * pw.amplifiers_mean_W:.4g} mW",
+        soft_wrap=True,
     )
     for line in op.verdict:
-        console.print(f"  • {line}", highlight=False)
+        console.print(f"  • {line}", highlight=False, soft_wrap=True)
     console.print("[green]verdict: OK[/]" if op.ok else "[red]verdict: needs attention[/]")
 
 
