@@ -94,19 +94,24 @@ class Knobs:
         )
 
     def changes(self, base: Knobs) -> dict[str, float]:
-        """Dotted chip.yaml path → new value, for every knob that differs from ``base``."""
+        """Dotted chip.yaml path → new value, for every knob that differs from ``base`` (by more
+        than the 6 significant digits the suggestion is written with)."""
         out: dict[str, float] = {}
-        if not np.isclose(self.input_scale_V, base.input_scale_V, rtol=1e-12, atol=0):
+        if not _same(self.input_scale_V, base.input_scale_V):
             out["training.dataset.input_scale"] = self.input_scale_V
-        if (self.v_low_V, self.v_high_V) != (base.v_low_V, base.v_high_V):
+        if not (_same(self.v_low_V, base.v_low_V) and _same(self.v_high_V, base.v_high_V)):
             out["neuron.v_low"], out["neuron.v_high"] = self.v_low_V, self.v_high_V
-        if self.diode_is_A != base.diode_is_A:
+        if not _same(self.diode_is_A, base.diode_is_A):
             out["neuron.diode.is"] = self.diode_is_A
-        if (self.init_low_S, self.init_high_S) != (base.init_low_S, base.init_high_S) and np.isfinite(
-            self.init_low_S
+        if np.isfinite(self.init_low_S) and not (
+            _same(self.init_low_S, base.init_low_S) and _same(self.init_high_S, base.init_high_S)
         ):
             out["device.init.low"], out["device.init.high"] = self.init_low_S, self.init_high_S
         return out
+
+
+def _same(a: float, b: float) -> bool:
+    return bool(np.isclose(a, b, rtol=1e-6, atol=0.0)) or (np.isnan(a) and np.isnan(b))
 
 
 def _round(v: float) -> float:
