@@ -276,7 +276,15 @@ def tune(
             break  # a feasible candidate with fewer changed knobs exists: it ranks first
         for f in factors:
             order += 1
-            k = Knobs(_round(base.input_scale_V * f), _round(lo), _round(hi), i_s, _round(gl), _round(gh))
+            g_lo, g_hi = spec.device.g_min, spec.device.g_max  # rounding must not leave the bounds
+            k = Knobs(
+                _round(base.input_scale_V * f),
+                _round(lo),
+                _round(hi),
+                i_s,
+                min(max(_round(gl), g_lo), g_hi),
+                min(max(_round(gh), g_lo), g_hi),
+            )
             ch = k.changes(base)
             try:
                 cand_spec = apply_knobs(spec, ch) if ch else spec
