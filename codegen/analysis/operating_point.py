@@ -16,7 +16,9 @@ Definitions (docs/design_rules.md has the derivations and numbers):
   linear load they are there): *linear* ``r < KNEE_RATIO`` (0.1: the diodes change the node's
   response by less than ~10 %), *knee* ``KNEE_RATIO ≤ r < SATURATION_RATIO`` (10), *saturated*
   ``r ≥ SATURATION_RATIO`` (the node is pinned to the clamp and passes almost no signal).
-  "Nonlinear" = knee or saturated.
+  "Nonlinear" = knee or saturated.  The rest load ``g_d(V_mid) / G_node`` must itself stay below
+  ``KNEE_RATIO``, or the diodes are a large linear load that attenuates every signal (status
+  *loaded*).
 * **Knee voltages**: where ``r`` reaches ``KNEE_RATIO`` below and above ``V_mid`` (per node, by
   bisection).  For a small IS the upper one is ``v_high + n·Vt·ln(KNEE_RATIO·G_node·n·Vt/IS)``:
   ~0.4 V beyond the clamp source for IS = 1 pA at mS node conductances, ~0.2 V for IS = 1 nA;
@@ -103,10 +105,11 @@ class LayerPoint:
     neurons_reaching_knee: float
     cancellation: float  # mean over points, all columns driving the layer (1)
     input_cancellation: float | None  # mean over points, the input crossbar alone (1)
-    status: str  # ok / linear / saturated / unjudged
+    status: str  # ok / linear / saturated / loaded / unjudged
     suggest_input_scale_V: float | None = None
     suggest_clamp_V: float | None = None  # ± half-width of the clamp sources around their middle
     suggest_diode_is_A: float | None = None
+    rest_load: float | None = None  # median g_d(V_mid) / G_node: the diodes' load at rest (1)
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -267,13 +270,20 @@ def _layer_point(
     d = nrn.diode
     nvt = d.n * d.vt_V
     mid = 0.5 * (nrn.v_low_V + nrn.v_high_V)
-    r = (_gd(model, nrn, v) - _gd(model, nrn, np.full(1, mid))) / g_node[None, :]
+    g_rest = _gd(model, nrn, np.full(1, mid))
+    rest = float(np.median(g_rest / g_node))
+    r = (_gd(model, nrn, v) - g_rest) / g_node[None, :]
     nonlin = r >= KNEE_RATIO
     sat = r >= SATURATION_RATIO
     knee_lo, knee_hi = _knees(model, nrn, g_node)
     offset = knee_hi - nrn.v_high_V  # (nodes,) V
     frac_nl, frac_sat = float(nonlin.mean()), float(sat.mean())
-    status = "linear" if frac_nl < LINEAR_BELOW else ("saturated" if frac_sat > SATURATED_ABOVE else "ok")
+    if rest >= KNEE_RATIO:
+        status = "loaded"
+    elif frac_nl < LINEAR_BELOW:
+        status = "linear"
+    else:
+        status = "saturated" if frac_sat > SATURATED_ABOVE else "ok"
     lp = LayerPoint(
         **base,
         judged=True,
@@ -284,6 +294,7 @@ def _layer_point(
         frac_saturated=frac_sat,
         neurons_reaching_knee=float(nonlin.any(axis=0).mean()),
         status=status,
+        rest_load=rest,
     )
     if status == "linear":
         _suggest(chip, lp, nrn, v, offset, g_node, nvt)
@@ -541,6 +552,12 @@ def verdict(chip: Chip, op: OperatingPoint) -> list[str]:
                 f"{where} is linear: {_pct(la.frac_nonlinear)} of its operating points reach a knee "
                 f"(|V| ≤ {la.abs_v_max_V:.3g} V, 90 % within {la.abs_v_p90_V:.3g} V; knees at "
                 f"{la.knee_low_V:.3g} / {la.knee_high_V:.3g} V){canc}; {fix}"
+            )
+        elif la.status == "loaded":
+            lines.append(
+                f"{where} is loaded by its clamp diodes: at rest they conduct {la.rest_load:.2g}× the "
+                "node's crossbar conductance and attenuate every signal; lower neuron.diode.is or "
+                "widen the clamp levels"
             )
         elif la.status == "saturated":
             lines.append(

@@ -19,7 +19,7 @@ Method: a grid search with the golden model.
    groups with more changes are not tried.
 2. A candidate is *feasible* when every neuron layer has at least
    :data:`~codegen.analysis.operating_point.TARGET_NONLINEAR` of its operating points past a knee,
-   none is saturated, and the read margin is at least ``min_margin_V``.  The scale loop of a
+   none is saturated or loaded by its diodes at rest, and the read margin is at least ``min_margin_V``.  The scale loop of a
    combination stops at the first scale whose margin is below that (reads only grow with the
    inputs), once every layer is half nonlinear, or at saturation.
 3. Feasible candidates are ranked by the number of knob groups they change (fewest first), then
@@ -46,7 +46,7 @@ from pydantic import ValidationError
 from ..elab import elaborate
 from ..errors import CodegenError
 from ..spec import Spec
-from .operating_point import SATURATED_ABOVE, TARGET_NONLINEAR, OperatingPoint, analyze, dataset_arrays
+from .operating_point import TARGET_NONLINEAR, OperatingPoint, analyze, dataset_arrays
 
 __all__ = [
     "Knobs",
@@ -218,8 +218,8 @@ def _min_nonlinear(op: OperatingPoint) -> tuple[float, bool]:
     if not judged:
         return 1.0, True
     frac = min(la.frac_nonlinear for la in judged)
-    sat = any(la.frac_saturated > SATURATED_ABOVE for la in judged)
-    return frac, not sat
+    bad = any(la.status in ("saturated", "loaded") for la in judged)
+    return frac, not bad
 
 
 def _combos(spec: Spec, base: Knobs) -> list[tuple[int, tuple[float, float], float, tuple[float, float]]]:
