@@ -170,6 +170,7 @@ class Candidate:
     min_nonlinear: float  # nonlinear fraction of the least nonlinear judged layer (1)
     margin_V: float  # read margin on the search samples, free phase (V)
     feasible: bool
+    sound: bool  # no layer saturated or loaded by its diodes at rest
     order: int  # position in the grid
 
     def rank(self) -> tuple[float, ...]:
@@ -294,7 +295,7 @@ def tune(
             tried += 1
             frac, unsat = _min_nonlinear(op)
             feasible = frac >= TARGET_NONLINEAR and unsat and op.read.margin_V >= min_margin_V
-            cands.append(Candidate(k, ch, groups, frac, op.read.margin_V, feasible, order))
+            cands.append(Candidate(k, ch, groups, frac, op.read.margin_V, feasible, unsat, order))
             if feasible:
                 group_done = groups
             if op.read.margin_V < min_margin_V or frac >= 0.5 or not unsat:
@@ -317,7 +318,7 @@ def tune(
             f"candidate {c.changes} reached {100 * frac:.0f} % nonlinear and a read margin of "
             f"{after.read.margin_V:.3g} V on the whole dataset; not kept"
         )
-    safe = [c for c in cands if c.margin_V >= min_margin_V]
+    safe = [c for c in cands if c.margin_V >= min_margin_V and c.sound]
     if safe:
         result.best_effort = max(safe, key=lambda c: (c.min_nonlinear, c.margin_V, -c.order))
     return result
