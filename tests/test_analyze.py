@@ -85,7 +85,8 @@ def test_kendall_size_digits_recipe_is_flagged_linear():
     assert line.startswith(
         "layer 1 (hidden, 100 neurons) is linear: 0 % of its operating points reach a knee"
     )
-    assert "raise input_scale to ≥" in line and "lower the clamps to ±" in line
+    assert "raise input_scale to ≥" in line and "no clamp or diode setting reaches the nodes" in line
+    assert hidden.unreachable and hidden.suggest_diode_is_A is None
     # the input scale that would reach the knees is far beyond what the reads allow
     assert hidden.suggest_input_scale_V > 10 * op.read.input_scale_limit_V
 

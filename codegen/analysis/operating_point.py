@@ -110,6 +110,7 @@ class LayerPoint:
     suggest_clamp_V: float | None = None  # ± half-width of the clamp sources around their middle
     suggest_diode_is_A: float | None = None
     rest_load: float | None = None  # median g_d(V_mid) / G_node: the diodes' load at rest (1)
+    unreachable: bool = False  # no clamp / diode setting puts a knee where the nodes are
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -341,11 +342,16 @@ def _suggest(chip, lp: LayerPoint, nrn, v: np.ndarray, offset: np.ndarray, g_nod
     off = float(np.median(offset))
     if reach - off > 0:
         lp.suggest_clamp_V = reach - off
-    elif nrn.kind == "diode_pair":
-        # knee at the lowest useful clamp (reach/2 each side of the knee offset): solve the offset
-        y = 0.5 * reach
+    elif nrn.kind == "diode_pair" and reach > nvt * np.log(4.0) * 1.01:
+        # with two exponential diodes the knee's distance from the middle depends only on the rest
+        # load ρ = g_d(mid)/G_node: d = n·Vt·ln(2(KNEE_RATIO + ρ)/ρ); the rest rule ρ < KNEE_RATIO
+        # keeps d > n·Vt·ln 4.  Pick ρ for d = reach, clamps at ±min(Y, reach/2), IS to match.
+        rho = 2 * KNEE_RATIO / (np.exp(reach / nvt) - 2.0)
+        y = min(y_now, 0.5 * reach)
         lp.suggest_clamp_V = y
-        lp.suggest_diode_is_A = float(KNEE_RATIO * np.median(g_node) * nvt * np.exp(-(reach - y) / nvt))
+        lp.suggest_diode_is_A = float(0.5 * rho * np.median(g_node) * nvt * np.exp(y / nvt))
+    else:
+        lp.unreachable = True
 
 
 def _cancellation(cols: list[np.ndarray], gs: list[np.ndarray]) -> np.ndarray:
@@ -510,6 +516,11 @@ def analyze_dataset(
     return analyze(chip, x, t, conductances, chunk)
 
 
+def _nvt(chip: Chip) -> float:
+    nrn = next(la.neuron for la in chip.layers if la.neuron is not None)
+    return nrn.diode.n * nrn.diode.vt_V
+
+
 def _pct(f: float) -> str:
     return f"{100 * f:.0f} %" if f == 0 or f >= 0.01 else f"{100 * f:.2f} %"
 
@@ -537,6 +548,13 @@ def verdict(chip: Chip, op: OperatingPoint) -> list[str]:
                     f"lower the clamps to ±{la.suggest_clamp_V:.3g} V and raise neuron.diode.is to "
                     f"≥ {la.suggest_diode_is_A:.2g} A (the knee sits {la.knee_offset_V:.2f} V beyond "
                     "the clamp source)"
+                )
+            if la.unreachable:
+                fixes.append(
+                    "no clamp or diode setting reaches the nodes: a knee within n·Vt·ln 4 "
+                    f"= {1e3 * _nvt(chip) * np.log(4.0):.0f} mV of the clamps' middle needs diodes that "
+                    "conduct at rest and load the node; reduce the cancellation of the ± pairs (a wider "
+                    "initial conductance spread, fewer inputs per node) or accept a linear layer"
                 )
             fix = (
                 " or ".join(fixes) + " (codegen tune searches this, within the read margin)"
