@@ -551,13 +551,15 @@ def verdict(chip: Chip, op: OperatingPoint) -> list[str]:
                 )
             if la.unreachable:
                 fixes.append(
-                    "no clamp or diode setting reaches the nodes: a knee within n·Vt·ln 4 "
+                    "at this input_scale no clamp or diode setting reaches the nodes: a knee within n·Vt·ln 4 "
                     f"= {1e3 * _nvt(chip) * np.log(4.0):.0f} mV of the clamps' middle needs diodes that "
                     "conduct at rest and load the node; reduce the cancellation of the ± pairs (a wider "
                     "initial conductance spread, fewer inputs per node) or accept a linear layer"
                 )
             fix = (
-                " or ".join(fixes) + " (codegen tune searches this, within the read margin)"
+                " or ".join(fixes)
+                + "; codegen tune searches input_scale, clamps, diode IS and initial range together, "
+                "within the read margin"
                 if fixes
                 else "run codegen tune"
             )
