@@ -174,6 +174,9 @@ def test_diodes_that_conduct_at_rest_load_the_layer():
     la = op.layers[0]
     assert la.status == "loaded" and la.rest_load > 1 and not op.ok
     assert "is loaded by its clamp diodes" in op.verdict[0]
+    from codegen.cli.analyze import layer_table
+
+    layer_table(op, "t")  # every status has a colour in the table
 
 
 @pytest.mark.parametrize("example", ["kiraz_case1", "xor", "iris", "digits"])

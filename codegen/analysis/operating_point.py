@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -240,7 +241,7 @@ def _layer_point(
     """Statistics of one layer from its node voltages ``v`` (N, nodes; V) and node conductances."""
     nrn = layer.neuron
     a = np.abs(v)
-    base = dict(
+    base: dict[str, Any] = dict(
         index=layer.index,
         role=layer.role,
         neurons=layer.size,
@@ -495,7 +496,7 @@ def _analyze(chip, model, G, x, target, chunk: int, phases: bool, power: bool) -
     )
     p = {k: np.concatenate(v) if v else np.full(1, np.nan) for k, v in pw.items()}
     diss = p["resistors"] + p["diodes"]
-    power = PowerSummary(
+    pwr = PowerSummary(
         dissipated_mean_W=float(diss.mean()),
         dissipated_max_W=float(diss.max()),
         resistors_mean_W=float(p["resistors"].mean()),
@@ -503,7 +504,7 @@ def _analyze(chip, model, G, x, target, chunk: int, phases: bool, power: bool) -
         sources_mean_W=float(-p["sources"].mean()),
         amplifiers_mean_W=float(-p["amplifiers"].mean()),
     )
-    op = OperatingPoint(chip.name, len(x), chip.training.input_scale_V, layers, read, power)
+    op = OperatingPoint(chip.name, len(x), chip.training.input_scale_V, layers, read, pwr)
     op.verdict = verdict(chip, op)
     return op
 

@@ -300,9 +300,9 @@ def tune(
                 group_done = groups
             if op.read.margin_V < min_margin_V or frac >= 0.5 or not unsat:
                 break  # larger inputs only read harder and clamp more
-    feasible = sorted((c for c in cands if c.feasible), key=Candidate.rank)
-    result = TuneResult(base, None, {}, None, before, None, tried, len(feasible), min_margin_V)
-    for c in feasible[:verify]:
+    ranked = sorted((c for c in cands if c.feasible), key=Candidate.rank)
+    result = TuneResult(base, None, {}, None, before, None, tried, len(ranked), min_margin_V)
+    for c in ranked[:verify]:
         cand_spec = apply_knobs(spec, c.changes) if c.changes else spec
         after = analyze(elaborate(cand_spec), x, target)
         frac, unsat = _min_nonlinear(after)

@@ -1,7 +1,7 @@
 """``codegen analyze chip.yaml``: where the neurons sit against their diode knees over the whole
 dataset, how much of the input drive the ± pairs cancel, the read margin and the power per sample,
 with a plain verdict (:mod:`codegen.analysis.operating_point`; docs/design_rules.md).  Exit status
-1 when a layer is linear or saturated or a read reaches a memristor threshold."""
+1 when a layer is linear, saturated or loaded by its diodes, or a read reaches a memristor threshold."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "node's crossbar conductance), how much of the drive at each node the ± pairs cancel, "
             "the read margin (largest drop across any weight against the memristor thresholds, free "
             "and nudged phases) and the power per sample, then a verdict with suggested fixes "
-            "(docs/design_rules.md). Exit 1 when a layer is linear or saturated or a read disturbs "
+            "(docs/design_rules.md). Exit 1 when a layer is linear, saturated or loaded or a read disturbs "
             "a weight."
         ),
     )
@@ -99,9 +99,13 @@ def layer_table(op: OperatingPoint, title: str) -> Table:
     )
     for c, just in cols:
         table.add_column(c, justify=just)  # type: ignore[arg-type]
-    colour = {"ok": "green", "linear": "red", "saturated": "red", "unjudged": "dim"}
+    colour = {"ok": "green", "linear": "red", "saturated": "red", "loaded": "red", "unjudged": "dim"}
     for la in op.layers:
-        knees = "—" if la.knee_low_V is None else f"±{0.5 * (la.knee_high_V - la.knee_low_V):.3f}"
+        knees = (
+            "—"
+            if la.knee_low_V is None or la.knee_high_V is None
+            else f"±{0.5 * (la.knee_high_V - la.knee_low_V):.3f}"
+        )
         canc = _pct(la.cancellation) + (
             f" ({_pct(la.input_cancellation)})" if la.input_cancellation is not None else ""
         )
