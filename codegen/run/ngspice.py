@@ -29,7 +29,6 @@ import numpy as np
 from ..backends.spice import COPY_SUFFIX, netlist_context, resistor_param
 from ..errors import CodegenError
 from ..ir import Chip
-from ..templating import render
 from ..units import spice_float
 from .ngspice_tran import NgspiceError, describe_failure, run_deck, run_dir
 from .tools import libngspice_load_error, libngspice_path
@@ -79,19 +78,11 @@ class OperatingPoint:
 
 # --------------------------------------------------------------------------- netlists
 def netlist_files(chip: Chip, conductances: Mapping[str, np.ndarray] | None = None) -> dict[str, str]:
-    """The ``spice`` backend's files (without the ``spice/`` prefix), optionally with other conductances (S)."""
-    from ..backends import BuildOptions
-    from ..backends.spice import SpiceBackend
+    """The ``spice`` backend's files (without the ``spice/`` prefix), optionally at other conductances (S)."""
+    from ..backends.spice import format_spice_files
 
-    files = {
-        k.removeprefix("spice/"): v
-        for k, v in SpiceBackend().render(chip, BuildOptions(compile=False)).items()
-        if isinstance(v, str)
-    }
-    if conductances is not None:
-        ctx = netlist_context(chip, dict(conductances))
-        files["params.sp"] = render("spice/params.sp.j2", **ctx.as_dict())
-    return files
+    ctx = netlist_context(chip, None if conductances is None else dict(conductances))
+    return {k.removeprefix("spice/"): v for k, v in format_spice_files(ctx).items()}
 
 
 def read_netlist_dir(path: str | Path) -> dict[str, str]:
@@ -102,17 +93,11 @@ def read_netlist_dir(path: str | Path) -> dict[str, str]:
     return {f.name: f.read_text() for f in sorted(p.iterdir()) if f.is_file() and f.suffix == ".sp"}
 
 
-_PARAM = re.compile(r"^\.param\s+(g_\w+)=(\S+)\s*$", re.MULTILINE)
-_RVALUE = re.compile(r"r=\{1/(g_\w+)\}")
-_G0VALUE = re.compile(r"g0=\{(g_\w+)\}")
-
-
-def inline_deck(files: Mapping[str, str], top: str, resolve_conductances: bool = True) -> str:
+def inline_deck(files: Mapping[str, str], top: str) -> str:
     """The top level ``<top>.sp`` with every ``.include <file>`` replaced by that file's text.
 
-    ``resolve_conductances``: replace each resistor's ``r={1/g_…}`` by its number and drop the
-    ``g_…`` parameters.  ngspice's parameter expansion is slow for thousands of parameters (digits,
-    9 000 conductances: 5 s to load with them, see docs/netlists.md); the circuit is the same.
+    Nothing else changes: the runners simulate the deck a designer gets (its conductances are
+    numbers in ``cells.sp``; ``params.sp`` is a listing that no deck includes, docs/netlists.md).
     """
     name = top if top.endswith(".sp") else f"{top}.sp"
     if name not in files:
@@ -124,16 +109,7 @@ def inline_deck(files: Mapping[str, str], top: str, resolve_conductances: bool =
             raise NgspiceError(f"{name}: included file {inc} not found")
         return files[inc].rstrip("\n")
 
-    deck = _INCLUDE.sub(sub, files[name])
-    if resolve_conductances:
-        values = {m.group(1).lower(): float(m.group(2)) for m in _PARAM.finditer(deck)}
-        deck = "\n".join(line for line in deck.splitlines() if not _PARAM.match(line)) + "\n"
-        try:
-            deck = _RVALUE.sub(lambda m: f"r={spice_float(1.0 / values[m.group(1).lower()])}", deck)
-            deck = _G0VALUE.sub(lambda m: f"g0={spice_float(values[m.group(1).lower()])}", deck)
-        except KeyError as exc:
-            raise NgspiceError(f"{name}: conductance parameter {exc} is not defined") from None
-    return deck
+    return _INCLUDE.sub(sub, files[name])
 
 
 def _copies_of(chip: Chip, top: str) -> list[str]:
