@@ -128,7 +128,7 @@ def test_build_options_conductances_reach_every_backend_through_one_helper(chip)
     assert f"g0={float(G['W12'][0, 0])!r}" in plan.files["spice/memristor_cells.sp"].decode()
     for path in ("spice/cells.sp", "xyce/cells.cir", "spectre/cells.scs"):
         text = plan.files[path].decode()
-        assert opts.conductances.sha256 in text and repr(1.0 / float(G['W12'][0, 0])) in text, path
+        assert opts.conductances.sha256 in text and repr(1.0 / float(G["W12"][0, 0])) in text, path
 
 
 # ----------------------------------------------------------------------------- train → build → check

@@ -400,3 +400,245 @@ def node_vector(chip: Chip, voltages: Mapping[str, float]) -> np.ndarray:
 
 
 __all__ += ["read_netlist_dir", "alter_commands", "node_vector", "resistor_param"]
+
+
+# --------------------------------------------------------------------------- batched shared mode
+#: node suffix of each network copy in the simultaneous deck (shared source nodes have none)
+_VSRC_TABLE: dict[str, np.ndarray] = {}
+
+
+def _vsrc_callback(voltage, time_s, name, ngspice_id) -> int:
+    """libngspice's ``external`` source callback: the value (V) of source ``name`` at time
+    ``time_s`` (s) of a :class:`BatchSession` transient, sample ``floor(time_s)``."""
+    values = _VSRC_TABLE.get(name.lower())
+    voltage[0] = 0.0 if values is None else float(values[min(int(time_s), len(values) - 1)])
+    return 0
+
+
+def _sample_of(time_s: np.ndarray, k: int) -> np.ndarray:
+    """Sample index (0 … k−1) of each time point (s) of a :class:`BatchSession` transient."""
+    return np.minimum(np.floor(time_s).astype(int), k - 1)
+
+
+class BatchSession:
+    """Several samples per ngspice analysis: the netlist loaded once into libngspice, its input and
+    target sources made ``external``, and one ``tran`` solves a whole batch.
+
+    ngspice sets its matrix up again for every ``op`` (on the digits chip that costs several times
+    the Newton iterations themselves); a transient sets it up once.  The circuit has no capacitor,
+    inductor or charge, so every accepted time point is an operating point of the sources at that
+    time: sample ``k`` drives the inputs (and targets) during ``k ≤ t < k + 1`` (t in s), the time
+    step is at most 0.45 s, and the last point of each interval is sample ``k``'s operating point,
+    converged by the deck's own Newton tolerances (reltol, vntol, abstol) from the previous
+    sample's solution.  Conductance changes are written with ``alter`` for the cells that changed
+    only; only the nodes asked for are read back.
+
+    >>> b = BatchSession(chip, netlist_files(chip, g), "simultaneous")     # doctest: +SKIP
+    >>> v = b.solve(x, t)        # {copy: (samples, nodes) array of V}      # doctest: +SKIP
+
+    The deck is the backend's ``<top>.sp`` with `` external`` appended to the input and target
+    source lines and ``.options itl4`` raised to the deck's ``itl1`` (iterations per time point);
+    β is the deck's (``GNUDGE`` gains, ±``chip.nudge.beta_S``).  Like :class:`SharedSession`, a
+    session whose circuit another session replaced reloads its deck and re-alters its cells.
+    """
+
+    #: largest time step (s) of the transient; each sample lasts 1 s, so it gets two points or more:
+    #: the second starts from the first, converged, and Newton polishes it (one point per sample
+    #: left xor's outputs 2.5e-9 V from the golden model, two or more 2e-10 V; `op` from scratch
+    #: 5e-11 V; tests/test_learn_spice.py allows 1e-9 V)
+    MAX_STEP_S = 0.45
+
+    def __init__(
+        self,
+        chip: Chip,
+        files: Mapping[str, str],
+        top: str = "simultaneous",
+        nodes: list[str] | None = None,
+        netlist_name: str | None = None,
+        conductances: Mapping[str, np.ndarray] | None = None,
+    ):
+        """``nodes``: the IR nodes to read back (default all); ``conductances``: those (S) ``files``
+        were rendered with, if known (else the first :meth:`set_conductances` alters every cell)."""
+        self.chip = chip
+        self.top = top
+        self.where = netlist_name or f"spice/{top}.sp"
+        self.copies = _copies_of(chip, top)
+        shared, dynamic = _ir_nodes(chip)
+        self.nodes = list(nodes) if nodes is not None else list(dict.fromkeys(shared + dynamic))
+        shared_set = set(shared)
+        #: vector name of each (copy, node)
+        self._vec = {
+            c: [n.lower() if n in shared_set else (n + _suffix(top, c)).lower() for n in self.nodes]
+            for c in self.copies
+        }
+        self._external = [s.name.lower() for s in chip.input_sources()]
+        nudged = [c for c in self.copies if c != "free"]
+        self._targets = {
+            c: [f"vtgt{j}{_suffix(top, c)}" for j in range(len(chip.nudge.outputs))] for c in nudged
+        }
+        self._deck = self._batch_deck(inline_deck(files, top), files)
+        # what a fresh load of the deck holds (S), and what the circuit holds now
+        self._deck_g = None if conductances is None else self._checked(conductances)
+        self._g = self._deck_g
+        self._alter_names = {
+            xb.name: np.array(
+                [
+                    [
+                        [
+                            f"alter r.{_inst(top, c)}.x{xb.name.lower()}.r{r}_{col}="
+                            for col in range(xb.shape[1])
+                        ]
+                        for r in range(xb.shape[0])
+                    ]
+                    for c in self.copies
+                ],
+                dtype=object,
+            )
+            for xb in chip.crossbars
+        }
+        self.ng = shared_ngspice()
+        self.ng.get_vsrc_data = _vsrc_callback  # PySpice calls the instance's method
+        t0 = time.perf_counter()
+        self._load()
+        self.load_seconds = time.perf_counter() - t0
+        self.altered = 0  # resistors re-written so far (one per changed cell and copy)
+
+    def _batch_deck(self, deck: str, files: Mapping[str, str]) -> str:
+        names = set(self._external) | {v for vs in self._targets.values() for v in vs}
+        found: set[str] = set()
+
+        def ext(m: re.Match[str]) -> str:
+            found.add(m.group(1).lower())
+            return m.group(0) + " external"
+
+        pattern = r"^(" + "|".join(re.escape(n) for n in sorted(names)) + r") \S+ \S+ DC \S+$"
+        deck = re.sub(pattern, ext, deck, flags=re.MULTILINE | re.IGNORECASE)
+        if found != names:
+            raise NgspiceError(f"{self.where}: no DC source line for {', '.join(sorted(names - found))}")
+        itl = re.search(r"\bitl1=(\d+)", deck)
+        return deck.replace("\n.op\n", f"\n.options itl4={itl.group(1) if itl else 100}\n.op\n")
+
+    def _load(self) -> None:
+        global _ACTIVE
+        with contextlib.suppress(Exception):  # "no circuit loaded" the first time
+            self.ng.exec_command("remcirc")
+        self.ng.exec_command("destroy all")
+        try:
+            with _quiet_version_warning():
+                self.ng.load_circuit(self._deck)
+        except Exception as exc:
+            raise NgspiceError(f"libngspice could not load {self.where}: {exc}") from exc
+        _ACTIVE = id(self)
+        if self._g is not None and self._g is not self._deck_g:
+            self._write(self._deck_g, self._g)
+
+    def _activate(self) -> None:
+        if _ACTIVE != id(self):
+            self._load()
+
+    def _command(self, cmd: str) -> None:
+        self.ng._error_in_stdout = self.ng._error_in_stderr = False
+        self.ng._ngspice_shared.ngSpice_Command(cmd.encode("ascii"))
+        if self.ng._error_in_stdout or self.ng._error_in_stderr:
+            err = " ".join(self.ng._stderr[-3:])[:300]
+            raise NgspiceError(f"ngspice refused `{cmd[:300]}` on {self.where}: {err}")
+
+    def _checked(self, conductances: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out = {xb.name: np.array(conductances[xb.name], dtype=float) for xb in self.chip.crossbars}
+        for xb in self.chip.crossbars:
+            if out[xb.name].shape != xb.shape:
+                raise ValueError(
+                    f"conductances of {xb.name}: shape {out[xb.name].shape}, expected {xb.shape}"
+                )
+        return out
+
+    def _write(self, old: Mapping[str, np.ndarray] | None, new: Mapping[str, np.ndarray]) -> None:
+        """``alter`` every resistor of every copy whose cell differs between ``old`` and ``new``
+        (S; ``old`` None: every cell)."""
+        chunk: list[str] = []
+        size = 0
+        for xb in self.chip.crossbars:
+            g = new[xb.name]
+            changed = np.nonzero(np.ones(g.shape, bool) if old is None else g != old[xb.name])
+            if not len(changed[0]):
+                continue
+            values = [spice_float(1.0 / float(v)) for v in g[changed]]
+            names = self._alter_names[xb.name]
+            for copy_names in names:
+                for prefix, value in zip(copy_names[changed], values, strict=True):
+                    cmd = prefix + value
+                    if size + len(cmd) > 900:
+                        self._command(";".join(chunk))
+                        chunk, size = [], 0
+                    chunk.append(cmd)
+                    size += len(cmd) + 1
+            self.altered += len(values) * len(names)
+        if chunk:
+            self._command(";".join(chunk))
+        # PySpice keeps every printed line; alter prints nothing, the analyses print a little
+        self.ng.clear_output()
+
+    def set_conductances(self, conductances: Mapping[str, np.ndarray]) -> None:
+        """Set the crossbars to ``conductances`` (S): only the cells that changed are altered."""
+        new = self._checked(conductances)
+        if _ACTIVE != id(self):
+            self._g = new
+            self._load()  # writes the cells that differ from the deck's
+            return
+        self._write(self._g, new)
+        self._g = new
+
+    def solve(self, x: np.ndarray, target: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Operating points of a batch: ``x`` (samples, inputs) in feature units, ``target``
+        (samples, outputs) in V (default 0 V).  Returns, per network copy, the voltages (V) of
+        ``self.nodes`` as a (samples, nodes) array."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        k = len(x)
+        t = np.zeros((k, len(self.chip.nudge.outputs))) if target is None else np.atleast_2d(target)
+        volts = np.array([self.chip.source_voltages(xi) for xi in x])  # (samples, input sources)
+        self._activate()
+        _VSRC_TABLE.clear()
+        _VSRC_TABLE.update({name: volts[:, i] for i, name in enumerate(self._external)})
+        for names in self._targets.values():
+            _VSRC_TABLE.update({name: np.asarray(t[:, j], dtype=float) for j, name in enumerate(names)})
+        phase = ", ".join(PHASE_OF_COPY[c] for c in self.copies)
+        self.ng.clear_output()
+        t0 = time.perf_counter()
+        try:
+            self.ng.exec_command(f"tran {self.MAX_STEP_S} {k} 0 {self.MAX_STEP_S}")
+            failed = not self.ng.last_plot.startswith("tran")
+        except Exception:
+            failed = True
+        self.seconds = time.perf_counter() - t0
+        if failed:
+            printed = "\n".join([*self.ng._stdout, *self.ng._stderr])
+            raise NgspiceError(
+                f"ngspice found no operating point for phase {phase} of {self.where} (batch of {k} "
+                f"samples as a transient); {describe_failure(printed)}"
+            )
+        plot = self.ng.last_plot
+        time_s = self._vector(plot, "time")
+        sample = _sample_of(time_s, k)
+        last = np.full(k, -1)
+        last[sample] = np.arange(len(time_s))  # the last point of each sample's interval
+        if (last < 0).any():
+            raise NgspiceError(
+                f"{self.where}: the transient has no time point for sample {int(np.argmin(last))}"
+            )
+        out = {
+            c: np.stack([self._vector(plot, v)[last] for v in names], axis=1)
+            for c, names in self._vec.items()
+        }
+        self.ng.exec_command("destroy all")
+        return out
+
+    def _vector(self, plot: str, name: str) -> np.ndarray:
+        from PySpice.Spice.NgSpice.Shared import ffi
+
+        info = self.ng._ngspice_shared.ngGet_Vec_Info(f"{plot}.{name}".encode("ascii"))
+        if info == ffi.NULL or info.v_realdata == ffi.NULL:
+            raise NgspiceError(f"ngspice transient of {self.where} has no vector {name!r}")
+        return np.frombuffer(ffi.buffer(info.v_realdata, info.v_length * 8), dtype=np.float64).copy()
+
+
+__all__ += ["BatchSession"]
