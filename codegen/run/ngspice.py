@@ -404,14 +404,15 @@ __all__ += ["read_netlist_dir", "alter_commands", "node_vector", "resistor_param
 
 # --------------------------------------------------------------------------- batched shared mode
 #: node suffix of each network copy in the simultaneous deck (shared source nodes have none)
-_VSRC_TABLE: dict[str, np.ndarray] = {}
+#: value (V) of each external source per sample, plus the last sample's once more (for t = tstop)
+_VSRC_TABLE: dict[str, list[float]] = {}
 
 
 def _vsrc_callback(voltage, time_s, name, ngspice_id) -> int:
     """libngspice's ``external`` source callback: the value (V) of source ``name`` at time
-    ``time_s`` (s) of a :class:`BatchSession` transient, sample ``floor(time_s)``."""
-    values = _VSRC_TABLE.get(name.lower())
-    voltage[0] = 0.0 if values is None else float(values[min(int(time_s), len(values) - 1)])
+    ``time_s`` (s) of a :class:`BatchSession` transient, sample ``floor(time_s)``.  ngspice calls it
+    for every source at every Newton iteration: keep it to a dict and a list look-up."""
+    voltage[0] = _VSRC_TABLE[name][int(time_s)]
     return 0
 
 
@@ -428,25 +429,29 @@ class BatchSession:
     the Newton iterations themselves); a transient sets it up once.  The circuit has no capacitor,
     inductor or charge, so every accepted time point is an operating point of the sources at that
     time: sample ``k`` drives the inputs (and targets) during ``k ≤ t < k + 1`` (t in s), the time
-    step is at most 0.45 s, and the last point of each interval is sample ``k``'s operating point,
-    converged by the deck's own Newton tolerances (reltol, vntol, abstol) from the previous
-    sample's solution.  Conductance changes are written with ``alter`` for the cells that changed
+    step is at most 0.9 s, and the last point of each interval is sample ``k``'s operating point,
+    converged by Newton from the previous sample's solution (vntol and abstol the deck's, reltol
+    1000× tighter: :attr:`RELTOL_FACTOR`).  Conductance changes are written with ``alter`` for the cells that changed
     only; only the nodes asked for are read back.
 
     >>> b = BatchSession(chip, netlist_files(chip, g), "simultaneous")     # doctest: +SKIP
     >>> v = b.solve(x, t)        # {copy: (samples, nodes) array of V}      # doctest: +SKIP
 
     The deck is the backend's ``<top>.sp`` with `` external`` appended to the input and target
-    source lines and ``.options itl4`` raised to the deck's ``itl1`` (iterations per time point);
+    source lines, ``.options itl4`` raised to the deck's ``itl1`` (iterations per time point) and
+    the tighter reltol;
     β is the deck's (``GNUDGE`` gains, ±``chip.nudge.beta_S``).  Like :class:`SharedSession`, a
     session whose circuit another session replaced reloads its deck and re-alters its cells.
     """
 
-    #: largest time step (s) of the transient; each sample lasts 1 s, so it gets two points or more:
-    #: the second starts from the first, converged, and Newton polishes it (one point per sample
-    #: left xor's outputs 2.5e-9 V from the golden model, two or more 2e-10 V; `op` from scratch
-    #: 5e-11 V; tests/test_learn_spice.py allows 1e-9 V)
-    MAX_STEP_S = 0.45
+    #: largest time step (s) of the transient; each sample lasts 1 s, so every sample gets a point
+    MAX_STEP_S = 0.9
+    #: reltol of the batch deck relative to the deck's own.  Newton started from the previous
+    #: sample's solution stops at the first step below reltol; started from scratch (``op``) its last
+    #: step is far smaller.  At the deck's reltol xor's outputs came out 2.5e-9 V from the golden
+    #: model (``op``: 5e-11 V; tests/test_learn_spice.py allows 1e-9 V); 1000× tighter: 5e-11 V, at
+    #: about one Newton iteration more per sample (5.2 per sample on digits)
+    RELTOL_FACTOR = 1e-3
 
     def __init__(
         self,
@@ -516,7 +521,10 @@ class BatchSession:
         if found != names:
             raise NgspiceError(f"{self.where}: no DC source line for {', '.join(sorted(names - found))}")
         itl = re.search(r"\bitl1=(\d+)", deck)
-        return deck.replace("\n.op\n", f"\n.options itl4={itl.group(1) if itl else 100}\n.op\n")
+        reltol = re.search(r"^\.options .*\breltol=(\S+)", deck, re.MULTILINE)
+        tight = spice_float(float(reltol.group(1) if reltol else 1e-3) * self.RELTOL_FACTOR)
+        opts = f".options itl4={itl.group(1) if itl else 100} reltol={tight}"
+        return deck.replace("\n.op\n", f"\n{opts}\n.op\n")
 
     def _load(self) -> None:
         global _ACTIVE
@@ -598,9 +606,11 @@ class BatchSession:
         volts = np.array([self.chip.source_voltages(xi) for xi in x])  # (samples, input sources)
         self._activate()
         _VSRC_TABLE.clear()
-        _VSRC_TABLE.update({name: volts[:, i] for i, name in enumerate(self._external)})
+        for i, name in enumerate(self._external):
+            _VSRC_TABLE[name] = [*volts[:, i].tolist(), float(volts[-1, i])]
         for names in self._targets.values():
-            _VSRC_TABLE.update({name: np.asarray(t[:, j], dtype=float) for j, name in enumerate(names)})
+            for j, name in enumerate(names):
+                _VSRC_TABLE[name] = [*np.asarray(t[:, j], dtype=float).tolist(), float(t[-1, j])]
         phase = ", ".join(PHASE_OF_COPY[c] for c in self.copies)
         self.ng.clear_output()
         t0 = time.perf_counter()
