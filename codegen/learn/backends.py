@@ -78,12 +78,13 @@ class GoldenBackend:
 
 class SpiceBackend:
     """ngspice in the loop: libngspice in shared mode (KLU as the netlists set it), through
-    :class:`codegen.run.ngspice.BatchSession` on the ``simultaneous`` netlist (docs/background.md §2:
-    the free and nudged copies share the conductances, so one operating point gives every phase).
+    :class:`codegen.run.ngspice.BatchSession` on the ``nudged`` netlist with β switched per time
+    slot (free, +β, −β one after another on one network: a third of the resistors to ``alter``
+    of the ``simultaneous`` netlist's three copies, whose results it matches to 1e-12 V).
 
-    Per batch: one ngspice analysis solves every sample (a transient whose input and target
-    sources step from sample to sample, each time point an operating point converged to the deck's
-    tolerances); only the crossbar nodes are read back.  The EP gradient is formed from the crossbar
+    Per batch: one ngspice analysis solves every sample and phase (a transient whose input, target
+    and β-selector sources step from slot to slot, each time point an operating point converged
+    by Newton from the previous one); only the crossbar and output nodes are read back.  The EP gradient is formed from the crossbar
     voltage drops of the copies exactly as the golden model forms it (``ΔV²`` of +β minus free over
     2β, or +β minus −β over 4β, times ``c/c_out`` for ``energy="full"``).  A conductance update
     ``alter``s only the cells that changed, on every copy.  ``exact_gradient`` (the software
@@ -116,7 +117,7 @@ class SpiceBackend:
         nodes = list(dict.fromkeys(nodes))
         self._col = {n: i for i, n in enumerate(nodes)}
         self.session = BatchSession(
-            chip, netlist_files(chip, self.g), "simultaneous", nodes=nodes, conductances=self.g
+            chip, netlist_files(chip, self.g), "nudged", nodes=nodes, conductances=self.g
         )
         self._golden = GoldenBackend(chip, energy=energy)
         c_out = chip.nudge.energy_scale

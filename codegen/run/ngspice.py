@@ -425,27 +425,37 @@ class BatchSession:
     """Several samples per ngspice analysis: the netlist loaded once into libngspice, its input and
     target sources made ``external``, and one ``tran`` solves a whole batch.
 
+    ``top="simultaneous"``: the phases are the deck's network copies, side by side.
+    ``top="nudged"``: one network, the phases one after another: each ``GNUDGE<j>`` becomes
+    ``BNUDGE<j>`` with the same current times ``V(bsel)``, and the external source ``VBSEL`` is
+    0, +1, −1 in the free, +β, −β time slot of each sample (−β only with centered nudging); a third
+    of the resistors to ``alter`` per update, and the nudged phases start from the free one.
+
     ngspice sets its matrix up again for every ``op`` (on the digits chip that costs several times
     the Newton iterations themselves); a transient sets it up once.  The circuit has no capacitor,
     inductor or charge, so every accepted time point is an operating point of the sources at that
-    time: sample ``k`` drives the inputs (and targets) during ``k ≤ t < k + 1`` (t in s), the time
-    step is at most 0.9 s, and the last point of each interval is sample ``k``'s operating point,
-    converged by Newton from the previous sample's solution (vntol and abstol the deck's, reltol
-    1000× tighter: :attr:`RELTOL_FACTOR`).  Conductance changes are written with ``alter`` for the cells that changed
-    only; only the nodes asked for are read back.
+    time: slot ``k`` drives the inputs (and targets) during ``k ≤ t < k + 1`` (t in s), the time
+    step is at most 0.45 s, and the last point of each interval is slot ``k``'s operating point,
+    converged by Newton from the previous slot's solution (vntol and abstol the deck's, reltol
+    1000× tighter: :attr:`RELTOL_FACTOR`).  Conductance changes are written with ``alter`` for the
+    cells that changed only; only the nodes asked for are read back.
 
-    >>> b = BatchSession(chip, netlist_files(chip, g), "simultaneous")     # doctest: +SKIP
-    >>> v = b.solve(x, t)        # {copy: (samples, nodes) array of V}      # doctest: +SKIP
+    >>> b = BatchSession(chip, netlist_files(chip, g), "nudged", conductances=g)  # doctest: +SKIP
+    >>> v = b.solve(x, t)        # {phase: (samples, nodes) array of V}           # doctest: +SKIP
 
     The deck is the backend's ``<top>.sp`` with `` external`` appended to the input and target
-    source lines, ``.options itl4`` raised to the deck's ``itl1`` (iterations per time point) and
-    the tighter reltol;
-    β is the deck's (``GNUDGE`` gains, ±``chip.nudge.beta_S``).  Like :class:`SharedSession`, a
-    session whose circuit another session replaced reloads its deck and re-alters its cells.
+    source lines, ``.options itl4`` raised to the deck's ``itl1`` (iterations per time point), the
+    tighter reltol and, for ``nudged``, the β selector; β is the deck's (``GNUDGE`` gains,
+    ``chip.nudge.beta_S``).  Like :class:`SharedSession`, a session whose circuit another session
+    replaced reloads its deck and re-alters its cells.
     """
 
-    #: largest time step (s) of the transient; each sample lasts 1 s, so every sample gets a point
-    MAX_STEP_S = 0.9
+    #: largest time step (s) of the transient.  Each slot lasts 1 s, so it gets two points or more:
+    #: the second starts from the first, converged, and Newton polishes it.  With one point per
+    #: slot (0.9 s) kiraz_case1's +β phase came out 8e-11 V from the simultaneous deck's and the
+    #: centered EP gradient 1.3e-7 (relative) from the golden model's; with two, 2e-11 as the
+    #: simultaneous deck (whose copies converge together)
+    MAX_STEP_S = 0.45
     #: reltol of the batch deck relative to the deck's own.  Newton started from the previous
     #: sample's solution stops at the first step below reltol; started from scratch (``op``) its last
     #: step is far smaller.  At the deck's reltol xor's outputs came out 2.5e-9 V from the golden
@@ -464,10 +474,21 @@ class BatchSession:
     ):
         """``nodes``: the IR nodes to read back (default all); ``conductances``: those (S) ``files``
         were rendered with, if known (else the first :meth:`set_conductances` alters every cell)."""
+        if top not in ("simultaneous", "nudged"):
+            raise NgspiceError(f"BatchSession runs the simultaneous or the nudged deck, not {top!r}")
         self.chip = chip
         self.top = top
         self.where = netlist_name or f"spice/{top}.sp"
-        self.copies = _copies_of(chip, top)
+        # phases side by side (simultaneous: network copies) or one after another (nudged: one
+        # network, β switched per time slot by the source VBSEL): free, +β and, centered, −β
+        phases = ["free", "pos", "neg"] if chip.nudge.centered else ["free", "pos"]
+        slots = phases
+        self.copies = _copies_of(chip, top) if top == "simultaneous" else phases
+        self._slot = (
+            {c: 0 for c in self.copies} if top == "simultaneous" else {c: slots.index(c) for c in phases}
+        )
+        self._slots = 1 if top == "simultaneous" else len(slots)
+        instances = self.copies if top == "simultaneous" else ["pos"]  # network instances to alter
         shared, dynamic = _ir_nodes(chip)
         self.nodes = list(nodes) if nodes is not None else list(dict.fromkeys(shared + dynamic))
         shared_set = set(shared)
@@ -477,10 +498,12 @@ class BatchSession:
             for c in self.copies
         }
         self._external = [s.name.lower() for s in chip.input_sources()]
-        nudged = [c for c in self.copies if c != "free"]
+        nudged = [c for c in self.copies if c != "free"] if top == "simultaneous" else ["pos"]
         self._targets = {
             c: [f"vtgt{j}{_suffix(top, c)}" for j in range(len(chip.nudge.outputs))] for c in nudged
         }
+        #: value of VBSEL per slot (nudged deck): the factor of β of each phase
+        self._bsel = [{"free": 0.0, "pos": 1.0, "neg": -1.0}[c] for c in slots]
         self._deck = self._batch_deck(inline_deck(files, top), files)
         # what a fresh load of the deck holds (S), and what the circuit holds now
         self._deck_g = None if conductances is None else self._checked(conductances)
@@ -495,7 +518,7 @@ class BatchSession:
                         ]
                         for r in range(xb.shape[0])
                     ]
-                    for c in self.copies
+                    for c in instances
                 ],
                 dtype=object,
             )
@@ -520,6 +543,18 @@ class BatchSession:
         deck = re.sub(pattern, ext, deck, flags=re.MULTILINE | re.IGNORECASE)
         if found != names:
             raise NgspiceError(f"{self.where}: no DC source line for {', '.join(sorted(names - found))}")
+        if self.top == "nudged":
+            # GNUDGE<j> m p ref p β  ->  the same current times V(bsel) (0, +1, −1 per time slot)
+            def bsrc(m: re.Match[str]) -> str:
+                name, minus, plus, ref, ctl, gain = m.groups()
+                return f"B{name[1:]} {minus} {plus} I={gain}*V(bsel)*(V({ref})-V({ctl}))"
+
+            deck, n = re.subn(r"^(GNUDGE\d+) (\S+) (\S+) (\S+) (\S+) (\S+)$", bsrc, deck, flags=re.MULTILINE)
+            if n != len(self.chip.nudge.outputs):
+                raise NgspiceError(
+                    f"{self.where}: expected {len(self.chip.nudge.outputs)} GNUDGE lines, found {n}"
+                )
+            deck = deck.replace("\n.op\n", "\nVBSEL bsel 0 DC 0 external\n.op\n")
         itl = re.search(r"\bitl1=(\d+)", deck)
         reltol = re.search(r"^\.options .*\breltol=(\S+)", deck, re.MULTILINE)
         tight = spice_float(float(reltol.group(1) if reltol else 1e-3) * self.RELTOL_FACTOR)
@@ -601,16 +636,21 @@ class BatchSession:
         (samples, outputs) in V (default 0 V).  Returns, per network copy, the voltages (V) of
         ``self.nodes`` as a (samples, nodes) array."""
         x = np.atleast_2d(np.asarray(x, dtype=float))
-        k = len(x)
-        t = np.zeros((k, len(self.chip.nudge.outputs))) if target is None else np.atleast_2d(target)
-        volts = np.array([self.chip.source_voltages(xi) for xi in x])  # (samples, input sources)
+        n_samples, slots = len(x), self._slots
+        t = np.zeros((n_samples, len(self.chip.nudge.outputs))) if target is None else np.atleast_2d(target)
+        # (intervals, sources): sample i // slots in interval i
+        volts = np.repeat(np.array([self.chip.source_voltages(xi) for xi in x]), slots, axis=0)
+        t = np.repeat(np.asarray(t, dtype=float), slots, axis=0)
+        k = len(volts)
         self._activate()
         _VSRC_TABLE.clear()
         for i, name in enumerate(self._external):
             _VSRC_TABLE[name] = [*volts[:, i].tolist(), float(volts[-1, i])]
         for names in self._targets.values():
             for j, name in enumerate(names):
-                _VSRC_TABLE[name] = [*np.asarray(t[:, j], dtype=float).tolist(), float(t[-1, j])]
+                _VSRC_TABLE[name] = [*t[:, j].tolist(), float(t[-1, j])]
+        if self.top == "nudged":
+            _VSRC_TABLE["vbsel"] = [*(self._bsel * n_samples), self._bsel[-1]]
         phase = ", ".join(PHASE_OF_COPY[c] for c in self.copies)
         self.ng.clear_output()
         t0 = time.perf_counter()
@@ -623,8 +663,8 @@ class BatchSession:
         if failed:
             printed = "\n".join([*self.ng._stdout, *self.ng._stderr])
             raise NgspiceError(
-                f"ngspice found no operating point for phase {phase} of {self.where} (batch of {k} "
-                f"samples as a transient); {describe_failure(printed)}"
+                f"ngspice found no operating point for phase {phase} of {self.where} (batch of "
+                f"{n_samples} samples as a transient); {describe_failure(printed)}"
             )
         plot = self.ng.last_plot
         time_s = self._vector(plot, "time")
@@ -636,7 +676,7 @@ class BatchSession:
                 f"{self.where}: the transient has no time point for sample {int(np.argmin(last))}"
             )
         out = {
-            c: np.stack([self._vector(plot, v)[last] for v in names], axis=1)
+            c: np.stack([self._vector(plot, v)[last[self._slot[c] :: slots]] for v in names], axis=1)
             for c, names in self._vec.items()
         }
         self.ng.exec_command("destroy all")
