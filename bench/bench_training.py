@@ -3,15 +3,15 @@
 Trains ``examples/digits.yaml`` for ``--steps`` update steps (batch size from the example) with each
 backend from the same initial conductances and reports samples/s of the training loop alone (EP
 phases + rule + device update; no evaluation passes), plus how far the two backends' conductances
-drifted apart (they solve the same circuit).  ngspice runs in shared mode (libngspice, KLU) on the
-simultaneous netlist (free and both nudged copies in one circuit):
+drifted apart (they solve the same circuit).  ngspice runs in shared mode (libngspice, KLU):
 
-* ``spice`` (the training backend): one ngspice transient per batch whose external input and
-  target sources step from sample to sample (``codegen.run.ngspice.BatchSession``), ``alter`` of
-  the changed cells only, read-back of the crossbar nodes only;
+* ``spice`` (the training backend, ``codegen.run.ngspice.BatchSession``): one ngspice transient
+  per batch on the nudged netlist, whose external input, target and β-selector sources step from
+  time slot to time slot (free, +β, −β of each sample); ``alter`` of the changed cells only, of one
+  network; read-back of the crossbar and output nodes only;
 * ``per-sample`` (``--per-sample``, what the backend did before, for the ratio in the same run):
-  one ``op`` per sample (``SharedSession``), every resistor of the three copies re-``alter``ed
-  after each update, every vector read back.
+  one ``op`` per sample of the simultaneous netlist (three network copies, ``SharedSession``),
+  every resistor of the three copies re-``alter``ed after each update, every vector read back.
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_training.py [--steps 20] [--spice-steps 4]
         [--per-sample] [--no-spice] [--json bench/results/training.json]
@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         out["spice_alter_s_per_step"] = s.alter_seconds / max(a.spice_steps, 1)
         out["spice_cells_altered_per_step"] = s.session.altered / max(a.spice_steps, 1)
         print(
-            f"  per sample: ngspice transient {out['spice_op_ms']:.1f} ms (free + ±β "
-            f"copies); per step: alter of {out['spice_cells_altered_per_step']:.0f} resistors "
+            f"  per sample: ngspice transient {out['spice_op_ms']:.1f} ms (free, +β and "
+            f"−β phases); per step: alter of {out['spice_cells_altered_per_step']:.0f} resistors "
             f"{out['spice_alter_s_per_step']:.3f} s"
         )
         print(
