@@ -184,11 +184,11 @@ def test_a_conductance_changed_in_the_trained_netlist_fails(kiraz_trained, tmp_p
     bdir = tmp_path / "b"
     argv = ["build", str(KIRAZ), "--no-compile", "-q", "-o", str(bdir), "--conductances", str(kiraz_trained)]
     assert main(argv) == 0
-    params = bdir / "spice" / "params.sp"
-    text = params.read_text()
-    m = re.search(r"^\.param g_W12_0_0=(\S+)$", text, re.MULTILINE)
+    cells = bdir / "spice" / "cells.sp"  # the deck's conductances (params.sp is a listing)
+    text = cells.read_text()
+    m = re.search(r"^(\.subckt W12 .*\nR0_0 \S+ \S+ r=)(\S+)$", text, re.MULTILINE)
     assert m
-    params.write_text(text.replace(m.group(0), f".param g_W12_0_0={float(m.group(1)) * 1.01!r}"))
+    cells.write_text(text.replace(m.group(0), f"{m.group(1)}{float(m.group(2)) / 1.01!r}"))
     for inputs in ("dataset", "random"):
         rc, rep = _check(
             tmp_path, KIRAZ, "--conductances", str(kiraz_trained), "--build", str(bdir), "--inputs", inputs

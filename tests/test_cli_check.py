@@ -39,14 +39,14 @@ def test_check_passes_and_writes_report(tmp_path, capsys):
 
 
 def test_check_fails_on_a_netlist_that_differs_from_the_model(tmp_path, capsys):
-    # a build whose params.sp has one conductance changed by 20 %: ngspice no longer simulates the
+    # a build whose cells.sp has one conductance changed by 20 %: ngspice no longer simulates the
     # chip the golden model solves, and check must say FAIL and exit 1
     _, bdir, _, _ = build(KIRAZ, tmp_path / "b", options=BuildOptions(compile=False))
-    params = bdir / "spice" / "params.sp"
-    text = params.read_text()
-    m = re.search(r"^\.param g_W01_0_0=(\S+)$", text, re.MULTILINE)
+    cells = bdir / "spice" / "cells.sp"
+    text = cells.read_text()
+    m = re.search(r"^(\.subckt W01 .*\nR0_0 \S+ \S+ r=)(\S+)$", text, re.MULTILINE)
     assert m
-    params.write_text(text.replace(m.group(0), f".param g_W01_0_0={float(m.group(1)) * 1.2!r}"))
+    cells.write_text(text.replace(m.group(0), f"{m.group(1)}{float(m.group(2)) / 1.2!r}"))
     out = tmp_path / "check.json"
     rc = main(["check", str(KIRAZ), "-n", "1", "--build", str(bdir), "--json", str(out), "--no-pulse"])
     assert rc == 1

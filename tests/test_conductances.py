@@ -124,8 +124,11 @@ def test_build_options_conductances_reach_every_backend_through_one_helper(chip)
             for r in range(xb.shape[0]):
                 for c in range(xb.shape[1]):
                     assert values[f"g_{xb.name}_{r}_{c}"] == G[xb.name][r, c], path
-    # the memristor variants start from those parameters (g0 = the cell's parameter)
-    assert "g0={g_W12_0_0}" in plan.files["spice/memristor_cells.sp"].decode()
+    # the decks carry the same values as numbers (cells files: r = 1/g; memristor g0 = g)
+    assert f"g0={float(G['W12'][0, 0])!r}" in plan.files["spice/memristor_cells.sp"].decode()
+    for path in ("spice/cells.sp", "xyce/cells.cir", "spectre/cells.scs"):
+        text = plan.files[path].decode()
+        assert opts.conductances.sha256 in text and repr(1.0 / float(G["W12"][0, 0])) in text, path
 
 
 # ----------------------------------------------------------------------------- train → build → check

@@ -120,3 +120,41 @@ def test_netlists_are_deterministic():
     chip = _case("skip_relu")
     for dialect in DIALECTS:
         assert _files(chip, dialect) == _files(_case("skip_relu"), dialect)
+
+
+#: a crossbar cell's resistor line in each dialect: (row, col, resistance in Ω)
+_RLINE = {
+    "spice": r"^R(\d+)_(\d+) \S+ \S+ r=(\S+)$",
+    "xyce": r"^R(\d+)_(\d+) \S+ \S+ (\S+)$",
+    "spectre": r"^\s*R(\d+)_(\d+) \(\S+ \S+\) resistor r=(\S+)$",
+}
+
+
+@pytest.mark.parametrize("dialect", list(DIALECTS))
+def test_decks_carry_the_conductances_as_numbers_and_include_no_parameter_file(dialect):
+    # ngspice's parse of one .param per cell is superlinear (docs/netlists.md): no deck may depend
+    # on the params listing; each resistor's value is the number 1/G (Ω) of the build's G (S)
+    import re
+
+    from codegen.model.conductances import ConductanceSet
+
+    chip = _case("xor")
+    g = chip.initial_conductances(seed=7)
+    opts = BuildOptions(compile=False, conductances=ConductanceSet.from_values(chip, g, seed=7))
+    files = {k.split("/", 1)[1]: v for k, v in get_backend(dialect).render(chip, opts).items()}
+    ext = DIALECTS[dialect]
+    for name, text in files.items():
+        if name.startswith("params."):
+            continue
+        code = re.sub(r"^\s*(\*|//).*$", "", text, flags=re.M)  # comments may name the listing
+        assert f"params.{ext}" not in code and not re.search(r"^\s*(\.param|parameters)\b", code, re.M), name
+        assert not re.search(r"\bg_\w+_\d+_\d+\b", code), name
+    seen = 0
+    for xb in chip.crossbars:
+        body = re.search(rf"^\.?subckt {xb.name} .*?^\.?ends {xb.name}$", files[f"cells.{ext}"], re.M | re.S)
+        assert body, xb.name
+        for m in re.finditer(_RLINE[dialect], body.group(0), re.M):
+            r, c, value = int(m.group(1)), int(m.group(2)), m.group(3)
+            assert value == repr(1.0 / float(g[xb.name][r, c])), (xb.name, r, c)
+            seen += 1
+    assert seen == sum(xb.size for xb in chip.crossbars)

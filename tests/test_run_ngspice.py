@@ -23,8 +23,10 @@ from codegen.run.equivalence import (
     ngspice_loss,
 )
 from codegen.run.ngspice import (
+    BatchSession,
     NgspiceError,
     SharedSession,
+    inline_deck,
     netlist_files,
     parse_print_all,
     read_netlist_dir,
@@ -343,3 +345,46 @@ def test_batch_runs_share_one_runner_and_its_timeout_names_the_deck(tmp_path):
     with pytest.raises(NgspiceFailed, match=r"ran longer than 1 s on .*circuit\.cir"):
         run_ngspice(slow, tmp_path, timeout_s=1.0)
     assert issubclass(NgspiceFailed, NgspiceError)
+
+
+def test_the_runner_loads_the_deck_the_designer_gets():
+    """inline_deck only pastes the .include files in: the numbers ngspice reads are cells.sp's."""
+    chip = _example("xor")
+    files = netlist_files(chip)
+    deck = inline_deck(files, "simultaneous")
+    assert files["cells.sp"].rstrip("\n") in deck and files["params.sp"].splitlines()[-1] not in deck
+    assert ".param" not in deck and "{" not in deck
+
+
+@pytest.mark.parametrize("top", ["simultaneous", "nudged"])
+def test_batch_session_solves_like_one_op_per_sample_and_alters_only_changed_cells(top):
+    # simultaneous: the phases are the deck's three network copies; nudged: one network, the
+    # phases one after another in time (β switched by VBSEL)
+    chip = _example("xor")
+    g = chip.initial_conductances()
+    x, t = _samples(chip, 5, seed=3)
+    b = BatchSession(chip, netlist_files(chip, g), top, conductances=g)
+    copies = 3 if top == "simultaneous" else 1
+    nodes = b.nodes
+
+    def per_op(gs):
+        s = SharedSession(chip, netlist_files(chip, gs), "simultaneous")
+        ops = [s.op(xi, ti, chip.nudge.beta_S).copies for xi, ti in zip(x, t, strict=True)]
+        return {c: np.array([[op[c][n] for n in nodes] for op in ops]) for c in ops[0]}
+
+    def close(got, ref):
+        # ngspice converged both ways (reltol 1e-6 of the deck, 1e-9 in the batch); measured 5e-11 V
+        assert set(got) == set(ref) == {"free", "pos", "neg"}
+        assert max(np.abs(got[c] - ref[c]).max() for c in ref) <= 1e-9
+
+    close(b.solve(x, t), per_op(g))
+    assert b.altered == 0
+    g2 = {k: v.copy() for k, v in g.items()}
+    g2["W01"][1, 2] *= 1.5
+    b.set_conductances(g2)
+    assert b.altered == copies  # the one cell that changed, in each network copy
+    close(b.solve(x, t), per_op(g2))
+    b.solve(x[:1], t[:1])  # per_op loaded another deck: b reloads it and re-alters its one cell
+    assert b.altered == 2 * copies
+    b.set_conductances(g2)  # nothing changed, nothing altered
+    assert b.altered == 2 * copies

@@ -4,18 +4,22 @@ The circuit follows :mod:`codegen.ir` exactly; :func:`netlist_context` builds it
 each dialect's templates (``templates/<dialect>/*.j2``) only spell it.  Files per dialect:
 
 * ``cells``: the diode ``.model``, one subcircuit per crossbar (``W01``, ``B1`` …, one resistor
-  ``R<row>_<col>`` of value ``1/g_<xbar>_<row>_<col>`` per cell), one per neuron layer (``NRN1`` …,
+  ``R<row>_<col>`` per cell whose value is written as a number, ``1/g_<xbar>_<row>_<col>`` in Ω),
+  one per neuron layer (``NRN1`` …,
   diodes ``DHI_<node>`` / ``DLO_<node>``) and the whole network ``<chip>_net`` (crossbars, neurons
   and bidirectional amplifiers ``E_<amp>`` + 0 V sense ``V_<amp>`` + ``F_<amp>``).
-* ``params``: one parameter ``g_<xbar>_<row>_<col>`` (S) per conductance (the chip's initial
-  conductances, or ``options.conductances``: ``codegen build --conductances FILE``, whose file
-  name and sha256 then head the file); every copy of the network reads the same parameters.
+* ``params``: a listing for designers, one parameter ``g_<xbar>_<row>_<col>`` (S) per conductance
+  (the chip's initial conductances, or ``options.conductances``: ``codegen build --conductances
+  FILE``, whose file name and sha256 then head the file).  No deck includes it: ngspice's parse of
+  thousands of ``.param`` lines is superlinear (a 256×100×10 deck: 238 s instead of 0.39 s,
+  docs/netlists.md), so ``cells`` carries the same values as numbers; every copy of the network
+  instantiates the same crossbar subcircuits and so shares them.
 * ``free``: sources + one network copy, no nudging (output switches open).
 * ``nudged``: the same plus, per output, a target source ``VTGT<j>`` (V(tref) = V(out−) + t) and a
   VCCS ``GNUDGE<j>`` of gain β driving ``β·(t − y)`` into ``out<j>p`` (and out of ``out<j>n``).
 * ``memristor`` (ngspice; Spectre with ``ahdl_include`` of the ``.va``): the free circuit with every resistor replaced by a Verilog-A
-  ``eqp_memristor`` instance ``N<row>_<col>`` (p = column, n = row, ``g0`` = the conductance
-  parameter), loaded with ``pre_osdi ../veriloga/eqp_memristor.osdi``; for transient programming.
+  ``eqp_memristor`` instance ``N<row>_<col>`` (p = column, n = row, ``g0`` = the cell's
+  conductance in S, as a number), loaded with ``pre_osdi ../veriloga/eqp_memristor.osdi``; for transient programming.
 * ``simultaneous`` (docs/background.md §2): copies of the network that share the input/bias/neuron sources and
   the conductance parameters and are solved in one operating point: the free copy (IR node names),
   the +β copy (nodes ``<node>__pos``) and with centered nudging the −β copy (``<node>__neg``).
@@ -43,6 +47,7 @@ __all__ = [
     "copy_node",
     "resistor_param",
     "SpiceBackend",
+    "format_spice_files",
     "SpectreBackend",
     "XyceBackend",
 ]
@@ -134,8 +139,11 @@ def netlist_context(
         for r, dst in enumerate(xb.dst_nodes):
             for c, src in enumerate(xb.src_nodes):
                 p = resistor_param(xb.name, r, c)
-                params.append((p, float(arr[r, c])))
-                resistors.append({"name": f"R{r}_{c}", "row": dst, "col": src, "param": p})
+                g_S = float(arr[r, c])
+                params.append((p, g_S))
+                resistors.append(
+                    {"name": f"R{r}_{c}", "row": dst, "col": src, "param": p, "g": g_S, "r": 1.0 / g_S}
+                )
         crossbars.append(
             {
                 "name": xb.name,
@@ -285,16 +293,20 @@ class SpiceBackend(Backend):
     )
 
     def render(self, chip: Chip, options: BuildOptions) -> dict[str, str | bytes]:
-        ctx = build_context(chip, options)
-        files = _render_dialect("spice", "sp", ctx)
-        # ngspice reads .spiceinit from the folder it runs in (docs/veriloga.md: 8 threads on 2 cores
-        # made OSDI transients 15-20x slower)
-        files["spice/.spiceinit"] = "* ngspice start-up for these netlists\nset num_threads=1\n"
-        # variant: the weights as Verilog-A memristors (backend veriloga), for transient programming
-        mem = {**ctx.as_dict(), "memristor": True, "memristor_model": MEMRISTOR_MODEL, "osdi_path": OSDI_PATH}
-        files["spice/memristor_cells.sp"] = render("spice/cells.sp.j2", **mem)
-        files["spice/memristor.sp"] = render("spice/top.sp.j2", **mem, top="free", copies=ctx.tops["free"])
-        return files
+        return dict(format_spice_files(build_context(chip, options)))
+
+
+def format_spice_files(ctx: NetlistContext) -> dict[str, str]:
+    """The ``spice`` backend's files (``spice/<name>``) for one netlist context."""
+    files: dict[str, str] = {k: str(v) for k, v in _render_dialect("spice", "sp", ctx).items()}
+    # ngspice reads .spiceinit from the folder it runs in (docs/veriloga.md: 8 threads on 2 cores
+    # made OSDI transients 15-20x slower)
+    files["spice/.spiceinit"] = "* ngspice start-up for these netlists\nset num_threads=1\n"
+    # variant: the weights as Verilog-A memristors (backend veriloga), for transient programming
+    mem = {**ctx.as_dict(), "memristor": True, "memristor_model": MEMRISTOR_MODEL, "osdi_path": OSDI_PATH}
+    files["spice/memristor_cells.sp"] = render("spice/cells.sp.j2", **mem)
+    files["spice/memristor.sp"] = render("spice/top.sp.j2", **mem, top="free", copies=ctx.tops["free"])
+    return files
 
 
 @register

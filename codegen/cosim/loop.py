@@ -340,7 +340,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         d = Divergence(step, kind, msg, **kw)
         folder = out / f"divergence_step{step:04d}"
         spice.write_netlists(folder / "spice", g_cosim_before)
-        d.files += [str(folder / "spice" / f"{spice.top}.sp"), str(folder / "spice" / "params.sp")]
+        d.files += [str(folder / "spice" / f"{spice.top}.sp"), str(folder / "spice" / "cells.sp")]
         dump = {"step": step, "kind": kind, "message": msg, "conductances_before_S": g_cosim_before, **state}
         (folder / "step.json").write_text(json.dumps(_jsonable(dump), indent=1) + "\n")
         d.files.append(str(folder / "step.json"))

@@ -78,13 +78,16 @@ class GoldenBackend:
 
 class SpiceBackend:
     """ngspice in the loop: libngspice in shared mode (KLU as the netlists set it), through
-    :class:`codegen.run.ngspice.SharedSession` on the ``simultaneous`` netlist (docs/background.md §2: the free
-    and nudged copies share the conductances, so one ``op`` gives every phase).
+    :class:`codegen.run.ngspice.BatchSession` on the ``nudged`` netlist with β switched per time
+    slot (free, +β, −β one after another on one network: a third of the resistors to ``alter``
+    of the ``simultaneous`` netlist's three copies, whose results it matches to 1e-12 V).
 
-    Per sample: ``alter`` the inputs and targets, one ``op``; the EP gradient is formed from the
-    crossbar voltage drops of the copies exactly as the golden model forms it (``ΔV² `` of
-    +β minus free over 2β, or +β minus −β over 4β, times ``c/c_out`` for ``energy="full"``).
-    Conductance changes are written with ``alter`` on every copy.  ``exact_gradient`` (the software
+    Per batch: one ngspice analysis solves every sample and phase (a transient whose input, target
+    and β-selector sources step from slot to slot, each time point an operating point converged
+    by Newton from the previous one); only the crossbar and output nodes are read back.  The EP gradient is formed from the crossbar
+    voltage drops of the copies exactly as the golden model forms it (``ΔV²`` of +β minus free over
+    2β, or +β minus −β over 4β, times ``c/c_out`` for ``energy="full"``).  A conductance update
+    ``alter``s only the cells that changed, on every copy.  ``exact_gradient`` (the software
     baseline) is the golden model's at the same conductances: ngspice has no adjoint.
     """
 
@@ -96,7 +99,7 @@ class SpiceBackend:
         from dataclasses import replace
 
         try:
-            from ..run.ngspice import SharedSession, netlist_files
+            from ..run.ngspice import BatchSession, netlist_files
         except ImportError as exc:  # pragma: no cover - the runner ships with codegen
             raise CodegenError("the spice backend needs codegen.run.ngspice") from exc
         if energy not in ENERGIES:
@@ -108,59 +111,58 @@ class SpiceBackend:
         self.chip = chip
         self.energy = energy
         self.g = chip.initial_conductances()
-        self.session = SharedSession(chip, netlist_files(chip, self.g), "simultaneous")
+        # the nodes the rule and the outputs need: every crossbar's rows and columns, the outputs
+        nodes = [n for xb in chip.crossbars for n in (*xb.src_nodes, *xb.dst_nodes)]
+        nodes += [n for pair in chip.nudge.outputs for n in pair if n is not None]
+        nodes = list(dict.fromkeys(nodes))
+        self._col = {n: i for i, n in enumerate(nodes)}
+        self.session = BatchSession(
+            chip, netlist_files(chip, self.g), "nudged", nodes=nodes, conductances=self.g
+        )
         self._golden = GoldenBackend(chip, energy=energy)
         c_out = chip.nudge.energy_scale
         self._scale = {
             xb.name: (xb.energy_scale / c_out if energy == "full" else 1.0) for xb in chip.crossbars
         }
         self.ops = 0  # operating points solved (one per sample)
-        self.op_seconds = 0.0  # wall time inside ngspice ``op`` (s)
+        self.op_seconds = 0.0  # wall time inside ngspice's analyses (s)
         self.alter_seconds = 0.0  # wall time spent re-writing conductances (s)
 
     def set_conductances(self, g: dict[str, np.ndarray]) -> None:
         g = {k: np.array(v, dtype=float) for k, v in g.items()}
-        if any(not np.array_equal(g[k], self.g[k]) for k in g):
-            t0 = time.perf_counter()
-            self.session.set_conductances(g)  # every resistor of every copy, by ``alter``
-            self.alter_seconds += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        self.session.set_conductances(g)  # alters the cells that changed, on every copy
+        self.alter_seconds += time.perf_counter() - t0
         self.g = g
         self._golden.set_conductances(g)
 
-    def _op(self, x: np.ndarray, t: np.ndarray | None):
-        self.ops += 1
-        op = self.session.op(x, t, beta=self.beta)
-        self.op_seconds += op.seconds
-        return op.copies
+    def _solve(self, x: np.ndarray, t: np.ndarray | None) -> dict[str, np.ndarray]:
+        v = self.session.solve(x, t)
+        self.ops += len(np.atleast_2d(x))
+        self.op_seconds += self.session.seconds
+        return v
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
-        x = np.atleast_2d(x)
-        t0 = np.zeros(self.chip.n_outputs)
-        out = []
-        for xi in x:
-            v = self._op(xi, t0)["free"]
-            out.append([v[p] - (v[m] if m is not None else 0.0) for p, m in self.chip.nudge.outputs])
-        return np.array(out)
+        v = self._solve(np.atleast_2d(x), None)["free"]
+        cols = [(self._col[p], None if m is None else self._col[m]) for p, m in self.chip.nudge.outputs]
+        return np.stack([v[:, p] - (v[:, m] if m is not None else 0.0) for p, m in cols], axis=1)
 
-    def _drops2(self, v: dict[str, float]) -> dict[str, np.ndarray]:
+    def _drops2(self, v: np.ndarray) -> dict[str, np.ndarray]:
+        """(samples, rows, cols) squared crossbar drops (V²) from (samples, nodes) voltages."""
         out = {}
         for xb in self.chip.crossbars:
-            src = np.array([v[n] for n in xb.src_nodes])
-            dst = np.array([v[n] for n in xb.dst_nodes])
-            out[xb.name] = (src[None, :] - dst[:, None]) ** 2
+            src = v[:, [self._col[n] for n in xb.src_nodes]]
+            dst = v[:, [self._col[n] for n in xb.dst_nodes]]
+            out[xb.name] = (src[:, None, :] - dst[:, :, None]) ** 2
         return out
 
     def ep_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         x, t = np.atleast_2d(x), np.atleast_2d(t)
-        acc = {xb.name: np.zeros(xb.shape) for xb in self.chip.crossbars}
-        for xi, ti in zip(x, t, strict=True):
-            copies = self._op(xi, ti)
-            first = self._drops2(copies["pos"])
-            second = self._drops2(copies["neg"] if self.centered else copies["free"])
-            denom = (4.0 if self.centered else 2.0) * self.beta
-            for k in acc:
-                acc[k] += self._scale[k] * (first[k] - second[k]) / denom
-        return {k: v / len(x) for k, v in acc.items()}
+        copies = self._solve(x, t)
+        first = self._drops2(copies["pos"])
+        second = self._drops2(copies["neg"] if self.centered else copies["free"])
+        denom = (4.0 if self.centered else 2.0) * self.beta
+        return {k: (self._scale[k] * (first[k] - second[k]) / denom).sum(axis=0) / len(x) for k in first}
 
     def exact_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         return self._golden.exact_gradient(x, t)

@@ -29,7 +29,6 @@ import numpy as np
 from ..backends.spice import COPY_SUFFIX, netlist_context, resistor_param
 from ..errors import CodegenError
 from ..ir import Chip
-from ..templating import render
 from ..units import spice_float
 from .ngspice_tran import NgspiceError, describe_failure, run_deck, run_dir
 from .tools import libngspice_load_error, libngspice_path
@@ -79,19 +78,11 @@ class OperatingPoint:
 
 # --------------------------------------------------------------------------- netlists
 def netlist_files(chip: Chip, conductances: Mapping[str, np.ndarray] | None = None) -> dict[str, str]:
-    """The ``spice`` backend's files (without the ``spice/`` prefix), optionally with other conductances (S)."""
-    from ..backends import BuildOptions
-    from ..backends.spice import SpiceBackend
+    """The ``spice`` backend's files (without the ``spice/`` prefix), optionally at other conductances (S)."""
+    from ..backends.spice import format_spice_files
 
-    files = {
-        k.removeprefix("spice/"): v
-        for k, v in SpiceBackend().render(chip, BuildOptions(compile=False)).items()
-        if isinstance(v, str)
-    }
-    if conductances is not None:
-        ctx = netlist_context(chip, dict(conductances))
-        files["params.sp"] = render("spice/params.sp.j2", **ctx.as_dict())
-    return files
+    ctx = netlist_context(chip, None if conductances is None else dict(conductances))
+    return {k.removeprefix("spice/"): v for k, v in format_spice_files(ctx).items()}
 
 
 def read_netlist_dir(path: str | Path) -> dict[str, str]:
@@ -102,17 +93,11 @@ def read_netlist_dir(path: str | Path) -> dict[str, str]:
     return {f.name: f.read_text() for f in sorted(p.iterdir()) if f.is_file() and f.suffix == ".sp"}
 
 
-_PARAM = re.compile(r"^\.param\s+(g_\w+)=(\S+)\s*$", re.MULTILINE)
-_RVALUE = re.compile(r"r=\{1/(g_\w+)\}")
-_G0VALUE = re.compile(r"g0=\{(g_\w+)\}")
-
-
-def inline_deck(files: Mapping[str, str], top: str, resolve_conductances: bool = True) -> str:
+def inline_deck(files: Mapping[str, str], top: str) -> str:
     """The top level ``<top>.sp`` with every ``.include <file>`` replaced by that file's text.
 
-    ``resolve_conductances``: replace each resistor's ``r={1/g_…}`` by its number and drop the
-    ``g_…`` parameters.  ngspice's parameter expansion is slow for thousands of parameters (digits,
-    9 000 conductances: 5 s to load with them, see docs/netlists.md); the circuit is the same.
+    Nothing else changes: the runners simulate the deck a designer gets (its conductances are
+    numbers in ``cells.sp``; ``params.sp`` is a listing that no deck includes, docs/netlists.md).
     """
     name = top if top.endswith(".sp") else f"{top}.sp"
     if name not in files:
@@ -124,16 +109,7 @@ def inline_deck(files: Mapping[str, str], top: str, resolve_conductances: bool =
             raise NgspiceError(f"{name}: included file {inc} not found")
         return files[inc].rstrip("\n")
 
-    deck = _INCLUDE.sub(sub, files[name])
-    if resolve_conductances:
-        values = {m.group(1).lower(): float(m.group(2)) for m in _PARAM.finditer(deck)}
-        deck = "\n".join(line for line in deck.splitlines() if not _PARAM.match(line)) + "\n"
-        try:
-            deck = _RVALUE.sub(lambda m: f"r={spice_float(1.0 / values[m.group(1).lower()])}", deck)
-            deck = _G0VALUE.sub(lambda m: f"g0={spice_float(values[m.group(1).lower()])}", deck)
-        except KeyError as exc:
-            raise NgspiceError(f"{name}: conductance parameter {exc} is not defined") from None
-    return deck
+    return _INCLUDE.sub(sub, files[name])
 
 
 def _copies_of(chip: Chip, top: str) -> list[str]:
@@ -424,3 +400,295 @@ def node_vector(chip: Chip, voltages: Mapping[str, float]) -> np.ndarray:
 
 
 __all__ += ["read_netlist_dir", "alter_commands", "node_vector", "resistor_param"]
+
+
+# --------------------------------------------------------------------------- batched shared mode
+#: node suffix of each network copy in the simultaneous deck (shared source nodes have none)
+#: value (V) of each external source per sample, plus the last sample's once more (for t = tstop)
+_VSRC_TABLE: dict[str, list[float]] = {}
+
+
+def _vsrc_callback(voltage, time_s, name, ngspice_id) -> int:
+    """libngspice's ``external`` source callback: the value (V) of source ``name`` at time
+    ``time_s`` (s) of a :class:`BatchSession` transient, sample ``floor(time_s)``.  ngspice calls it
+    for every source at every Newton iteration: keep it to a dict and a list look-up."""
+    voltage[0] = _VSRC_TABLE[name][int(time_s)]
+    return 0
+
+
+def _sample_of(time_s: np.ndarray, k: int) -> np.ndarray:
+    """Sample index (0 … k−1) of each time point (s) of a :class:`BatchSession` transient."""
+    return np.minimum(np.floor(time_s).astype(int), k - 1)
+
+
+class BatchSession:
+    """Several samples per ngspice analysis: the netlist loaded once into libngspice, its input and
+    target sources made ``external``, and one ``tran`` solves a whole batch.
+
+    ``top="simultaneous"``: the phases are the deck's network copies, side by side.
+    ``top="nudged"``: one network, the phases one after another: each ``GNUDGE<j>`` becomes
+    ``BNUDGE<j>`` with the same current times ``V(bsel)``, and the external source ``VBSEL`` is
+    0, +1, −1 in the free, +β, −β time slot of each sample (−β only with centered nudging); a third
+    of the resistors to ``alter`` per update, and the nudged phases start from the free one.
+
+    ngspice sets its matrix up again for every ``op`` (on the digits chip that costs several times
+    the Newton iterations themselves); a transient sets it up once.  The circuit has no capacitor,
+    inductor or charge, so every accepted time point is an operating point of the sources at that
+    time: slot ``k`` drives the inputs (and targets) during ``k ≤ t < k + 1`` (t in s), the time
+    step is at most 0.45 s, and the last point of each interval is slot ``k``'s operating point,
+    converged by Newton from the previous slot's solution (vntol and abstol the deck's, reltol
+    1000× tighter: :attr:`RELTOL_FACTOR`).  Conductance changes are written with ``alter`` for the
+    cells that changed only; only the nodes asked for are read back.
+
+    >>> b = BatchSession(chip, netlist_files(chip, g), "nudged", conductances=g)  # doctest: +SKIP
+    >>> v = b.solve(x, t)        # {phase: (samples, nodes) array of V}           # doctest: +SKIP
+
+    The deck is the backend's ``<top>.sp`` with `` external`` appended to the input and target
+    source lines, ``.options itl4`` raised to the deck's ``itl1`` (iterations per time point), the
+    tighter reltol and, for ``nudged``, the β selector; β is the deck's (``GNUDGE`` gains,
+    ``chip.nudge.beta_S``).  Like :class:`SharedSession`, a session whose circuit another session
+    replaced reloads its deck and re-alters its cells.
+    """
+
+    #: largest time step (s) of the transient.  Each slot lasts 1 s, so it gets two points or more:
+    #: the second starts from the first, converged, and Newton polishes it.  With one point per
+    #: slot (0.9 s) kiraz_case1's +β phase came out 8e-11 V from the simultaneous deck's and the
+    #: centered EP gradient 1.3e-7 (relative) from the golden model's; with two, 2e-11 as the
+    #: simultaneous deck (whose copies converge together)
+    MAX_STEP_S = 0.45
+    #: reltol of the batch deck relative to the deck's own.  Newton started from the previous
+    #: sample's solution stops at the first step below reltol; started from scratch (``op``) its last
+    #: step is far smaller.  At the deck's reltol xor's outputs came out 2.5e-9 V from the golden
+    #: model (``op``: 5e-11 V; tests/test_learn_spice.py allows 1e-9 V); 1000× tighter: 5e-11 V, at
+    #: about one Newton iteration more per sample (5.2 per sample on digits)
+    RELTOL_FACTOR = 1e-3
+
+    def __init__(
+        self,
+        chip: Chip,
+        files: Mapping[str, str],
+        top: str = "simultaneous",
+        nodes: list[str] | None = None,
+        netlist_name: str | None = None,
+        conductances: Mapping[str, np.ndarray] | None = None,
+    ):
+        """``nodes``: the IR nodes to read back (default all); ``conductances``: those (S) ``files``
+        were rendered with, if known (else the first :meth:`set_conductances` alters every cell)."""
+        if top not in ("simultaneous", "nudged"):
+            raise NgspiceError(f"BatchSession runs the simultaneous or the nudged deck, not {top!r}")
+        self.chip = chip
+        self.top = top
+        self.where = netlist_name or f"spice/{top}.sp"
+        # phases side by side (simultaneous: network copies) or one after another (nudged: one
+        # network, β switched per time slot by the source VBSEL): free, +β and, centered, −β
+        phases = ["free", "pos", "neg"] if chip.nudge.centered else ["free", "pos"]
+        slots = phases
+        self.copies = _copies_of(chip, top) if top == "simultaneous" else phases
+        self._slot = (
+            {c: 0 for c in self.copies} if top == "simultaneous" else {c: slots.index(c) for c in phases}
+        )
+        self._slots = 1 if top == "simultaneous" else len(slots)
+        instances = self.copies if top == "simultaneous" else ["pos"]  # network instances to alter
+        shared, dynamic = _ir_nodes(chip)
+        self.nodes = list(nodes) if nodes is not None else list(dict.fromkeys(shared + dynamic))
+        shared_set = set(shared)
+        #: vector name of each (copy, node)
+        self._vec = {
+            c: [n.lower() if n in shared_set else (n + _suffix(top, c)).lower() for n in self.nodes]
+            for c in self.copies
+        }
+        self._external = [s.name.lower() for s in chip.input_sources()]
+        nudged = [c for c in self.copies if c != "free"] if top == "simultaneous" else ["pos"]
+        self._targets = {
+            c: [f"vtgt{j}{_suffix(top, c)}" for j in range(len(chip.nudge.outputs))] for c in nudged
+        }
+        #: value of VBSEL per slot (nudged deck): the factor of β of each phase
+        self._bsel = [{"free": 0.0, "pos": 1.0, "neg": -1.0}[c] for c in slots]
+        self._deck = self._batch_deck(inline_deck(files, top), files)
+        # what a fresh load of the deck holds (S), and what the circuit holds now
+        self._deck_g = None if conductances is None else self._checked(conductances)
+        self._g = self._deck_g
+        self._alter_names = {
+            xb.name: np.array(
+                [
+                    [
+                        [
+                            f"alter r.{_inst(top, c)}.x{xb.name.lower()}.r{r}_{col}="
+                            for col in range(xb.shape[1])
+                        ]
+                        for r in range(xb.shape[0])
+                    ]
+                    for c in instances
+                ],
+                dtype=object,
+            )
+            for xb in chip.crossbars
+        }
+        self.ng = shared_ngspice()
+        self.ng.get_vsrc_data = _vsrc_callback  # PySpice calls the instance's method
+        t0 = time.perf_counter()
+        self._load()
+        self.load_seconds = time.perf_counter() - t0
+        self.altered = 0  # resistors re-written so far (one per changed cell and copy)
+
+    def _batch_deck(self, deck: str, files: Mapping[str, str]) -> str:
+        names = set(self._external) | {v for vs in self._targets.values() for v in vs}
+        found: set[str] = set()
+
+        def ext(m: re.Match[str]) -> str:
+            found.add(m.group(1).lower())
+            return m.group(0) + " external"
+
+        pattern = r"^(" + "|".join(re.escape(n) for n in sorted(names)) + r") \S+ \S+ DC \S+$"
+        deck = re.sub(pattern, ext, deck, flags=re.MULTILINE | re.IGNORECASE)
+        if found != names:
+            raise NgspiceError(f"{self.where}: no DC source line for {', '.join(sorted(names - found))}")
+        if self.top == "nudged":
+            # GNUDGE<j> m p ref p β  ->  the same current times V(bsel) (0, +1, −1 per time slot)
+            def bsrc(m: re.Match[str]) -> str:
+                name, minus, plus, ref, ctl, gain = m.groups()
+                return f"B{name[1:]} {minus} {plus} I={gain}*V(bsel)*(V({ref})-V({ctl}))"
+
+            deck, n = re.subn(r"^(GNUDGE\d+) (\S+) (\S+) (\S+) (\S+) (\S+)$", bsrc, deck, flags=re.MULTILINE)
+            if n != len(self.chip.nudge.outputs):
+                raise NgspiceError(
+                    f"{self.where}: expected {len(self.chip.nudge.outputs)} GNUDGE lines, found {n}"
+                )
+            deck = deck.replace("\n.op\n", "\nVBSEL bsel 0 DC 0 external\n.op\n")
+        itl = re.search(r"\bitl1=(\d+)", deck)
+        reltol = re.search(r"^\.options .*\breltol=(\S+)", deck, re.MULTILINE)
+        tight = spice_float(float(reltol.group(1) if reltol else 1e-3) * self.RELTOL_FACTOR)
+        opts = f".options itl4={itl.group(1) if itl else 100} reltol={tight}"
+        return deck.replace("\n.op\n", f"\n{opts}\n.op\n")
+
+    def _load(self) -> None:
+        global _ACTIVE
+        with contextlib.suppress(Exception):  # "no circuit loaded" the first time
+            self.ng.exec_command("remcirc")
+        self.ng.exec_command("destroy all")
+        try:
+            with _quiet_version_warning():
+                self.ng.load_circuit(self._deck)
+        except Exception as exc:
+            raise NgspiceError(f"libngspice could not load {self.where}: {exc}") from exc
+        _ACTIVE = id(self)
+        if self._g is not None and self._g is not self._deck_g:
+            self._write(self._deck_g, self._g)
+
+    def _activate(self) -> None:
+        if _ACTIVE != id(self):
+            self._load()
+
+    def _command(self, cmd: str) -> None:
+        self.ng._error_in_stdout = self.ng._error_in_stderr = False
+        self.ng._ngspice_shared.ngSpice_Command(cmd.encode("ascii"))
+        if self.ng._error_in_stdout or self.ng._error_in_stderr:
+            err = " ".join(self.ng._stderr[-3:])[:300]
+            raise NgspiceError(f"ngspice refused `{cmd[:300]}` on {self.where}: {err}")
+
+    def _checked(self, conductances: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        out = {xb.name: np.array(conductances[xb.name], dtype=float) for xb in self.chip.crossbars}
+        for xb in self.chip.crossbars:
+            if out[xb.name].shape != xb.shape:
+                raise ValueError(
+                    f"conductances of {xb.name}: shape {out[xb.name].shape}, expected {xb.shape}"
+                )
+        return out
+
+    def _write(self, old: Mapping[str, np.ndarray] | None, new: Mapping[str, np.ndarray]) -> None:
+        """``alter`` every resistor of every copy whose cell differs between ``old`` and ``new``
+        (S; ``old`` None: every cell)."""
+        chunk: list[str] = []
+        size = 0
+        for xb in self.chip.crossbars:
+            g = new[xb.name]
+            changed = np.nonzero(np.ones(g.shape, bool) if old is None else g != old[xb.name])
+            if not len(changed[0]):
+                continue
+            values = [spice_float(1.0 / float(v)) for v in g[changed]]
+            names = self._alter_names[xb.name]
+            for copy_names in names:
+                for prefix, value in zip(copy_names[changed], values, strict=True):
+                    cmd = prefix + value
+                    if size + len(cmd) > 900:
+                        self._command(";".join(chunk))
+                        chunk, size = [], 0
+                    chunk.append(cmd)
+                    size += len(cmd) + 1
+            self.altered += len(values) * len(names)
+        if chunk:
+            self._command(";".join(chunk))
+        # PySpice keeps every printed line; alter prints nothing, the analyses print a little
+        self.ng.clear_output()
+
+    def set_conductances(self, conductances: Mapping[str, np.ndarray]) -> None:
+        """Set the crossbars to ``conductances`` (S): only the cells that changed are altered."""
+        new = self._checked(conductances)
+        if _ACTIVE != id(self):
+            self._g = new
+            self._load()  # writes the cells that differ from the deck's
+            return
+        self._write(self._g, new)
+        self._g = new
+
+    def solve(self, x: np.ndarray, target: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Operating points of a batch: ``x`` (samples, inputs) in feature units, ``target``
+        (samples, outputs) in V (default 0 V).  Returns, per network copy, the voltages (V) of
+        ``self.nodes`` as a (samples, nodes) array."""
+        x = np.atleast_2d(np.asarray(x, dtype=float))
+        n_samples, slots = len(x), self._slots
+        t = np.zeros((n_samples, len(self.chip.nudge.outputs))) if target is None else np.atleast_2d(target)
+        # (intervals, sources): sample i // slots in interval i
+        volts = np.repeat(np.array([self.chip.source_voltages(xi) for xi in x]), slots, axis=0)
+        t = np.repeat(np.asarray(t, dtype=float), slots, axis=0)
+        k = len(volts)
+        self._activate()
+        _VSRC_TABLE.clear()
+        for i, name in enumerate(self._external):
+            _VSRC_TABLE[name] = [*volts[:, i].tolist(), float(volts[-1, i])]
+        for names in self._targets.values():
+            for j, name in enumerate(names):
+                _VSRC_TABLE[name] = [*t[:, j].tolist(), float(t[-1, j])]
+        if self.top == "nudged":
+            _VSRC_TABLE["vbsel"] = [*(self._bsel * n_samples), self._bsel[-1]]
+        phase = ", ".join(PHASE_OF_COPY[c] for c in self.copies)
+        self.ng.clear_output()
+        t0 = time.perf_counter()
+        try:
+            self.ng.exec_command(f"tran {self.MAX_STEP_S} {k} 0 {self.MAX_STEP_S}")
+            failed = not self.ng.last_plot.startswith("tran")
+        except Exception:
+            failed = True
+        self.seconds = time.perf_counter() - t0
+        if failed:
+            printed = "\n".join([*self.ng._stdout, *self.ng._stderr])
+            raise NgspiceError(
+                f"ngspice found no operating point for phase {phase} of {self.where} (batch of "
+                f"{n_samples} samples as a transient); {describe_failure(printed)}"
+            )
+        plot = self.ng.last_plot
+        time_s = self._vector(plot, "time")
+        sample = _sample_of(time_s, k)
+        last = np.full(k, -1)
+        last[sample] = np.arange(len(time_s))  # the last point of each sample's interval
+        if (last < 0).any():
+            raise NgspiceError(
+                f"{self.where}: the transient has no time point for sample {int(np.argmin(last))}"
+            )
+        out = {
+            c: np.stack([self._vector(plot, v)[last[self._slot[c] :: slots]] for v in names], axis=1)
+            for c, names in self._vec.items()
+        }
+        self.ng.exec_command("destroy all")
+        return out
+
+    def _vector(self, plot: str, name: str) -> np.ndarray:
+        from PySpice.Spice.NgSpice.Shared import ffi
+
+        info = self.ng._ngspice_shared.ngGet_Vec_Info(f"{plot}.{name}".encode("ascii"))
+        if info == ffi.NULL or info.v_realdata == ffi.NULL:
+            raise NgspiceError(f"ngspice transient of {self.where} has no vector {name!r}")
+        return np.frombuffer(ffi.buffer(info.v_realdata, info.v_length * 8), dtype=np.float64).copy()
+
+
+__all__ += ["BatchSession"]

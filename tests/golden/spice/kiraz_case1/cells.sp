@@ -5,32 +5,36 @@
 * clamp diode (IS in A); TNOM = circuit temperature so IS is used as given
 .model dnrn D(IS=1e-12 N=1.0 TNOM=27.0)
 
-* crossbar W01 (forward): R<row>_<col> from row node to column node, G = g_W01_<row>_<col> (S)
+* crossbar W01 (forward): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_W01_<row>_<col> (S, listed in params.sp)
 .subckt W01 in0 in1 h1_0 h1_1
-R0_0 h1_0 in0 r={1/g_W01_0_0}
-R0_1 h1_0 in1 r={1/g_W01_0_1}
-R1_0 h1_1 in0 r={1/g_W01_1_0}
-R1_1 h1_1 in1 r={1/g_W01_1_1}
+R0_0 h1_0 in0 r=28096.926682189325
+R0_1 h1_0 in1 r=17384.294753385984
+R1_0 h1_1 in0 r=58112.57120484037
+R1_1 h1_1 in1 r=17411.752602019358
 .ends W01
 
-* crossbar B1 (bias): R<row>_<col> from row node to column node, G = g_B1_<row>_<col> (S)
+* crossbar B1 (bias): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_B1_<row>_<col> (S, listed in params.sp)
 .subckt B1 bias_p h1_0 h1_1
-R0_0 h1_0 bias_p r={1/g_B1_0_0}
-R1_0 h1_1 bias_p r={1/g_B1_1_0}
+R0_0 h1_0 bias_p r=39075.36342567373
+R1_0 h1_1 bias_p r=32085.91586794664
 .ends B1
 
-* crossbar W12 (forward): R<row>_<col> from row node to column node, G = g_W12_<row>_<col> (S)
+* crossbar W12 (forward): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_W12_<row>_<col> (S, listed in params.sp)
 .subckt W12 h1_0_a1 h1_1_a1 out0p out0n
-R0_0 out0p h1_0_a1 r={1/g_W12_0_0}
-R0_1 out0p h1_1_a1 r={1/g_W12_0_1}
-R1_0 out0n h1_0_a1 r={1/g_W12_1_0}
-R1_1 out0n h1_1_a1 r={1/g_W12_1_1}
+R0_0 out0p h1_0_a1 r=19460.883061169312
+R0_1 out0p h1_1_a1 r=32829.987447455016
+R1_0 out0n h1_0_a1 r=26681.1211578974
+R1_1 out0n h1_1_a1 r=87889.25090702434
 .ends W12
 
-* crossbar B2 (bias): R<row>_<col> from row node to column node, G = g_B2_<row>_<col> (S)
+* crossbar B2 (bias): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_B2_<row>_<col> (S, listed in params.sp)
 .subckt B2 bias_p out0p out0n
-R0_0 out0p bias_p r={1/g_B2_0_0}
-R1_0 out0n bias_p r={1/g_B2_1_0}
+R0_0 out0p bias_p r=20975.065594846434
+R1_0 out0n bias_p r=27095.009386149726
 .ends B2
 
 * neuron layer 1: node -> nrn_hi and nrn_lo -> node clamp diodes

@@ -1,6 +1,5 @@
 * kiraz_case1: Two inputs, bias, 2 diode neurons, one doubled output; learn output = 1 V.
 * Free phase: sources and one copy of the network, no nudging.
-.include params.sp
 .include cells.sp
 
 .options klu reltol=1e-06 vntol=1e-09 abstol=1e-15 gmin=1e-12 itl1=200

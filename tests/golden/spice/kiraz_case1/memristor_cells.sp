@@ -9,35 +9,35 @@
 .model mem eqp_memristor
 
 * crossbar W01 (forward): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_W01_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_W01_<row>_<col> of params.sp
 .subckt W01 in0 in1 h1_0 h1_1
-N0_0 in0 h1_0 mem g0={g_W01_0_0}
-N0_1 in1 h1_0 mem g0={g_W01_0_1}
-N1_0 in0 h1_1 mem g0={g_W01_1_0}
-N1_1 in1 h1_1 mem g0={g_W01_1_1}
+N0_0 in0 h1_0 mem g0=3.5591081235012835e-05
+N0_1 in1 h1_0 mem g0=5.752318481629676e-05
+N1_0 in0 h1_1 mem g0=1.7207980635981685e-05
+N1_1 in1 h1_1 mem g0=5.743247235686219e-05
 .ends W01
 
 * crossbar B1 (bias): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_B1_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_B1_<row>_<col> of params.sp
 .subckt B1 bias_p h1_0 h1_1
-N0_0 bias_p h1_0 mem g0={g_B1_0_0}
-N1_0 bias_p h1_1 mem g0={g_B1_1_0}
+N0_0 bias_p h1_0 mem g0=2.559157260052427e-05
+N1_0 bias_p h1_1 mem g0=3.1166322448628785e-05
 .ends B1
 
 * crossbar W12 (forward): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_W12_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_W12_<row>_<col> of params.sp
 .subckt W12 h1_0_a1 h1_1_a1 out0p out0n
-N0_0 h1_0_a1 out0p mem g0={g_W12_0_0}
-N0_1 h1_1_a1 out0p mem g0={g_W12_0_1}
-N1_0 h1_0_a1 out0n mem g0={g_W12_1_0}
-N1_1 h1_1_a1 out0n mem g0={g_W12_1_1}
+N0_0 h1_0_a1 out0p mem g0=5.1385129691022085e-05
+N0_1 h1_1_a1 out0p mem g0=3.045995681845806e-05
+N1_0 h1_0_a1 out0n mem g0=3.747968438365297e-05
+N1_1 h1_1_a1 out0n mem g0=1.1377955662153418e-05
 .ends W12
 
 * crossbar B2 (bias): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_B2_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_B2_<row>_<col> of params.sp
 .subckt B2 bias_p out0p out0n
-N0_0 bias_p out0p mem g0={g_B2_0_0}
-N1_0 bias_p out0n mem g0={g_B2_1_0}
+N0_0 bias_p out0p mem g0=4.767565543374032e-05
+N1_0 bias_p out0n mem g0=3.690716566096391e-05
 .ends B2
 
 * neuron layer 1: node -> nrn_hi and nrn_lo -> node clamp diodes

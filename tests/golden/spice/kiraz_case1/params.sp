@@ -1,5 +1,8 @@
 * kiraz_case1: Two inputs, bias, 2 diode neurons, one doubled output; learn output = 1 V.
 * Conductance of every crossbar cell (S): g_<crossbar>_<row>_<col>; shared by every network copy.
+* A listing for reading: no netlist includes this file.  cells.sp writes the same values as
+* numbers (resistor r = 1/g in Ohm, memristor g0 = g in S), since a simulator that parses one
+* parameter per cell of a large chip takes minutes to load it.
 .param g_W01_0_0=3.5591081235012835e-05
 .param g_W01_0_1=5.752318481629676e-05
 .param g_W01_1_0=1.7207980635981685e-05

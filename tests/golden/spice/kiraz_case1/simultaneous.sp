@@ -1,10 +1,9 @@
 * kiraz_case1: Two inputs, bias, 2 diode neurons, one doubled output; learn output = 1 V.
 * Simultaneous phases (docs/background.md, section 2): 3 copies of the network share the sources and
-* the conductance parameters and are solved in one operating point:
+* the crossbar subcircuits (so the conductances) and are solved in one operating point:
 *   free: XNET
 *   pos: XNET__POS, beta = 1e-06 S
 *   neg: XNET__NEG, beta = -1e-06 S
-.include params.sp
 .include cells.sp
 
 .options klu reltol=1e-06 vntol=1e-09 abstol=1e-15 gmin=1e-12 itl1=200

@@ -5,96 +5,104 @@
 * clamp diode (IS in A); TNOM = circuit temperature so IS is used as given
 .model dnrn D(IS=1e-12 N=1.0 TNOM=27.0)
 
-* crossbar W01 (forward): R<row>_<col> from row node to column node, G = g_W01_<row>_<col> (S)
+* crossbar W01 (forward): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_W01_<row>_<col> (S, listed in params.sp)
 .subckt W01 in0p in0n in1p in1n in2p in2n h1_0 h1_1 h1_2
-R0_0 h1_0 in0p r={1/g_W01_0_0}
-R0_1 h1_0 in0n r={1/g_W01_0_1}
-R0_2 h1_0 in1p r={1/g_W01_0_2}
-R0_3 h1_0 in1n r={1/g_W01_0_3}
-R0_4 h1_0 in2p r={1/g_W01_0_4}
-R0_5 h1_0 in2n r={1/g_W01_0_5}
-R1_0 h1_1 in0p r={1/g_W01_1_0}
-R1_1 h1_1 in0n r={1/g_W01_1_1}
-R1_2 h1_1 in1p r={1/g_W01_1_2}
-R1_3 h1_1 in1n r={1/g_W01_1_3}
-R1_4 h1_1 in2p r={1/g_W01_1_4}
-R1_5 h1_1 in2n r={1/g_W01_1_5}
-R2_0 h1_2 in0p r={1/g_W01_2_0}
-R2_1 h1_2 in0n r={1/g_W01_2_1}
-R2_2 h1_2 in1p r={1/g_W01_2_2}
-R2_3 h1_2 in1n r={1/g_W01_2_3}
-R2_4 h1_2 in2p r={1/g_W01_2_4}
-R2_5 h1_2 in2n r={1/g_W01_2_5}
+R0_0 h1_0 in0p r=60869.79230447373
+R0_1 h1_0 in0n r=28600.93401242595
+R0_2 h1_0 in1p r=24953.263858587292
+R0_3 h1_0 in1n r=87455.01212490101
+R0_4 h1_0 in2p r=57483.47389443163
+R0_5 h1_0 in2n r=17727.180104588057
+R1_0 h1_1 in0p r=73958.86912316826
+R1_1 h1_1 in0n r=60647.60432542091
+R1_2 h1_1 in1p r=17416.61973337716
+R1_3 h1_1 in1n r=24334.346342104058
+R1_4 h1_1 in2p r=35149.80966535862
+R1_5 h1_1 in2n r=28113.9731891419
+R2_0 h1_2 in0p r=23179.18914637088
+R2_1 h1_2 in0n r=42077.9066930902
+R2_2 h1_2 in1p r=59177.187449517485
+R2_3 h1_2 in1n r=20242.10376917157
+R2_4 h1_2 in2p r=22978.981775265027
+R2_5 h1_2 in2n r=28074.812669352952
 .ends W01
 
-* crossbar B1 (bias): R<row>_<col> from row node to column node, G = g_B1_<row>_<col> (S)
+* crossbar B1 (bias): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_B1_<row>_<col> (S, listed in params.sp)
 .subckt B1 bias_p bias_n h1_0 h1_1 h1_2
-R0_0 h1_0 bias_p r={1/g_B1_0_0}
-R0_1 h1_0 bias_n r={1/g_B1_0_1}
-R1_0 h1_1 bias_p r={1/g_B1_1_0}
-R1_1 h1_1 bias_n r={1/g_B1_1_1}
-R2_0 h1_2 bias_p r={1/g_B1_2_0}
-R2_1 h1_2 bias_n r={1/g_B1_2_1}
+R0_0 h1_0 bias_p r=19670.781229479664
+R0_1 h1_0 bias_n r=26699.586585163637
+R1_0 h1_1 bias_p r=16936.039465088117
+R1_1 h1_1 bias_n r=49442.60125397097
+R2_0 h1_2 bias_p r=26534.687980423227
+R2_1 h1_2 bias_n r=29255.81841909575
 .ends B1
 
-* crossbar W02 (skip): R<row>_<col> from row node to column node, G = g_W02_<row>_<col> (S)
+* crossbar W02 (skip): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_W02_<row>_<col> (S, listed in params.sp)
 .subckt W02 in0p in0n in1p in1n in2p in2n h2_0 h2_1
-R0_0 h2_0 in0p r={1/g_W02_0_0}
-R0_1 h2_0 in0n r={1/g_W02_0_1}
-R0_2 h2_0 in1p r={1/g_W02_0_2}
-R0_3 h2_0 in1n r={1/g_W02_0_3}
-R0_4 h2_0 in2p r={1/g_W02_0_4}
-R0_5 h2_0 in2n r={1/g_W02_0_5}
-R1_0 h2_1 in0p r={1/g_W02_1_0}
-R1_1 h2_1 in0n r={1/g_W02_1_1}
-R1_2 h2_1 in1p r={1/g_W02_1_2}
-R1_3 h2_1 in1n r={1/g_W02_1_3}
-R1_4 h2_1 in2p r={1/g_W02_1_4}
-R1_5 h2_1 in2n r={1/g_W02_1_5}
+R0_0 h2_0 in0p r=36148.39860708092
+R0_1 h2_0 in0n r=25265.435381217772
+R0_2 h2_0 in1p r=45945.19506269874
+R0_3 h2_0 in1n r=19956.04314747634
+R0_4 h2_0 in2p r=18738.28473346154
+R0_5 h2_0 in2n r=60834.71225440771
+R1_0 h2_1 in0p r=29981.716846029885
+R1_1 h2_1 in0n r=41915.98885989804
+R1_2 h2_1 in1p r=70642.17323575553
+R1_3 h2_1 in1n r=18249.10248580899
+R1_4 h2_1 in2p r=31748.617391337157
+R1_5 h2_1 in2n r=57522.29061290988
 .ends W02
 
-* crossbar W12 (forward): R<row>_<col> from row node to column node, G = g_W12_<row>_<col> (S)
+* crossbar W12 (forward): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_W12_<row>_<col> (S, listed in params.sp)
 .subckt W12 h1_0_a1 h1_1_a1 h1_2_a1 h2_0 h2_1
-R0_0 h2_0 h1_0_a1 r={1/g_W12_0_0}
-R0_1 h2_0 h1_1_a1 r={1/g_W12_0_1}
-R0_2 h2_0 h1_2_a1 r={1/g_W12_0_2}
-R1_0 h2_1 h1_0_a1 r={1/g_W12_1_0}
-R1_1 h2_1 h1_1_a1 r={1/g_W12_1_1}
-R1_2 h2_1 h1_2_a1 r={1/g_W12_1_2}
+R0_0 h2_0 h1_0_a1 r=22900.002311047218
+R0_1 h2_0 h1_1_a1 r=49724.52268993045
+R0_2 h2_0 h1_2_a1 r=18158.194722288332
+R1_0 h2_1 h1_0_a1 r=47944.58479526582
+R1_1 h2_1 h1_1_a1 r=85809.40395133114
+R1_2 h2_1 h1_2_a1 r=49904.065153595955
 .ends W12
 
-* crossbar B2 (bias): R<row>_<col> from row node to column node, G = g_B2_<row>_<col> (S)
+* crossbar B2 (bias): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_B2_<row>_<col> (S, listed in params.sp)
 .subckt B2 bias_p bias_n h2_0 h2_1
-R0_0 h2_0 bias_p r={1/g_B2_0_0}
-R0_1 h2_0 bias_n r={1/g_B2_0_1}
-R1_0 h2_1 bias_p r={1/g_B2_1_0}
-R1_1 h2_1 bias_n r={1/g_B2_1_1}
+R0_0 h2_0 bias_p r=36646.95908454435
+R0_1 h2_0 bias_n r=29899.470650304997
+R1_0 h2_1 bias_p r=18080.98645592122
+R1_1 h2_1 bias_n r=22287.572139064836
 .ends B2
 
-* crossbar W13 (skip): R<row>_<col> from row node to column node, G = g_W13_<row>_<col> (S)
+* crossbar W13 (skip): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_W13_<row>_<col> (S, listed in params.sp)
 .subckt W13 h1_0_a2 h1_1_a2 h1_2_a2 out0 out1
-R0_0 out0 h1_0_a2 r={1/g_W13_0_0}
-R0_1 out0 h1_1_a2 r={1/g_W13_0_1}
-R0_2 out0 h1_2_a2 r={1/g_W13_0_2}
-R1_0 out1 h1_0_a2 r={1/g_W13_1_0}
-R1_1 out1 h1_1_a2 r={1/g_W13_1_1}
-R1_2 out1 h1_2_a2 r={1/g_W13_1_2}
+R0_0 out0 h1_0_a2 r=37083.6896410892
+R0_1 out0 h1_1_a2 r=92218.0782845673
+R0_2 out0 h1_2_a2 r=55582.77658659372
+R1_0 out1 h1_0_a2 r=16716.315858531656
+R1_1 out1 h1_1_a2 r=30316.076326115708
+R1_2 out1 h1_2_a2 r=22445.68355885555
 .ends W13
 
-* crossbar W23 (forward): R<row>_<col> from row node to column node, G = g_W23_<row>_<col> (S)
+* crossbar W23 (forward): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_W23_<row>_<col> (S, listed in params.sp)
 .subckt W23 h2_0_a1 h2_1_a1 out0 out1
-R0_0 out0 h2_0_a1 r={1/g_W23_0_0}
-R0_1 out0 h2_1_a1 r={1/g_W23_0_1}
-R1_0 out1 h2_0_a1 r={1/g_W23_1_0}
-R1_1 out1 h2_1_a1 r={1/g_W23_1_1}
+R0_0 out0 h2_0_a1 r=78533.60130794813
+R0_1 out0 h2_1_a1 r=85451.72468914565
+R1_0 out1 h2_0_a1 r=19122.467912024975
+R1_1 out1 h2_1_a1 r=25384.513805548162
 .ends W23
 
-* crossbar B3 (bias): R<row>_<col> from row node to column node, G = g_B3_<row>_<col> (S)
+* crossbar B3 (bias): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_B3_<row>_<col> (S, listed in params.sp)
 .subckt B3 bias_p bias_n out0 out1
-R0_0 out0 bias_p r={1/g_B3_0_0}
-R0_1 out0 bias_n r={1/g_B3_0_1}
-R1_0 out1 bias_p r={1/g_B3_1_0}
-R1_1 out1 bias_n r={1/g_B3_1_1}
+R0_0 out0 bias_p r=39315.15027412717
+R0_1 out0 bias_n r=38656.55795058234
+R1_0 out1 bias_p r=69147.38573445924
+R1_1 out1 bias_n r=53666.840387587974
 .ends B3
 
 * neuron layer 1: node -> nrn_hi and nrn_lo -> node clamp diodes

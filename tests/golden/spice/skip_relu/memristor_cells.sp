@@ -9,103 +9,103 @@
 .model mem eqp_memristor
 
 * crossbar W01 (forward): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_W01_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_W01_<row>_<col> of params.sp
 .subckt W01 in0p in0n in1p in1n in2p in2n h1_0 h1_1 h1_2
-N0_0 in0p h1_0 mem g0={g_W01_0_0}
-N0_1 in0n h1_0 mem g0={g_W01_0_1}
-N0_2 in1p h1_0 mem g0={g_W01_0_2}
-N0_3 in1n h1_0 mem g0={g_W01_0_3}
-N0_4 in2p h1_0 mem g0={g_W01_0_4}
-N0_5 in2n h1_0 mem g0={g_W01_0_5}
-N1_0 in0p h1_1 mem g0={g_W01_1_0}
-N1_1 in0n h1_1 mem g0={g_W01_1_1}
-N1_2 in1p h1_1 mem g0={g_W01_1_2}
-N1_3 in1n h1_1 mem g0={g_W01_1_3}
-N1_4 in2p h1_1 mem g0={g_W01_1_4}
-N1_5 in2n h1_1 mem g0={g_W01_1_5}
-N2_0 in0p h1_2 mem g0={g_W01_2_0}
-N2_1 in0n h1_2 mem g0={g_W01_2_1}
-N2_2 in1p h1_2 mem g0={g_W01_2_2}
-N2_3 in1n h1_2 mem g0={g_W01_2_3}
-N2_4 in2p h1_2 mem g0={g_W01_2_4}
-N2_5 in2n h1_2 mem g0={g_W01_2_5}
+N0_0 in0p h1_0 mem g0=1.642851013845998e-05
+N0_1 in0n h1_0 mem g0=3.496389312200575e-05
+N0_2 in1p h1_0 mem g0=4.007491788116788e-05
+N0_3 in1n h1_0 mem g0=1.1434450418597228e-05
+N0_4 in2p h1_0 mem g0=1.7396304228872797e-05
+N0_5 in2n h1_0 mem g0=5.6410551148018477e-05
+N1_0 in0p h1_1 mem g0=1.3521028807709842e-05
+N1_1 in0n h1_1 mem g0=1.64886974699649e-05
+N1_2 in1p h1_1 mem g0=5.7416422664588754e-05
+N1_3 in1n h1_1 mem g0=4.1094179639819143e-05
+N1_4 in2p h1_1 mem g0=2.844965618648955e-05
+N1_5 in2n h1_1 mem g0=3.5569501090163135e-05
+N2_0 in0p h1_2 mem g0=4.3142147625839966e-05
+N2_1 in0n h1_2 mem g0=2.3765440788056466e-05
+N2_2 in1p h1_2 mem g0=1.6898403643347767e-05
+N2_3 in1n h1_2 mem g0=4.940197972519959e-05
+N2_4 in2p h1_2 mem g0=4.351802920512419e-05
+N2_5 in2n h1_2 mem g0=3.561911567415802e-05
 .ends W01
 
 * crossbar B1 (bias): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_B1_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_B1_<row>_<col> of params.sp
 .subckt B1 bias_p bias_n h1_0 h1_1 h1_2
-N0_0 bias_p h1_0 mem g0={g_B1_0_0}
-N0_1 bias_n h1_0 mem g0={g_B1_0_1}
-N1_0 bias_p h1_1 mem g0={g_B1_1_0}
-N1_1 bias_n h1_1 mem g0={g_B1_1_1}
-N2_0 bias_p h1_2 mem g0={g_B1_2_0}
-N2_1 bias_n h1_2 mem g0={g_B1_2_1}
+N0_0 bias_p h1_0 mem g0=5.08368217984829e-05
+N0_1 bias_n h1_0 mem g0=3.745376344350132e-05
+N1_0 bias_p h1_1 mem g0=5.904568196486528e-05
+N1_1 bias_n h1_1 mem g0=2.0225473066502245e-05
+N2_0 bias_p h1_2 mem g0=3.7686518143261395e-05
+N2_1 bias_n h1_2 mem g0=3.418123484616939e-05
 .ends B1
 
 * crossbar W02 (skip): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_W02_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_W02_<row>_<col> of params.sp
 .subckt W02 in0p in0n in1p in1n in2p in2n h2_0 h2_1
-N0_0 in0p h2_0 mem g0={g_W02_0_0}
-N0_1 in0n h2_0 mem g0={g_W02_0_1}
-N0_2 in1p h2_0 mem g0={g_W02_0_2}
-N0_3 in1n h2_0 mem g0={g_W02_0_3}
-N0_4 in2p h2_0 mem g0={g_W02_0_4}
-N0_5 in2n h2_0 mem g0={g_W02_0_5}
-N1_0 in0p h2_1 mem g0={g_W02_1_0}
-N1_1 in0n h2_1 mem g0={g_W02_1_1}
-N1_2 in1p h2_1 mem g0={g_W02_1_2}
-N1_3 in1n h2_1 mem g0={g_W02_1_3}
-N1_4 in2p h2_1 mem g0={g_W02_1_4}
-N1_5 in2n h2_1 mem g0={g_W02_1_5}
+N0_0 in0p h2_0 mem g0=2.7663742753022406e-05
+N0_1 in0n h2_0 mem g0=3.957976519745218e-05
+N0_2 in1p h2_0 mem g0=2.1765061583379027e-05
+N0_3 in1n h2_0 mem g0=5.011013418892417e-05
+N0_4 in2p h2_0 mem g0=5.3366677592120735e-05
+N0_5 in2n h2_0 mem g0=1.6437983561392554e-05
+N1_0 in0p h2_1 mem g0=3.335366033691356e-05
+N1_1 in0n h2_1 mem g0=2.385724462668522e-05
+N1_2 in1p h2_1 mem g0=1.4155849886762121e-05
+N1_3 in1n h2_1 mem g0=5.479721541251838e-05
+N1_4 in2p h2_1 mem g0=3.149743460239177e-05
+N1_5 in2n h2_1 mem g0=1.7384564998104707e-05
 .ends W02
 
 * crossbar W12 (forward): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_W12_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_W12_<row>_<col> of params.sp
 .subckt W12 h1_0_a1 h1_1_a1 h1_2_a1 h2_0 h2_1
-N0_0 h1_0_a1 h2_0 mem g0={g_W12_0_0}
-N0_1 h1_1_a1 h2_0 mem g0={g_W12_0_1}
-N0_2 h1_2_a1 h2_0 mem g0={g_W12_0_2}
-N1_0 h1_0_a1 h2_1 mem g0={g_W12_1_0}
-N1_1 h1_1_a1 h2_1 mem g0={g_W12_1_1}
-N1_2 h1_2_a1 h2_1 mem g0={g_W12_1_2}
+N0_0 h1_0_a1 h2_0 mem g0=4.3668117863795536e-05
+N0_1 h1_1_a1 h2_0 mem g0=2.011080138940191e-05
+N0_2 h1_2_a1 h2_0 mem g0=5.507155393440885e-05
+N1_0 h1_0_a1 h2_1 mem g0=2.085741287092641e-05
+N1_1 h1_1_a1 h2_1 mem g0=1.1653734368871435e-05
+N1_2 h1_2_a1 h2_1 mem g0=2.0038447708060966e-05
 .ends W12
 
 * crossbar B2 (bias): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_B2_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_B2_<row>_<col> of params.sp
 .subckt B2 bias_p bias_n h2_0 h2_1
-N0_0 bias_p h2_0 mem g0={g_B2_0_0}
-N0_1 bias_n h2_0 mem g0={g_B2_0_1}
-N1_0 bias_p h2_1 mem g0={g_B2_1_0}
-N1_1 bias_n h2_1 mem g0={g_B2_1_1}
+N0_0 bias_p h2_0 mem g0=2.7287393687781978e-05
+N0_1 bias_n h2_0 mem g0=3.3445408171124235e-05
+N1_0 bias_p h2_1 mem g0=5.530671694477803e-05
+N1_1 bias_n h2_1 mem g0=4.486805443681489e-05
 .ends B2
 
 * crossbar W13 (skip): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_W13_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_W13_<row>_<col> of params.sp
 .subckt W13 h1_0_a2 h1_1_a2 h1_2_a2 out0 out1
-N0_0 h1_0_a2 out0 mem g0={g_W13_0_0}
-N0_1 h1_1_a2 out0 mem g0={g_W13_0_1}
-N0_2 h1_2_a2 out0 mem g0={g_W13_0_2}
-N1_0 h1_0_a2 out1 mem g0={g_W13_1_0}
-N1_1 h1_1_a2 out1 mem g0={g_W13_1_1}
-N1_2 h1_2_a2 out1 mem g0={g_W13_1_2}
+N0_0 h1_0_a2 out0 mem g0=2.6966033037122265e-05
+N0_1 h1_1_a2 out0 mem g0=1.0843860754874894e-05
+N0_2 h1_2_a2 out0 mem g0=1.7991184705249052e-05
+N1_0 h1_0_a2 out1 mem g0=5.9821793776983524e-05
+N1_1 h1_1_a2 out1 mem g0=3.298579899465923e-05
+N1_2 h1_2_a2 out1 mem g0=4.4551995815937964e-05
 .ends W13
 
 * crossbar W23 (forward): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_W23_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_W23_<row>_<col> of params.sp
 .subckt W23 h2_0_a1 h2_1_a1 out0 out1
-N0_0 h2_0_a1 out0 mem g0={g_W23_0_0}
-N0_1 h2_1_a1 out0 mem g0={g_W23_0_1}
-N1_0 h2_0_a1 out1 mem g0={g_W23_1_0}
-N1_1 h2_1_a1 out1 mem g0={g_W23_1_1}
+N0_0 h2_0_a1 out0 mem g0=1.27334030700919e-05
+N0_1 h2_1_a1 out0 mem g0=1.1702513947351881e-05
+N1_0 h2_0_a1 out1 mem g0=5.229450532225288e-05
+N1_1 h2_1_a1 out1 mem g0=3.9394097033343026e-05
 .ends W23
 
 * crossbar B3 (bias): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_B3_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_B3_<row>_<col> of params.sp
 .subckt B3 bias_p bias_n out0 out1
-N0_0 bias_p out0 mem g0={g_B3_0_0}
-N0_1 bias_n out0 mem g0={g_B3_0_1}
-N1_0 bias_p out1 mem g0={g_B3_1_0}
-N1_1 bias_n out1 mem g0={g_B3_1_1}
+N0_0 bias_p out0 mem g0=2.54354871602281e-05
+N0_1 bias_n out0 mem g0=2.5868831914066874e-05
+N1_0 bias_p out1 mem g0=1.446186272088744e-05
+N1_1 bias_n out1 mem g0=1.8633480055428775e-05
 .ends B3
 
 * neuron layer 1: node -> nrn_hi and nrn_lo -> node clamp diodes

@@ -1,7 +1,6 @@
 * random11
 * Nudged phase: the free circuit plus I = beta*(t - (V(out+) - V(out-))) into each output pair
 * (VTGT<j> dc = target t in V, GNUDGE<j> gain = beta in S; alter gain to -beta for the -beta phase).
-.include params.sp
 .include cells.sp
 
 .options klu reltol=1e-06 vntol=1e-09 abstol=1e-15 gmin=1e-12 itl1=200

@@ -1,5 +1,8 @@
 * random11
 * Conductance of every crossbar cell (S): g_<crossbar>_<row>_<col>; shared by every network copy.
+* A listing for reading: no netlist includes this file.  cells.sp writes the same values as
+* numbers (resistor r = 1/g in Ohm, memristor g0 = g in S), since a simulator that parses one
+* parameter per cell of a large chip takes minutes to load it.
 .param g_W01_0_0=1.642851013845998e-05
 .param g_W01_0_1=3.496389312200575e-05
 .param g_W01_0_2=4.007491788116788e-05

@@ -5,56 +5,60 @@
 * clamp diode (IS in A); TNOM = circuit temperature so IS is used as given
 .model dnrn D(IS=1e-09 N=1.0 TNOM=27.0)
 
-* crossbar W01 (forward): R<row>_<col> from row node to column node, G = g_W01_<row>_<col> (S)
+* crossbar W01 (forward): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_W01_<row>_<col> (S, listed in params.sp)
 .subckt W01 in0p in0n in1p in1n h1_0 h1_1 h1_2 h1_3
-R0_0 h1_0 in0p r={1/g_W01_0_0}
-R0_1 h1_0 in0n r={1/g_W01_0_1}
-R0_2 h1_0 in1p r={1/g_W01_0_2}
-R0_3 h1_0 in1n r={1/g_W01_0_3}
-R1_0 h1_1 in0p r={1/g_W01_1_0}
-R1_1 h1_1 in0n r={1/g_W01_1_1}
-R1_2 h1_1 in1p r={1/g_W01_1_2}
-R1_3 h1_1 in1n r={1/g_W01_1_3}
-R2_0 h1_2 in0p r={1/g_W01_2_0}
-R2_1 h1_2 in0n r={1/g_W01_2_1}
-R2_2 h1_2 in1p r={1/g_W01_2_2}
-R2_3 h1_2 in1n r={1/g_W01_2_3}
-R3_0 h1_3 in0p r={1/g_W01_3_0}
-R3_1 h1_3 in0n r={1/g_W01_3_1}
-R3_2 h1_3 in1p r={1/g_W01_3_2}
-R3_3 h1_3 in1n r={1/g_W01_3_3}
+R0_0 h1_0 in0p r=15610.558515035516
+R0_1 h1_0 in0n r=36089.50746938262
+R0_2 h1_0 in1p r=197769.99029794597
+R0_3 h1_0 in1n r=379328.7214654671
+R1_0 h1_1 in0p r=12267.868363853942
+R1_1 h1_1 in0n r=10945.373570665904
+R1_2 h1_1 in1p r=16378.154072309393
+R1_3 h1_1 in1n r=13657.440878546508
+R2_0 h1_2 in0p r=18241.892330205552
+R2_1 h1_2 in0n r=10686.93822619513
+R2_2 h1_2 in1p r=12229.498496104346
+R2_3 h1_2 in1n r=786713.0355976524
+R3_0 h1_3 in0p r=11643.744719490342
+R3_1 h1_3 in0n r=231215.3721108427
+R3_2 h1_3 in1p r=13654.50752316271
+R3_3 h1_3 in1n r=54377.655660267206
 .ends W01
 
-* crossbar B1 (bias): R<row>_<col> from row node to column node, G = g_B1_<row>_<col> (S)
+* crossbar B1 (bias): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_B1_<row>_<col> (S, listed in params.sp)
 .subckt B1 bias_p bias_n h1_0 h1_1 h1_2 h1_3
-R0_0 h1_0 bias_p r={1/g_B1_0_0}
-R0_1 h1_0 bias_n r={1/g_B1_0_1}
-R1_0 h1_1 bias_p r={1/g_B1_1_0}
-R1_1 h1_1 bias_n r={1/g_B1_1_1}
-R2_0 h1_2 bias_p r={1/g_B1_2_0}
-R2_1 h1_2 bias_n r={1/g_B1_2_1}
-R3_0 h1_3 bias_p r={1/g_B1_3_0}
-R3_1 h1_3 bias_n r={1/g_B1_3_1}
+R0_0 h1_0 bias_p r=11566.749361411745
+R0_1 h1_0 bias_n r=18313.455028634806
+R1_0 h1_1 bias_p r=32603.581323425013
+R1_1 h1_1 bias_n r=23339.38256754344
+R2_0 h1_2 bias_p r=262905.54392336163
+R2_1 h1_2 bias_n r=75165.11309862438
+R3_0 h1_3 bias_p r=14838.596786740189
+R3_1 h1_3 bias_n r=15367.649110876104
 .ends B1
 
-* crossbar W12 (forward): R<row>_<col> from row node to column node, G = g_W12_<row>_<col> (S)
+* crossbar W12 (forward): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_W12_<row>_<col> (S, listed in params.sp)
 .subckt W12 h1_0_a1 h1_1_a1 h1_2_a1 h1_3_a1 out0p out0n
-R0_0 out0p h1_0_a1 r={1/g_W12_0_0}
-R0_1 out0p h1_1_a1 r={1/g_W12_0_1}
-R0_2 out0p h1_2_a1 r={1/g_W12_0_2}
-R0_3 out0p h1_3_a1 r={1/g_W12_0_3}
-R1_0 out0n h1_0_a1 r={1/g_W12_1_0}
-R1_1 out0n h1_1_a1 r={1/g_W12_1_1}
-R1_2 out0n h1_2_a1 r={1/g_W12_1_2}
-R1_3 out0n h1_3_a1 r={1/g_W12_1_3}
+R0_0 out0p h1_0_a1 r=16149.055514546082
+R0_1 out0p h1_1_a1 r=25651.498113801186
+R0_2 out0p h1_2_a1 r=10027.69814248691
+R0_3 out0p h1_3_a1 r=10193.399517996128
+R1_0 out0n h1_0_a1 r=14520.393620989333
+R1_1 out0n h1_1_a1 r=15291.579450736408
+R1_2 out0n h1_2_a1 r=14460.0139874387
+R1_3 out0n h1_3_a1 r=25314.391468480862
 .ends W12
 
-* crossbar B2 (bias): R<row>_<col> from row node to column node, G = g_B2_<row>_<col> (S)
+* crossbar B2 (bias): R<row>_<col> from row node to column node,
+* r (Ohm) = 1/g_B2_<row>_<col> (S, listed in params.sp)
 .subckt B2 bias_p bias_n out0p out0n
-R0_0 out0p bias_p r={1/g_B2_0_0}
-R0_1 out0p bias_n r={1/g_B2_0_1}
-R1_0 out0n bias_p r={1/g_B2_1_0}
-R1_1 out0n bias_n r={1/g_B2_1_1}
+R0_0 out0p bias_p r=69567.37580821548
+R0_1 out0p bias_n r=13806.939776987987
+R1_0 out0n bias_p r=18864.337483393218
+R1_1 out0n bias_n r=31531.86960965326
 .ends B2
 
 * neuron layer 1: node -> nrn_hi and nrn_lo -> node clamp diodes

@@ -1,11 +1,10 @@
 * xor: XOR, 2 doubled inputs, 4 diode neurons, one doubled output.
-* Free phase with Verilog-A memristors as weights (eqp_memristor, per-instance state, g0 from
-* params.sp): for transient programming; its operating point equals free.sp's.
+* Free phase with Verilog-A memristors as weights (eqp_memristor, per-instance state, g0 as
+* listed in params.sp): for transient programming; its operating point equals free.sp's.
 * Run from this folder after building the veriloga backend (it loads ../veriloga/eqp_memristor.osdi).
 .control
 pre_osdi ../veriloga/eqp_memristor.osdi
 .endc
-.include params.sp
 .include memristor_cells.sp
 
 .options klu reltol=1e-06 vntol=1e-09 abstol=1e-15 gmin=1e-12 itl1=200

@@ -9,59 +9,59 @@
 .model mem eqp_memristor
 
 * crossbar W01 (forward): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_W01_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_W01_<row>_<col> of params.sp
 .subckt W01 in0p in0n in1p in1n h1_0 h1_1 h1_2 h1_3
-N0_0 in0p h1_0 mem g0={g_W01_0_0}
-N0_1 in0n h1_0 mem g0={g_W01_0_1}
-N0_2 in1p h1_0 mem g0={g_W01_0_2}
-N0_3 in1n h1_0 mem g0={g_W01_0_3}
-N1_0 in0p h1_1 mem g0={g_W01_1_0}
-N1_1 in0n h1_1 mem g0={g_W01_1_1}
-N1_2 in1p h1_1 mem g0={g_W01_1_2}
-N1_3 in1n h1_1 mem g0={g_W01_1_3}
-N2_0 in0p h1_2 mem g0={g_W01_2_0}
-N2_1 in0n h1_2 mem g0={g_W01_2_1}
-N2_2 in1p h1_2 mem g0={g_W01_2_2}
-N2_3 in1n h1_2 mem g0={g_W01_2_3}
-N3_0 in0p h1_3 mem g0={g_W01_3_0}
-N3_1 in0n h1_3 mem g0={g_W01_3_1}
-N3_2 in1p h1_3 mem g0={g_W01_3_2}
-N3_3 in1n h1_3 mem g0={g_W01_3_3}
+N0_0 in0p h1_0 mem g0=6.405920704482397e-05
+N0_1 in0n h1_0 mem g0=2.770888466262316e-05
+N0_2 in1p h1_0 mem g0=5.056378869683273e-06
+N0_3 in1n h1_0 mem g0=2.63623591732438e-06
+N1_0 in0p h1_1 mem g0=8.151375368082697e-05
+N1_1 in0n h1_1 mem g0=9.136280215049445e-05
+N1_2 in1p h1_1 mem g0=6.10569418009508e-05
+N1_3 in1n h1_1 mem g0=7.322015953741584e-05
+N2_0 in0p h1_2 mem g0=5.481887415507686e-05
+N2_1 in0n h1_2 mem g0=9.357216995498905e-05
+N2_2 in1p h1_2 mem g0=8.176950185803168e-05
+N2_3 in1n h1_2 mem g0=1.2711115168446613e-06
+N3_0 in0p h1_3 mem g0=8.588302338216936e-05
+N3_1 in0n h1_3 mem g0=4.324971955240971e-06
+N3_2 in1p h1_3 mem g0=7.323588919656446e-05
+N3_3 in1n h1_3 mem g0=1.8389906439653344e-05
 .ends W01
 
 * crossbar B1 (bias): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_B1_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_B1_<row>_<col> of params.sp
 .subckt B1 bias_p bias_n h1_0 h1_1 h1_2 h1_3
-N0_0 bias_p h1_0 mem g0={g_B1_0_0}
-N0_1 bias_n h1_0 mem g0={g_B1_0_1}
-N1_0 bias_p h1_1 mem g0={g_B1_1_0}
-N1_1 bias_n h1_1 mem g0={g_B1_1_1}
-N2_0 bias_p h1_2 mem g0={g_B1_2_0}
-N2_1 bias_n h1_2 mem g0={g_B1_2_1}
-N3_0 bias_p h1_3 mem g0={g_B1_3_0}
-N3_1 bias_n h1_3 mem g0={g_B1_3_1}
+N0_0 bias_p h1_0 mem g0=8.645471331263877e-05
+N0_1 bias_n h1_0 mem g0=5.4604660804660076e-05
+N1_0 bias_p h1_1 mem g0=3.0671477163201094e-05
+N1_1 bias_n h1_1 mem g0=4.284603489856818e-05
+N2_0 bias_p h1_2 mem g0=3.8036474434008335e-06
+N2_1 bias_n h1_2 mem g0=1.330404437345683e-05
+N3_0 bias_p h1_3 mem g0=6.73918170546694e-05
+N3_1 bias_n h1_3 mem g0=6.507176164585075e-05
 .ends B1
 
 * crossbar W12 (forward): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_W12_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_W12_<row>_<col> of params.sp
 .subckt W12 h1_0_a1 h1_1_a1 h1_2_a1 h1_3_a1 out0p out0n
-N0_0 h1_0_a1 out0p mem g0={g_W12_0_0}
-N0_1 h1_1_a1 out0p mem g0={g_W12_0_1}
-N0_2 h1_2_a1 out0p mem g0={g_W12_0_2}
-N0_3 h1_3_a1 out0p mem g0={g_W12_0_3}
-N1_0 h1_0_a1 out0n mem g0={g_W12_1_0}
-N1_1 h1_1_a1 out0n mem g0={g_W12_1_1}
-N1_2 h1_2_a1 out0n mem g0={g_W12_1_2}
-N1_3 h1_3_a1 out0n mem g0={g_W12_1_3}
+N0_0 h1_0_a1 out0p mem g0=6.192312603664413e-05
+N0_1 h1_1_a1 out0p mem g0=3.8984077871926455e-05
+N0_2 h1_2_a1 out0p mem g0=9.972378364313188e-05
+N0_3 h1_3_a1 out0p mem g0=9.810269853884676e-05
+N1_0 h1_0_a1 out0n mem g0=6.886865646358876e-05
+N1_1 h1_1_a1 out0n mem g0=6.53954683505138e-05
+N1_2 h1_2_a1 out0n mem g0=6.915622632652306e-05
+N1_3 h1_3_a1 out0n mem g0=3.950322097393127e-05
 .ends W12
 
 * crossbar B2 (bias): memristor N<row>_<col>, p = column node, n = row node
-* (V(p, n) is the drop of the EP rule), initial conductance g0 = g_B2_<row>_<col> (S)
+* (V(p, n) is the drop of the EP rule), initial conductance g0 (S) = g_B2_<row>_<col> of params.sp
 .subckt B2 bias_p bias_n out0p out0n
-N0_0 bias_p out0p mem g0={g_B2_0_0}
-N0_1 bias_n out0p mem g0={g_B2_0_1}
-N1_0 bias_p out0n mem g0={g_B2_1_0}
-N1_1 bias_n out0n mem g0={g_B2_1_1}
+N0_0 bias_p out0p mem g0=1.437455399721871e-05
+N0_1 bias_n out0p mem g0=7.242734567921408e-05
+N1_0 bias_p out0n mem g0=5.301007792509686e-05
+N1_1 bias_n out0n mem g0=3.1713945680336604e-05
 .ends B2
 
 * neuron layer 1: node -> nrn_hi and nrn_lo -> node clamp diodes

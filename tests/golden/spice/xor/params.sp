@@ -1,5 +1,8 @@
 * xor: XOR, 2 doubled inputs, 4 diode neurons, one doubled output.
 * Conductance of every crossbar cell (S): g_<crossbar>_<row>_<col>; shared by every network copy.
+* A listing for reading: no netlist includes this file.  cells.sp writes the same values as
+* numbers (resistor r = 1/g in Ohm, memristor g0 = g in S), since a simulator that parses one
+* parameter per cell of a large chip takes minutes to load it.
 .param g_W01_0_0=6.405920704482397e-05
 .param g_W01_0_1=2.770888466262316e-05
 .param g_W01_0_2=5.056378869683273e-06
