@@ -14,9 +14,40 @@ from ..spec import Spec
 __all__ = ["override", "parse_value", "parse_param", "parse_sets"]
 
 
+#: longest VALUE of ``--set PATH=VALUE`` / ``--param PATH=V1,…`` (characters): every number, SI
+#: string or flag of a chip.yaml fits; the cap keeps a pasted blob from reaching the YAML parser
+MAX_VALUE_CHARS = 200
+
+
+def _scalar(v: Any) -> bool:
+    return v is None or isinstance(v, bool | int | float | str)
+
+
 def parse_value(text: str) -> Any:
-    """A YAML scalar: ``1e-4`` → float, ``true`` → bool, ``10u`` stays a string (SI, parsed by the spec)."""
-    v = yaml.safe_load(text)
+    """A YAML scalar: ``1e-4`` → float, ``true`` → bool, ``10u`` stays a string (SI, parsed by the spec);
+    or a flat list of scalars (``[784, 100, 10]``).  Anything longer than :data:`MAX_VALUE_CHARS`,
+    malformed, nested or with aliases is a :class:`CodegenError` (exit 2), never a traceback."""
+    if len(text) > MAX_VALUE_CHARS:
+        raise CodegenError(
+            f"value of {len(text)} characters; at most {MAX_VALUE_CHARS} are allowed: {text[:40]!r}…"
+        )
+    if any(tok.startswith(("&", "*")) for tok in text.replace("[", " ").replace(",", " ").split()):
+        raise CodegenError(f"value {text!r}: YAML anchors and aliases are not allowed here")
+    try:
+        v = yaml.safe_load(text)
+    except (
+        yaml.YAMLError,
+        ValueError,
+        RecursionError,
+    ) as exc:  # ValueError: int digits beyond Python's limit
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise CodegenError(f"value {text!r} is not a YAML scalar or list: {first}") from None
+    if isinstance(v, list):
+        if not all(_scalar(e) for e in v):
+            raise CodegenError(f"value {text!r}: a list of plain values (numbers, strings), not nested")
+        return v
+    if not _scalar(v):
+        raise CodegenError(f"value {text!r}: a number, a string, true/false or a list of them")
     if isinstance(v, str):
         try:
             return float(v)
@@ -65,5 +96,16 @@ def override(spec: Spec, values: dict[str, Any]) -> Spec:
     try:
         return Spec.model_validate(data)
     except ValidationError as exc:
-        msgs = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise CodegenError(f"override {values} gives an invalid spec: {msgs}") from None
+        from ..load import _describe  # the one formatter of pydantic errors (codegen/load.py)
+
+        msgs = []
+        for e in exc.errors():
+            loc, message = _describe(e)
+            msgs.append(f"{'.'.join(map(str, loc))}: {message}")
+        given = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
+        raise CodegenError(f"--set {given} gives an invalid chip: " + "; ".join(msgs)) from None
+
+
+def _short(v: Any) -> str:
+    t = repr(v)
+    return t if len(t) <= 60 else t[:57] + "..."
