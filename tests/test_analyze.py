@@ -164,9 +164,10 @@ def test_read_margin_and_power_match_the_golden_model_cell_by_cell(example):
 
 
 def test_diodes_that_conduct_at_rest_load_the_layer():
+    old = "neuron: {kind: diode_pair, v_low: -0.05 V, v_high: 0.05 V, diode: {is: 1n}}"
+    assert old in XOR.read_text()
     text = XOR.read_text().replace(
-        "neuron: {kind: diode_pair, v_low: -0.5 V, v_high: 0.5 V}",
-        "neuron: {kind: diode_pair, v_low: -0.01 V, v_high: 0.01 V, diode: {is: 1m}}",
+        old, "neuron: {kind: diode_pair, v_low: -0.01 V, v_high: 0.01 V, diode: {is: 1m}}"
     )
     chip = elaborate(load_spec_text(text))
     x, t = dataset_arrays(chip)

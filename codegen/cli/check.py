@@ -241,7 +241,7 @@ def check_chip(
     record = PhaseVoltages(golden={}, ngspice={})
     rows = []
     for sim, dialect in runs:
-        files = sim.read_netlist_dir(chip, build, dialect) if build else None
+        files = sim.read_netlist_dir(chip, build, dialect, conductances) if build else None
         rec = PhaseVoltages(golden={}, ngspice={})
         rows += compare_phases(
             chip, G, x_all[idx], t_all[idx], files=files, record=rec, simulator=sim.name, dialect=dialect

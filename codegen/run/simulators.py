@@ -24,13 +24,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
 from ..errors import CodegenError
 from ..ir import Chip
 from .vacask import OpRequest
+
+if TYPE_CHECKING:
+    from ..model.conductances import ConductanceSet
 
 __all__ = [
     "OpRequest",
@@ -112,8 +115,11 @@ class Simulator:
         """``{name: text}`` of ``dialect`` as this simulator runs it, at ``conductances`` (S)."""
         raise NotImplementedError
 
-    def read_netlist_dir(self, chip: Chip, build: str | Path, dialect: str) -> dict[str, str]:
-        """The ``dialect`` folder of build folder ``build`` as this simulator runs it."""
+    def read_netlist_dir(
+        self, chip: Chip, build: str | Path, dialect: str, conductances: ConductanceSet | None = None
+    ) -> dict[str, str]:
+        """The ``dialect`` folder of build folder ``build`` as this simulator runs it;
+        ``conductances``: those the build was made with (``codegen build --conductances``)."""
         self.check_dialect(dialect)
         p = Path(build) / dialect
         if not p.is_dir():
@@ -215,7 +221,9 @@ class NgspiceSimulator(Simulator):
         self.check_dialect(dialect)
         return netlist_files(chip, conductances)
 
-    def read_netlist_dir(self, chip: Chip, build: str | Path, dialect: str) -> dict[str, str]:
+    def read_netlist_dir(
+        self, chip: Chip, build: str | Path, dialect: str, conductances: ConductanceSet | None = None
+    ) -> dict[str, str]:
         from .ngspice import read_netlist_dir
 
         self.check_dialect(dialect)
@@ -291,25 +299,27 @@ class VacaskSimulator(Simulator):
         self.check_dialect(dialect)
         return vacask_files(chip, dialect, conductances)
 
-    def read_netlist_dir(self, chip: Chip, build: str | Path, dialect: str) -> dict[str, str]:
-        """A build's ``xyce/`` as is; its ``spectre/`` with its ``params.scs`` (the conductances) and
-        the other files in VACASK's spelling.  Those must equal what the chip renders in Spectre,
-        else the build is stale: :class:`CodegenError`."""
+    def read_netlist_dir(
+        self, chip: Chip, build: str | Path, dialect: str, conductances: ConductanceSet | None = None
+    ) -> dict[str, str]:
+        """A build's ``xyce/`` as is; its ``spectre/`` in VACASK's spelling (two element lines
+        differ: :func:`codegen.run.vacask.vacask_files`).  VACASK cannot run Spectre's own spelling,
+        so every file of the build's ``spectre/`` (the conductances are numbers in ``cells.scs``)
+        must equal what the chip renders with ``conductances`` (those the build was made with),
+        else the build is stale or edited: :class:`CodegenError`."""
         files = super().read_netlist_dir(chip, build, dialect)
         if dialect == "spectre":
             from ..backends import BuildOptions
             from ..backends.spice import SpectreBackend
             from .vacask import vacask_files
 
-            ours = SpectreBackend().render(chip, BuildOptions(compile=False))
-            spelled = vacask_files(chip, dialect)
+            ours = SpectreBackend().render(chip, BuildOptions(compile=False, conductances=conductances))
+            spelled = vacask_files(chip, dialect, None if conductances is None else conductances.G)
             for name in sorted(spelled):
-                if name == "params.scs":
-                    continue
                 if files.get(name) != ours[f"spectre/{name}"]:
                     raise CodegenError(
                         f"{Path(build) / 'spectre' / name} is not what this chip.yaml renders "
-                        "(stale build?): rebuild with `codegen build` before checking it in VACASK"
+                        "(stale or edited build?): rebuild with `codegen build` before checking it in VACASK"
                     )
                 files[name] = spelled[name]
         return files
