@@ -58,7 +58,7 @@ def test_parse_sets_and_params_use_the_same_guard():
     ],
 )
 def test_overrides_meet_the_spec_bounds_with_the_loaders_messages(path, value, message):
-    with pytest.raises(CodegenError, match="gives an invalid chip") as info:
+    with pytest.raises(CodegenError, match="gives an invalid spec") as info:
         override(load_spec(XOR), {path: value})
     assert message in str(info.value)
     assert "Input should be" not in str(info.value)  # the loader's wording, not pydantic's

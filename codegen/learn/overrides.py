@@ -103,7 +103,7 @@ def override(spec: Spec, values: dict[str, Any]) -> Spec:
             loc, message = _describe(e)
             msgs.append(f"{'.'.join(map(str, loc))}: {message}")
         given = ", ".join(f"{k}={_short(v)}" for k, v in values.items())
-        raise CodegenError(f"--set {given} gives an invalid chip: " + "; ".join(msgs)) from None
+        raise CodegenError(f"override {given} gives an invalid spec: " + "; ".join(msgs)) from None
 
 
 def _short(v: Any) -> str:
