@@ -469,7 +469,7 @@ def compare_phases(
     }
     first, second = drops["nudged +β"], drops["nudged −β" if centered else "free"]
 
-    def ep_row(ep: Mapping[str, np.ndarray], node_dv_V: float) -> dict[str, float]:
+    def ep_row(ep: Mapping[str, np.ndarray], node_dv_V: float) -> dict[str, Any]:
         # noise floor of the EP update from the measured node disagreement (module docstring),
         # clipped to the voltage tolerance of this simulator and dialect
         d = min(tol_V, max(EP_DV_MIN_V, node_dv_V))
