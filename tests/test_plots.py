@@ -258,3 +258,40 @@ def test_conductances_png_heatmap_sits_under_its_own_histogram(tmp_path):
     assert "none for W01 (8192 cells)" in " ".join(_note(fig).split())
     b1 = next(a for a in hists if a.get_title().startswith("B1"))
     assert abs(heat.get_position().x0 - b1.get_position().x0) < 0.05
+
+
+def _disturb(margin_V: float) -> dict:
+    return {
+        "cell": "W01[3,1] (in0n → h1_3)",
+        "dv_V": -(4.0 - margin_V),
+        "phase": "nudged −β",
+        "sample_label": "train 3",
+        "margin_V": margin_V,
+        "v_set_V": 4.0,
+        "v_reset_V": -4.0,
+    }
+
+
+@pytest.mark.parametrize("worst", [0.627, -0.006])
+def test_read_margin_png(tmp_path, worst):
+    from codegen.cli.check import plot_read_margin
+
+    margins = np.array([worst, 0.7, 0.69, 2.85])
+    fig = plot_read_margin(tmp_path / "read_margin.png", "xor", margins, _disturb(worst))
+    (ax,) = fig.axes
+    assert ax.get_xlabel() == "read margin (V)" and ax.get_ylabel() == "samples"
+    assert sum(p.get_height() for p in ax.patches) == len(margins)  # every sample is counted
+    lo, hi = ax.get_xlim()
+    assert lo <= min(worst, 0.0) and hi >= margins.max()  # the 0 V line and every sample in view
+    note = next(t.get_text() for t in fig.texts if t.get_gid() == "note")
+    assert "W01[3,1]" in note and "train 3" in note and "+4 / -4 V" in note
+    assert (tmp_path / "read_margin.png").stat().st_size > 0
+
+
+@pytest.mark.ngspice
+def test_check_cli_writes_the_read_margin_png(tmp_path):
+    from codegen.cli import main
+
+    out = tmp_path / "r" / "check.json"
+    assert main(["check", str(ROOT / "examples" / "kiraz_case1.yaml"), "--json", str(out), "--no-pulse"]) == 0
+    assert (tmp_path / "r" / "read_margin.png").stat().st_size > 0

@@ -38,7 +38,7 @@ from ..errors import CodegenError
 from ..ir import Chip
 from ..load import load_spec
 from ..model.conductances import ConductanceSet, read_conductances
-from ..plan import ensure_writable_dir
+from ..plan import ensure_writable_dir, write_atomic
 from ..run.equivalence import (
     TOL_EP_REL,
     TOL_V,
@@ -197,8 +197,10 @@ def check_chip(
     inputs: str = "random",
     conductances: ConductanceSet | None = None,
     simulator: str = "ngspice",
+    sample_margins: list[object] | None = None,
 ) -> dict[str, object]:
     """Run every comparison for one chip; returns the JSON-ready report.
+    ``sample_margins``: if given, the (N,) read margin of every sample (V) is appended to it.
 
     ``inputs``: ``dataset`` (the chip's training samples), ``random`` or ``auto`` (dataset if its
     loader is installed).  ``conductances``: check at these (S) instead of the initial ones.
@@ -250,6 +252,7 @@ def check_chip(
         tag = "" if (sim.name, dialect) == ("ngspice", "spice") else f" [{sim.name} {dialect}/]"
         record.ngspice.update({f"{k}{tag}": v for k, v in rec.ngspice.items()})
     disturb = read_disturb(chip, record, sweep, labels)
+    margins_V = sweep.sample_margins_V  # (N,) per sample, for read_margin.png (not in check.json)
     report: dict[str, object] = {
         "chip": chip.name,
         "samples": len(idx),
@@ -289,6 +292,8 @@ def check_chip(
     if isinstance(p, dict) and "passed" in p:
         ok = ok and bool(p["passed"])
     report["passed"] = ok
+    if sample_margins is not None:
+        sample_margins.append(margins_V)
     return report
 
 
@@ -406,6 +411,7 @@ def run(args: argparse.Namespace) -> int:
         )
     console = Console()
     reports = []
+    margins: list[object] = []  # per-sample read margins (V) of each chip, for read_margin.png
     for path in args.spec:
         chip = elaborate(load_spec(path))
         cs = read_conductances(chip, args.conductances) if args.conductances else None
@@ -421,6 +427,7 @@ def run(args: argparse.Namespace) -> int:
             args.inputs,
             conductances=cs,
             simulator=args.simulator,
+            sample_margins=margins,
         )
         reports.append(report)
         console.print(_table(report))
@@ -444,11 +451,54 @@ def run(args: argparse.Namespace) -> int:
         if args.json and len(args.spec) > 1:
             out = out.with_name(f"{out.stem}_{chip.name}{out.suffix}")
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=1, sort_keys=True) + "\n")
-        console.print(f"report: {out}")
+        write_atomic(out, json.dumps(report, indent=1, sort_keys=True) + "\n")
+        png = out.with_name(out.stem.replace("check", "read_margin", 1) + ".png")
+        if png == out.with_suffix(".png") and "check" not in out.stem:
+            png = out.with_name(f"{out.stem}_read_margin.png")
+        plot_read_margin(png, chip.name, margins[-1], report["read_disturb"])  # type: ignore[arg-type]
+        console.print(f"report: {out}, {png.name}")
     failed = [r["chip"] for r in reports if not r["passed"]]
     if failed:
         console.print(f"[red]FAIL[/]: {', '.join(map(str, failed))}")
         return 1
     console.print("[green]all checks passed[/]")
     return 0
+
+
+def plot_read_margin(path: Path, chip: str, margins_V: object, disturb: dict[str, object]):
+    """``read_margin.png``: histogram of the read margin of every sample (V; the smallest distance of
+    the drop across any weight, in any read phase, to the memristor threshold on its side, golden
+    model), the 0 V line where a read reprograms a cell, and the worst cell and sample."""
+    import numpy as np
+
+    from ..plotting import figure
+
+    m = np.asarray(margins_V, dtype=float)
+    worst = (
+        f"worst: {disturb['cell']} at {float(disturb['dv_V']):+.3f} V ({disturb['phase']}, "  # type: ignore[arg-type]
+        f"{disturb['sample_label']}), margin {float(disturb['margin_V']):+.3f} V"  # type: ignore[arg-type]
+    )
+    with figure(
+        path,
+        title=f"{chip}: read margin over {len(m)} samples",
+        note=(
+            "Per sample: the smallest distance (V) between the drop across any weight (free and nudged "
+            f"phases, golden model) and the threshold on its side ({float(disturb['v_set_V']):+g} / "  # type: ignore[arg-type]
+            f"{float(disturb['v_reset_V']):+g} V). At or below 0 V a read reprograms the cell. {worst}."  # type: ignore[arg-type]
+        ),
+        panel_in=(6.0, 3.4),
+    ) as (fig, ax):
+        a = ax[0, 0]
+        lo = min(float(m.min()), 0.0)
+        hi = max(float(m.max()), 0.0)
+        bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 41)
+        a.hist(m, bins=bins, color="tab:blue", alpha=0.85)
+        a.axvline(0.0, color="tab:red", ls="--", lw=1.2, label="threshold reached (0 V)")
+        a.axvline(
+            float(m.min()), color="0.3", ls=":", lw=1.0, label=f"smallest margin {float(m.min()):+.3f} V"
+        )
+        a.set_xlabel("read margin (V)")
+        a.set_ylabel("samples")
+        a.yaxis.get_major_locator().set_params(integer=True)
+        a.legend(loc="best")
+    return fig
