@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from ..learn.datasets import load_dataset
     from ..learn.overrides import override, parse_sets
     from ..learn.plots import plot_conductances, plot_history
-    from ..learn.trainer import train
+    from ..learn.trainer import progress_total, train
     from ..load import load_spec
     from ..plan import ensure_writable_dir
     from ._progress import progress_bar
@@ -83,11 +83,12 @@ def run(args: argparse.Namespace) -> int:
     console = Console(quiet=args.quiet)
     tr = chip.training
     console.print(
-        f"[bold]{chip.name}[/]: {tr.dataset}, {len(ds.x_train)} train / {len(ds.x_test)} test samples, "
+        f"[bold]{chip.name}[/]: dataset {tr.dataset}, {len(ds.x_train)} train / {len(ds.x_test)} test samples, "
         f"rule {tr.rule}, η={tr.learning_rate:g} S²/V², β={chip.nudge.beta_S:g} S "
         f"({'centered' if chip.nudge.centered else 'vanilla'} EP, energy: {args.energy}), backend {args.backend}"
     )
-    n_steps = tr.epochs * len(ds.x_train)
+    # training samples and the evaluation of both splits before and after every epoch
+    n_steps = progress_total(tr.epochs, len(ds.x_train), len(ds.x_test))
     runs: dict[str, TrainResult | None] = {"ep": None, "baseline": None}
 
     def save(complete: bool) -> None:
@@ -112,12 +113,16 @@ def run(args: argparse.Namespace) -> int:
                 init_seed=args.init_seed,
                 callback=on_epoch,
                 step_callback=lambda n: prog.advance(task, n),
+                eval_callback=lambda n: prog.advance(task, n),
                 checkpoint=checkpoint,
                 **kw,
             )
 
+    ep_backend = make_backend(args.backend, chip, energy=args.energy)
+    if args.backend == "spice":
+        console.print(_spice_estimate(ep_backend, ds, tr.epochs, chip.nudge.centered), markup=False)
     try:
-        ep = run_one("EP      ", "ep", make_backend(args.backend, chip, energy=args.energy))
+        ep = run_one("EP      ", "ep", ep_backend)
         base = None
         if not args.no_baseline:
             base = run_one(
@@ -182,6 +187,25 @@ def run(args: argparse.Namespace) -> int:
             "validated against its crossbars and [g_min, g_max])"
         )
     return 0
+
+
+def _spice_estimate(backend, ds, epochs: int, centered: bool) -> str:
+    """The up-front line of a spice run: its duration from one timed solve of a few samples × the
+    operating points of the run (evaluations: one per sample; training: free, +β and, centered,
+    −β per sample), when that is over a minute; else the number of operating points."""
+    from ._progress import estimate_line
+
+    n_train, n_test = len(ds.x_train), len(ds.x_test)
+    phases = 3 if centered else 2
+    n_ops = (epochs + 1) * (n_train + n_test) + epochs * n_train * phases
+    probe = ds.x_train[: min(8, n_train)]
+
+    def solve() -> int:
+        backend.outputs(probe)
+        return len(probe)
+
+    line = estimate_line(solve, n_ops, "ngspice operating points")
+    return line or f"{n_ops} ngspice operating points (well under a minute)"
 
 
 @contextlib.contextmanager
