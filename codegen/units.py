@@ -118,7 +118,8 @@ def format_quantity(value: float, unit: str = "") -> str:
         return f"{value} {unit}".strip()
     if isinstance(value, int) and (unit not in _PREFIXED_UNITS or abs(value) < 1000):
         return f"{value} {unit}".strip() if abs(value) < 10**15 else f"{float(value):g} {unit}".strip()
-    if unit in _PREFIXED_UNITS:
+    if unit in _PREFIXED_UNITS and (unit == "Hz" or abs(value) < 1e6):
+        # mega only in MHz: SPICE reads "MS" / "MV" as milli (see the module docstring)
         return format_si(float(value), unit)
     return f"{value:g} {unit}".strip()
 
