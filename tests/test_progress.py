@@ -119,7 +119,9 @@ def test_train_off_a_terminal_counts_to_the_total(tmp_path):
     assert ep, proc.stdout
     chip = elaborate(load_spec(ROOT / "examples" / "kiraz_case1.yaml"))
     ds = load_dataset(chip)
-    total = progress_total(2, len(ds.x_train), len(ds.x_test))
+    phases = 3 if chip.nudge.centered else 2  # a training sample counts its operating points
+    total = progress_total(2, len(ds.x_train), len(ds.x_test), phases)
+    assert total == 2 * len(ds.x_train) * phases + 3 * (len(ds.x_train) + len(ds.x_test))
     assert ep[-1].startswith(f"EP: {total}/{total} (100%) elapsed "), ep
     assert all(" ETA " in ln for ln in ep)
 

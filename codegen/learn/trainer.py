@@ -98,11 +98,13 @@ def evaluate(
     return loss, ds.accuracy(y, labels, t), y
 
 
-def progress_total(epochs: int, n_train: int, n_test: int) -> int:
+def progress_total(epochs: int, n_train: int, n_test: int, per_train_sample: int = 1) -> int:
     """Samples :func:`train` reports through ``step_callback`` and ``eval_callback`` together: each
     epoch's training samples, and the evaluation of both splits before the first and after every
-    epoch."""
-    return epochs * n_train + (epochs + 1) * (n_train + n_test)
+    epoch.  ``per_train_sample``: units a training sample counts for against one evaluated sample
+    (e.g. 3 for centered EP: free, +β and −β operating points against one), so the ETA of a display
+    that advances by the same weights stays even."""
+    return epochs * n_train * per_train_sample + (epochs + 1) * (n_train + n_test)
 
 
 def train(
