@@ -155,3 +155,18 @@ def test_train_spice_prints_the_estimate_up_front(tmp_path):
     i = next(i for i, ln in enumerate(lines) if "ngspice operating points" in ln)
     assert i < next(i for i, ln in enumerate(lines) if ln.startswith("EP: "))  # before training
     assert re.match(r"(estimate: about \S+ min for )?\d+ ngspice operating points", lines[i]), lines[i]
+
+
+def test_sweep_off_a_terminal_prints_plain_lines(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, "-m", "codegen", "sweep", str(ROOT / "examples" / "kiraz_case1.yaml")]
+        + ["--param", "training.learning_rate=1e-9,2e-9", "--init-seeds", "1", "--epochs", "2"]
+        + ["-o", str(tmp_path / "sweep")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("sweep: ")]
+    assert lines and lines[-1].startswith("sweep: 2/2 (100%) elapsed "), proc.stdout
+    assert " ETA " in lines[-1] and "last: loss" in lines[-1]
