@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-__all__ = ["BuildDirError", "CodegenError", "SpecError", "SpecProblem"]
+__all__ = ["BuildDirError", "CodegenError", "SpecError", "SpecProblem", "unknown_key_message"]
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
+
+
+def unknown_key_message(key: object, allowed: Iterable[str]) -> str:
+    """``unknown key 'g_mn'; did you mean 'g_min'? allowed here: g_min, g_max, …``: the suggestion
+    is :func:`difflib.get_close_matches`' closest allowed key, left out when none is close."""
+    names = list(allowed)
+    close = difflib.get_close_matches(key, names, n=1, cutoff=0.6) if isinstance(key, str) else []
+    shown = repr(key) if len(repr(key)) <= 80 else repr(key)[:79] + "…"
+    guess = f"; did you mean {close[0]!r}?" if close else ";"
+    return f"unknown key {shown}{guess} allowed here: {', '.join(names) or '?'}"
 
 
 class CodegenError(Exception):
@@ -23,7 +35,8 @@ class SpecProblem:
 
     def format(self, file: str) -> str:
         where = f"{file}:{self.line}" if self.line else file
-        return f"{where}: {self.path or '<top>'}: {self.message}"
+        # a problem of the whole file (no YAML path) is said against the file name alone
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
 class SpecError(CodegenError):

@@ -18,8 +18,9 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .errors import SpecError, SpecProblem
+from .errors import SpecError, SpecProblem, unknown_key_message
 from .spec import PhysicsError, Spec, data_base_dir
+from .units import format_quantity
 
 __all__ = [
     "load_spec",
@@ -120,7 +121,7 @@ def _scan(text: str, file: str) -> None:
             mark = exc.problem_mark or exc.context_mark
             problem = exc.problem or str(exc)
             if "'\\t'" in problem or (mark is not None and _char_at(text, mark.line, mark.column) == "\t"):
-                problem += " (YAML indents with spaces; replace the tab)"
+                problem += " (YAML indents with spaces, not tabs: use spaces instead of the tab)"
             raise SpecError(
                 file,
                 [SpecProblem(_path(stack), mark.line + 1 if mark else None, f"malformed YAML: {problem}")],
@@ -254,6 +255,16 @@ _BOUNDS = {
 }
 
 
+def _field_unit(field: Any) -> str:
+    """The unit symbol a field's values are in (``"S"``, ``"Hz"`` …; ``""`` when dimensionless),
+    read from the ``x-unit`` its SI type puts in the JSON schema."""
+    for m in getattr(field, "metadata", ()):
+        schema = getattr(m, "json_schema", None)
+        if isinstance(schema, dict) and schema.get("x-unit") not in (None, "1"):
+            return str(schema["x-unit"])
+    return ""
+
+
 def _describe(err: Any) -> tuple[tuple, str]:
     loc = tuple(err["loc"])
     kind = err["type"]
@@ -264,8 +275,8 @@ def _describe(err: Any) -> tuple[tuple, str]:
         return loc, str(pe).split(": ", 1)[1]
     if kind == "extra_forbidden":
         parent = _model_at(loc[:-1])
-        allowed = ", ".join(f.alias or n for n, f in parent.model_fields.items()) if parent else "?"
-        return loc, f"unknown key {loc[-1]!r}; allowed here: {allowed}"
+        allowed = [f.alias or n for n, f in parent.model_fields.items()] if parent else []
+        return loc, unknown_key_message(loc[-1], allowed)
     if kind == "missing":
         field = None
         parent = _model_at(loc[:-1])
@@ -277,16 +288,20 @@ def _describe(err: Any) -> tuple[tuple, str]:
         return loc, f"got {_short(err.get('input'))}; allowed: {err['ctx']['expected']}"
     if kind.startswith("value_error"):
         msg = msg.removeprefix("Value error, ")
-    if kind in _BOUNDS:
-        op, key = _BOUNDS[kind]
-        limit = err["ctx"][key]
-        msg = f"must be {op} {limit:g}" if isinstance(limit, float) else f"must be {op} {limit}"
     parent = _model_at(loc[:-1]) if loc else None
     field = None
     if parent is not None:
         field = next((f for n, f in parent.model_fields.items() if (f.alias or n) == loc[-1]), None)
+    unit = _field_unit(field)
+    got = err.get("input")
+    shown = _short(got)  # an SI string is shown as the user wrote it
+    if kind in _BOUNDS:
+        op, key = _BOUNDS[kind]
+        msg = f"must be {op} {format_quantity(err['ctx'][key], unit)}"
+        if isinstance(got, int | float) and not isinstance(got, bool):
+            shown = format_quantity(got, unit)
     hint = f" [{field.description}]" if field is not None and field.description else ""
-    return loc, f"{msg} (got {_short(err.get('input'))}){hint}"
+    return loc, f"{msg} (got {shown}){hint}"
 
 
 def _lookup_line(lines: dict[tuple, int], loc: tuple) -> int | None:

@@ -35,8 +35,9 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
+from .errors import unknown_key_message
 from .escape import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NAME_PATTERN, RESERVED_FILE_NAMES
-from .units import PREFIX_PATTERN, parse_si
+from .units import PREFIX_PATTERN, format_quantity, parse_si
 
 __all__ = [
     "Spec",
@@ -271,42 +272,47 @@ class Device(_Model):
     @model_validator(mode="after")
     def _physics(self) -> Device:
         if self.g_min <= 0:
-            raise PhysicsError("g_min", f"must be > 0 S, got {self.g_min:g} S")
+            raise PhysicsError("g_min", f"must be > 0 S, got {format_quantity(self.g_min, 'S')}")
         for name, v in (
             ("v_threshold_set", self.v_threshold_set),
             ("v_threshold_reset", -self.v_threshold_reset),
         ):
             if 0 < v < 1e-6:
-                raise PhysicsError(name, f"|{name}| must be at least 1 µV, got {v:g} V")
+                raise PhysicsError(name, f"|{name}| must be at least 1 µV, got {format_quantity(v, 'V')}")
         if self.g_min >= self.g_max:
             raise PhysicsError(
-                "g_min", f"must be smaller than g_max, got g_min={self.g_min:g} S ≥ g_max={self.g_max:g} S"
+                "g_min",
+                f"must be smaller than g_max, got g_min={format_quantity(self.g_min, 'S')} ≥ g_max={format_quantity(self.g_max, 'S')}",
             )
         if not 0 < self.step_per_pulse <= self.g_max - self.g_min:
             raise PhysicsError(
                 "step_per_pulse",
-                f"must be in (0, g_max − g_min] = (0, {self.g_max - self.g_min:g}] S, got {self.step_per_pulse:g} S",
+                f"must be in (0, g_max − g_min] = (0, {format_quantity(self.g_max - self.g_min, 'S')}], got {format_quantity(self.step_per_pulse, 'S')}",
             )
         if self.pulse_width <= 0:
-            raise PhysicsError("pulse_width", f"must be > 0 s, got {self.pulse_width:g} s")
+            raise PhysicsError("pulse_width", f"must be > 0 s, got {format_quantity(self.pulse_width, 's')}")
         if self.v_threshold_set <= 0:
-            raise PhysicsError("v_threshold_set", f"must be > 0 V, got {self.v_threshold_set:g} V")
+            raise PhysicsError(
+                "v_threshold_set", f"must be > 0 V, got {format_quantity(self.v_threshold_set, 'V')}"
+            )
         if self.v_threshold_reset >= 0:
-            raise PhysicsError("v_threshold_reset", f"must be < 0 V, got {self.v_threshold_reset:g} V")
+            raise PhysicsError(
+                "v_threshold_reset", f"must be < 0 V, got {format_quantity(self.v_threshold_reset, 'V')}"
+            )
         if self.pulse_amplitude <= max(self.v_threshold_set, -self.v_threshold_reset):
             raise PhysicsError(
                 "pulse_amplitude",
-                f"must exceed both thresholds ({self.v_threshold_set:g} V, {-self.v_threshold_reset:g} V) to program, got {self.pulse_amplitude:g} V",
+                f"must exceed both thresholds ({format_quantity(self.v_threshold_set, 'V')}, {format_quantity(-self.v_threshold_reset, 'V')}) to program, got {format_quantity(self.pulse_amplitude, 'V')}",
             )
         if self.pulse_amplitude / 2 >= min(self.v_threshold_set, -self.v_threshold_reset):
             raise PhysicsError(
                 "pulse_amplitude",
-                f"half-selected cells see {self.pulse_amplitude / 2:g} V, which must stay below both thresholds (V/2 scheme)",
+                f"half-selected cells see {format_quantity(self.pulse_amplitude / 2, 'V')}, which must stay below both thresholds (V/2 scheme)",
             )
         if not -self.v_threshold_reset > abs(self.read_voltage) < self.v_threshold_set:
             raise PhysicsError(
                 "read_voltage",
-                f"|read_voltage| = {abs(self.read_voltage):g} V must stay below both thresholds",
+                f"|read_voltage| = {format_quantity(abs(self.read_voltage), 'V')} must stay below both thresholds",
             )
         if self.asymmetry <= -1:
             raise PhysicsError("asymmetry", f"must be > −1, got {self.asymmetry:g}")
@@ -318,8 +324,8 @@ class Device(_Model):
             if step < span * 1e-12:
                 raise PhysicsError(
                     name,
-                    f"a {'set' if name == 'step_per_pulse' else 'reset'} step of {step:g} S needs more than 1e12 "
-                    f"pulses to cross g_max − g_min = {span:g} S; the step must be at least {span * 1e-12:g} S",
+                    f"a {'set' if name == 'step_per_pulse' else 'reset'} step of {format_quantity(step, 'S')} needs more than 1e12 "
+                    f"pulses to cross g_max − g_min = {format_quantity(span, 'S')}; the step must be at least {format_quantity(span * 1e-12, 'S')}",
                 )
         # the VTEAM rates of codegen.elab.device: k = (Δg/span)/(t_p·(V_p/v_th − 1)^a) must be a finite float
         for name, vth in (
@@ -345,10 +351,13 @@ class Device(_Model):
             if v is not None and not self.g_min <= v <= self.g_max:
                 raise PhysicsError(
                     f"init.{name}",
-                    f"must lie in [g_min, g_max] = [{self.g_min:g}, {self.g_max:g}] S, got {v:g} S",
+                    f"must lie in [g_min, g_max] = [{format_quantity(self.g_min, 'S')}, {format_quantity(self.g_max, 'S')}], got {format_quantity(v, 'S')}",
                 )
         if i.low is not None and i.high is not None and i.low > i.high:
-            raise PhysicsError("init.low", f"must be ≤ init.high, got {i.low:g} > {i.high:g} S")
+            raise PhysicsError(
+                "init.low",
+                f"must be ≤ init.high, got {format_quantity(i.low, 'S')} > {format_quantity(i.high, 'S')}",
+            )
         return self
 
 
@@ -403,7 +412,8 @@ class Neuron(_Model):
     def _check(self) -> Neuron:
         if self.kind == "diode_pair" and self.v_low >= self.v_high:
             raise PhysicsError(
-                "v_low", f"must be smaller than v_high, got {self.v_low:g} V ≥ {self.v_high:g} V"
+                "v_low",
+                f"must be smaller than v_high, got {format_quantity(self.v_low, 'V')} ≥ {format_quantity(self.v_high, 'V')}",
             )
         return self
 
@@ -635,7 +645,7 @@ def _dataset_errors(v: object, handler: ValidatorFunctionWrapHandler) -> object:
                         type="value_error",
                         loc=loc[:-1],
                         input=err["input"],
-                        ctx={"error": PhysicsError(key, f"unknown key {key!r}; allowed here: {allowed}")},
+                        ctx={"error": PhysicsError(key, unknown_key_message(key, allowed.split(", ")))},
                     )
                 )
                 continue
@@ -908,8 +918,8 @@ class Spec(_Model):
         if abs(width - self.device.pulse_width) > 1e-3 * self.device.pulse_width:
             raise PhysicsError(
                 "controller.pulse_width_cycles",
-                f"{self.controller.pulse_width_cycles} cycles at {self.controller.clock_hz:g} Hz last {width:g} s, "
-                f"but device.pulse_width is {self.device.pulse_width:g} s; make them agree (to 0.1 %)",
+                f"{self.controller.pulse_width_cycles} cycles at {format_quantity(self.controller.clock_hz, 'Hz')} last {format_quantity(width, 's')}, "
+                f"but device.pulse_width is {format_quantity(self.device.pulse_width, 's')}; make them agree (to 0.1 %)",
             )
         n_in, n_out = self.network.layers[0], self.network.layers[-1]
         problem = self.training.dataset.layer_problem(n_in, n_out)
@@ -927,7 +937,8 @@ class Spec(_Model):
                 shown = path.replace("is_", "is")
                 raise PhysicsError(
                     shown,
-                    f"{v:g} {unit} is outside the physically plausible {lo:g} … {hi:g} {unit} ({why}); "
+                    f"{format_quantity(v, unit)} is outside the physically plausible {format_quantity(lo, unit)} … "
+                    f"{format_quantity(hi, unit)} ({why}); "
                     "if you mean it, set simulation.allow_extreme: true",
                 )
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["SI_PREFIXES", "PREFIX_PATTERN", "parse_si", "format_si", "spice_float"]
+__all__ = ["SI_PREFIXES", "PREFIX_PATTERN", "parse_si", "format_si", "format_quantity", "spice_float"]
 
 #: SI prefixes accepted after a number (``u`` and ``µ`` are micro, ``m`` milli, ``meg`` mega in any
 #: case as in SPICE; ``M`` only in ``MHz``, see the module docstring).
@@ -104,6 +104,24 @@ def format_si(value: float, unit: str = "", digits: int = 4) -> str:
     names = {-5: "f", -4: "p", -3: "n", -2: "µ", -1: "m", 0: "", 1: "k", 2: "M", 3: "G"}
     scaled = value / 10 ** (3 * exp3)
     return f"{scaled:.{digits}g} {names[exp3]}{unit}".strip()
+
+
+#: units :func:`format_quantity` writes with an SI prefix (others, e.g. °C or V/V, get plain ``:g``)
+_PREFIXED_UNITS = frozenset({"S", "V", "A", "s", "Hz", "Ω", "F", "W", "J"})
+
+
+def format_quantity(value: float, unit: str = "") -> str:
+    """A value for a message: SI-prefixed where ``unit`` is an SI unit (``format_quantity(5e7, "Hz")
+    == "50 MHz"``, ``format_quantity(1e-15, "S") == "1 fS"``), else ``:g`` with the unit after it
+    (``"0.5"``, ``"-55 °C"``); ints stay exact (``"3"``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return f"{value} {unit}".strip()
+    if isinstance(value, int) and (unit not in _PREFIXED_UNITS or abs(value) < 1000):
+        return f"{value} {unit}".strip() if abs(value) < 10**15 else f"{float(value):g} {unit}".strip()
+    if unit in _PREFIXED_UNITS and (unit == "Hz" or abs(value) < 1e6):
+        # mega only in MHz: SPICE reads "MS" / "MV" as milli (see the module docstring)
+        return format_si(float(value), unit)
+    return f"{value:g} {unit}".strip()
 
 
 def spice_float(value: float) -> str:

@@ -317,7 +317,7 @@ def test_cli_tune_keeps_the_read_margin_or_writes_nothing(tmp_path, capsys):
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["analyze", "{tmp}/missing.yaml"], "missing.yaml: <top>: no such file"),
+        (["analyze", "{tmp}/missing.yaml"], "missing.yaml: no such file"),
         (["analyze", "{tmp}/bad.yaml"], "bad.yaml:"),
         (["analyze", "{xor}", "--conductances", "{tmp}/missing.json"], "missing.json"),
         (["analyze", "{xor}", "--chunk", "0"], "--chunk must be at least 1"),

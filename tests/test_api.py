@@ -44,7 +44,7 @@ def _run_python(code: str, cwd: Path) -> str:
 
 def test_docs_example_runs(tmp_path):
     out = _run_python(_doc_blocks()[0], tmp_path)
-    assert "<dict>: device.g_mni: unknown key 'g_mni'; allowed here: kind, g_min" in out
+    assert "<dict>: device.g_mni: unknown key 'g_mni'; did you mean 'g_min'? allowed here: kind, g_min" in out
     assert re.search(r"train loss \S+ → \S+ V², accuracy 100%", out)
     assert (tmp_path / "build" / "myxor" / "manifest.json").is_file()
     assert (tmp_path / "build" / "myxor" / "cocotb" / "Makefile").is_file()

@@ -80,7 +80,7 @@ BAD = [
         "must be > 0 s",
         "pulse_width: -1us",
     ),
-    ("beta_zero", _edit("beta: 1e-6", "beta: 0"), "nudge.beta", "must be ≥ 1e-15 (got 0.0)", "nudge:"),
+    ("beta_zero", _edit("beta: 1e-6", "beta: 0"), "nudge.beta", "must be ≥ 1 fS (got 0 S)", "nudge:"),
     (
         "layer_zero",
         _edit("layers: [2, 4, 1]", "layers: [2, 0, 1]"),
@@ -133,7 +133,7 @@ BAD = [
     (
         "duplicate_key",
         _edit("  g_min: 1u\n", "  g_min: 1u\n  g_min: 2u\n"),
-        "<top>",
+        "",
         "duplicate key 'g_min'",
         "g_min: 2u",
     ),
@@ -158,7 +158,7 @@ BAD = [
         "needs 2 inputs",
         None,
     ),
-    ("top_not_mapping", "- 1\n- 2\n", "<top>", "must be a mapping", "- 1"),
+    ("top_not_mapping", "- 1\n- 2\n", "", "must be a mapping", "- 1"),
     ("bad_name", _edit("name: xor", "name: 9lives"), "name", "pattern", "name: 9lives"),
 ]
 
@@ -192,7 +192,7 @@ def test_missing_file(tmp_path):
         [sys.executable, "-m", "codegen", "build", "nope.yaml"], cwd=tmp_path, capture_output=True, text=True
     )
     assert proc.returncode == 2
-    assert "nope.yaml: <top>: no such file" in proc.stderr
+    assert "nope.yaml: no such file" in proc.stderr
     assert not (tmp_path / "build").exists()
 
 
@@ -298,7 +298,7 @@ EXTREME = [
         "g_max_1meg",
         _edit("g_max: 100u", "g_max: 1meg"),
         "device.g_max",
-        "must be ≤ 1000",
+        "must be ≤ 1 kS",
         "g_max: 1meg",
     ),
     (
@@ -354,7 +354,7 @@ def test_allow_extreme_admits_plausibility_but_not_hard_bounds():
     spec = load_spec_text(absurd + "simulation: {allow_extreme: true}\n")
     assert spec.device.g_max == 10.0
     elaborate(spec)
-    with pytest.raises(SpecError, match="must be ≤ 1000"):
+    with pytest.raises(SpecError, match="must be ≤ 1 kS"):
         load_spec_text(_edit("g_max: 100u", "g_max: 1e4") + "simulation: {allow_extreme: true}\n")
 
 

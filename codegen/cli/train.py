@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from ..learn.datasets import load_dataset
     from ..learn.overrides import override, parse_sets
     from ..learn.plots import plot_conductances, plot_history
-    from ..learn.trainer import train
+    from ..learn.trainer import progress_total, train
     from ..load import load_spec
     from ..plan import ensure_writable_dir
     from ._progress import progress_bar
@@ -83,24 +83,27 @@ def run(args: argparse.Namespace) -> int:
     console = Console(quiet=args.quiet)
     tr = chip.training
     console.print(
-        f"[bold]{chip.name}[/]: {tr.dataset}, {len(ds.x_train)} train / {len(ds.x_test)} test samples, "
+        f"[bold]{chip.name}[/]: dataset {tr.dataset}, {len(ds.x_train)} train / {len(ds.x_test)} test samples, "
         f"rule {tr.rule}, η={tr.learning_rate:g} S²/V², β={chip.nudge.beta_S:g} S "
         f"({'centered' if chip.nudge.centered else 'vanilla'} EP, energy: {args.energy}), backend {args.backend}"
     )
-    n_steps = tr.epochs * len(ds.x_train)
+    # progress in operating points solved: each training sample (free, +β and, centered, −β) and
+    # the evaluation of both splits before and after every epoch (one per sample)
+    phases = 3 if chip.nudge.centered else 2
     runs: dict[str, TrainResult | None] = {"ep": None, "baseline": None}
 
     def save(complete: bool) -> None:
         _write_results(out, chip, args, runs["ep"], runs["baseline"], complete)
 
-    def run_one(label: str, which: str, backend, **kw):
+    def run_one(label: str, which: str, backend, per_train_sample: int, **kw):
         def checkpoint(res: TrainResult) -> None:  # after every epoch: what finished is on disk
             with _sigint_deferred():  # Ctrl-C now lands after the files agree with `runs`
                 runs[which] = res
                 save(complete=False)
 
         with progress_bar(console, args.quiet) as prog:
-            task = prog.add_task(label, total=n_steps, info="")
+            total = progress_total(tr.epochs, len(ds.x_train), len(ds.x_test), per_train_sample)
+            task = prog.add_task(label, total=total, info="")
 
             def on_epoch(m):
                 prog.update(task, info=f"epoch {m.epoch} loss {m.train_loss:.3g} V² acc {m.test_acc:.1%}")
@@ -111,17 +114,26 @@ def run(args: argparse.Namespace) -> int:
                 ds,
                 init_seed=args.init_seed,
                 callback=on_epoch,
-                step_callback=lambda n: prog.advance(task, n),
+                step_callback=lambda n: prog.advance(task, n * per_train_sample),
+                eval_callback=lambda n: prog.advance(task, n),
                 checkpoint=checkpoint,
                 **kw,
             )
 
+    ep_backend = make_backend(args.backend, chip, energy=args.energy)
+    if args.backend == "spice":
+        console.print(_spice_estimate(ep_backend, ds, tr.epochs, chip.nudge.centered), markup=False)
     try:
-        ep = run_one("EP      ", "ep", make_backend(args.backend, chip, energy=args.energy))
+        ep = run_one("EP      ", "ep", ep_backend, phases)
         base = None
         if not args.no_baseline:
             base = run_one(
-                "baseline", "baseline", make_backend("golden", chip), rule="gradient", gradient_source="exact"
+                "baseline",
+                "baseline",
+                make_backend("golden", chip),
+                2,  # the free state and one linear (adjoint) solve per sample
+                rule="gradient",
+                gradient_source="exact",
             )
     except KeyboardInterrupt:
         print(_interrupted_message(out, tr.epochs, runs["ep"], runs["baseline"]), file=sys.stderr)
@@ -182,6 +194,26 @@ def run(args: argparse.Namespace) -> int:
             "validated against its crossbars and [g_min, g_max])"
         )
     return 0
+
+
+def _spice_estimate(backend, ds, epochs: int, centered: bool) -> str:
+    """The up-front line of a spice run: its duration from one timed solve of a few samples × the
+    operating points of the run (evaluations: one per sample; training: free, +β and, centered,
+    −β per sample), when that is over a minute; else the number of operating points."""
+    from ._progress import estimate_line
+
+    n_train, n_test = len(ds.x_train), len(ds.x_test)
+    from ..learn.trainer import progress_total
+
+    n_ops = progress_total(epochs, n_train, n_test, 3 if centered else 2)
+    probe = ds.x_train[: min(32, n_train)]  # a batch: ngspice's cost per call is spread as in training
+
+    def solve() -> int:
+        backend.outputs(probe)
+        return len(probe)
+
+    line = estimate_line(solve, n_ops, "ngspice operating points")
+    return line or f"{n_ops} ngspice operating points (well under a minute)"
 
 
 @contextlib.contextmanager

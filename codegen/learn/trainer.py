@@ -25,7 +25,7 @@ from .datasets import Dataset
 from .devices import DeviceArrays
 from .rules import RULES, gradient_step, pulse_codes
 
-__all__ = ["EpochMetrics", "TrainResult", "train", "evaluate", "write_text_atomic"]
+__all__ = ["EpochMetrics", "TrainResult", "train", "evaluate", "progress_total", "write_text_atomic"]
 
 _SHUFFLE = 3  # rng stream of the shuffling (devices use 0..2)
 
@@ -78,13 +78,33 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 
 
 def evaluate(
-    backend: TrainBackend, ds: Dataset, x: np.ndarray, labels: np.ndarray, t: np.ndarray, chunk: int = 256
+    backend: TrainBackend,
+    ds: Dataset,
+    x: np.ndarray,
+    labels: np.ndarray,
+    t: np.ndarray,
+    chunk: int = 256,
+    on_chunk: Callable[[int], None] | None = None,
 ) -> tuple[float, float, np.ndarray]:
-    """Mean loss (V²), accuracy and outputs (V) of ``backend`` on a split, solved in chunks."""
-    ys = [backend.outputs(x[i : i + chunk]) for i in range(0, len(x), chunk)]
+    """Mean loss (V²), accuracy and outputs (V) of ``backend`` on a split, solved in chunks;
+    ``on_chunk`` gets the number of samples of each chunk solved (for a progress display)."""
+    ys = []
+    for i in range(0, len(x), chunk):
+        ys.append(backend.outputs(x[i : i + chunk]))
+        if on_chunk is not None:
+            on_chunk(len(x[i : i + chunk]))
     y = np.concatenate([np.atleast_2d(v) for v in ys], axis=0)
     loss = float(np.mean(0.5 * np.sum((t - y) ** 2, axis=1)))
     return loss, ds.accuracy(y, labels, t), y
+
+
+def progress_total(epochs: int, n_train: int, n_test: int, per_train_sample: int = 1) -> int:
+    """Samples :func:`train` reports through ``step_callback`` and ``eval_callback`` together: each
+    epoch's training samples, and the evaluation of both splits before the first and after every
+    epoch.  ``per_train_sample``: units a training sample counts for against one evaluated sample
+    (e.g. 3 for centered EP: free, +β and −β operating points against one), so the ETA of a display
+    that advances by the same weights stays even."""
+    return epochs * n_train * per_train_sample + (epochs + 1) * (n_train + n_test)
 
 
 def train(
@@ -99,13 +119,16 @@ def train(
     gradient_source: str = "ep",
     callback: Callable[[EpochMetrics], None] | None = None,
     step_callback: Callable[[int], None] | None = None,
+    eval_callback: Callable[[int], None] | None = None,
     checkpoint: Callable[[TrainResult], None] | None = None,
 ) -> TrainResult:
     """Train ``chip`` on ``ds`` for ``epochs`` (default ``training.epochs``) and return the history.
 
     ``rule`` and ``learning_rate`` (S²/V²) override ``chip.training``; ``init_seed`` seeds only
     the initial conductances (default: the training seed).  ``callback`` gets each epoch's
-    metrics, ``step_callback`` the number of samples of each step.  ``checkpoint`` gets, after
+    metrics, ``step_callback`` the number of samples of each step, ``eval_callback`` the number of
+    samples of each evaluated chunk (both splits, every epoch; :func:`progress_total` is the sum
+    of both callbacks over the run).  ``checkpoint`` gets, after
     each finished epoch (epoch 0 included), the result so far: the history up to that epoch and
     the conductances then (``g_final``), so a caller can save them as training goes (an
     interrupted run then leaves every finished epoch behind).
@@ -129,8 +152,8 @@ def train(
     t_start = time.perf_counter()
 
     def record(epoch: int, pulses: int, upd: float, secs: float) -> None:
-        trl, tra, _ = evaluate(backend, ds, ds.x_train, ds.labels_train, ds.t_train)
-        tel, tea, _ = evaluate(backend, ds, ds.x_test, ds.labels_test, ds.t_test)
+        trl, tra, _ = evaluate(backend, ds, ds.x_train, ds.labels_train, ds.t_train, on_chunk=eval_callback)
+        tel, tea, _ = evaluate(backend, ds, ds.x_test, ds.labels_test, ds.t_test, on_chunk=eval_callback)
         m = EpochMetrics(epoch, trl, tel, tra, tea, pulses, upd, secs)
         history.append(m)
         if callback is not None:
