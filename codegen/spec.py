@@ -435,11 +435,7 @@ class Device(_Model):
             ("v_threshold_reset", -self.v_threshold_reset),
         ):
             over = self.pulse_amplitude / vth - 1
-            log_k = (
-                -math.log(self.pulse_width)
-                - self.exponent * math.log(over)
-                + math.log(dg_set / span)
-            )
+            log_k = -math.log(self.pulse_width) - self.exponent * math.log(over) + math.log(dg_set / span)
             if not -600 < log_k < 600:
                 raise PhysicsError(
                     "exponent",

@@ -39,7 +39,12 @@ def chip_text(device_lines: str) -> str:
 
 
 def aihwkit_chip(soft: bool = False, **a: float):
-    lines = ("  soft_bounds: true\n" if soft else "") + "  aihwkit: {" + ", ".join(f"{k}: {v}" for k, v in a.items()) + "}"
+    lines = (
+        ("  soft_bounds: true\n" if soft else "")
+        + "  aihwkit: {"
+        + ", ".join(f"{k}: {v}" for k, v in a.items())
+        + "}"
+    )
     return elaborate(load_spec_text(chip_text(lines), "aihwkit.yaml"))
 
 
@@ -94,7 +99,9 @@ def test_soft_bounds_match_aihwkit_formula():
     w = np.full(got.shape[1:], 0.3)
     expect, steps = [], []
     for d in PULSES:
-        step = dw_min * (1 + up_down) * (1 - w / w_max) if d > 0 else -dw_min * (1 - up_down) * (1 - w / w_min)
+        step = (
+            dw_min * (1 + up_down) * (1 - w / w_max) if d > 0 else -dw_min * (1 - up_down) * (1 - w / w_min)
+        )
         steps.append(step.copy())
         w = w + step
         expect.append(w.copy())
@@ -161,7 +168,9 @@ def test_step_per_pulse_required_without_aihwkit(tmp_path, capsys):
     assert "step_per_pulse" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("preset", sorted((ROOT / "examples" / "devices").glob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize(
+    "preset", sorted((ROOT / "examples" / "devices").glob("*.yaml")), ids=lambda p: p.stem
+)
 def test_presets_load_cite_their_source_and_map_as_documented(preset):
     text = preset.read_text()
     assert re.search(r"aihwkit \w+PresetDevice", text) and re.search(r"(https?://|arXiv:)", text)
