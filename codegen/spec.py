@@ -59,6 +59,7 @@ __all__ = [
     "Controller",
     "Simulation",
     "PhysicsError",
+    "Aihwkit",
     "Cost",
     "network_cost",
     "PLAUSIBLE",
@@ -210,8 +211,53 @@ class InitialConductance(_Model):
     std: Siemens = Field(0.0, description="standard deviation for normal (S, ≤ 1 kS)", ge=0, le=1e3)
 
 
+class Aihwkit(_Model):
+    """A pulsed device in aihwkit's terms (``PulsedDevice`` / ``ConstantStepDevice`` /
+    ``SoftBoundsDevice``), in aihwkit's weight units.
+
+    Weights in [w_min, w_max] map linearly onto conductances in [g_min, g_max]:
+    ``G = g_min + (w − w_min)·(g_max − g_min)/(w_max − w_min)``.  One up (down) pulse changes the
+    weight by ``dw_min·(1 + up_down)`` (``dw_min·(1 − up_down)``), at w = w_min (w = w_max) with soft
+    bounds, where the step is ``·(1 − w/w_max)`` up and ``·(1 − w/w_min)`` down.  Defaults are
+    aihwkit's ``PulsedDevice`` defaults.  See docs/devices.md for the table.
+    """
+
+    dw_min: Number = Field(
+        0.001,
+        description="mean weight change of one pulse (weight units; with soft bounds, at w = 0), > 0",
+        gt=0,
+        le=1e3,
+    )
+    up_down: Number = Field(
+        0.0,
+        description="up/down bias: up step dw_min·(1 + up_down), down step dw_min·(1 − up_down) "
+        "(dimensionless, in (−1, 1))",
+        gt=-1,
+        lt=1,
+    )
+    w_min: Number = Field(-0.6, description="weight mapped onto g_min (weight units)", ge=-1e6, le=1e6)
+    w_max: Number = Field(0.6, description="weight mapped onto g_max (weight units)", ge=-1e6, le=1e6)
+    dw_min_dtod: Number = Field(
+        0.3,
+        description="device-to-device spread of dw_min (relative σ, ≤ 10) → variation.d2d",
+        ge=0,
+        le=10,
+    )
+    dw_min_std: Number = Field(
+        0.3,
+        description="cycle-to-cycle spread of each pulse's step (relative σ, ≤ 10) → variation.c2c",
+        ge=0,
+        le=10,
+    )
+
+
 class Device(_Model):
-    """Threshold (VTEAM-like) memristor used as a programmable conductance."""
+    """Threshold (VTEAM-like) memristor used as a programmable conductance.
+
+    The pulse step is given either in this project's terms (``step_per_pulse``, ``asymmetry``,
+    ``variation``) or in aihwkit's (``aihwkit:``), never both for one quantity;
+    :meth:`steps_S` and :meth:`sigmas` are the one place where aihwkit's terms become conductances.
+    """
 
     kind: Literal["memristor"] = Field("memristor", description="device kind")
     g_min: Siemens = Field(
@@ -224,11 +270,17 @@ class Device(_Model):
         gt=0,
         le=1e3,
     )
-    step_per_pulse: Siemens = Field(
+    step_per_pulse: Siemens | None = Field(
+        None,
         description="conductance change of one set pulse at the programming amplitude (S; at least "
-        "(g_max − g_min)/1e12, so a full sweep is at most 1e12 pulses)",
+        "(g_max − g_min)/1e12, so a full sweep is at most 1e12 pulses); required unless aihwkit: is given",
         gt=0,
         le=1e3,
+    )
+    aihwkit: Aihwkit | None = Field(
+        None,
+        description="the step in aihwkit's terms (dw_min, up_down, w_min, w_max, dw_min_dtod, dw_min_std) "
+        "instead of step_per_pulse, asymmetry and variation",
     )
     pulse_amplitude: Volts = Field(
         1.2,
@@ -269,8 +321,65 @@ class Device(_Model):
         default_factory=InitialConductance, description="initial conductance distribution"
     )
 
+    def steps_S(self) -> tuple[float, float]:
+        """(set, reset) conductance change of one pulse (S), from w = 0 (set) / w = 1 (reset).
+
+        Project terms: ``step_per_pulse`` and ``step_per_pulse·(1 + asymmetry)``.  aihwkit terms,
+        span = g_max − g_min: hard bounds ``span·dw_min·(1 ± up_down)/(w_max − w_min)``; soft bounds
+        ``span·dw_min·(1 + up_down)/w_max`` and ``span·dw_min·(1 − up_down)/(−w_min)`` (the step at
+        the far bound, where aihwkit's factor 1 − w/w_max is (w_max − w_min)/w_max).
+        """
+        a = self.aihwkit
+        if a is None:
+            assert self.step_per_pulse is not None
+            return self.step_per_pulse, self.step_per_pulse * (1 + self.asymmetry)
+        span = self.g_max - self.g_min
+        up, down = a.dw_min * (1 + a.up_down), a.dw_min * (1 - a.up_down)
+        if self.soft_bounds:
+            return span * up / a.w_max, span * down / -a.w_min
+        return span * up / (a.w_max - a.w_min), span * down / (a.w_max - a.w_min)
+
+    def sigmas(self) -> tuple[float, float]:
+        """(device-to-device, cycle-to-cycle) relative σ of the step (dimensionless)."""
+        a = self.aihwkit
+        if a is None:
+            return self.variation.d2d, self.variation.c2c
+        return a.dw_min_dtod, a.dw_min_std
+
+    def _check_spelling(self) -> None:
+        a = self.aihwkit
+        if a is None:
+            if self.step_per_pulse is None:
+                raise PhysicsError(
+                    "step_per_pulse", "required: give step_per_pulse (S) or an aihwkit: block with dw_min"
+                )
+            return
+        both = [
+            ("step_per_pulse", "aihwkit.dw_min", "step_per_pulse" in self.model_fields_set),
+            ("asymmetry", "aihwkit.up_down", "asymmetry" in self.model_fields_set),
+            ("variation.d2d", "aihwkit.dw_min_dtod", "d2d" in self.variation.model_fields_set),
+            ("variation.c2c", "aihwkit.dw_min_std", "c2c" in self.variation.model_fields_set),
+        ]
+        for ours, theirs, given in both:
+            if given:
+                raise PhysicsError(
+                    ours,
+                    f"the device has an aihwkit: block, which gives this quantity as {theirs}; "
+                    f"use one spelling: drop {ours} or drop the aihwkit: block",
+                )
+        if a.w_min >= a.w_max:
+            raise PhysicsError("aihwkit.w_min", f"must be < aihwkit.w_max, got {a.w_min:g} ≥ {a.w_max:g}")
+        if self.soft_bounds and not a.w_min < 0 < a.w_max:
+            raise PhysicsError(
+                "aihwkit.w_min",
+                f"soft bounds (aihwkit's SoftBoundsDevice) need w_min < 0 < w_max, got [{a.w_min:g}, {a.w_max:g}]",
+            )
+
     @model_validator(mode="after")
     def _physics(self) -> Device:
+        self._check_spelling()
+        step_name = "step_per_pulse" if self.aihwkit is None else "aihwkit.dw_min"
+        dg_set, dg_reset = self.steps_S()
         if self.g_min <= 0:
             raise PhysicsError("g_min", f"must be > 0 S, got {format_quantity(self.g_min, 'S')}")
         for name, v in (
@@ -284,11 +393,13 @@ class Device(_Model):
                 "g_min",
                 f"must be smaller than g_max, got g_min={format_quantity(self.g_min, 'S')} ≥ g_max={format_quantity(self.g_max, 'S')}",
             )
-        if not 0 < self.step_per_pulse <= self.g_max - self.g_min:
-            raise PhysicsError(
-                "step_per_pulse",
-                f"must be in (0, g_max − g_min] = (0, {format_quantity(self.g_max - self.g_min, 'S')}], got {format_quantity(self.step_per_pulse, 'S')}",
-            )
+        for step in (dg_set, dg_reset):
+            if not 0 < step <= self.g_max - self.g_min:
+                raise PhysicsError(
+                    step_name,
+                    f"a pulse step must be in (0, g_max − g_min] = (0, {format_quantity(self.g_max - self.g_min, 'S')}], "
+                    f"got {format_quantity(step, 'S')}",
+                )
         if self.pulse_width <= 0:
             raise PhysicsError("pulse_width", f"must be > 0 s, got {format_quantity(self.pulse_width, 's')}")
         if self.v_threshold_set <= 0:
@@ -317,14 +428,12 @@ class Device(_Model):
         if self.asymmetry <= -1:
             raise PhysicsError("asymmetry", f"must be > −1, got {self.asymmetry:g}")
         span = self.g_max - self.g_min
-        for name, step in (
-            ("step_per_pulse", self.step_per_pulse),
-            ("asymmetry", self.step_per_pulse * (1 + self.asymmetry)),
-        ):
+        reset_name = "asymmetry" if self.aihwkit is None else "aihwkit.up_down"
+        for name, step in ((step_name, dg_set), (reset_name, dg_reset)):
             if step < span * 1e-12:
                 raise PhysicsError(
                     name,
-                    f"a {'set' if name == 'step_per_pulse' else 'reset'} step of {format_quantity(step, 'S')} needs more than 1e12 "
+                    f"a {'set' if name == step_name else 'reset'} step of {format_quantity(step, 'S')} needs more than 1e12 "
                     f"pulses to cross g_max − g_min = {format_quantity(span, 'S')}; the step must be at least {format_quantity(span * 1e-12, 'S')}",
                 )
         # the VTEAM rates of codegen.elab.device: k = (Δg/span)/(t_p·(V_p/v_th − 1)^a) must be a finite float
@@ -333,11 +442,7 @@ class Device(_Model):
             ("v_threshold_reset", -self.v_threshold_reset),
         ):
             over = self.pulse_amplitude / vth - 1
-            log_k = (
-                -math.log(self.pulse_width)
-                - self.exponent * math.log(over)
-                + math.log(self.step_per_pulse / span)
-            )
+            log_k = -math.log(self.pulse_width) - self.exponent * math.log(over) + math.log(dg_set / span)
             if not -600 < log_k < 600:
                 raise PhysicsError(
                     "exponent",
@@ -932,6 +1037,8 @@ class Spec(_Model):
         if self.simulation.allow_extreme:
             return
         for path, (lo, hi, unit, why) in PLAUSIBLE.items():
+            if path == "device.step_per_pulse" and self.device.step_per_pulse is None:
+                continue  # given in aihwkit's terms; the mapped step is bounded by Device itself
             v = _get(self, path)
             if not lo <= v <= hi:
                 shown = path.replace("is_", "is")

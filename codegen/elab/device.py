@@ -11,8 +11,8 @@ from ..spec import Spec
 def run(spec: Spec, fields: dict[str, Any]) -> dict[str, Any]:
     d = spec.device
     span = d.g_max - d.g_min
-    dg_set = d.step_per_pulse
-    dg_reset = d.step_per_pulse * (1 + d.asymmetry)
+    dg_set, dg_reset = d.steps_S()  # project or aihwkit terms, mapped once in codegen.spec.Device
+    d2d, c2c = d.sigmas()
     # Δw = k·(V/v_th − 1)^a · t_p  with hard bounds, for a pulse of V = ±pulse_amplitude.
     over_set = (d.pulse_amplitude / d.v_threshold_set - 1) ** d.exponent
     over_reset = (d.pulse_amplitude / -d.v_threshold_reset - 1) ** d.exponent
@@ -32,8 +32,8 @@ def run(spec: Spec, fields: dict[str, Any]) -> dict[str, Any]:
             k_set_per_s=(dg_set / span) / (d.pulse_width * over_set),
             k_reset_per_s=(dg_reset / span) / (d.pulse_width * over_reset),
             soft_bounds=d.soft_bounds,
-            d2d_sigma=d.variation.d2d,
-            c2c_sigma=d.variation.c2c,
+            d2d_sigma=d2d,
+            c2c_sigma=c2c,
             stuck_at_gmin=d.faults.stuck_at_gmin,
             stuck_at_gmax=d.faults.stuck_at_gmax,
             init_distribution=i.distribution,

@@ -2,8 +2,9 @@
 
 Vocabulary as in aihwkit's pulsed devices, mapped onto :class:`~codegen.ir.DeviceIR`:
 
-* step per pulse (``dw_min``): ``dg_set_S`` up, ``dg_reset_S`` down (their ratio is the up/down
-  asymmetry, ``device.asymmetry`` in the spec);
+* step per pulse: ``dg_set_S`` up, ``dg_reset_S`` down, from ``device.step_per_pulse`` /
+  ``device.asymmetry`` or from aihwkit's ``dw_min`` / ``up_down`` in ``device.aihwkit`` (mapped once,
+  in :meth:`codegen.spec.Device.steps_S`; table in docs/devices.md);
 * hard bounds (clip at ``g_min_S``/``g_max_S``) or soft bounds (the step shrinks linearly to zero
   at the bound it approaches), as in :func:`codegen.model.device.apply_pulse`;
 * device-to-device variation (``d2d_sigma``): each cell's step is scaled by a factor
