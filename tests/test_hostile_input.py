@@ -97,7 +97,13 @@ HOSTILE: list[tuple[str, bytes, str, str, str | None]] = [
         "an integer of 5002 characters",
         "seed: 0xfff",
     ),
-    ("tab_indent", _edit("  g_min: 1u", "\tg_min: 1u").encode(), "device", "use spaces instead of the tab", "\tg_min: 1u"),
+    (
+        "tab_indent",
+        _edit("  g_min: 1u", "\tg_min: 1u").encode(),
+        "device",
+        "use spaces instead of the tab",
+        "\tg_min: 1u",
+    ),
     (
         "latin1",
         _edit("XOR with", "X\xe9OR with").encode("latin-1"),
