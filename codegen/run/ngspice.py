@@ -279,6 +279,18 @@ def shared_ngspice():  # -> PySpice NgSpiceShared
     return _SHARED
 
 
+def _load_deck(ng: object, deck: str, where: str) -> None:
+    """Replace the circuit loaded in libngspice ``ng`` by ``deck`` (``where`` names it in errors)."""
+    with contextlib.suppress(Exception):  # "no circuit loaded" the first time
+        ng.exec_command("remcirc")  # type: ignore[attr-defined]
+    ng.exec_command("destroy all")  # type: ignore[attr-defined]
+    try:
+        with _quiet_version_warning():
+            ng.load_circuit(deck)  # type: ignore[attr-defined]
+    except Exception as exc:
+        raise NgspiceError(f"libngspice could not load {where}: {exc}") from exc
+
+
 class SharedSession:
     """A netlist loaded once into libngspice; per sample only ``alter`` + ``op``.
 
@@ -306,14 +318,7 @@ class SharedSession:
 
     def _load(self) -> None:
         global _ACTIVE
-        with contextlib.suppress(Exception):  # "no circuit loaded" the first time
-            self.ng.exec_command("remcirc")
-        self.ng.exec_command("destroy all")
-        try:
-            with _quiet_version_warning():
-                self.ng.load_circuit(self._deck)
-        except Exception as exc:
-            raise NgspiceError(f"libngspice could not load {self.where}: {exc}") from exc
+        _load_deck(self.ng, self._deck, self.where)
         self.ng.exec_command("option numdgt=17")
         _ACTIVE = id(self)
 
@@ -563,14 +568,7 @@ class BatchSession:
 
     def _load(self) -> None:
         global _ACTIVE
-        with contextlib.suppress(Exception):  # "no circuit loaded" the first time
-            self.ng.exec_command("remcirc")
-        self.ng.exec_command("destroy all")
-        try:
-            with _quiet_version_warning():
-                self.ng.load_circuit(self._deck)
-        except Exception as exc:
-            raise NgspiceError(f"libngspice could not load {self.where}: {exc}") from exc
+        _load_deck(self.ng, self._deck, self.where)
         _ACTIVE = id(self)
         if self._g is not None and self._g is not self._deck_g:
             self._write(self._deck_g, self._g)
