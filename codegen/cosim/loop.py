@@ -33,6 +33,12 @@ own conductances → the same rule → :class:`codegen.learn.devices.DeviceArray
 
 The first divergence stops the loop; :class:`Divergence` names the step, crossbar, cell, both
 values and the files to inspect.
+
+Layout: :class:`GoldenTwin` is the golden side (model, rule, devices); the checks are pure
+functions of one step's numbers that return a :class:`Finding` or ``None`` (:func:`check_codes`,
+:func:`check_controller`, :func:`check_behavioral_conductances`,
+:func:`check_transient_conductances`, :func:`check_loss`); :func:`run_loop` only orders them and
+keeps the first finding (with its step folder) as the run's :class:`Divergence`.
 """
 
 from __future__ import annotations
@@ -65,6 +71,17 @@ __all__ = [
     "compare_codes",
     "CodeComparison",
     "batches",
+    "GoldenTwin",
+    "GoldenStep",
+    "Finding",
+    "follow_ties",
+    "check_codes",
+    "check_controller",
+    "check_behavioral_conductances",
+    "check_transient_conductances",
+    "loss_tolerance",
+    "check_loss",
+    "program_crossbars",
 ]
 
 DEVICES = ("behavioral", "transient")
@@ -283,26 +300,316 @@ def validate(chip: Chip, cfg: CosimConfig) -> None:
         raise CodegenError("the sign-pulse rule needs learning_rate > 0 and dead_zone ≥ 0")
 
 
-async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) -> CosimResult:
-    """Run ``cfg.steps`` co-simulated learning steps, checking each against the golden model."""
-    from ..learn.datasets import load_dataset
-    from ..learn.devices import DeviceArrays
-    from ..learn.rules import pulse_codes
-    from ..model import GoldenModel
+# ------------------------------------------------------------------ the golden twin
+@dataclass
+class GoldenStep:
+    """What the golden side computed for one step, before its update."""
+
+    gradient: dict[str, np.ndarray]  # EP estimate at the golden conductances (V²/S)
+    outputs: np.ndarray  # (B, n_out) free-phase outputs (V)
+    loss: float  # batch-mean ½Σ(t − y)² (V²)
+    codes: dict[str, np.ndarray]  # the rule's signed pulse counts (ties then follow the chip)
+    gradient_at_chip: dict[str, np.ndarray]  # EP estimate at the chip's conductances (V²/S)
+    conductances_before: dict[str, np.ndarray]  # golden conductances (S) the step started from
+
+
+class GoldenTwin:
+    """The golden side of the loop: the golden model at its own conductances, the same sign-pulse
+    rule, the golden device model (:class:`codegen.learn.devices.DeviceArrays`).  A second golden
+    model evaluates the EP estimate at the *chip's* conductances when the two sides differ
+    (transient devices), so solver differences are told apart from conductance drift.
+
+    ``rule``: ``learning_rate`` (S²/V²), ``dead_zone`` (steps), ``quantize``; ``seconds``: time spent
+    here (s)."""
+
+    def __init__(self, chip: Chip, rule: dict[str, float | bool]):
+        from ..learn.devices import DeviceArrays
+        from ..model import GoldenModel
+
+        self.chip = chip
+        self.rule = rule
+        self.devices = DeviceArrays.create(chip)
+        self.initial = self.devices.conductances
+        self.model = GoldenModel(chip, conductances=self.initial)
+        self.model_c = GoldenModel(chip, conductances=self.initial)  # at the chip's conductances
+        self.conductances = {k: v.copy() for k, v in self.initial.items()}
+        self.seconds = 0.0
+
+    def _codes(self, grad: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        from ..learn.rules import pulse_codes
+
+        r = self.rule
+        return pulse_codes(
+            grad,
+            self.chip,
+            learning_rate=float(r["learning_rate"]),
+            dead_zone=float(r["dead_zone"]),
+            quantize=bool(r["quantize"]),
+        )
+
+    def step(self, x: np.ndarray, t: np.ndarray, g_chip: dict[str, np.ndarray]) -> GoldenStep:
+        """EP gradient, outputs, loss and codes of batch ``x`` (features), targets ``t`` (V);
+        ``g_chip``: the chip's present conductances (S)."""
+        t0 = time.perf_counter()
+        nudge = self.chip.nudge
+        grad = self.model.ep_gradient(x, t, beta=nudge.beta_S, centered=nudge.centered)
+        # one free solve for the loss and the outputs (GoldenModel.loss would solve it again)
+        y = self.model.solve(x).outputs
+        loss = float(np.mean(0.5 * ((np.atleast_2d(np.asarray(t, dtype=float)) - y) ** 2).sum(axis=1)))
+        if all(np.array_equal(g_chip[k], v) for k, v in self.conductances.items()):
+            grad_c = grad
+        else:  # transient devices: the golden model also at the chip's conductances
+            self.model_c.set_conductances(g_chip)
+            grad_c = self.model_c.ep_gradient(x, t, beta=nudge.beta_S, centered=nudge.centered)
+        out = GoldenStep(grad, y, loss, self._codes(grad), grad_c, self.conductances)
+        self.seconds += time.perf_counter() - t0
+        return out
+
+    def program(self, codes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Apply signed pulse counts to the golden devices; returns the new conductances (S)."""
+        t0 = time.perf_counter()
+        self.devices.program(codes)
+        self.conductances = self.devices.conductances
+        self.model.set_conductances(self.conductances)
+        self.seconds += time.perf_counter() - t0
+        return self.conductances
+
+
+# ------------------------------------------------------------------ pure per-step checks
+@dataclass
+class Finding:
+    """One check's verdict against the golden model (what :class:`Divergence` is made from)."""
+
+    kind: str
+    message: str
+    xbar: str | None = None
+    cell: tuple[int, int] | None = None
+    cosim: float | None = None
+    golden: float | None = None
+
+
+def follow_ties(cmp: CodeComparison, codes_g: dict[str, np.ndarray], step: int) -> None:
+    """On a tie the golden side takes the chip's code for that cell (``codes_g`` is changed)."""
+    for e in cmp.ties:
+        e["step"] = step
+        r, c = e["cell"]
+        codes_g[e["xbar"]][r, c] = e["code_cosim"]
+
+
+def check_codes(cmp: CodeComparison) -> Finding | None:
+    """The first code mismatch beyond tolerance, if any."""
+    if not cmp.mismatches:
+        return None
+    e = cmp.mismatches[0]
+    r, c = e["cell"]
+    a, b, tol = e["update_steps_cosim"], e["update_steps_golden"], e["tolerance_steps"]
+    ref = e["update_steps_golden_at_cosim_G"]
+    return Finding(
+        "codes",
+        f"update code of {e['xbar']}[{r},{c}] differs: co-simulation {e['code_cosim']:+d} "
+        f"(EP update {a:+.6g} steps from ngspice), golden {e['code_golden']:+d} ({b:+.6g} steps; "
+        f"{ref:+.6g} at the chip's conductances); "
+        f"|ngspice − golden| {abs(a - ref):.3g} > tolerance {tol:.3g} steps",
+        xbar=e["xbar"],
+        cell=(r, c),
+        cosim=float(e["code_cosim"]),
+        golden=float(e["code_golden"]),
+    )
+
+
+def check_controller(
+    decoded: dict[str, Decoded], codes_s: dict[str, np.ndarray], codes_g: dict[str, np.ndarray]
+) -> Finding | None:
+    """The first controller fault, or the first cell whose decoded pulses differ from its code."""
+    for name, dec in decoded.items():
+        if dec.faults:
+            return Finding("controller", "; ".join(dec.faults[:4]), xbar=name)
+        bad = np.argwhere(dec.counts != codes_s[name])
+        if len(bad):
+            r, c = (int(v) for v in bad[0])
+            return Finding(
+                "controller",
+                f"{name}[{r},{c}] received {int(dec.counts[r, c]):+d} pulses from the controller, "
+                f"its update code asked for {int(codes_s[name][r, c]):+d} (golden model: "
+                f"{int(codes_g[name][r, c]):+d}); {len(bad)} cell(s) differ in {name}",
+                xbar=name,
+                cell=(r, c),
+                cosim=float(dec.counts[r, c]),
+                golden=float(codes_g[name][r, c]),
+            )
+    return None
+
+
+def check_behavioral_conductances(
+    g_cosim: dict[str, np.ndarray], g_gold: dict[str, np.ndarray], g_max_S: float
+) -> tuple[float, Finding | None]:
+    """``(max |G_cosim − G_golden| (S), finding)``: behavioral devices must agree within
+    ``TOL_G_REL_BEHAVIORAL·g_max_S``."""
+    g_err = max(float(np.abs(g_cosim[k] - g_gold[k]).max()) for k in g_gold)
+    lim = TOL_G_REL_BEHAVIORAL * g_max_S
+    if not g_err > lim:
+        return g_err, None
+    worst = max(g_gold, key=lambda k: float(np.abs(g_cosim[k] - g_gold[k]).max()))
+    r, c = np.unravel_index(np.argmax(np.abs(g_cosim[worst] - g_gold[worst])), g_gold[worst].shape)
+    return g_err, Finding(
+        "conductance",
+        f"{worst}[{r},{c}]: co-simulated {g_cosim[worst][r, c]:.12g} S, golden {g_gold[worst][r, c]:.12g} S "
+        f"(|Δ| {g_err:.3g} S > {lim:.3g} S)",
+        xbar=worst,
+        cell=(int(r), int(c)),
+        cosim=float(g_cosim[worst][r, c]),
+        golden=float(g_gold[worst][r, c]),
+    )
+
+
+def check_transient_conductances(
+    chip: Chip,
+    g_before: dict[str, np.ndarray],
+    g_cosim: dict[str, np.ndarray],
+    g_gold: dict[str, np.ndarray],
+    pulses: dict[str, np.ndarray],
+    received: dict[str, np.ndarray],
+) -> tuple[float, Finding | None]:
+    """``(this update's worst error in steps, finding)``: per update ``|G_cosim −
+    golden_device(G_before, pulses)| ≤ TOL_STEP_TRANSIENT`` of a step, along the trajectory
+    ``|G_cosim − G_golden| ≤ TOL_STEP_TRANSIENT`` of a step per pulse received (``received``)."""
     from ..model.device import apply_pulses, g_from_w, w_from_g
-    from ..run.equivalence import TOL_EP_REL, TOL_V, ep_relative_error
-    from .analog import SpiceCrossbars
-    from .devices import BehavioralDevices, TransientDevices
 
     dev = chip.device
-    validate(chip, cfg)
-    rule = cfg.rule(chip)
-    eta, dz, quant = float(rule["learning_rate"]), float(rule["dead_zone"]), bool(rule["quantize"])
-    out = Path(cfg.out)
+    step_s = dev.dg_set_S
+    step_err = 0.0
+    found: Finding | None = None
+    for k in g_gold:
+        expect = np.where(
+            pulses[k] == 0,
+            g_before[k],
+            g_from_w(dev, apply_pulses(dev, w_from_g(dev, g_before[k]), pulses[k])),
+        )
+        e = np.abs(g_cosim[k] - expect) / step_s
+        step_err = max(step_err, float(e.max()))
+        traj = np.abs(g_cosim[k] - g_gold[k]) / step_s
+        lim_traj = TOL_STEP_TRANSIENT * np.maximum(received[k], 1)
+        if found is None and (e.max() > TOL_STEP_TRANSIENT or np.any(traj > lim_traj)):
+            bad_step = e.max() > TOL_STEP_TRANSIENT
+            arr = e if bad_step else traj - lim_traj
+            r, c = np.unravel_index(np.argmax(arr), arr.shape)
+            ref = expect if bad_step else g_gold[k]
+            why = (
+                f"this update off by {e[r, c]:.3g} step > {TOL_STEP_TRANSIENT}"
+                if bad_step
+                else f"trajectory off by {traj[r, c]:.3g} step > {lim_traj[r, c]:.3g} "
+                f"for {received[k][r, c]} pulses"
+            )
+            found = Finding(
+                "conductance",
+                f"{k}[{r},{c}] after the transient: {g_cosim[k][r, c]:.9g} S, golden device model "
+                f"{ref[r, c]:.9g} S ({why})",
+                xbar=k,
+                cell=(int(r), int(c)),
+                cosim=float(g_cosim[k][r, c]),
+                golden=float(ref[r, c]),
+            )
+    return step_err, found
+
+
+def loss_tolerance(
+    t: np.ndarray,
+    gold: GoldenStep,
+    g_chip_before: dict[str, np.ndarray],
+    tol_v: float,
+) -> float:
+    """``2·TOL_V·mean Σ|t − y| + 2·Σ|∂C/∂G·ΔG| + 1e-12`` (V²): the netlists' node tolerance
+    ``tol_v`` (V) plus first order in the two sides' conductance difference before the step."""
+    dg = sum(
+        float(np.sum(np.abs(gold.gradient[k]) * np.abs(g_chip_before[k] - gb)))
+        for k, gb in gold.conductances_before.items()
+    )
+    return 2 * tol_v * float(np.mean(np.sum(np.abs(t - gold.outputs), axis=1))) + 2 * dg + 1e-12
+
+
+def check_loss(loss_s: float, loss_g: float, tol: float) -> Finding | None:
+    """The free-phase loss of ngspice (V²) against the golden model's."""
+    if not abs(loss_s - loss_g) > tol:
+        return None
+    return Finding(
+        "loss",
+        f"loss {loss_s:.9g} V² (ngspice) vs {loss_g:.9g} V² (golden), |Δ| {abs(loss_s - loss_g):.3g} > {tol:.3g}",
+        cosim=loss_s,
+        golden=loss_g,
+    )
+
+
+# ------------------------------------------------------------------ the loop
+class _Verdicts:
+    """The first divergence of a run, with its step folder (netlists, ``step.json``, transient)."""
+
+    def __init__(self, out: Path, spice, devices, stop_on_divergence: bool):
+        self.out, self.spice, self.devices = out, spice, devices
+        self.stop_on_divergence = stop_on_divergence
+        self.divergence: Divergence | None = None
+        self.state: dict[str, object] = {}  # what this step has computed so far, dumped on a divergence
+        self.before: dict[str, np.ndarray] = {}  # the chip's conductances (S) before this step
+
+    @property
+    def stop(self) -> bool:
+        return self.divergence is not None and self.stop_on_divergence
+
+    def note(self, step: int, found: Finding | None, *, fatal: bool = False) -> None:
+        """Keep ``found`` if it is the run's first (``fatal``: a simulator failure, kept anyway)."""
+        if found is None or (self.divergence is not None and not fatal):
+            return
+        import json
+
+        d = Divergence(step, found.kind, found.message, found.xbar, found.cell, found.cosim, found.golden)
+        folder = self.out / f"divergence_step{step:04d}"
+        self.spice.write_netlists(folder / "spice", self.before)
+        d.files += [str(folder / "spice" / f"{self.spice.top}.sp"), str(folder / "spice" / "cells.sp")]
+        dump = {
+            "step": step,
+            "kind": found.kind,
+            "message": found.message,
+            "conductances_before_S": self.before,
+            **self.state,
+        }
+        (folder / "step.json").write_text(json.dumps(_jsonable(dump), indent=1) + "\n")
+        d.files.append(str(folder / "step.json"))
+        last = getattr(self.devices, "last_dir", None)
+        if last is not None:
+            d.files.append(str(last / "circuit.cir"))
+        self.divergence = d
+
+
+async def program_crossbars(
+    ctrl: Controller, params: list[CtrlParams], codes: dict[str, np.ndarray], step: int
+) -> dict[str, Decoded]:
+    """The controller programs every crossbar with ``codes``; the pulses decoded from its lines."""
+    decoded: dict[str, Decoded] = {}
+    for xi, p in enumerate(params):
+        cap = await ctrl.program(xi, encode_counts(codes[p.name], p.count_bits), step)
+        decoded[p.name] = decode(p, cap)
+    return decoded
+
+
+def _prepare_out(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     for stale in [*out.glob("divergence_step*"), out / "transient"]:  # from an earlier run
         if stale.is_dir():
             shutil.rmtree(stale)
+
+
+async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) -> CosimResult:
+    """Run ``cfg.steps`` co-simulated learning steps, checking each against the golden model."""
+    from ..learn.datasets import load_dataset
+    from ..learn.rules import pulse_codes
+    from ..run.equivalence import TOL_EP_REL, TOL_V, ep_relative_error
+    from .analog import SpiceCrossbars
+    from .devices import BehavioralDevices, TransientDevices
+
+    validate(chip, cfg)
+    rule = cfg.rule(chip)
+    eta, dz, quant = float(rule["learning_rate"]), float(rule["dead_zone"]), bool(rule["quantize"])
+    out = Path(cfg.out)
+    _prepare_out(out)
     params = CtrlParams.all_from_chip(chip)
     pmap = {p.name: p for p in params}
     beta = chip.nudge.beta_S
@@ -310,10 +617,8 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
     order = batches(chip, len(ds.x_train), cfg.steps)
 
     t_setup = t_start = time.perf_counter()
-    golden_dev = DeviceArrays.create(chip)
-    g0 = golden_dev.conductances
-    model = GoldenModel(chip, conductances=g0)
-    model_c = GoldenModel(chip, conductances=g0)  # the golden model at the chip's conductances
+    twin = GoldenTwin(chip, rule)
+    g0 = twin.initial
     spice = SpiceCrossbars(chip, g0, cfg.phases)
     devices: BehavioralDevices | TransientDevices
     if cfg.device == "behavioral":
@@ -326,136 +631,66 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
     g_cosim = {k: v.copy() for k, v in g0.items()}
     received = {k: np.zeros(v.shape, dtype=np.int64) for k, v in g0.items()}  # |pulses| per cell so far
     bounds = rule_boundaries(dz, quant, chip.controller.max_pulses)
+    step_S = chip.device.dg_set_S
     steps: list[dict] = []
     ties: list[dict] = []
-    divergence: Divergence | None = None
-    t_golden = t_check = 0.0
-    step_s = dev.dg_set_S
-
-    state: dict[str, object] = {}  # what this step has computed so far, dumped on a divergence
-
-    def diverge(step: int, kind: str, msg: str, **kw) -> Divergence:
-        import json
-
-        d = Divergence(step, kind, msg, **kw)
-        folder = out / f"divergence_step{step:04d}"
-        spice.write_netlists(folder / "spice", g_cosim_before)
-        d.files += [str(folder / "spice" / f"{spice.top}.sp"), str(folder / "spice" / "cells.sp")]
-        dump = {"step": step, "kind": kind, "message": msg, "conductances_before_S": g_cosim_before, **state}
-        (folder / "step.json").write_text(json.dumps(_jsonable(dump), indent=1) + "\n")
-        d.files.append(str(folder / "step.json"))
-        if isinstance(devices, TransientDevices) and devices.last_dir is not None:
-            d.files.append(str(devices.last_dir / "circuit.cir"))
-        return d
+    t_check = 0.0
+    run = _Verdicts(out, spice, devices, cfg.stop_on_divergence)
+    state = run.state
 
     for s, idx in enumerate(order):
-        g_cosim_before = {k: v.copy() for k, v in g_cosim.items()}
+        run.before = {k: v.copy() for k, v in g_cosim.items()}
         x, t = ds.x_train[idx], ds.t_train[idx]
         state.clear()
         state["samples"] = idx
-        # ---- analog (ngspice) ----
+        # ---- analog (ngspice) and golden ----
         try:
             ana = spice.solve(x, t, beta)
         except CodegenError as exc:
-            divergence = diverge(s, "ngspice", str(exc))
+            run.note(s, Finding("ngspice", str(exc)), fatal=True)
             break
         codes_s = pulse_codes(ana.gradient, chip, learning_rate=eta, dead_zone=dz, quantize=quant)
-        # ---- golden ----
-        t0 = time.perf_counter()
-        g_grad = model.ep_gradient(x, t, beta=beta, centered=chip.nudge.centered)
-        # one free solve for the loss and the outputs (GoldenModel.loss would solve it again)
-        g_y = model.solve(x).outputs
-        g_loss = float(np.mean(0.5 * ((np.atleast_2d(np.asarray(t, dtype=float)) - g_y) ** 2).sum(axis=1)))
-        codes_g = pulse_codes(g_grad, chip, learning_rate=eta, dead_zone=dz, quantize=quant)
-        same_g = all(np.array_equal(g_cosim[k], v) for k, v in model.conductances.items())
-        if same_g:
-            g_grad_c = g_grad
-        else:  # transient devices: the golden model also at the chip's conductances
-            model_c.set_conductances(g_cosim)
-            g_grad_c = model_c.ep_gradient(x, t, beta=beta, centered=chip.nudge.centered)
-        t_golden += time.perf_counter() - t0
+        gold = twin.step(x, t, g_cosim)
         # ---- codes: cosim vs golden, ties near a rule boundary ----
         t0 = time.perf_counter()
-        r_s, r_g = _ratios(ana.gradient, eta, step_s), _ratios(g_grad, eta, step_s)
-        r_c = _ratios(g_grad_c, eta, step_s)
-        cmp = compare_codes(codes_s, codes_g, r_s, r_g, bounds, TOL_EP_REL, update_ref=r_c)
+        r_s, r_g = _ratios(ana.gradient, eta, step_S), _ratios(gold.gradient, eta, step_S)
+        r_c = _ratios(gold.gradient_at_chip, eta, step_S)
+        cmp = compare_codes(codes_s, gold.codes, r_s, r_g, bounds, TOL_EP_REL, update_ref=r_c)
         state.update(
             codes_cosim=codes_s,
-            codes_golden=codes_g,
+            codes_golden=gold.codes,
             update_steps_cosim=r_s,
             update_steps_golden=r_g,
             loss_cosim=ana.loss,
-            loss_golden=g_loss,
+            loss_golden=gold.loss,
         )
-        for e in cmp.ties:
-            e["step"] = s
-            r, c = e["cell"]
-            codes_g[e["xbar"]][r, c] = e["code_cosim"]  # golden follows the chip on a tie
-        step_ties, near = cmp.ties, cmp.near
-        if cmp.mismatches and divergence is None:
-            e = cmp.mismatches[0]
-            r, c = e["cell"]
-            a, b, tol = e["update_steps_cosim"], e["update_steps_golden"], e["tolerance_steps"]
-            divergence = diverge(
-                s,
-                "codes",
-                f"update code of {e['xbar']}[{r},{c}] differs: co-simulation {e['code_cosim']:+d} "
-                f"(EP update {a:+.6g} steps from ngspice), golden {e['code_golden']:+d} ({b:+.6g} steps; "
-                f"{e['update_steps_golden_at_cosim_G']:+.6g} at the chip's conductances); "
-                f"|ngspice − golden| {abs(a - e['update_steps_golden_at_cosim_G']):.3g} > tolerance {tol:.3g} steps",
-                xbar=e["xbar"],
-                cell=(r, c),
-                cosim=float(e["code_cosim"]),
-                golden=float(e["code_golden"]),
-            )
-        ties += step_ties
-        ep_err = ep_relative_error(ana.gradient, g_grad_c)  # same conductances: solvers only
+        follow_ties(cmp, gold.codes, s)
+        run.note(s, check_codes(cmp))
+        ties += cmp.ties
+        ep_err = ep_relative_error(ana.gradient, gold.gradient_at_chip)  # same conductances: solvers only
         t_check += time.perf_counter() - t0
-        if divergence is not None and cfg.stop_on_divergence:
+        if run.stop:
             break
         # ---- digital: the controller programs every crossbar ----
-        decoded: dict[str, Decoded] = {}
-        for xi, p in enumerate(params):
-            cap = await ctrl.program(xi, encode_counts(codes_s[p.name], p.count_bits), s)
-            decoded[p.name] = decode(p, cap)
+        decoded = await program_crossbars(ctrl, params, codes_s, s)
         state["pulses_decoded"] = {k: d.counts for k, d in decoded.items()}
         state["pulse_runs"] = {  # [cycle, row, col, polarity, cycles, pulses] per run at ±v_program
             k: [[q.cycle, q.row, q.col, q.polarity, q.width_cycles, q.pulses] for q in d.runs]
             for k, d in decoded.items()
         }
         t0 = time.perf_counter()
-        for name, dec in decoded.items():
-            if dec.faults and divergence is None:
-                divergence = diverge(s, "controller", "; ".join(dec.faults[:4]), xbar=name)
-            bad = np.argwhere(dec.counts != codes_s[name])
-            if len(bad) and divergence is None:
-                r, c = (int(v) for v in bad[0])
-                divergence = diverge(
-                    s,
-                    "controller",
-                    f"{name}[{r},{c}] received {int(dec.counts[r, c]):+d} pulses from the controller, "
-                    f"its update code asked for {int(codes_s[name][r, c]):+d} (golden model: "
-                    f"{int(codes_g[name][r, c]):+d}); {len(bad)} cell(s) differ in {name}",
-                    xbar=name,
-                    cell=(r, c),
-                    cosim=float(dec.counts[r, c]),
-                    golden=float(codes_g[name][r, c]),
-                )
+        run.note(s, check_controller(decoded, codes_s, gold.codes))
         t_check += time.perf_counter() - t0
-        if divergence is not None and cfg.stop_on_divergence:
+        if run.stop:
             break
-        # ---- devices ----
+        # ---- devices, both sides ----
         try:
             g_cosim = devices.program(pmap, decoded, s)
             state["conductances_after_S"] = g_cosim
         except CodegenError as exc:
-            divergence = diverge(s, "ngspice", f"programming transient failed: {exc}")
+            run.note(s, Finding("ngspice", f"programming transient failed: {exc}"), fatal=True)
             break
-        t0 = time.perf_counter()
-        golden_dev.program(codes_g)
-        g_gold = golden_dev.conductances
-        model.set_conductances(g_gold)
-        t_golden += time.perf_counter() - t0
+        g_gold = twin.program(gold.codes)
         t0 = time.perf_counter()
         pulses = {k: np.array(d.counts) for k, d in decoded.items()}
         for k in received:
@@ -463,105 +698,48 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         g_err = max(float(np.abs(g_cosim[k] - g_gold[k]).max()) for k in g_gold)
         step_err = 0.0  # transient: this update's error against the golden device from the same start
         if cfg.device == "behavioral":
-            lim = TOL_G_REL_BEHAVIORAL * dev.g_max_S
-            worst = max(g_gold, key=lambda k: float(np.abs(g_cosim[k] - g_gold[k]).max()))
-            if g_err > lim and divergence is None:
-                r, c = np.unravel_index(
-                    np.argmax(np.abs(g_cosim[worst] - g_gold[worst])), g_gold[worst].shape
-                )
-                divergence = diverge(
-                    s,
-                    "conductance",
-                    f"{worst}[{r},{c}]: co-simulated {g_cosim[worst][r, c]:.12g} S, golden {g_gold[worst][r, c]:.12g} S "
-                    f"(|Δ| {g_err:.3g} S > {lim:.3g} S)",
-                    xbar=worst,
-                    cell=(int(r), int(c)),
-                    cosim=float(g_cosim[worst][r, c]),
-                    golden=float(g_gold[worst][r, c]),
-                )
+            g_err, found = check_behavioral_conductances(g_cosim, g_gold, chip.device.g_max_S)
         else:
-            for k in g_gold:
-                expect = np.where(
-                    pulses[k] == 0,
-                    g_cosim_before[k],
-                    g_from_w(dev, apply_pulses(dev, w_from_g(dev, g_cosim_before[k]), pulses[k])),
-                )
-                e = np.abs(g_cosim[k] - expect) / step_s
-                step_err = max(step_err, float(e.max()))
-                traj = np.abs(g_cosim[k] - g_gold[k]) / step_s
-                lim_traj = TOL_STEP_TRANSIENT * np.maximum(received[k], 1)
-                if divergence is None and (e.max() > TOL_STEP_TRANSIENT or np.any(traj > lim_traj)):
-                    bad_step = e.max() > TOL_STEP_TRANSIENT
-                    arr = e if bad_step else traj - lim_traj
-                    r, c = np.unravel_index(np.argmax(arr), arr.shape)
-                    ref = expect if bad_step else g_gold[k]
-                    divergence = diverge(
-                        s,
-                        "conductance",
-                        f"{k}[{r},{c}] after the transient: {g_cosim[k][r, c]:.9g} S, golden device model "
-                        f"{ref[r, c]:.9g} S ("
-                        + (
-                            f"this update off by {e[r, c]:.3g} step > {TOL_STEP_TRANSIENT}"
-                            if bad_step
-                            else f"trajectory off by {traj[r, c]:.3g} step > {lim_traj[r, c]:.3g} "
-                            f"for {received[k][r, c]} pulses"
-                        )
-                        + ")",
-                        xbar=k,
-                        cell=(int(r), int(c)),
-                        cosim=float(g_cosim[k][r, c]),
-                        golden=float(ref[r, c]),
-                    )
-        # loss at the free phase of this step (before its update)
-        dg_before = sum(
-            float(np.sum(np.abs(g_grad[k]) * np.abs(g_cosim_before[k] - gb)))
-            for k, gb in _golden_before(steps, g0).items()
-        )
-        loss_tol = 2 * TOL_V * float(np.mean(np.sum(np.abs(t - g_y), axis=1))) + 2 * dg_before + 1e-12
-        if abs(ana.loss - g_loss) > loss_tol and divergence is None:
-            divergence = diverge(
-                s,
-                "loss",
-                f"loss {ana.loss:.9g} V² (ngspice) vs {g_loss:.9g} V² (golden), |Δ| {abs(ana.loss - g_loss):.3g} > {loss_tol:.3g}",
-                cosim=ana.loss,
-                golden=g_loss,
+            step_err, found = check_transient_conductances(
+                chip, run.before, g_cosim, g_gold, pulses, received
             )
+        run.note(s, found)
+        # loss at the free phase of this step (before its update)
+        loss_tol = loss_tolerance(t, gold, run.before, TOL_V)
+        run.note(s, check_loss(ana.loss, gold.loss, loss_tol))
         t_check += time.perf_counter() - t0
         rec = {
             "step": s,
             "samples": [int(i) for i in idx],
             "loss_cosim": ana.loss,
-            "loss_golden": g_loss,
+            "loss_golden": gold.loss,
             "loss_tol": loss_tol,
             "ep_rel_err": ep_err,
             "pulses": int(sum(np.abs(v).sum() for v in pulses.values())),
-            "pulses_golden": int(sum(np.abs(v).sum() for v in codes_g.values())),
-            "ties": len(step_ties),
-            "near_threshold": near,
+            "pulses_golden": int(sum(np.abs(v).sum() for v in gold.codes.values())),
+            "ties": len(cmp.ties),
+            "near_threshold": cmp.near,
             "g_err_S": g_err,
-            "g_err_steps": g_err / step_s,
+            "g_err_steps": g_err / step_S,
             "transient_step_err_steps": step_err,
             "ops": ana.ops,
-            "g_golden": {k: v.tolist() for k, v in g_gold.items()},
         }
         steps.append(rec)
         log(
-            f"step {s:3d}: loss {ana.loss:.6g} (golden {g_loss:.6g})  pulses {rec['pulses']:3d}  "
-            f"|ΔG| {g_err:.2e} S  EP err {ep_err:.1e}" + (f"  ties {len(step_ties)}" if step_ties else "")
+            f"step {s:3d}: loss {ana.loss:.6g} (golden {gold.loss:.6g})  pulses {rec['pulses']:3d}  "
+            f"|ΔG| {g_err:.2e} S  EP err {ep_err:.1e}" + (f"  ties {len(cmp.ties)}" if cmp.ties else "")
         )
-        if divergence is not None and cfg.stop_on_divergence:
+        if run.stop:
             break
         spice.set_conductances(g_cosim)
     if isinstance(devices, TransientDevices):
         devices.close()  # the kept ngspice worker
-    for rec in steps:
-        rec.pop("g_golden", None)
     timing = {
         "setup": setup_s,
         "ngspice_op": spice.seconds,
         "rtl": ctrl.seconds,
         "devices": devices.seconds,
-        "golden": t_golden,
+        "golden": twin.seconds,
         "checks": t_check,
         "loop_wall": time.perf_counter() - t_start,
     }
@@ -581,7 +759,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
             "step_transient": TOL_STEP_TRANSIENT,
         },
     }
-    return CosimResult(chip.name, cfg_d, steps, divergence, timing, ties)
+    return CosimResult(chip.name, cfg_d, steps, run.divergence, timing, ties)
 
 
 def _jsonable(obj):
@@ -594,10 +772,3 @@ def _jsonable(obj):
     if isinstance(obj, np.generic):
         return obj.item()
     return obj
-
-
-def _golden_before(steps: list[dict], g0: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Golden conductances before the current step (after the last recorded one)."""
-    if not steps:
-        return g0
-    return {k: np.array(v) for k, v in steps[-1]["g_golden"].items()}
