@@ -151,8 +151,18 @@ async def test_cosim(dut):
     cfg = CosimConfig(**{**conf["cosim"], "out": Path(conf["cosim"]["out"])})
     ctrl = RtlController(dut, CtrlParams.all_from_chip(chip), clock=conf.get("clock", "cocotb"))
     await ctrl.setup()
+    prof_path = os.environ.get("EQP_COSIM_PROFILE")  # cProfile statistics of the loop, for docs/cosim.md
+    prof = None
+    if prof_path:
+        import cProfile
+
+        prof = cProfile.Profile()
+        prof.enable()
     try:
         result = await run_loop(chip, cfg, ctrl, log=dut._log.info)
+        if prof is not None:
+            prof.disable()
+            prof.dump_stats(prof_path)
     except Exception as exc:  # the parent reads the message from the result file
         Path(conf["result"]).write_text(json.dumps({"error": f"{type(exc).__name__}: {exc}"}))
         raise

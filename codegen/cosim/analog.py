@@ -10,8 +10,12 @@ the voltage drops into update codes.
 The EP update is the one the peripheral circuit computes from the drops across each conductance
 (:func:`codegen.run.equivalence.ep_from_voltages`), batch-averaged; the learning code's
 :func:`codegen.learn.rules.pulse_codes` turns it into signed pulse counts (sign-pulse rule).
-The netlist is loaded once into libngspice (PySpice shared mode); per sample only the sources are
-altered, per update only the resistors whose conductance changed.
+The netlist is loaded once into libngspice (PySpice shared mode).  :class:`SpiceCrossbars` solves a
+whole batch — every sample and phase — in one ngspice analysis
+(:class:`codegen.run.ngspice.BatchSession`: the sources step from time slot to time slot) and reads
+back only the crossbar and output nodes; per update only the resistors whose conductance changed
+are altered.  :class:`OpCrossbars` is the path before issue 15 (one ``op`` per phase and sample,
+every vector read back), kept for ``CosimConfig.legacy`` and bench/bench_cosim.py's ratios.
 """
 
 from __future__ import annotations
@@ -23,9 +27,14 @@ import numpy as np
 
 from ..ir import Chip
 
-__all__ = ["PHASES", "PhaseResult", "SpiceCrossbars", "outputs_of"]
+__all__ = ["PHASES", "PhaseResult", "SpiceCrossbars", "OpCrossbars", "outputs_of"]
 
 PHASES = ("sequential", "simultaneous")
+#: reltol of the co-simulation's batch deck relative to the deck's own, 10× tighter than training's
+#: (:attr:`codegen.run.ngspice.BatchSession.RELTOL_FACTOR`): the loop reports the EP estimate's
+#: solver noise (``ep_rel_err``); at 1e-3 xor's sequential run showed 2e-5 at some steps, at 1e-4
+#: the 9e-7 of one ``op`` per phase
+RELTOL_FACTOR = 1e-4
 
 
 @dataclass
@@ -44,8 +53,8 @@ def outputs_of(chip: Chip, v: dict[str, float]) -> np.ndarray:
     return np.array([v[p] - (v[n] if n is not None else 0.0) for p, n in chip.nudge.outputs])
 
 
-class SpiceCrossbars:
-    """libngspice holding the chip's network; ``solve`` runs the phases of one batch."""
+class OpCrossbars:
+    """libngspice holding the chip's network; ``solve`` runs one ``op`` per phase and sample."""
 
     def __init__(self, chip: Chip, conductances: dict[str, np.ndarray], phases: str = "sequential"):
         from ..errors import CodegenError
@@ -126,3 +135,58 @@ class SpiceCrossbars:
         for name, text in files.items():
             (folder / name).write_text(text)
         return sorted(files)
+
+
+class SpiceCrossbars(OpCrossbars):
+    """libngspice holding the chip's network; ``solve`` runs every sample and phase of one batch in
+    one analysis (:class:`codegen.run.ngspice.BatchSession`) and reads back the crossbar and output
+    nodes only.  β is the deck's (``chip.nudge.beta_S``)."""
+
+    def __init__(self, chip: Chip, conductances: dict[str, np.ndarray], phases: str = "sequential"):
+        from ..errors import CodegenError
+        from ..run.ngspice import BatchSession, netlist_files
+
+        if phases not in PHASES:
+            raise CodegenError(f"unknown phase mode {phases!r}; choose from {', '.join(PHASES)}")
+        self.chip = chip
+        self.phases = phases
+        self.top = "nudged" if phases == "sequential" else "simultaneous"
+        self.files = netlist_files(chip, conductances)
+        self.g = {k: np.array(v, dtype=float) for k, v in conductances.items()}
+        nodes = [n for xb in chip.crossbars for n in (*xb.src_nodes, *xb.dst_nodes)]
+        nodes += [n for pair in chip.nudge.outputs for n in pair if n is not None]
+        self.nodes = list(dict.fromkeys(nodes))
+        t0 = time.perf_counter()
+        self.session = BatchSession(
+            chip, self.files, self.top, nodes=self.nodes, conductances=self.g, reltol_factor=RELTOL_FACTOR
+        )
+        self.load_seconds = time.perf_counter() - t0  # counted in the loop's setup
+        self.seconds = 0.0  # time in ngspice after loading: alters and analyses (s)
+
+    def set_conductances(self, g: dict[str, np.ndarray]) -> None:
+        """Alter the resistors whose conductance (S) changed."""
+        t0 = time.perf_counter()
+        self.session.set_conductances(g)
+        self.g = {k: np.array(v, dtype=float) for k, v in g.items()}
+        self.seconds += time.perf_counter() - t0
+
+    def solve(self, x: np.ndarray, t: np.ndarray, beta: float) -> PhaseResult:
+        """Free and nudged phases of every sample of the batch ``x`` (B, n_in), targets ``t`` (B, n_out, V)."""
+        from ..errors import CodegenError
+        from ..run.equivalence import ep_from_voltages
+
+        if beta != self.chip.nudge.beta_S:
+            raise CodegenError(f"the batch deck nudges with β = {self.chip.nudge.beta_S:g} S, not {beta:g} S")
+        centered = self.chip.nudge.centered
+        x, t = np.atleast_2d(x), np.atleast_2d(t)
+        v = self.session.solve(x, t)  # NgspiceError is a CodegenError: the loop reports it
+        secs = self.session.seconds
+        as_dicts = {c: [dict(zip(self.nodes, row.tolist(), strict=True)) for row in a] for c, a in v.items()}
+        free, plus = as_dicts["free"], as_dicts["pos"]
+        minus = as_dicts["neg"] if centered else None
+        grad = ep_from_voltages(self.chip, free, plus, minus, beta)
+        y = np.array([outputs_of(self.chip, d) for d in free])
+        loss = float(np.mean(0.5 * np.sum((t - y) ** 2, axis=1)))
+        self.seconds += secs
+        ops = len(x) * ((3 if centered else 2) if self.phases == "sequential" else 1)
+        return PhaseResult(grad, loss, y, ops, secs)

@@ -109,7 +109,8 @@ class CosimConfig:
     stop_on_divergence: bool = True
     #: the slower paths of before issue 15, kept for bench/bench_cosim.py's ratios: one ``ngspice -b``
     #: per transient saving every ``@inst[g]`` at every time point, a Python clock in cocotb, pytest
-    #: assertion rewriting of every imported module
+    #: assertion rewriting of every imported module, one ngspice ``op`` per phase and sample with
+    #: every vector read back, a Python callback per line-level change and one clocked write per code
     legacy: bool = False
 
     def rule(self, chip: Chip) -> dict[str, float | bool]:
@@ -602,7 +603,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
     from ..learn.datasets import load_dataset
     from ..learn.rules import pulse_codes
     from ..run.equivalence import TOL_EP_REL, TOL_V, ep_relative_error
-    from .analog import SpiceCrossbars
+    from . import analog
     from .devices import BehavioralDevices, TransientDevices
 
     validate(chip, cfg)
@@ -619,7 +620,8 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
     t_setup = t_start = time.perf_counter()
     twin = GoldenTwin(chip, rule)
     g0 = twin.initial
-    spice = SpiceCrossbars(chip, g0, cfg.phases)
+    # one analysis per batch; legacy: one `op` per phase and sample (bench/bench_cosim.py's ratios)
+    spice = (analog.OpCrossbars if cfg.legacy else analog.SpiceCrossbars)(chip, g0, cfg.phases)
     devices: BehavioralDevices | TransientDevices
     if cfg.device == "behavioral":
         devices = BehavioralDevices(chip, g0)

@@ -476,9 +476,13 @@ class BatchSession:
         nodes: list[str] | None = None,
         netlist_name: str | None = None,
         conductances: Mapping[str, np.ndarray] | None = None,
+        reltol_factor: float | None = None,
     ):
         """``nodes``: the IR nodes to read back (default all); ``conductances``: those (S) ``files``
-        were rendered with, if known (else the first :meth:`set_conductances` alters every cell)."""
+        were rendered with, if known (else the first :meth:`set_conductances` alters every cell);
+        ``reltol_factor``: in place of :attr:`RELTOL_FACTOR`."""
+        if reltol_factor is not None:
+            self.RELTOL_FACTOR = reltol_factor
         if top not in ("simultaneous", "nudged"):
             raise NgspiceError(f"BatchSession runs the simultaneous or the nudged deck, not {top!r}")
         self.chip = chip
