@@ -48,12 +48,58 @@ class _Recorder(_Watch):
         return out
 
 
+class _Logged(_Recorder):
+    """A :class:`_Recorder` fed from the simulator's own log of value changes
+    (:func:`codegen.cosim.runner.format_line_monitor`) instead of a cocotb trigger per change."""
+
+    def __init__(self, sig):  # no coroutine: :class:`_LineLog` appends the changes
+        self.sig = sig
+        self.changes = [(int(get_sim_time("ps")), _int(sig.value))]
+
+    def add(self, t: int, v: int | None) -> None:
+        if t <= self.changes[-1][0]:
+            if t == self.changes[-1][0]:
+                self.changes[-1] = (t, v)  # several deltas in one time step: the last one counts
+            return  # before this recorder started (reset)
+        self.changes.append((t, v))
+
+
+class _LineLog:
+    """Reads the monitor's log (``<time ps> <index> <binary value>`` per line) into :class:`_Logged`
+    recorders; :meth:`pull` takes the lines written since the last call."""
+
+    def __init__(self, path: str, recorders: list[_Logged]):
+        self.path = Path(path)
+        self.recorders = recorders
+        self._fh = None
+        self._rest = ""
+
+    def pull(self) -> None:
+        if self._fh is None:
+            self._fh = self.path.open()
+        text = self._rest + self._fh.read()
+        lines = text.split("\n")
+        self._rest = lines.pop()  # a line not finished yet
+        for ln in lines:
+            t, i, bits = ln.split()
+            v = None if any(ch in "xzXZ" for ch in bits) else int(bits, 2)
+            self.recorders[int(i)].add(int(t), v)
+
+
 class RtlController:
     """Drives the RTL: writes update codes, starts a crossbar, captures its line levels."""
 
     name = "RTL (cocotb + Icarus)"
 
-    def __init__(self, dut, params: list[CtrlParams], clock: str = "verilog"):
+    def __init__(
+        self,
+        dut,
+        params: list[CtrlParams],
+        clock: str = "verilog",
+        lines_log: str | None = None,
+        monitored: list[str] | None = None,
+        direct_writes: bool = False,
+    ):
         self.dut = dut
         self.params = params
         self.P = round(1e12 / params[0].clock_hz)
@@ -63,6 +109,14 @@ class RtlController:
         #: "verilog": cosim_clock.v (codegen.cosim.runner) drives clk inside the simulator;
         #: "cocotb": cocotb's Python clock (the path before issue 15, for the bench's ratios)
         self.clock = clock
+        #: the simulator logs the line levels (codegen.cosim.runner.format_line_monitor), else a
+        #: cocotb trigger per change
+        self.lines_log, self.monitored = lines_log, monitored
+        self.log: _LineLog | None = None
+        #: codes written straight into each crossbar's code memory (``u_<xbar>.u_mem.mem``) in one
+        #: go, else one clocked write per changed code through the write port
+        self.direct_writes = direct_writes
+        self.mem: dict[str, list] = {}
 
     async def setup(self) -> None:
         d = self.dut
@@ -76,10 +130,19 @@ class RtlController:
         await FallingEdge(d.clk)
         d.rst.value = 0
         await FallingEdge(d.clk)
-        for p in self.params:
-            for k in ("row", "col"):
-                n = f"{p.name}_{k}_lvl"
-                self.rec[n] = _Recorder(getattr(d, n))
+        if self.lines_log is not None and self.monitored is not None:
+            logged = [_Logged(getattr(d, n)) for n in self.monitored]
+            self.rec = dict(zip(self.monitored, logged, strict=True))
+            self.log = _LineLog(self.lines_log, logged)
+        else:
+            for p in self.params:
+                for k in ("row", "col"):
+                    n = f"{p.name}_{k}_lvl"
+                    self.rec[n] = _Recorder(getattr(d, n))
+        if self.direct_writes:
+            for p in self.params:
+                mem = getattr(d, f"u_{p.name}").u_mem.mem
+                self.mem[p.name] = [mem[i] for i in range(p.cells)]
 
     async def program(self, xi: int, codes: np.ndarray, step: int) -> Capture:
         t_wall = time.perf_counter()
@@ -88,12 +151,17 @@ class RtlController:
         old = self.shadow.get(p.name)
         todo = np.arange(flat.size) if old is None else np.flatnonzero(old != flat)
         d.sel.value = xi
-        for addr in todo:
-            d.wr_addr.value = int(addr)
-            d.wr_data.value = int(flat[addr])
-            d.wr_en.value = 1
-            await FallingEdge(d.clk)
-        d.wr_en.value = 0
+        if self.direct_writes:
+            words = self.mem[p.name]
+            for addr in todo:
+                words[int(addr)].value = int(flat[addr])
+        else:
+            for addr in todo:
+                d.wr_addr.value = int(addr)
+                d.wr_data.value = int(flat[addr])
+                d.wr_en.value = 1
+                await FallingEdge(d.clk)
+            d.wr_en.value = 0
         self.shadow[p.name] = flat.copy()
         d.start.value = 1
         t0 = int(get_sim_time("ps")) + self.P // 2  # edge 0 samples start
@@ -117,6 +185,8 @@ class RtlController:
             faults.append(f"{p.name}: done is not high after busy fell (cycle {end_cycle})")
         if _int(d.err.value) != 0:
             faults.append(f"{p.name}: err is high after the update (an out-of-range code?)")
+        if self.log is not None:
+            self.log.pull()
         rows = self.rec[f"{p.name}_row_lvl"].take_window(t0, t_end, self.P, f"{p.name}_row_lvl", faults)
         cols = self.rec[f"{p.name}_col_lvl"].take_window(t0, t_end, self.P, f"{p.name}_col_lvl", faults)
         for other in self.params:  # crossbars not selected must stay released
@@ -149,7 +219,14 @@ async def test_cosim(dut):
         spec = override(spec, conf["overrides"])
     chip = elaborate(spec)
     cfg = CosimConfig(**{**conf["cosim"], "out": Path(conf["cosim"]["out"])})
-    ctrl = RtlController(dut, CtrlParams.all_from_chip(chip), clock=conf.get("clock", "cocotb"))
+    ctrl = RtlController(
+        dut,
+        CtrlParams.all_from_chip(chip),
+        clock=conf.get("clock", "cocotb"),
+        lines_log=conf.get("lines_log"),
+        monitored=conf.get("monitored"),
+        direct_writes=bool(conf.get("direct_writes")),
+    )
     await ctrl.setup()
     prof_path = os.environ.get("EQP_COSIM_PROFILE")  # cProfile statistics of the loop, for docs/cosim.md
     prof = None

@@ -24,7 +24,7 @@ from ..ir import Chip
 from ..templating import data_dir
 from .loop import CosimConfig
 
-__all__ = ["inject_sign_fault", "run_rtl_cosim", "format_clock_module", "TEST_MODULE"]
+__all__ = ["inject_sign_fault", "run_rtl_cosim", "format_clock_module", "format_line_monitor", "TEST_MODULE"]
 
 TEST_MODULE = "cosim_tb"
 
@@ -73,6 +73,28 @@ def format_clock_module(top: str, period_ps: int) -> str:
         f"initial force {top}.clk = clk;\n"
         "endmodule\n"
     )
+
+
+def format_line_monitor(top: str, signals: list[str]) -> str:
+    """A top-level module that appends every value change of ``<top>.<signal>`` to a text file as
+    ``<time ps> <signal index> <binary value>`` (``x``/``z`` as Icarus prints them), flushed at once;
+    the file is named by the plusarg ``+eqp_lines=<path>``.  The testbench reads the changes of an
+    update from it after ``busy`` falls, where a cocotb trigger per change would cost a VPI callback
+    and a coroutine step in Python each."""
+    lines = [
+        "module cosim_monitor();",
+        "integer fd;",
+        "reg [8*4096-1:0] path;",
+        "initial begin",
+        '    if (!$value$plusargs("eqp_lines=%s", path)) path = "lines.log";',
+        '    fd = $fopen(path, "w");',
+        "end",
+    ]
+    for i, sig in enumerate(signals):
+        lines.append(
+            f'always @({top}.{sig}) begin $fwrite(fd, "%0t {i} %b\\n", $time, {top}.{sig}); $fflush(fd); end'
+        )
+    return "\n".join([*lines, "endmodule", ""])
 
 
 def _repo_root() -> Path:
@@ -131,6 +153,16 @@ def run_rtl_cosim(
         clk_v.write_text(format_clock_module(d.top, round(1e12 / chip.controller.clock_hz)))
         sources.append(clk_v)
         build_args += ["-s", "cosim_clock"]
+    lines_log = out / "sim_build" / "line_levels.log"
+    lines_log.unlink(missing_ok=True)
+    monitored = [f"{x.name}_{k}_lvl" for x in d.xbars for k in ("row", "col")]
+    plusargs: list[str] = []
+    if not cfg.legacy:  # line-level changes logged by the simulator, read once per update
+        mon_v = out / "sim_build" / "cosim_monitor.v"
+        mon_v.write_text(format_line_monitor(d.top, monitored))
+        sources.append(mon_v)
+        build_args += ["-s", "cosim_monitor"]
+        plusargs = [f"+eqp_lines={lines_log}"]
     result_path = out / "result.json"
     result_path.unlink(missing_ok=True)
     conf = {
@@ -139,6 +171,11 @@ def run_rtl_cosim(
         "cosim": {**asdict(cfg), "out": str(out)},
         "result": str(result_path),
         "clock": clock,
+        # the monitor's log, or None: a cocotb trigger per change (legacy); codes written straight
+        # into the code memories (legacy: one clocked write per changed code through the port)
+        "lines_log": None if cfg.legacy else str(lines_log),
+        "monitored": monitored,
+        "direct_writes": not cfg.legacy,
     }
     conf_path = out / "cosim_config.json"
     conf_path.write_text(json.dumps(conf, indent=1))
@@ -183,6 +220,7 @@ def run_rtl_cosim(
                     **({} if cfg.legacy else {"COCOTB_REWRITE_ASSERTION_FILES": f"{TEST_MODULE}.py"}),
                 },
                 timescale=("1ps", "1ps"),
+                plusargs=plusargs,
                 log_file=log,
             )
         except SystemExit:

@@ -16,7 +16,15 @@ import numpy as np
 from ..errors import CodegenError
 from ..ir import Chip
 
-__all__ = ["TrainBackend", "GoldenBackend", "SpiceBackend", "make_backend", "BACKENDS", "ENERGIES"]
+__all__ = [
+    "TrainBackend",
+    "GoldenBackend",
+    "SpiceBackend",
+    "make_backend",
+    "BACKENDS",
+    "ENERGIES",
+    "SPICE_WORKERS",
+]
 
 BACKENDS = ("golden", "spice")
 #: what the EP rule differentiates (the golden model's ``energy`` knob, docs/background.md §4):
@@ -25,6 +33,10 @@ BACKENDS = ("golden", "spice")
 #: ``resistors_only`` = the resistor voltage drops alone, unweighted (amplifiers, diodes and
 #: sources left out of the accounting; equal to ``full`` without amplifiers)
 ENERGIES = ("full", "resistors_only")
+#: libngspice processes the spice backend splits each batch over (this one included).  Fixed, not
+#: the machine's core count, so a run's numbers do not depend on the machine
+#: (:class:`codegen.run.batch_pool.BatchPool`)
+SPICE_WORKERS = 2
 
 
 class TrainBackend(Protocol):
@@ -89,17 +101,28 @@ class SpiceBackend:
     2β, or +β minus −β over 4β, times ``c/c_out`` for ``energy="full"``).  A conductance update
     ``alter``s only the cells that changed, on every copy.  ``exact_gradient`` (the software
     baseline) is the golden model's at the same conductances: ngspice has no adjoint.
+
+    ``workers``: libngspice processes the batch is split over (:class:`codegen.run.batch_pool.BatchPool`,
+    default :data:`SPICE_WORKERS`); each holds the whole network and solves a contiguous slice of
+    the batch while the others solve theirs, and every one alters the changed cells.
     """
 
     name = "spice"
 
     def __init__(
-        self, chip: Chip, *, beta: float | None = None, centered: bool | None = None, energy: str = "full"
+        self,
+        chip: Chip,
+        *,
+        beta: float | None = None,
+        centered: bool | None = None,
+        energy: str = "full",
+        workers: int = SPICE_WORKERS,
     ):
         from dataclasses import replace
 
         try:
-            from ..run.ngspice import BatchSession, netlist_files
+            from ..run.batch_pool import BatchPool
+            from ..run.ngspice import netlist_files
         except ImportError as exc:  # pragma: no cover - the runner ships with codegen
             raise CodegenError("the spice backend needs codegen.run.ngspice") from exc
         if energy not in ENERGIES:
@@ -116,8 +139,8 @@ class SpiceBackend:
         nodes += [n for pair in chip.nudge.outputs for n in pair if n is not None]
         nodes = list(dict.fromkeys(nodes))
         self._col = {n: i for i, n in enumerate(nodes)}
-        self.session = BatchSession(
-            chip, netlist_files(chip, self.g), "nudged", nodes=nodes, conductances=self.g
+        self.session = BatchPool(
+            chip, netlist_files(chip, self.g), "nudged", nodes=nodes, conductances=self.g, workers=workers
         )
         self._golden = GoldenBackend(chip, energy=energy)
         c_out = chip.nudge.energy_scale
