@@ -3,9 +3,13 @@
 Runs ``codegen cosim`` (the generated RTL under cocotb + Icarus) on the examples for ``--steps``
 steps in each device × phase mode, twice back to back: with ``CosimConfig.legacy`` (the paths
 before issue 15: one ``ngspice -b`` per transient saving every ``@inst[g]`` at every time point,
-cocotb's Python clock, pytest assertion rewriting of every imported module) and without it (one
-ngspice worker kept across transients printing the final ``@inst[g]``, the clock inside Icarus,
-rewriting of the test module only).  Both runs of a pair see the same machine load, so their ratio
+cocotb's Python clock, pytest assertion rewriting of every imported module, one ngspice ``op`` per
+phase and sample, a cocotb trigger per line-level change, one clocked write per code) and without
+it (one ngspice worker kept across transients printing the final ``@inst[g]``, the clock inside
+Icarus, rewriting of the test module only, one ngspice analysis per batch reading back the crossbar
+and output nodes, line levels logged by the simulator and read once per update, codes written
+straight into the code memories).  The two paths' final losses agree within ``LOSS_REL_TOL``
+(their ngspice solves differ by the solver tolerance).  Both runs of a pair see the same machine load, so their ratio
 is the measurement; the absolute steps/s move with the load of the shared machine.
 
 Each row splits the time into: ngspice operating points (libngspice, shared mode), the RTL
@@ -42,6 +46,14 @@ from codegen.elab import elaborate  # noqa: E402
 from codegen.load import load_spec  # noqa: E402
 
 PARTS = ("ngspice_op", "rtl", "devices", "golden", "checks")
+#: legacy vs new final cosim loss: equal within this relative difference (1) counts as the same
+LOSS_REL_TOL = 1e-6
+
+
+def _rel_diff(a: float | None, b: float | None) -> float:
+    if a is None or b is None:
+        return 0.0 if a == b else float("inf")
+    return abs(a - b) / max(abs(a), abs(b), 1e-300)
 
 
 def machine_conditions() -> dict[str, object]:
@@ -166,7 +178,13 @@ def main() -> int:
                             "devices_speedup": old["devices_s"] / max(new["devices_s"], 1e-12),
                             "rtl_speedup": old["rtl_s"] / max(new["rtl_s"], 1e-12),
                             "same_verdict": old["passed"] == new["passed"],
-                            "same_final_loss": old["final_loss_cosim"] == new["final_loss_cosim"],
+                            # legacy solves one `op` per phase, new one transient per batch: the
+                            # losses agree to the solvers' tolerance, not bit for bit
+                            "final_loss_rel_diff": _rel_diff(
+                                old["final_loss_cosim"], new["final_loss_cosim"]
+                            ),
+                            "same_final_loss": _rel_diff(old["final_loss_cosim"], new["final_loss_cosim"])
+                            <= LOSS_REL_TOL,
                         }
                         pairs.append(pair)
                         print(

@@ -8,13 +8,16 @@ drifted apart (they solve the same circuit).  ngspice runs in shared mode (libng
 * ``spice`` (the training backend, ``codegen.run.ngspice.BatchSession``): one ngspice transient
   per batch on the nudged netlist, whose external input, target and β-selector sources step from
   time slot to time slot (free, +β, −β of each sample); ``alter`` of the changed cells only, of one
-  network; read-back of the crossbar and output nodes only;
+  network; read-back of the crossbar and output nodes only; the batch split over ``--workers``
+  libngspice processes (``codegen.run.batch_pool.BatchPool``; default: 1 and 2, one after the
+  other in the same run, for their ratio; the backend's default is
+  ``codegen.learn.backends.SPICE_WORKERS``);
 * ``per-sample`` (``--per-sample``, what the backend did before, for the ratio in the same run):
   one ``op`` per sample of the simultaneous netlist (three network copies, ``SharedSession``),
   every resistor of the three copies re-``alter``ed after each update, every vector read back.
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_training.py [--steps 20] [--spice-steps 4]
-        [--per-sample] [--no-spice] [--json bench/results/training.json]
+        [--workers 1 2] [--per-sample] [--no-spice] [--json bench/results/training.json]
 """
 
 from __future__ import annotations
@@ -101,6 +104,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     p.add_argument("--spec", default=str(ROOT / "examples" / "digits.yaml"))
     p.add_argument("--steps", type=int, default=20, help="golden-model training steps (default 20)")
     p.add_argument("--spice-steps", type=int, default=4, help="ngspice-in-the-loop steps (default 4)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1, 2],
+        help="libngspice processes, each timed (default 1 2)",
+    )
     p.add_argument("--per-sample", action="store_true", help="also time the former per-sample path")
     p.add_argument("--no-spice", action="store_true")
     p.add_argument("--json", help="write the numbers (and the machine's load) to this file")
@@ -119,18 +129,26 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     out["golden_samples_per_s"], g_golden, out["golden_samples_per_cpu_s"] = run_steps(chip, g, ds, a.steps)
     print(f"golden model      : {out['golden_samples_per_s']:9.1f} samples/s ({a.steps} steps)")
     if not a.no_spice:
-        t0 = time.perf_counter()
-        s = SpiceBackend(chip)
-        out["spice_setup_s"] = time.perf_counter() - t0
-        out["spice_samples_per_s"], g_spice, out["spice_samples_per_cpu_s"] = run_steps(
-            chip, s, ds, a.spice_steps
-        )
         _, g_ref, _ = run_steps(chip, GoldenBackend(chip), ds, a.spice_steps)
-        out["max_dG_S"] = max(float(np.abs(g_spice[k] - g_ref[k]).max()) for k in g_ref)
-        print(
-            f"ngspice in loop   : {out['spice_samples_per_s']:9.2f} samples/s ({a.spice_steps} steps; "
-            f"netlist load {out['spice_setup_s']:.2f} s)"
-        )
+        for w in a.workers:
+            tag = "" if w == a.workers[-1] else f"_w{w}"
+            t0 = time.perf_counter()
+            s = SpiceBackend(chip, workers=w)
+            out[f"spice_setup_s{tag}"] = time.perf_counter() - t0
+            sps, g_spice, cps = run_steps(chip, s, ds, a.spice_steps)
+            s.session.close()
+            out[f"spice_samples_per_s{tag}"], out[f"spice_samples_per_cpu_s{tag}"] = sps, cps
+            out[f"spice_workers{tag}"] = w
+            out[f"max_dG_S{tag}"] = max(float(np.abs(g_spice[k] - g_ref[k]).max()) for k in g_ref)
+            print(
+                f"ngspice in loop   : {sps:9.2f} samples/s with {w} libngspice process(es) "
+                f"({a.spice_steps} steps; netlist load {out[f'spice_setup_s{tag}']:.2f} s); "
+                f"max |G_spice − G_golden| {out[f'max_dG_S{tag}']:.2e} S"
+            )
+        if len(a.workers) > 1:
+            w0 = a.workers[0]
+            out["speedup_workers"] = out["spice_samples_per_s"] / out[f"spice_samples_per_s_w{w0}"]
+            print(f"  {a.workers[-1]} vs {w0} process(es): {out['speedup_workers']:.2f}× (same run)")
         n = s.ops
         out["spice_op_ms"] = 1e3 * s.op_seconds / max(n, 1)
         out["spice_alter_s_per_step"] = s.alter_seconds / max(a.spice_steps, 1)
@@ -142,10 +160,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         )
         print(
             f"golden / ngspice  : {out['golden_samples_per_s'] / out['spice_samples_per_s']:9.1f}× "
-            f"(per CPU second: spice {out['spice_samples_per_cpu_s']:.1f}, golden "
+            f"(per CPU second of this process: spice {out['spice_samples_per_cpu_s']:.1f}, golden "
             f"{out['golden_samples_per_cpu_s']:.1f} samples/s)"
         )
-        print(f"max |G_spice − G_golden| after {a.spice_steps} steps: {out['max_dG_S']:.2e} S")
         if a.per_sample:
             old = PerSampleSpice(chip)
             out["per_sample_samples_per_s"], g_old, out["per_sample_samples_per_cpu_s"] = run_steps(
@@ -164,7 +181,13 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     out["load_average_1min"] = os.getloadavg()[0]
     out["cpus"] = os.cpu_count() or 0
     if a.json:
-        meta = {"spec": Path(a.spec).name, "steps": a.steps, "spice_steps": a.spice_steps}
+        meta = {
+            "command": "bench/bench_training.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "spec": Path(a.spec).name,
+            "steps": a.steps,
+            "spice_steps": a.spice_steps,
+            "utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
         meta["machine"] = f"{platform.machine()}, {out['cpus']} CPUs, load {out['load_average_1min']:.1f}"
         Path(a.json).parent.mkdir(parents=True, exist_ok=True)
         Path(a.json).write_text(json.dumps({**meta, **out}, indent=1, sort_keys=True) + "\n")

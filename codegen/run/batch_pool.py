@@ -164,9 +164,27 @@ class BatchPool:
         g = {k: np.asarray(v, dtype=float) for k, v in conductances.items()}
         for w in self.workers:
             w.send(("g", g))
-        self.session.set_conductances(g)
-        for w in self.workers:
-            w.reply()
+        try:
+            self.session.set_conductances(g)
+        finally:
+            self._replies(self.workers)  # read every reply, also when this session refused
+
+    @staticmethod
+    def _replies(workers: list[_Worker]) -> list[Any]:
+        """Every worker's reply (so none is left in a pipe); the first error raised after all."""
+        from .ngspice import NgspiceError
+
+        got: list[Any] = []
+        first: NgspiceError | None = None
+        for w in workers:
+            try:
+                got.append(w.reply())
+            except NgspiceError as exc:
+                first = first or exc
+                got.append(None)
+        if first is not None:
+            raise first
+        return got
 
     def solve(self, x: np.ndarray, target: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """As :meth:`codegen.run.ngspice.BatchSession.solve`: per network copy, a (samples, nodes)
@@ -181,7 +199,7 @@ class BatchPool:
         try:
             own = self.session.solve(x[parts[0]], None if t is None else t[parts[0]])
         finally:
-            got = [w.reply() for w in busy]  # read every reply, also when this session failed
+            got = self._replies(busy)  # read every reply, also when this session failed
         out = {c: np.concatenate([own[c], *(r[c] for r in got)], axis=0) for c in own}
         self.seconds = time.perf_counter() - t0
         return out
