@@ -74,6 +74,11 @@ class _LineLog:
         self._fh = None
         self._rest = ""
 
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
     def pull(self) -> None:
         if self._fh is None:
             self._fh = self.path.open()

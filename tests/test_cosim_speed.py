@@ -192,3 +192,50 @@ def test_rtl_cosim_clocks_inside_icarus_and_rewrites_only_the_test_module(tmp_pa
     assert "reg clk = 1'b1;" in text and "#10000 clk = 1'b0; #10000 clk = 1'b1;" in text
     assert "force xor_pulse_ctrl.clk = clk;" in text
     assert "#4 clk = 1'b0; #5 clk = 1'b1;" in format_clock_module("t", 9)  # odd period: high the shorter
+
+
+def _cosim_tb():
+    """sim/cosim_tb.py, as the simulator imports it (from its own folder)."""
+    import importlib
+    import sys
+
+    sys.path.insert(0, str(ROOT / "sim"))
+    try:
+        return importlib.import_module("cosim_tb")
+    finally:
+        sys.path.remove(str(ROOT / "sim"))
+
+
+def test_line_log_reader_merges_deltas_marks_xz_and_waits_for_whole_lines(tmp_path):
+    """The simulator's log of line-level changes (codegen.cosim.runner.format_line_monitor) read
+    as the cocotb recorders recorded them: the last value of a time step counts, X/Z reads None,
+    changes from before the recorder started (reset) are dropped, a half-written line waits."""
+    tb = _cosim_tb()
+    recs = []
+    for _ in range(2):
+        r = object.__new__(tb._Logged)  # no simulator here: start as the recorder would at 1000 ps
+        r.sig, r.changes = None, [(1000, 0)]
+        recs.append(r)
+    path = tmp_path / "line_levels.log"
+    log = tb._LineLog(str(path), recs)
+    path.write_text("500 0 0001\n1000 0 0000\n2000 0 0011\n2000 0 1011\n3000 1 x01z\n4000 1 01")
+    log.pull()
+    assert recs[0].changes == [(1000, 0), (2000, 0b1011)]
+    assert recs[1].changes == [(1000, 0), (3000, None)]
+    with path.open("a") as fh:
+        fh.write("10\n5000 0 0000\n")
+    log.pull()
+    assert recs[1].changes[-1] == (4000, 0b0110) and recs[0].changes[-1] == (5000, 0)
+    log.close()
+    faults: list[str] = []
+    window = recs[0].take_window(1000, 5000, 1000, "W01_row_lvl", faults)
+    assert window == [(0, 0), (1, 0b1011), (4, 0)] and faults == []
+
+
+def test_line_monitor_names_every_signal_with_its_index():
+    from codegen.cosim.runner import format_line_monitor
+
+    text = format_line_monitor("chip_pulse_ctrl", ["W01_row_lvl", "W01_col_lvl"])
+    assert text.count("always @(") == 2
+    assert '"%0t 1 %b\\n", $time, chip_pulse_ctrl.W01_col_lvl' in text
+    assert '$value$plusargs("eqp_lines=%s", path)' in text and text.endswith("endmodule\n")
