@@ -82,6 +82,7 @@ __all__ = [
     "loss_tolerance",
     "check_loss",
     "program_crossbars",
+    "check_conductances",
 ]
 
 DEVICES = ("behavioral", "transient")
@@ -675,11 +676,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
             break
         # ---- digital: the controller programs every crossbar ----
         decoded = await program_crossbars(ctrl, params, codes_s, s)
-        state["pulses_decoded"] = {k: d.counts for k, d in decoded.items()}
-        state["pulse_runs"] = {  # [cycle, row, col, polarity, cycles, pulses] per run at ±v_program
-            k: [[q.cycle, q.row, q.col, q.polarity, q.width_cycles, q.pulses] for q in d.runs]
-            for k, d in decoded.items()
-        }
+        state.update(_pulse_state(decoded))
         t0 = time.perf_counter()
         run.note(s, check_controller(decoded, codes_s, gold.codes))
         t_check += time.perf_counter() - t0
@@ -697,17 +694,11 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         pulses = {k: np.array(d.counts) for k, d in decoded.items()}
         for k in received:
             received[k] += np.abs(pulses[k])
-        g_err = max(float(np.abs(g_cosim[k] - g_gold[k]).max()) for k in g_gold)
-        step_err = 0.0  # transient: this update's error against the golden device from the same start
-        if cfg.device == "behavioral":
-            g_err, found = check_behavioral_conductances(g_cosim, g_gold, chip.device.g_max_S)
-        else:
-            step_err, found = check_transient_conductances(
-                chip, run.before, g_cosim, g_gold, pulses, received
-            )
+        g_err, step_err, found = check_conductances(
+            cfg.device, chip, run.before, g_cosim, g_gold, pulses, received
+        )
         run.note(s, found)
-        # loss at the free phase of this step (before its update)
-        loss_tol = loss_tolerance(t, gold, run.before, TOL_V)
+        loss_tol = loss_tolerance(t, gold, run.before, TOL_V)  # the free phase of this step
         run.note(s, check_loss(ana.loss, gold.loss, loss_tol))
         t_check += time.perf_counter() - t0
         rec = {
@@ -727,10 +718,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
             "ops": ana.ops,
         }
         steps.append(rec)
-        log(
-            f"step {s:3d}: loss {ana.loss:.6g} (golden {gold.loss:.6g})  pulses {rec['pulses']:3d}  "
-            f"|ΔG| {g_err:.2e} S  EP err {ep_err:.1e}" + (f"  ties {len(cmp.ties)}" if cmp.ties else "")
-        )
+        log(_log_line(rec))
         if run.stop:
             break
         spice.set_conductances(g_cosim)
@@ -745,14 +733,59 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         "checks": t_check,
         "loop_wall": time.perf_counter() - t_start,
     }
-    cfg_d = {
+    return CosimResult(chip.name, _config_record(chip, cfg, ctrl), steps, run.divergence, timing, ties)
+
+
+def check_conductances(
+    device: str,
+    chip: Chip,
+    g_before: dict[str, np.ndarray],
+    g_cosim: dict[str, np.ndarray],
+    g_gold: dict[str, np.ndarray],
+    pulses: dict[str, np.ndarray],
+    received: dict[str, np.ndarray],
+) -> tuple[float, float, Finding | None]:
+    """``(max |G_cosim − G_golden| (S), this update's worst error in steps (transient; else 0),
+    finding)`` by the device mode's check."""
+    g_err = max(float(np.abs(g_cosim[k] - g_gold[k]).max()) for k in g_gold)
+    if device == "behavioral":
+        g_err, found = check_behavioral_conductances(g_cosim, g_gold, chip.device.g_max_S)
+        return g_err, 0.0, found
+    step_err, found = check_transient_conductances(chip, g_before, g_cosim, g_gold, pulses, received)
+    return g_err, step_err, found
+
+
+def _pulse_state(decoded: dict[str, Decoded]) -> dict[str, object]:
+    """What a divergence's ``step.json`` records of the decoded pulses."""
+    return {
+        "pulses_decoded": {k: d.counts for k, d in decoded.items()},
+        "pulse_runs": {  # [cycle, row, col, polarity, cycles, pulses] per run at ±v_program
+            k: [[q.cycle, q.row, q.col, q.polarity, q.width_cycles, q.pulses] for q in d.runs]
+            for k, d in decoded.items()
+        },
+    }
+
+
+def _log_line(rec: dict) -> str:
+    return (
+        f"step {rec['step']:3d}: loss {rec['loss_cosim']:.6g} (golden {rec['loss_golden']:.6g})  "
+        f"pulses {rec['pulses']:3d}  |ΔG| {rec['g_err_S']:.2e} S  EP err {rec['ep_rel_err']:.1e}"
+        + (f"  ties {rec['ties']}" if rec["ties"] else "")
+    )
+
+
+def _config_record(chip: Chip, cfg: CosimConfig, ctrl: Controller) -> dict:
+    """The run's settings as ``cosim.json`` records them."""
+    from ..run.equivalence import TOL_EP_REL, TOL_V
+
+    return {
         "steps": cfg.steps,
         "device": cfg.device,
         "phases": cfg.phases,
         "controller": ctrl.name,
         "rule": "sign-pulse",
-        **rule,
-        "beta_S": beta,
+        **cfg.rule(chip),
+        "beta_S": chip.nudge.beta_S,
         "centered": chip.nudge.centered,
         "tolerances": {
             "ep_rel": TOL_EP_REL,
@@ -761,7 +794,6 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
             "step_transient": TOL_STEP_TRANSIENT,
         },
     }
-    return CosimResult(chip.name, cfg_d, steps, run.divergence, timing, ties)
 
 
 def _jsonable(obj):
