@@ -33,10 +33,13 @@ BACKENDS = ("golden", "spice")
 #: ``resistors_only`` = the resistor voltage drops alone, unweighted (amplifiers, diodes and
 #: sources left out of the accounting; equal to ``full`` without amplifiers)
 ENERGIES = ("full", "resistors_only")
-#: libngspice processes the spice backend splits each batch over (this one included).  Fixed, not
-#: the machine's core count, so a run's numbers do not depend on the machine
-#: (:class:`codegen.run.batch_pool.BatchPool`)
-SPICE_WORKERS = 2
+#: libngspice processes the spice backend splits each batch over (this one included;
+#: :class:`codegen.run.batch_pool.BatchPool`).  A fixed number, not the machine's core count, so a
+#: run's numbers do not depend on the machine.  1: on digits every process must ``alter`` all 9 535
+#: changed cells (≈ 90 ms CPU per step each) and a half batch still costs 0.78 of a whole one
+#: (133 vs 170 ms CPU), so two processes gain ≈ 1.14× on two idle cores and lost 0.60× on the
+#: shared machine (bench/results/training.json); pass ``workers=2`` where cores are free
+SPICE_WORKERS = 1
 
 
 class TrainBackend(Protocol):
