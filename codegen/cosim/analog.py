@@ -53,7 +53,26 @@ def outputs_of(chip: Chip, v: dict[str, float]) -> np.ndarray:
     return np.array([v[p] - (v[n] if n is not None else 0.0) for p, n in chip.nudge.outputs])
 
 
-class OpCrossbars:
+class _Netlists:
+    """What both analog halves share: writing the spice backend's netlists for a divergence."""
+
+    chip: Chip
+
+    def write_netlists(self, folder, conductances: dict[str, np.ndarray]) -> list[str]:
+        """Write the spice backend's netlists with ``conductances`` (S) into ``folder``; returns the names."""
+        from pathlib import Path
+
+        from ..run.ngspice import netlist_files
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        files = netlist_files(self.chip, conductances)
+        for name, text in files.items():
+            (folder / name).write_text(text)
+        return sorted(files)
+
+
+class OpCrossbars(_Netlists):
     """libngspice holding the chip's network; ``solve`` runs one ``op`` per phase and sample."""
 
     def __init__(self, chip: Chip, conductances: dict[str, np.ndarray], phases: str = "sequential"):
@@ -123,21 +142,8 @@ class OpCrossbars:
         self.seconds += secs
         return PhaseResult(grad, loss, y, ops, secs)
 
-    def write_netlists(self, folder, conductances: dict[str, np.ndarray]) -> list[str]:
-        """Write the spice backend's netlists with ``conductances`` (S) into ``folder``; returns the names."""
-        from pathlib import Path
 
-        from ..run.ngspice import netlist_files
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        files = netlist_files(self.chip, conductances)
-        for name, text in files.items():
-            (folder / name).write_text(text)
-        return sorted(files)
-
-
-class SpiceCrossbars(OpCrossbars):
+class SpiceCrossbars(_Netlists):
     """libngspice holding the chip's network; ``solve`` runs every sample and phase of one batch in
     one analysis (:class:`codegen.run.ngspice.BatchSession`) and reads back the crossbar and output
     nodes only.  β is the deck's (``chip.nudge.beta_S``)."""

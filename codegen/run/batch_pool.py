@@ -130,7 +130,7 @@ class BatchPool:
 
         if workers < 1:
             raise NgspiceError(f"BatchPool needs at least one worker, got {workers}")
-        kwargs = {
+        kwargs: dict[str, Any] = {
             "chip": chip,
             "files": dict(files),
             "top": top,
