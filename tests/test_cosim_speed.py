@@ -168,7 +168,7 @@ def test_rtl_cosim_clocks_inside_icarus_and_rewrites_only_the_test_module(tmp_pa
     import cocotb_tools.runner
 
     import codegen.run.tools
-    from codegen.cosim.runner import TEST_MODULE, format_clock_module, run_rtl_cosim
+    from codegen.cosim.runner import TEST_MODULE, format_clock_module, format_line_monitor, run_rtl_cosim
 
     fake = _FakeRunner()
     monkeypatch.setattr(cocotb_tools.runner, "get_runner", lambda name: fake)
@@ -181,10 +181,20 @@ def test_rtl_cosim_clocks_inside_icarus_and_rewrites_only_the_test_module(tmp_pa
     if legacy:  # the old paths: cocotb's clock, every module rewritten
         assert conf["clock"] == "cocotb" and "cosim_clock" not in fake.build_kw["build_args"]
         assert "COCOTB_REWRITE_ASSERTION_FILES" not in env
+        # a cocotb trigger per line-level change, clocked writes through the port
+        assert "cosim_monitor" not in fake.build_kw["build_args"] and not fake.test_kw["plusargs"]
+        assert conf["lines_log"] is None and conf["direct_writes"] is False
         return
     assert conf["clock"] == "verilog"
     assert clock_v in fake.build_kw["sources"]
-    assert fake.build_kw["build_args"][-2:] == ["-s", "cosim_clock"]
+    assert fake.build_kw["build_args"][-4:] == ["-s", "cosim_clock", "-s", "cosim_monitor"]
+    # the simulator logs the line levels of every crossbar; the testbench reads that file
+    log = tmp_path / "sim_build" / "line_levels.log"
+    assert fake.test_kw["plusargs"] == [f"+eqp_lines={log}"] and conf["lines_log"] == str(log)
+    assert conf["monitored"] == [f"{x}_{k}_lvl" for x in ("W01", "B1", "W12", "B2") for k in ("row", "col")]
+    assert conf["direct_writes"] is True
+    monitor = (tmp_path / "sim_build" / "cosim_monitor.v").read_text()
+    assert monitor == format_line_monitor("xor_pulse_ctrl", conf["monitored"])
     assert env["COCOTB_REWRITE_ASSERTION_FILES"] == f"{TEST_MODULE}.py"
     # 50 MHz: 20 000 ps, high first for 10 000 ps (as cocotb's Clock starts), forced onto the DUT's clk
     text = clock_v.read_text()
