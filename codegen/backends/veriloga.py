@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import CodegenError
 from ..ir import Chip, NeuronIR
-from ..run.tools import openvaf_command, openvaf_failure, tool_version
+from ..tools import openvaf_command, openvaf_failure, tool_version
 from ..templating import render
 from . import Backend, BuildOptions, register
 

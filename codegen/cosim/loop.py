@@ -48,6 +48,7 @@ import numpy as np
 from ..controller import CtrlParams, encode_counts, schedule
 from ..errors import CodegenError
 from ..ir import Chip
+from ..learn.rules import rule_boundaries
 from .decode import Capture, Decoded, capture_from_schedule, decode
 
 __all__ = [
@@ -180,14 +181,6 @@ class CosimResult:
         }
 
 
-def rule_boundaries(dead_zone: float, quantize: bool, cap: int) -> np.ndarray:
-    """Decision boundaries of the sign-pulse rule on ``|η·∂C/∂G|/step`` (and 0 for the sign)."""
-    b = [0.0, dead_zone]
-    if quantize:
-        b += [k + 0.5 for k in range(1, cap)]
-    return np.unique(np.array(b))
-
-
 @dataclass
 class CodeComparison:
     """Cells whose codes differ, split into ties (within tolerance of a rule boundary) and mismatches."""
@@ -243,18 +236,17 @@ def compare_codes(
 
 
 def batches(chip: Chip, n: int, steps: int) -> list[np.ndarray]:
-    """Sample indices of each step, in the order :func:`codegen.learn.trainer.train` uses."""
-    tr = chip.training
-    rng = np.random.default_rng([tr.seed, 3])  # trainer's _SHUFFLE stream
-    bs = min(tr.batch_size, n)
+    """Sample indices of each of ``steps`` steps, in the order :func:`codegen.learn.trainer.train`
+    uses (:func:`codegen.learn.trainer.epoch_batches`)."""
+    from ..learn.trainer import epoch_batches
+
     out: list[np.ndarray] = []
-    while len(out) < steps:
-        order = rng.permutation(n)
-        for i in range(0, n, bs):
-            out.append(order[i : i + bs])
+    for epoch in epoch_batches(chip, n):
+        for idx in epoch:
+            out.append(idx)
             if len(out) == steps:
-                break
-    return out
+                return out
+    raise AssertionError("unreachable: epoch_batches is endless")  # pragma: no cover
 
 
 def _ratios(grad: dict[str, np.ndarray], eta: float, step_S: float) -> dict[str, np.ndarray]:
@@ -288,7 +280,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
     from ..learn.datasets import load_dataset
     from ..learn.devices import DeviceArrays
     from ..learn.rules import pulse_codes
-    from ..model import GoldenModel
+    from ..model import GoldenModel, readout
     from ..model.device import apply_pulses, g_from_w, w_from_g
     from ..run.equivalence import TOL_EP_REL, TOL_V, ep_relative_error
     from .analog import SpiceCrossbars
@@ -365,7 +357,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         g_grad = model.ep_gradient(x, t, beta=beta, centered=chip.nudge.centered)
         # one free solve for the loss and the outputs (GoldenModel.loss would solve it again)
         g_y = model.solve(x).outputs
-        g_loss = float(np.mean(0.5 * ((np.atleast_2d(np.asarray(t, dtype=float)) - g_y) ** 2).sum(axis=1)))
+        g_loss = readout.mean_loss(t, g_y)
         codes_g = pulse_codes(g_grad, chip, learning_rate=eta, dead_zone=dz, quantize=quant)
         same_g = all(np.array_equal(g_cosim[k], v) for k, v in model.conductances.items())
         if same_g:

@@ -36,7 +36,7 @@ from threadpoolctl import ThreadpoolController
 
 from ..errors import CodegenError
 from ..ir import Chip
-from . import _layered
+from . import _layered, readout
 
 __all__ = ["GoldenModel", "Equilibrium", "ConvergenceError", "phase_name"]
 
@@ -142,7 +142,7 @@ class Equilibrium:
     @property
     def outputs(self) -> np.ndarray:
         """(B, n_out) outputs y = V(out p) − V(out n) (V)."""
-        return self.v @ self.model._P.T
+        return readout.outputs(self.v, self.model._P)
 
     def voltages(self) -> dict[str, np.ndarray]:
         """Every node's voltage (V) as (B,): free nodes, amplifier outputs and source nodes."""
@@ -229,11 +229,7 @@ class GoldenModel:
             self._vh, self._vl = nrn.v_high_V, nrn.v_low_V
 
         # output map: y = P v
-        self._P = np.zeros((chip.n_outputs, n))
-        for i, (p, m) in enumerate(chip.nudge.outputs):
-            self._P[i, free[p]] = 1.0
-            if m is not None:
-                self._P[i, free[m]] = -1.0
+        self._P = readout.output_matrix(chip, free, n)
         self._PtP = self._P.T @ self._P
         self._c_out = chip.nudge.energy_scale
 
@@ -673,20 +669,19 @@ class GoldenModel:
 
     def voltage_drops(self, eq: Equilibrium) -> dict[str, np.ndarray]:
         """Crossbar → (B, rows, cols) drop ``ΔV = V(src column) − V(dst row)`` (V)."""
-        return {xb.name: self._columns(xb, eq)[:, None, :] - eq.v[:, xb.rows, None] for xb in self._xbs}
+        return {xb.name: readout.drops(self._columns(xb, eq), eq.v[:, xb.rows]) for xb in self._xbs}
 
     def loss(self, x: np.ndarray, target: np.ndarray) -> np.ndarray:
         """(B,) loss ``C = ½ Σ (t − y)²`` (V²) at the free equilibrium."""
         eq = self.solve(x)
-        t = self._targets(target, eq.batch)
-        return 0.5 * ((t - eq.outputs) ** 2).sum(axis=1)
+        return readout.loss(self._targets(target, eq.batch), eq.outputs)
 
     def energy(self, eq: Equilibrium) -> np.ndarray:
         """(B,) total energy ``Σ_k c_k E_k + β·c_out·C`` (W): crossbar co-content ``½ G ΔV²``, diode
         co-content ``∫ I dV`` and the nudge term, each weighted by its layer's ``c_k``."""
         tot = np.zeros(eq.batch)
         for xb in self._xbs:
-            dv = self._columns(xb, eq)[:, None, :] - eq.v[:, xb.rows, None]
+            dv = readout.drops(self._columns(xb, eq), eq.v[:, xb.rows])
             tot += 0.5 * xb.c * np.einsum("rc,brc->b", self._G[xb.name], dv * dv)
         if self._nrn.size:
             vn = eq.v[:, self._nrn]
@@ -701,7 +696,7 @@ class GoldenModel:
         amp_out = np.zeros_like(eq.v)  # Σ I_out/gain drawn by the CCCS of each in_node
         for xb in self._xbs:
             g = self._G[xb.name]
-            dv = self._columns(xb, eq)[:, None, :] - eq.v[:, xb.rows, None]
+            dv = readout.drops(self._columns(xb, eq), eq.v[:, xb.rows])
             i = g * dv  # (B, R, C) current from column into row (A)
             np.add.at(cur.T, xb.rows, -i.sum(axis=2).T)
             if xb.src_free:
@@ -729,7 +724,7 @@ class GoldenModel:
         amp_i = {a.out_node: np.zeros(B) for a in self.chip.amplifiers}
         for xb, ir in zip(self._xbs, self.chip.crossbars, strict=True):
             g = self._G[xb.name]
-            dv = self._columns(xb, eq)[:, None, :] - eq.v[:, xb.rows, None]
+            dv = readout.drops(self._columns(xb, eq), eq.v[:, xb.rows])
             out[f"crossbar:{xb.name}"] = g * dv * dv
             ic = (g * dv).sum(axis=1)  # (B, C) current out of each column node (A)
             if xb.src_free:
@@ -780,16 +775,9 @@ class GoldenModel:
 
     # ------------------------------------------------------------------ gradients
     def _pair_mean(self, xb: _Crossbar, e1: Equilibrium, e0: Equilibrium) -> np.ndarray:
-        """(rows, cols) batch mean of ``ΔV²(e1) − ΔV²(e0)`` (V²), from differences (no cancellation)."""
-        s1, s0 = self._columns(xb, e1), self._columns(xb, e0)
-        v1, v0 = e1.v[:, xb.rows], e0.v[:, xb.rows]
-        ds, dv, ss, sv = s1 - s0, v1 - v0, s1 + s0, v1 + v0
-        B = e1.batch
-        return (
-            (ds * ss).mean(axis=0)[None, :]
-            - (sv.T @ ds) / B
-            - (dv.T @ ss) / B
-            + (dv * sv).mean(axis=0)[:, None]
+        """(rows, cols) batch mean of ``ΔV²(e1) − ΔV²(e0)`` (V²) (:func:`.readout.pair_mean`)."""
+        return readout.pair_mean(
+            self._columns(xb, e1), e1.v[:, xb.rows], self._columns(xb, e0), e0.v[:, xb.rows]
         )
 
     def ep_phases(
@@ -825,15 +813,11 @@ class GoldenModel:
         amplifiers, a layer-wise mis-scaled gradient with them).
         """
         free, first, second = self.ep_phases(x, target, beta, centered)
-        b = first.beta
-        denom = 4.0 * b if second is not free else 2.0 * b
-        if energy not in ("full", "resistors_only"):
+        denom = readout.ep_denominator(first.beta, second is not free)
+        if energy not in readout.ENERGIES:
             raise CodegenError(f"golden model: energy must be 'full' or 'resistors_only', got {energy!r}")
-        out = {}
-        for xb in self._xbs:
-            scale = xb.c / self._c_out if energy == "full" else 1.0
-            out[xb.name] = scale * self._pair_mean(xb, first, second) / denom
-        return out
+        scale = readout.ep_scale(self.chip, energy)
+        return {xb.name: scale[xb.name] * self._pair_mean(xb, first, second) / denom for xb in self._xbs}
 
     def hessian(self, eq: Equilibrium) -> np.ndarray:
         """(B, n_free, n_free) Hessian of the energy ``F`` at ``eq`` (S, c-scaled)."""
