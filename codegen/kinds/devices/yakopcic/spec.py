@@ -34,7 +34,9 @@ class YakopcicDevice(_Model):
         description="conductance change of one set pulse from g_min (S; sets the set rate A_p)", gt=0, le=1e3
     )
     asymmetry: Number = Field(
-        0.0, description="reset step from g_max = step_per_pulse·(1 + asymmetry) (dimensionless, > −1)", le=1e3
+        0.0,
+        description="reset step from g_max = step_per_pulse·(1 + asymmetry) (dimensionless, > −1)",
+        le=1e3,
     )
     pulse_amplitude: Volts = Field(
         1.2, description=f"programming pulse amplitude (V, ≤ {MAX_AMPLITUDE_V:g} V)", gt=0, le=1e4
@@ -43,7 +45,9 @@ class YakopcicDevice(_Model):
     v_threshold_set: Volts = Field(1.0, description="V_p: set threshold (V, > 0)", le=1e3)
     v_threshold_reset: Volts = Field(-1.0, description="−V_n: reset threshold (V, < 0)", ge=-1e3)
     read_voltage: Volts = Field(0.2, description="read voltage; must leave the state unchanged (V)")
-    x_p: Number = Field(0.3, description="state above which the set window slows motion (1, in (0, 1))", gt=0, lt=1)
+    x_p: Number = Field(
+        0.3, description="state above which the set window slows motion (1, in (0, 1))", gt=0, lt=1
+    )
     x_n: Number = Field(
         0.5, description="the reset window slows motion below state 1 − x_n (1, in (0, 1))", gt=0, lt=1
     )
@@ -82,7 +86,10 @@ class YakopcicDevice(_Model):
                     f"one pulse must stay in the window-free region: step/(g_max − g_min) = {step / span:.3g} "
                     f"exceeds {'x_p' if name == 'step_per_pulse' else 'x_n'} = {x:g}",
                 )
-        for name, vth in (("v_threshold_set", self.v_threshold_set), ("v_threshold_reset", -self.v_threshold_reset)):
+        for name, vth in (
+            ("v_threshold_set", self.v_threshold_set),
+            ("v_threshold_reset", -self.v_threshold_reset),
+        ):
             drive = math.exp(self.pulse_amplitude) - math.exp(vth)
             log_a = math.log(dg_set / span) - math.log(self.pulse_width) - math.log(drive)
             if not -600 < log_a < 600:
