@@ -68,7 +68,7 @@ class DiodeIR:
 class NeuronIR:
     """Two clamp diodes per node: node→``v_high_V`` source and ``v_low_V`` source→node."""
 
-    kind: Literal["diode_pair", "relu_clamp"]
+    kind: str  # a registered neuron kind (codegen.kinds.neurons)
     v_low_V: float
     v_high_V: float
     diode: DiodeIR

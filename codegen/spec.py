@@ -38,6 +38,7 @@ from .kinds.datasets import BUILTIN_NAMES, BUILTIN_SHAPES
 from .kinds.devices import spec_union
 from .kinds.devices._spec_common import Faults, InitialConductance, PulsedDeviceSpec, Variation
 from .kinds.devices.memristor.spec import Aihwkit, Device
+from .kinds.neurons import NEURON_KIND_NAMES, neuron_kind
 from .spec_types import Amperes, Hertz, Number, PhysicsError, Siemens, Volts, _Model
 from .spec_types import _si as _si  # re-exported: tests and older callers import it from here
 from .units import format_quantity
@@ -181,7 +182,7 @@ class Neuron(_Model):
     ``relu_clamp`` (Hopfield-ResNet ReLUα): the same circuit with v_low = 0 V and v_high = α.
     """
 
-    kind: Literal["diode_pair", "relu_clamp"] = Field("diode_pair", description="neuron circuit")
+    kind: Literal[*NEURON_KIND_NAMES] = Field("diode_pair", description="neuron circuit")  # type: ignore[valid-type]
     diode: Diode = Field(default_factory=Diode, description="diode model of both clamp diodes")
     v_low: Volts = Field(
         -1.0, description="lower clamp bias source, diode_pair only (V, |V| ≤ 1 kV)", ge=-1e3, le=1e3
@@ -194,11 +195,7 @@ class Neuron(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> Neuron:
-        if self.kind == "diode_pair" and self.v_low >= self.v_high:
-            raise PhysicsError(
-                "v_low",
-                f"must be smaller than v_high, got {format_quantity(self.v_low, 'V')} ≥ {format_quantity(self.v_high, 'V')}",
-            )
+        neuron_kind(self.kind).check(self)  # the kind's own checks (codegen/kinds/neurons/<kind>/)
         return self
 
 

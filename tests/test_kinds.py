@@ -151,3 +151,37 @@ def test_codegen_device_check_passes_for_yakopcic(capsys):
     assert main(["device", str(ROOT / "examples" / "yakopcic" / "xor_yakopcic.yaml")]) == 0
     out = capsys.readouterr().out
     assert "max |step error| / nominal step" in out and "FAIL" not in out
+
+
+# ---------------------------------------------------------------- neuron kinds
+def test_neuron_kinds_are_registered_and_set_their_clamps():
+    from codegen.kinds.neurons import NEURON_KIND_NAMES, neuron_kind
+
+    assert NEURON_KIND_NAMES == ("diode_pair", "relu_clamp")
+    schema = Spec.model_json_schema()
+    assert schema["$defs"]["Neuron"]["properties"]["kind"]["enum"] == list(NEURON_KIND_NAMES)
+
+    class N:
+        v_low, v_high, alpha = -0.3, 0.4, 2.0
+
+    assert neuron_kind("diode_pair").clamps(N) == (-0.3, 0.4)
+    assert neuron_kind("relu_clamp").clamps(N) == (0.0, 2.0)
+
+
+@pytest.mark.parametrize("kind", ["diode_pair", "relu_clamp"])
+def test_clamp_diode_current_is_the_derivative_of_its_co_content(kind):
+    """Newton's line search needs W' = I and I' = dI/dV: central differences at h = 1e-6 V agree
+    within 1e-6 relative (plus 1e-18 absolute) on both branches (reverse below −3·N·Vt)."""
+    from codegen.ir import DiodeIR
+    from codegen.kinds.neurons import neuron_kind
+
+    d = DiodeIR(is_A=1e-9, n=1.0, vt_V=0.025852, temperature_C=27.0, gmin_S=1e-12)
+    f = neuron_kind(kind).clamp_diode
+    x = np.array([-1.0, -0.2, -0.09, -0.05, 0.0, 0.1, 0.3, 0.5])
+    h = 1e-6
+    i, g, _ = f(x, d)
+    wp, wm = f(x + h, d)[2], f(x - h, d)[2]
+    ip, im = f(x + h, d)[0], f(x - h, d)[0]
+    assert (wp - wm) / (2 * h) == pytest.approx(i, rel=1e-6, abs=1e-18)
+    assert (ip - im) / (2 * h) == pytest.approx(g, rel=1e-6, abs=1e-18)
+    assert i[4] == 0.0 and np.all(np.diff(i) > 0)

@@ -36,6 +36,7 @@ from threadpoolctl import ThreadpoolController
 
 from ..errors import CodegenError
 from ..ir import Chip
+from ..kinds.neurons import neuron_kind
 from . import _layered, readout
 
 __all__ = ["GoldenModel", "Equilibrium", "ConvergenceError", "phase_name"]
@@ -224,7 +225,9 @@ class GoldenModel:
         nrn = next((la.neuron for la in chip.layers if la.neuron is not None), None)
         self._neuron = nrn
         if nrn is not None:
-            d = nrn.diode
+            self._clamp_diode = neuron_kind(nrn.kind).clamp_diode
+            self._diode_ir = d = nrn.diode
+            # the layered solver's node Newton start (_node_solve) uses plain Shockley parameters
             self._is, self._nvt, self._gmin = d.is_A, d.n * d.vt_V, d.gmin_S
             self._vh, self._vl = nrn.v_high_V, nrn.v_low_V
 
@@ -332,44 +335,9 @@ class GoldenModel:
         return t
 
     def _diode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Current (A), conductance (S) and co-content (W) of one clamp diode at voltage ``x`` (V).
-
-        ngspice's diode equations (dioload.c, no breakdown voltage): Shockley for ``x ≥ −3·N·Vt``;
-        below it the SPICE3 reverse branch ``I = −IS·(1 + (3·N·Vt/(e·x))³)``, which joins the
-        Shockley branch continuously.  GMIN is in parallel throughout.  The co-content is the
-        integral of the current from 0, so the energy and the Newton line search stay consistent.
-
-        Each branch is evaluated only on the voltages where it applies, with products instead of
-        ``**`` (numpy's float power of negative bases is ~150× slower than a product).
-        """
-        i_s, nvt = self._is, self._nvt
-        x0 = -3.0 * nvt
-        c3 = (3.0 * nvt / np.e) ** 3
-        flat = x.reshape(-1)
-        fwd = flat >= x0
-        fi, ri = np.flatnonzero(fwd), np.flatnonzero(~fwd)
-        i = np.empty_like(flat)
-        gd = np.empty_like(flat)
-        w = np.empty_like(flat)
-        with np.errstate(over="ignore", invalid="ignore"):
-            xf = flat[fi]
-            e = np.exp(xf / nvt)
-            em1 = e - 1.0
-            i[fi] = i_s * em1
-            gd[fi] = i_s / nvt * e
-            w[fi] = i_s * nvt * em1 - i_s * xf
-            xr = flat[ri]  # reverse branch: xr < x0 < 0, never 0
-            inv2 = 1.0 / (xr * xr)
-            arg = c3 / (xr * xr * xr)
-            i[ri] = -i_s * (1.0 + arg)
-            gd[ri] = 3.0 * i_s * arg / xr
-            w0 = i_s * nvt * (np.exp(-3.0) - 1.0) - i_s * x0
-            w[ri] = w0 - i_s * (xr - x0) + 0.5 * i_s * c3 * (inv2 - x0**-2)
-        gmin = self._gmin
-        i += gmin * flat
-        gd += gmin
-        w += 0.5 * gmin * flat * flat
-        return i.reshape(x.shape), gd.reshape(x.shape), w.reshape(x.shape)
+        """Current (A), conductance (S) and co-content (W) of one clamp diode at voltage ``x`` (V):
+        the neuron kind's :meth:`~codegen.kinds.neurons.NeuronKind.clamp_diode`."""
+        return self._clamp_diode(x, self._diode_ir)
 
     def _eval(
         self, v: np.ndarray, b: np.ndarray, t: np.ndarray | None, beta: float
