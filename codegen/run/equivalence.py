@@ -376,7 +376,7 @@ def ep_noise_floor(
     (B, rows, cols) golden drops (V) of the two phases EP differences (+β and −β centered, +β and
     free otherwise), ``k = c/c_out``, ``D = 4β`` centered or ``2β`` (β in S).  A drop between two
     nodes that each agree within δ_node is good to ``dv_V = 2·δ_node``."""
-    denom = 4.0 * beta if centered else 2.0 * beta
+    denom = readout.ep_denominator(beta, centered)
     c_out = chip.nudge.energy_scale
     out = {}
     for xb in chip.crossbars:

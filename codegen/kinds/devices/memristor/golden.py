@@ -86,8 +86,9 @@ def elaborate(d: Any) -> DeviceIR:
 def va_context(chip: Chip) -> dict[str, object]:
     """Variables of ``templates/veriloga/eqp_memristor.va.j2``."""
     d = chip.device
-    span = d.g_max_S - d.g_min_S
-    w_init = (min(max(d.init_mean_S, d.g_min_S), d.g_max_S) - d.g_min_S) / span
+    from .. import kind_of
+
+    w_init = float(kind_of(d).w_from_g(d, d.init_mean_S))  # the kind's g→w map, clipped to [0, 1]
     return {
         "d": d,
         # 50 steps per programming pulse keep the edges and the soft-bound exponential exact

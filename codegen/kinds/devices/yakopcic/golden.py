@@ -170,10 +170,11 @@ def elaborate(d: Any) -> YakopcicIR:
 def va_context(chip: Chip) -> dict[str, object]:
     """Variables of ``templates/veriloga/eqp_memristor_yakopcic.va.j2``."""
     d = chip.device
-    span = d.g_max_S - d.g_min_S
+    from .. import kind_of
+
     return {
         "d": d,
         "max_step_s": d.pulse_width_s / 50,  # 50 steps per pulse, as for kind memristor
         "tau_hold_s": 1e9,  # holds x at x0 in the operating point (drift ≈ 1e-15 per µs)
-        "w0": (min(max(d.init_mean_S, d.g_min_S), d.g_max_S) - d.g_min_S) / span,
+        "w0": float(kind_of(d).w_from_g(d, d.init_mean_S)),  # the kind's g→w map, clipped to [0, 1]
     }
