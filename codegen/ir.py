@@ -31,7 +31,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -44,6 +44,7 @@ __all__ = [
     "DiodeIR",
     "NeuronIR",
     "NudgeIR",
+    "PulsedDeviceIR",
     "DeviceIR",
     "ControllerIR",
     "SimulationIR",
@@ -67,7 +68,7 @@ class DiodeIR:
 class NeuronIR:
     """Two clamp diodes per node: node→``v_high_V`` source and ``v_low_V`` source→node."""
 
-    kind: Literal["diode_pair", "relu_clamp"]
+    kind: str  # a registered neuron kind (codegen.kinds.neurons)
     v_low_V: float
     v_high_V: float
     diode: DiodeIR
@@ -144,8 +145,39 @@ class NudgeIR:
 
 
 @dataclass(frozen=True)
-class DeviceIR:
-    """Threshold memristor, VTEAM-like, state ``w ∈ [0, 1]``, ``G = g_min_S + (g_max_S − g_min_S)·w``.
+class PulsedDeviceIR:
+    """What every device kind has (:mod:`codegen.kinds.devices`): conductance bounds, the step of
+    one programming pulse, the pulse, the switching thresholds the V/2 scheme relies on, the read
+    voltage, variation, faults and the initial-conductance distribution.  ``kind`` (a class
+    attribute, not a field: ir.json stays as it was) names the slice whose golden equations,
+    Verilog-A template and netlist spelling apply."""
+
+    kind: ClassVar[str] = ""
+
+    g_min_S: float
+    g_max_S: float
+    dg_set_S: float  # conductance step of one set pulse (S)
+    dg_reset_S: float  # conductance step of one reset pulse (S, positive number)
+    pulse_amplitude_V: float
+    pulse_width_s: float
+    v_set_V: float  # > 0
+    v_reset_V: float  # < 0
+    read_voltage_V: float
+    d2d_sigma: float  # relative σ of the step, per device
+    c2c_sigma: float  # relative σ of the step, per pulse
+    stuck_at_gmin: float  # fraction of cells
+    stuck_at_gmax: float  # fraction of cells
+    init_distribution: Literal["uniform", "normal", "constant"]
+    init_low_S: float
+    init_high_S: float
+    init_mean_S: float
+    init_std_S: float
+
+
+@dataclass(frozen=True)
+class DeviceIR(PulsedDeviceIR):
+    """Device kind ``memristor``: threshold memristor, VTEAM-like, state ``w ∈ [0, 1]``,
+    ``G = g_min_S + (g_max_S − g_min_S)·w`` (slice :mod:`codegen.kinds.devices.memristor`).
 
     Rate (no change between the thresholds)::
 
@@ -157,28 +189,12 @@ class DeviceIR:
     moves ``G`` by ``dg_set_S`` (``dg_reset_S``) from ``w = 0`` (``w = 1``) with hard bounds.
     """
 
-    g_min_S: float
-    g_max_S: float
-    dg_set_S: float  # conductance step of one set pulse (S)
-    dg_reset_S: float  # conductance step of one reset pulse (S, positive number)
-    pulse_amplitude_V: float
-    pulse_width_s: float
-    v_set_V: float  # > 0
-    v_reset_V: float  # < 0
-    read_voltage_V: float
+    kind: ClassVar[str] = "memristor"
+
     exponent: float
     k_set_per_s: float
     k_reset_per_s: float
     soft_bounds: bool
-    d2d_sigma: float  # relative σ of the step, per device
-    c2c_sigma: float  # relative σ of the step, per pulse
-    stuck_at_gmin: float  # fraction of cells
-    stuck_at_gmax: float  # fraction of cells
-    init_distribution: Literal["uniform", "normal", "constant"]
-    init_low_S: float
-    init_high_S: float
-    init_mean_S: float
-    init_std_S: float
 
 
 @dataclass(frozen=True)
@@ -239,7 +255,7 @@ class Chip:
     amplifiers: tuple[AmplifierIR, ...]
     crossbars: tuple[CrossbarIR, ...]
     nudge: NudgeIR
-    device: DeviceIR
+    device: PulsedDeviceIR
     controller: ControllerIR
     simulation: SimulationIR
     training: TrainingIR

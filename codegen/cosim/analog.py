@@ -8,7 +8,7 @@ the voltage drops into update codes.
   the conductances; one operating point per sample gives every phase.
 
 The EP update is the one the peripheral circuit computes from the drops across each conductance
-(:func:`codegen.run.equivalence.ep_from_voltages`), batch-averaged; the learning code's
+(:func:`codegen.model.readout.ep_from_samples`), batch-averaged; the learning code's
 :func:`codegen.learn.rules.pulse_codes` turns it into signed pulse counts (sign-pulse rule).
 The netlist is loaded once into libngspice (PySpice shared mode).  :class:`SpiceCrossbars` solves a
 whole batch — every sample and phase — in one ngspice analysis
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..ir import Chip
+from ..model import readout
 
 __all__ = ["PHASES", "PhaseResult", "SpiceCrossbars", "OpCrossbars", "outputs_of"]
 
@@ -49,8 +50,8 @@ class PhaseResult:
 
 
 def outputs_of(chip: Chip, v: dict[str, float]) -> np.ndarray:
-    """Outputs ``y = V(out p) − V(out n)`` (V) from a node → V dict."""
-    return np.array([v[p] - (v[n] if n is not None else 0.0) for p, n in chip.nudge.outputs])
+    """Outputs ``y = V(out p) − V(out n)`` (V) from a node → V dict (:func:`codegen.model.readout.outputs_of`)."""
+    return readout.outputs_of(chip, v)
 
 
 class _Netlists:
@@ -113,8 +114,6 @@ class OpCrossbars(_Netlists):
 
     def solve(self, x: np.ndarray, t: np.ndarray, beta: float) -> PhaseResult:
         """Free and nudged phases of every sample of the batch ``x`` (B, n_in), targets ``t`` (B, n_out, V)."""
-        from ..run.equivalence import ep_from_voltages
-
         centered = self.chip.nudge.centered
         free, plus, minus = [], [], []
         secs = 0.0
@@ -136,9 +135,9 @@ class OpCrossbars(_Netlists):
                     minus.append(res[0].copies["neg"])
             ops += len(res)
             secs += sum(r.seconds for r in res)
-        grad = ep_from_voltages(self.chip, free, plus, minus if centered else None, beta)
+        grad = readout.ep_from_samples(self.chip, free, plus, minus if centered else None, beta)
         y = np.array([outputs_of(self.chip, v) for v in free])
-        loss = float(np.mean(0.5 * np.sum((np.atleast_2d(t) - y) ** 2, axis=1)))
+        loss = readout.mean_loss(t, y)
         self.seconds += secs
         return PhaseResult(grad, loss, y, ops, secs)
 

@@ -54,6 +54,8 @@ import numpy as np
 from ..controller import CtrlParams, encode_counts, schedule
 from ..errors import CodegenError
 from ..ir import Chip
+from ..learn.rules import rule_boundaries
+from ..model import readout
 from .decode import Capture, Decoded, capture_from_schedule, decode
 
 __all__ = [
@@ -199,14 +201,6 @@ class CosimResult:
         }
 
 
-def rule_boundaries(dead_zone: float, quantize: bool, cap: int) -> np.ndarray:
-    """Decision boundaries of the sign-pulse rule on ``|η·∂C/∂G|/step`` (and 0 for the sign)."""
-    b = [0.0, dead_zone]
-    if quantize:
-        b += [k + 0.5 for k in range(1, cap)]
-    return np.unique(np.array(b))
-
-
 @dataclass
 class CodeComparison:
     """Cells whose codes differ, split into ties (within tolerance of a rule boundary) and mismatches."""
@@ -262,18 +256,17 @@ def compare_codes(
 
 
 def batches(chip: Chip, n: int, steps: int) -> list[np.ndarray]:
-    """Sample indices of each step, in the order :func:`codegen.learn.trainer.train` uses."""
-    tr = chip.training
-    rng = np.random.default_rng([tr.seed, 3])  # trainer's _SHUFFLE stream
-    bs = min(tr.batch_size, n)
+    """Sample indices of each of ``steps`` steps, in the order :func:`codegen.learn.trainer.train`
+    uses (:func:`codegen.learn.trainer.epoch_batches`)."""
+    from ..learn.trainer import epoch_batches
+
     out: list[np.ndarray] = []
-    while len(out) < steps:
-        order = rng.permutation(n)
-        for i in range(0, n, bs):
-            out.append(order[i : i + bs])
+    for epoch in epoch_batches(chip, n):
+        for idx in epoch:
+            out.append(idx)
             if len(out) == steps:
-                break
-    return out
+                return out
+    raise AssertionError("unreachable: epoch_batches is endless")  # pragma: no cover
 
 
 def _ratios(grad: dict[str, np.ndarray], eta: float, step_S: float) -> dict[str, np.ndarray]:
@@ -357,7 +350,7 @@ class GoldenTwin:
         grad = self.model.ep_gradient(x, t, beta=nudge.beta_S, centered=nudge.centered)
         # one free solve for the loss and the outputs (GoldenModel.loss would solve it again)
         y = self.model.solve(x).outputs
-        loss = float(np.mean(0.5 * ((np.atleast_2d(np.asarray(t, dtype=float)) - y) ** 2).sum(axis=1)))
+        loss = readout.mean_loss(t, y)
         if all(np.array_equal(g_chip[k], v) for k, v in self.conductances.items()):
             grad_c = grad
         else:  # transient devices: the golden model also at the chip's conductances

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from ..ir import AmplifierIR, CrossbarIR, DiodeIR, LayerIR, NeuronIR, NudgeIR, SourceIR
+from ..kinds.neurons import neuron_kind
 from ..spec import Spec
 
 #: Boltzmann constant over elementary charge (V/K), as in ngspice 46 (const.h: CONSTboltz =
@@ -36,7 +37,7 @@ def run(spec: Spec, fields: dict[str, Any]) -> dict[str, Any]:
         temperature_C=d.temperature,
         gmin_S=spec.simulation.gmin,
     )
-    lo, hi = (0.0, nrn.alpha) if nrn.kind == "relu_clamp" else (nrn.v_low, nrn.v_high)
+    lo, hi = neuron_kind(nrn.kind).clamps(nrn)
     neuron = NeuronIR(kind=nrn.kind, v_low_V=lo, v_high_V=hi, diode=diode)
 
     sources: list[SourceIR] = []

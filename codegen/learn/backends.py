@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import CodegenError
 from ..ir import Chip
+from ..model import readout
 
 __all__ = [
     "TrainBackend",
@@ -32,7 +33,7 @@ BACKENDS = ("golden", "spice")
 #: crossbar drops weighted by the energy scale the amplifiers give it, ``c/c_out``);
 #: ``resistors_only`` = the resistor voltage drops alone, unweighted (amplifiers, diodes and
 #: sources left out of the accounting; equal to ``full`` without amplifiers)
-ENERGIES = ("full", "resistors_only")
+ENERGIES = readout.ENERGIES
 #: libngspice processes the spice backend splits each batch over (this one included;
 #: :class:`codegen.run.batch_pool.BatchPool`).  A fixed number, not the machine's core count, so a
 #: run's numbers do not depend on the machine.  1: on digits every process must ``alter`` all 9 535
@@ -100,8 +101,8 @@ class SpiceBackend:
     Per batch: one ngspice analysis solves every sample and phase (a transient whose input, target
     and β-selector sources step from slot to slot, each time point an operating point converged
     by Newton from the previous one); only the crossbar and output nodes are read back.  The EP gradient is formed from the crossbar
-    voltage drops of the copies exactly as the golden model forms it (``ΔV²`` of +β minus free over
-    2β, or +β minus −β over 4β, times ``c/c_out`` for ``energy="full"``).  A conductance update
+    voltage drops of the copies by the golden model's estimator, :func:`codegen.model.readout.ep_from_arrays`
+    (``ΔV²`` of +β minus free over 2β, or +β minus −β over 4β, times ``c/c_out`` for ``energy="full"``).  A conductance update
     ``alter``s only the cells that changed, on every copy.  ``exact_gradient`` (the software
     baseline) is the golden model's at the same conductances: ngspice has no adjoint.
 
@@ -146,10 +147,7 @@ class SpiceBackend:
             chip, netlist_files(chip, self.g), "nudged", nodes=nodes, conductances=self.g, workers=workers
         )
         self._golden = GoldenBackend(chip, energy=energy)
-        c_out = chip.nudge.energy_scale
-        self._scale = {
-            xb.name: (xb.energy_scale / c_out if energy == "full" else 1.0) for xb in chip.crossbars
-        }
+        self._P = readout.output_matrix(chip, self._col, len(nodes))
         self.ops = 0  # operating points solved (one per sample)
         self.op_seconds = 0.0  # wall time inside ngspice's analyses (s)
         self.alter_seconds = 0.0  # wall time spent re-writing conductances (s)
@@ -170,25 +168,15 @@ class SpiceBackend:
 
     def outputs(self, x: np.ndarray) -> np.ndarray:
         v = self._solve(np.atleast_2d(x), None)["free"]
-        cols = [(self._col[p], None if m is None else self._col[m]) for p, m in self.chip.nudge.outputs]
-        return np.stack([v[:, p] - (v[:, m] if m is not None else 0.0) for p, m in cols], axis=1)
-
-    def _drops2(self, v: np.ndarray) -> dict[str, np.ndarray]:
-        """(samples, rows, cols) squared crossbar drops (V²) from (samples, nodes) voltages."""
-        out = {}
-        for xb in self.chip.crossbars:
-            src = v[:, [self._col[n] for n in xb.src_nodes]]
-            dst = v[:, [self._col[n] for n in xb.dst_nodes]]
-            out[xb.name] = (src[:, None, :] - dst[:, :, None]) ** 2
-        return out
+        return readout.outputs(v, self._P)
 
     def ep_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         x, t = np.atleast_2d(x), np.atleast_2d(t)
         copies = self._solve(x, t)
-        first = self._drops2(copies["pos"])
-        second = self._drops2(copies["neg"] if self.centered else copies["free"])
-        denom = (4.0 if self.centered else 2.0) * self.beta
-        return {k: (self._scale[k] * (first[k] - second[k]) / denom).sum(axis=0) / len(x) for k in first}
+        second = copies["neg"] if self.centered else copies["free"]
+        return readout.ep_from_arrays(
+            self.chip, copies["pos"], second, self._col, self.beta, self.centered, self.energy
+        )
 
     def exact_gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         return self._golden.exact_gradient(x, t)

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import CodegenError
+from ..kinds.datasets import BUILTIN_NAMES, BUILTIN_SHAPES
 
 if TYPE_CHECKING:
     from ..ir import Chip
@@ -62,9 +63,9 @@ __all__ = [
     "MAX_ARRAY_BYTES",
 ]
 
-NAMES = ("kiraz_case1", "xor", "iris", "digits", "mnist")
-#: (inputs, outputs) a chip needs for each built-in dataset
-SHAPES = {"kiraz_case1": (2, 1), "xor": (2, 1), "iris": (4, 3), "digits": (64, 10), "mnist": (784, 10)}
+#: the built-in datasets and the (inputs, outputs) a chip needs for each (listed once, codegen/kinds/datasets.py)
+NAMES = BUILTIN_NAMES
+SHAPES = BUILTIN_SHAPES
 #: largest data file read (bytes)
 MAX_FILE_BYTES = 256 * 2**20
 #: largest array in a data file, and the feature matrix N×n_in as float64 (bytes)

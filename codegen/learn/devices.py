@@ -29,7 +29,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..ir import Chip, DeviceIR
+from ..ir import Chip, PulsedDeviceIR
+from ..kinds.devices import kind_of
 from ..model.device import apply_pulses, g_from_w, w_from_g
 
 __all__ = ["CrossbarArray", "DeviceArrays"]
@@ -69,7 +70,7 @@ class DeviceArrays:
     signed pulse counts, :meth:`apply_delta` applies an analog conductance change (gradient rule).
     """
 
-    dev: DeviceIR
+    dev: PulsedDeviceIR
     arrays: dict[str, CrossbarArray]
     seed: int
     _c2c_rng: np.random.Generator = field(repr=False, default_factory=lambda: np.random.default_rng(0))
@@ -142,7 +143,8 @@ class DeviceArrays:
 
         Ideal devices: ``G ← clip(G + ΔG, g_min, g_max)`` exactly.  Otherwise the change is shaped
         like a pulse train of the same size: reset changes scaled by ``dg_reset/dg_set``
-        (asymmetry), soft bounds scale an increase by ``1 − w`` and a decrease by ``w``, and the
+        (asymmetry), the device kind's window (``shape_delta``; soft bounds scale an increase by
+        ``1 − w`` and a decrease by ``w``), and the
         variation factors multiply it (one cycle-to-cycle draw per cell and update).
         """
         d = self.dev
@@ -151,9 +153,7 @@ class DeviceArrays:
             dg = np.asarray(dg, dtype=float)
             if d.dg_reset_S != d.dg_set_S:
                 dg = np.where(dg < 0, dg * (d.dg_reset_S / d.dg_set_S), dg)
-            if d.soft_bounds:
-                w = w_from_g(d, a.g)
-                dg = np.where(dg > 0, dg * (1.0 - w), dg * w)
+            dg = kind_of(d).shape_delta(d, w_from_g(d, a.g), dg)  # e.g. soft bounds: ·(1 − w) up, ·w down
             if d.d2d_sigma > 0 or d.c2c_sigma > 0:
                 dg = dg * a.d2d * self._c2c_scale(np.ones(dg.shape))
             a.g = np.clip(a.g + dg, d.g_min_S, d.g_max_S)

@@ -18,7 +18,7 @@ import numpy as np
 from ..errors import CodegenError
 from ..ir import Chip
 
-__all__ = ["pulse_codes", "gradient_step", "RULES"]
+__all__ = ["pulse_codes", "pulse_counts", "rule_boundaries", "gradient_step", "RULES"]
 
 RULES = ("gradient", "sign-pulse")
 
@@ -56,9 +56,27 @@ def pulse_codes(
         g = np.asarray(g, dtype=float)
         if not np.all(np.isfinite(g)):
             raise CodegenError(f"pulse_codes: gradient of {name} is not finite")
-        update = -eta * g  # wanted ΔG (S)
-        ratio = np.abs(update) / step  # in steps
-        active = (ratio >= dz) & (update != 0)
-        n = np.clip(np.rint(ratio), 1, cap) if quant else np.ones_like(ratio)
-        out[name] = (np.sign(update) * np.where(active, n, 0)).astype(np.int64)
+        out[name] = pulse_counts(-eta * g / step, dz, quant, cap)
     return out
+
+
+def pulse_counts(update_steps: np.ndarray, dead_zone: float, quantize: bool, cap: int) -> np.ndarray:
+    """The decision of the sign-pulse rule, written once: signed pulse counts (int64) of the wanted
+    updates ``update_steps = −η·∂L/∂G / step`` (in steps).  No pulse where ``|update| < dead_zone``
+    (or the update is 0); else one pulse, or with ``quantize`` ``|update|`` rounded (half to even)
+    into ``1..cap``.  Its thresholds are :func:`rule_boundaries`."""
+    update = np.asarray(update_steps, dtype=float)
+    ratio = np.abs(update)
+    active = (ratio >= dead_zone) & (update != 0)
+    n = np.clip(np.rint(ratio), 1, cap) if quantize else np.ones_like(ratio)
+    return (np.sign(update) * np.where(active, n, 0)).astype(np.int64)
+
+
+def rule_boundaries(dead_zone: float, quantize: bool, cap: int) -> np.ndarray:
+    """Decision boundaries of :func:`pulse_counts` on ``|η·∂C/∂G|/step`` (and 0 for the sign):
+    the dead zone and, with ``quantize``, the rounding points ``k + ½`` between ``k`` and ``k + 1``
+    pulses (``k = 1 … cap − 1``)."""
+    b = [0.0, dead_zone]
+    if quantize:
+        b += [k + 0.5 for k in range(1, cap)]
+    return np.unique(np.array(b))

@@ -12,7 +12,7 @@ differentiation in the golden model) instead of EP: the software baseline.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import CodegenError
 from ..ir import Chip
+from ..model import readout
 from .backends import TrainBackend
 from .datasets import Dataset
 from .devices import DeviceArrays
@@ -28,6 +29,18 @@ from .rules import RULES, gradient_step, pulse_codes
 __all__ = ["EpochMetrics", "TrainResult", "train", "evaluate", "progress_total", "write_text_atomic"]
 
 _SHUFFLE = 3  # rng stream of the shuffling (devices use 0..2)
+
+
+def epoch_batches(chip: Chip, n: int) -> Iterator[list[np.ndarray]]:
+    """The batch order of training, written once: an endless sequence of epochs, each a list of
+    sample-index arrays of ``min(training.batch_size, n)`` samples (the last may be shorter), a
+    fresh permutation of ``range(n)`` per epoch from the rng stream ``(training.seed, 3)``.
+    :func:`train` and the co-simulation (:func:`codegen.cosim.loop.batches`) both walk it."""
+    rng = np.random.default_rng([chip.training.seed, _SHUFFLE])
+    bs = min(chip.training.batch_size, n)
+    while True:
+        order = rng.permutation(n)
+        yield [order[i : i + bs] for i in range(0, n, bs)]
 
 
 @dataclass(frozen=True)
@@ -94,7 +107,7 @@ def evaluate(
         if on_chunk is not None:
             on_chunk(len(x[i : i + chunk]))
     y = np.concatenate([np.atleast_2d(v) for v in ys], axis=0)
-    loss = float(np.mean(0.5 * np.sum((t - y) ** 2, axis=1)))
+    loss = readout.mean_loss(t, y)
     return loss, ds.accuracy(y, labels, t), y
 
 
@@ -145,9 +158,8 @@ def train(
     devices = DeviceArrays.create(chip, init_seed=init_seed)
     g0 = devices.conductances
     backend.set_conductances(g0)
-    rng = np.random.default_rng([tr.seed, _SHUFFLE])
     n = len(ds.x_train)
-    bs = min(tr.batch_size, n)
+    epoch_order = epoch_batches(chip, n)
     history: list[EpochMetrics] = []
     t_start = time.perf_counter()
 
@@ -179,11 +191,9 @@ def train(
         checkpoint(result())
     for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
-        order = rng.permutation(n)
         pulses0 = devices.pulses_total
         upd = 0.0
-        for i in range(0, n, bs):
-            idx = order[i : i + bs]
+        for idx in next(epoch_order):
             grads = grad_fn(ds.x_train[idx], ds.t_train[idx])
             before = devices.conductances
             if rule == "gradient":

@@ -34,15 +34,12 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ..errors import CodegenError
 from ..ir import Chip
-
-if TYPE_CHECKING:
-    from ..backends import BuildOptions
 
 __all__ = [
     "ConductanceSet",
@@ -62,6 +59,14 @@ BOUND_TOL_REL = 1e-9
 
 _TOP_KEYS = ("crossbars", "seed", "unit")
 _XB_KEYS = ("G", "cols", "rows")
+
+
+class HasConductances(Protocol):
+    """What :func:`chip_conductances` reads of a build's options (``codegen.backends.BuildOptions``
+    has it); a protocol, so that this module need not import the backends."""
+
+    @property
+    def conductances(self) -> ConductanceSet | None: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -233,7 +238,7 @@ def read_conductances(chip: Chip, path: str | Path) -> ConductanceSet:
     return ConductanceSet(G=cs.G, seed=cs.seed, sha256=hashlib.sha256(raw).hexdigest(), name=cs.name)
 
 
-def chip_conductances(chip: Chip, options: BuildOptions | None = None) -> dict[str, np.ndarray]:
+def chip_conductances(chip: Chip, options: HasConductances | None = None) -> dict[str, np.ndarray]:
     """The conductances (S) a backend emits: ``options.conductances`` when given, else the chip's
     seeded initial conductances (:meth:`~codegen.ir.Chip.initial_conductances`)."""
     cs = options.conductances if options is not None else None
@@ -243,7 +248,7 @@ def chip_conductances(chip: Chip, options: BuildOptions | None = None) -> dict[s
     return validate_conductances(chip, cs.G, f"conductances {cs.name}")
 
 
-def conductance_seed(chip: Chip, options: BuildOptions | None = None) -> int:
+def conductance_seed(chip: Chip, options: HasConductances | None = None) -> int:
     """The seed to record beside :func:`chip_conductances`'s values."""
     cs = options.conductances if options is not None else None
     return chip.training.seed if cs is None else cs.seed

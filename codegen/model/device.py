@@ -1,5 +1,5 @@
-"""Golden memristor device model: the VTEAM-like threshold ODE of :class:`~codegen.ir.DeviceIR`,
-integrated exactly for rectangular pulses (the rate is constant while the voltage is).
+"""Golden device model: each device kind's equations (:mod:`codegen.kinds.devices`), reached
+through the kind of the elaborated device.
 
 This is the reference the Verilog-A memristor (an ngspice transient of the same ODE) and the
 pulse-level learning model are checked against.  Variation and faults are layered on top by the
@@ -10,58 +10,43 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir import DeviceIR
+from ..ir import PulsedDeviceIR
+from ..kinds.devices import kind_of
 
 __all__ = ["g_from_w", "w_from_g", "rate", "apply_pulse", "apply_pulses"]
 
 
-def g_from_w(dev: DeviceIR, w: np.ndarray | float) -> np.ndarray:
+def g_from_w(dev: PulsedDeviceIR, w: np.ndarray | float) -> np.ndarray:
     """Conductance (S) of state ``w`` ∈ [0, 1]."""
-    return dev.g_min_S + (dev.g_max_S - dev.g_min_S) * np.asarray(w, dtype=float)
+    return kind_of(dev).g_from_w(dev, w)
 
 
-def w_from_g(dev: DeviceIR, g: np.ndarray | float) -> np.ndarray:
+def w_from_g(dev: PulsedDeviceIR, g: np.ndarray | float) -> np.ndarray:
     """State ``w`` of conductance ``g`` (S), clipped to [0, 1]."""
-    return np.clip((np.asarray(g, dtype=float) - dev.g_min_S) / (dev.g_max_S - dev.g_min_S), 0.0, 1.0)
+    return kind_of(dev).w_from_g(dev, g)
 
 
-def rate(dev: DeviceIR, v: np.ndarray | float) -> np.ndarray:
+def rate(dev: PulsedDeviceIR, v: np.ndarray | float) -> np.ndarray:
     """Signed state rate dw/dt (1/s) at voltage ``v`` (V) before the window: 0 between the thresholds."""
-    v = np.asarray(v, dtype=float)
-    up = np.where(
-        v > dev.v_set_V, dev.k_set_per_s * np.maximum(v / dev.v_set_V - 1.0, 0.0) ** dev.exponent, 0.0
-    )
-    down = np.where(
-        v < dev.v_reset_V, dev.k_reset_per_s * np.maximum(v / dev.v_reset_V - 1.0, 0.0) ** dev.exponent, 0.0
-    )
-    return up - down
+    return kind_of(dev).rate(dev, v)
 
 
 def apply_pulse(
-    dev: DeviceIR, w: np.ndarray | float, v: float, width_s: float, rate_scale: np.ndarray | float = 1.0
+    dev: PulsedDeviceIR, w: np.ndarray | float, v: float, width_s: float, rate_scale: np.ndarray | float = 1.0
 ) -> np.ndarray:
-    """State after one rectangular pulse of ``v`` (V) for ``width_s`` (s), exactly.
-
-    Hard bounds: ``w + r·t`` clipped to [0, 1].  Soft bounds: set ``1 − (1 − w)·e^{−r t}``, reset
-    ``w·e^{−r t}``.
-    """
-    w = np.asarray(w, dtype=float)
-    r = float(rate(dev, v)) * np.asarray(rate_scale, dtype=float)
-    dw = r * width_s
-    if not dev.soft_bounds:
-        return np.clip(w + dw, 0.0, 1.0)
-    return np.where(dw >= 0, 1.0 - (1.0 - w) * np.exp(-dw), w * np.exp(dw))
+    """State after one rectangular pulse of ``v`` (V) for ``width_s`` (s), by the device's kind."""
+    return kind_of(dev).apply_pulse(dev, w, v, width_s, rate_scale)
 
 
 def apply_pulses(
-    dev: DeviceIR, w: np.ndarray, counts: np.ndarray, rate_scale: np.ndarray | float = 1.0
+    dev: PulsedDeviceIR, w: np.ndarray, counts: np.ndarray, rate_scale: np.ndarray | float = 1.0
 ) -> np.ndarray:
     """Apply ``counts[i]`` programming pulses to cell ``i``: positive = set pulses of
     ``+pulse_amplitude_V``, negative = reset pulses of ``−pulse_amplitude_V``, each ``pulse_width_s``.
 
-    Pulses of one sign move the state monotonically, so ``n`` pulses equal one pulse ``n`` times
-    as long (hard bounds clip once at the end; soft bounds compound exponentially).  ``rate_scale``
-    is the summed per-pulse rate multiplier divided by ``|n|`` where variation is modelled.
+    Every kind's state ODE is autonomous while the voltage is constant, so ``n`` pulses of one sign
+    equal one pulse ``n`` times as long.  ``rate_scale`` is the summed per-pulse rate multiplier
+    divided by ``|n|`` where variation is modelled.
     """
     w = np.asarray(w, dtype=float)
     counts = np.asarray(counts)

@@ -36,7 +36,8 @@ from threadpoolctl import ThreadpoolController
 
 from ..errors import CodegenError
 from ..ir import Chip
-from . import _layered
+from ..kinds.neurons import neuron_kind
+from . import _layered, readout
 
 __all__ = ["GoldenModel", "Equilibrium", "ConvergenceError", "phase_name"]
 
@@ -142,7 +143,7 @@ class Equilibrium:
     @property
     def outputs(self) -> np.ndarray:
         """(B, n_out) outputs y = V(out p) − V(out n) (V)."""
-        return self.v @ self.model._P.T
+        return readout.outputs(self.v, self.model._P)
 
     def voltages(self) -> dict[str, np.ndarray]:
         """Every node's voltage (V) as (B,): free nodes, amplifier outputs and source nodes."""
@@ -224,16 +225,14 @@ class GoldenModel:
         nrn = next((la.neuron for la in chip.layers if la.neuron is not None), None)
         self._neuron = nrn
         if nrn is not None:
-            d = nrn.diode
+            self._clamp_diode = neuron_kind(nrn.kind).clamp_diode
+            self._diode_ir = d = nrn.diode
+            # the layered solver's node Newton start (_node_solve) uses plain Shockley parameters
             self._is, self._nvt, self._gmin = d.is_A, d.n * d.vt_V, d.gmin_S
             self._vh, self._vl = nrn.v_high_V, nrn.v_low_V
 
         # output map: y = P v
-        self._P = np.zeros((chip.n_outputs, n))
-        for i, (p, m) in enumerate(chip.nudge.outputs):
-            self._P[i, free[p]] = 1.0
-            if m is not None:
-                self._P[i, free[m]] = -1.0
+        self._P = readout.output_matrix(chip, free, n)
         self._PtP = self._P.T @ self._P
         self._c_out = chip.nudge.energy_scale
 
@@ -336,44 +335,9 @@ class GoldenModel:
         return t
 
     def _diode(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Current (A), conductance (S) and co-content (W) of one clamp diode at voltage ``x`` (V).
-
-        ngspice's diode equations (dioload.c, no breakdown voltage): Shockley for ``x ≥ −3·N·Vt``;
-        below it the SPICE3 reverse branch ``I = −IS·(1 + (3·N·Vt/(e·x))³)``, which joins the
-        Shockley branch continuously.  GMIN is in parallel throughout.  The co-content is the
-        integral of the current from 0, so the energy and the Newton line search stay consistent.
-
-        Each branch is evaluated only on the voltages where it applies, with products instead of
-        ``**`` (numpy's float power of negative bases is ~150× slower than a product).
-        """
-        i_s, nvt = self._is, self._nvt
-        x0 = -3.0 * nvt
-        c3 = (3.0 * nvt / np.e) ** 3
-        flat = x.reshape(-1)
-        fwd = flat >= x0
-        fi, ri = np.flatnonzero(fwd), np.flatnonzero(~fwd)
-        i = np.empty_like(flat)
-        gd = np.empty_like(flat)
-        w = np.empty_like(flat)
-        with np.errstate(over="ignore", invalid="ignore"):
-            xf = flat[fi]
-            e = np.exp(xf / nvt)
-            em1 = e - 1.0
-            i[fi] = i_s * em1
-            gd[fi] = i_s / nvt * e
-            w[fi] = i_s * nvt * em1 - i_s * xf
-            xr = flat[ri]  # reverse branch: xr < x0 < 0, never 0
-            inv2 = 1.0 / (xr * xr)
-            arg = c3 / (xr * xr * xr)
-            i[ri] = -i_s * (1.0 + arg)
-            gd[ri] = 3.0 * i_s * arg / xr
-            w0 = i_s * nvt * (np.exp(-3.0) - 1.0) - i_s * x0
-            w[ri] = w0 - i_s * (xr - x0) + 0.5 * i_s * c3 * (inv2 - x0**-2)
-        gmin = self._gmin
-        i += gmin * flat
-        gd += gmin
-        w += 0.5 * gmin * flat * flat
-        return i.reshape(x.shape), gd.reshape(x.shape), w.reshape(x.shape)
+        """Current (A), conductance (S) and co-content (W) of one clamp diode at voltage ``x`` (V):
+        the neuron kind's :meth:`~codegen.kinds.neurons.NeuronKind.clamp_diode`."""
+        return self._clamp_diode(x, self._diode_ir)
 
     def _eval(
         self, v: np.ndarray, b: np.ndarray, t: np.ndarray | None, beta: float
@@ -673,20 +637,21 @@ class GoldenModel:
 
     def voltage_drops(self, eq: Equilibrium) -> dict[str, np.ndarray]:
         """Crossbar → (B, rows, cols) drop ``ΔV = V(src column) − V(dst row)`` (V)."""
-        return {xb.name: self._columns(xb, eq)[:, None, :] - eq.v[:, xb.rows, None] for xb in self._xbs}
+        return {xb.name: readout.drops(self._columns(xb, eq), eq.v[:, xb.rows]) for xb in self._xbs}
 
     def loss(self, x: np.ndarray, target: np.ndarray) -> np.ndarray:
         """(B,) loss ``C = ½ Σ (t − y)²`` (V²) at the free equilibrium."""
         eq = self.solve(x)
         t = self._targets(target, eq.batch)
-        return 0.5 * ((t - eq.outputs) ** 2).sum(axis=1)
+        assert t is not None  # target given
+        return readout.loss(t, eq.outputs)
 
     def energy(self, eq: Equilibrium) -> np.ndarray:
         """(B,) total energy ``Σ_k c_k E_k + β·c_out·C`` (W): crossbar co-content ``½ G ΔV²``, diode
         co-content ``∫ I dV`` and the nudge term, each weighted by its layer's ``c_k``."""
         tot = np.zeros(eq.batch)
         for xb in self._xbs:
-            dv = self._columns(xb, eq)[:, None, :] - eq.v[:, xb.rows, None]
+            dv = readout.drops(self._columns(xb, eq), eq.v[:, xb.rows])
             tot += 0.5 * xb.c * np.einsum("rc,brc->b", self._G[xb.name], dv * dv)
         if self._nrn.size:
             vn = eq.v[:, self._nrn]
@@ -701,7 +666,7 @@ class GoldenModel:
         amp_out = np.zeros_like(eq.v)  # Σ I_out/gain drawn by the CCCS of each in_node
         for xb in self._xbs:
             g = self._G[xb.name]
-            dv = self._columns(xb, eq)[:, None, :] - eq.v[:, xb.rows, None]
+            dv = readout.drops(self._columns(xb, eq), eq.v[:, xb.rows])
             i = g * dv  # (B, R, C) current from column into row (A)
             np.add.at(cur.T, xb.rows, -i.sum(axis=2).T)
             if xb.src_free:
@@ -729,7 +694,7 @@ class GoldenModel:
         amp_i = {a.out_node: np.zeros(B) for a in self.chip.amplifiers}
         for xb, ir in zip(self._xbs, self.chip.crossbars, strict=True):
             g = self._G[xb.name]
-            dv = self._columns(xb, eq)[:, None, :] - eq.v[:, xb.rows, None]
+            dv = readout.drops(self._columns(xb, eq), eq.v[:, xb.rows])
             out[f"crossbar:{xb.name}"] = g * dv * dv
             ic = (g * dv).sum(axis=1)  # (B, C) current out of each column node (A)
             if xb.src_free:
@@ -780,16 +745,9 @@ class GoldenModel:
 
     # ------------------------------------------------------------------ gradients
     def _pair_mean(self, xb: _Crossbar, e1: Equilibrium, e0: Equilibrium) -> np.ndarray:
-        """(rows, cols) batch mean of ``ΔV²(e1) − ΔV²(e0)`` (V²), from differences (no cancellation)."""
-        s1, s0 = self._columns(xb, e1), self._columns(xb, e0)
-        v1, v0 = e1.v[:, xb.rows], e0.v[:, xb.rows]
-        ds, dv, ss, sv = s1 - s0, v1 - v0, s1 + s0, v1 + v0
-        B = e1.batch
-        return (
-            (ds * ss).mean(axis=0)[None, :]
-            - (sv.T @ ds) / B
-            - (dv.T @ ss) / B
-            + (dv * sv).mean(axis=0)[:, None]
+        """(rows, cols) batch mean of ``ΔV²(e1) − ΔV²(e0)`` (V²) (:func:`.readout.pair_mean`)."""
+        return readout.pair_mean(
+            self._columns(xb, e1), e1.v[:, xb.rows], self._columns(xb, e0), e0.v[:, xb.rows]
         )
 
     def ep_phases(
@@ -825,15 +783,11 @@ class GoldenModel:
         amplifiers, a layer-wise mis-scaled gradient with them).
         """
         free, first, second = self.ep_phases(x, target, beta, centered)
-        b = first.beta
-        denom = 4.0 * b if second is not free else 2.0 * b
-        if energy not in ("full", "resistors_only"):
+        denom = readout.ep_denominator(first.beta, second is not free)
+        if energy not in readout.ENERGIES:
             raise CodegenError(f"golden model: energy must be 'full' or 'resistors_only', got {energy!r}")
-        out = {}
-        for xb in self._xbs:
-            scale = xb.c / self._c_out if energy == "full" else 1.0
-            out[xb.name] = scale * self._pair_mean(xb, first, second) / denom
-        return out
+        scale = readout.ep_scale(self.chip, energy)
+        return {xb.name: scale[xb.name] * self._pair_mean(xb, first, second) / denom for xb in self._xbs}
 
     def hessian(self, eq: Equilibrium) -> np.ndarray:
         """(B, n_free, n_free) Hessian of the energy ``F`` at ``eq`` (S, c-scaled)."""

@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from ..ir import Chip
+from ..model import readout
 from .ngspice import SharedSession
 
 __all__ = [
@@ -293,7 +294,7 @@ def read_disturb(
         gold = record.golden.get(gphase)
         n_ops = max(n_ops, len(ops))
         for b, op in enumerate(ops):
-            for name, d in _drops(chip, op).items():
+            for name, d in readout.drops_of(chip, op).items():
                 ng_max = max(ng_max, float(np.abs(d).max()))
                 ng_margin = min(ng_margin, float(_margins(d, v_set, v_reset).min()))
                 if gold is not None and name in gold:
@@ -338,16 +339,6 @@ def read_disturb(
     )
 
 
-def _drops(chip: Chip, v: Mapping[str, float]) -> dict[str, np.ndarray]:
-    """Crossbar → (rows, cols) drop ``V(src column) − V(dst row)`` (V) from a node → V dict."""
-    out = {}
-    for xb in chip.crossbars:
-        s = np.array([v[n] for n in xb.src_nodes])
-        d = np.array([v[n] for n in xb.dst_nodes])
-        out[xb.name] = s[None, :] - d[:, None]
-    return out
-
-
 def ep_from_voltages(
     chip: Chip,
     free: Sequence[Mapping[str, float]],
@@ -355,21 +346,9 @@ def ep_from_voltages(
     minus: Sequence[Mapping[str, float]] | None,
     beta: float,
 ) -> dict[str, np.ndarray]:
-    """Batch-mean EP update ``∂C/∂G`` (V²/S) per crossbar from node voltages (V) of each sample.
-
-    ``(c/c_out)·(ΔV²_{+β} − ΔV²_{−β})/(4β)`` with ``minus`` (centered), else
-    ``(c/c_out)·(ΔV²_{+β} − ΔV²_0)/(2β)``; squares are differenced as ``(a−b)(a+b)`` to avoid
-    cancellation.
-    """
-    second, denom = (minus, 4.0 * beta) if minus is not None else (free, 2.0 * beta)
-    c_out = chip.nudge.energy_scale
-    acc = {xb.name: np.zeros(xb.shape) for xb in chip.crossbars}
-    for a, b in zip(plus, second, strict=True):
-        da, db = _drops(chip, a), _drops(chip, b)
-        for name in acc:
-            acc[name] += (da[name] - db[name]) * (da[name] + db[name])
-    n = len(plus)
-    return {xb.name: xb.energy_scale / c_out * acc[xb.name] / (n * denom) for xb in chip.crossbars}
+    """Batch-mean EP update ``∂C/∂G`` (V²/S) per crossbar from node voltages (V) of each sample:
+    :func:`codegen.model.readout.ep_from_samples` (centered when ``minus`` is given; β in S)."""
+    return readout.ep_from_samples(chip, free, plus, minus, beta)
 
 
 def ep_relative_error(ep: Mapping[str, np.ndarray], ref: Mapping[str, np.ndarray]) -> float:
@@ -397,7 +376,7 @@ def ep_noise_floor(
     (B, rows, cols) golden drops (V) of the two phases EP differences (+β and −β centered, +β and
     free otherwise), ``k = c/c_out``, ``D = 4β`` centered or ``2β`` (β in S).  A drop between two
     nodes that each agree within δ_node is good to ``dv_V = 2·δ_node``."""
-    denom = 4.0 * beta if centered else 2.0 * beta
+    denom = readout.ep_denominator(beta, centered)
     c_out = chip.nudge.energy_scale
     out = {}
     for xb in chip.crossbars:
@@ -557,6 +536,5 @@ def ngspice_loss(session: SharedSession, chip: Chip, x: np.ndarray, target: np.n
     target = np.atleast_2d(target)
     for xb, tb in zip(x, target, strict=True):
         v = session.op(xb).copies["free"]
-        y = np.array([v[p] - (v[n] if n is not None else 0.0) for p, n in chip.nudge.outputs])
-        total += 0.5 * float(((tb - y) ** 2).sum())
+        total += float(readout.loss(tb, readout.outputs_of(chip, v))[0])
     return total / len(x)

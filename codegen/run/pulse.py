@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..backends.veriloga import compile_va, render_sources
-from ..ir import Chip, DeviceIR
+from ..ir import Chip, PulsedDeviceIR
 from ..model.device import apply_pulses, g_from_w
 from ..units import spice_float
 from .ngspice_tran import memristor_deck_head, run_dir, run_ngspice, tran_wrdata_tail
@@ -111,7 +111,7 @@ def memristor_pulse_response(
     ``osdi``: a compiled ``eqp_memristor`` (else the chip's model is compiled here).
     ``workdir``: keep the run folder (netlist, log, data) there instead of a temporary one.
     """
-    d: DeviceIR = chip.device
+    d: PulsedDeviceIR = chip.device
     signs = [1] * n_set + [-1] * n_reset
     width = d.pulse_width_s
     period = 3 * width
