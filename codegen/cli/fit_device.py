@@ -31,8 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="auto",
         help="bound model: auto (the better fit, default), hard or soft",
     )
-    p.add_argument("--pulse-amplitude", type=float, default=1.2, help="programming amplitude (V, default 1.2)")
-    p.add_argument("--pulse-width", type=float, default=1e-6, help="programming pulse width (s, default 1e-6)")
+    p.add_argument(
+        "--pulse-amplitude", type=float, default=1.2, help="programming amplitude (V, default 1.2)"
+    )
+    p.add_argument(
+        "--pulse-width", type=float, default=1e-6, help="programming pulse width (s, default 1e-6)"
+    )
     p.add_argument("--v-threshold-set", type=float, default=1.0, help="set threshold (V, default 1.0)")
     p.add_argument("--v-threshold-reset", type=float, default=-1.0, help="reset threshold (V, default -1.0)")
     p.set_defaults(func=run)

@@ -69,7 +69,14 @@ def _template(pulse: dict[str, float]) -> _Template:
 
 
 def predict(
-    tpl: _Template, g_min_S: float, g_max_S: float, a: float, b: float, soft: bool, g_prev: np.ndarray, polarity: np.ndarray
+    tpl: _Template,
+    g_min_S: float,
+    g_max_S: float,
+    a: float,
+    b: float,
+    soft: bool,
+    g_prev: np.ndarray,
+    polarity: np.ndarray,
 ) -> np.ndarray:
     """Conductance (S) after one pulse of ``polarity`` (+1 set, −1 reset) from ``g_prev`` (S), by the
     golden model with state steps ``a`` (set) and ``b`` (reset) per pulse."""

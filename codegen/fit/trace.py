@@ -87,9 +87,10 @@ class PulseTrace:
 
 
 def _cycles_from_polarity(polarity: np.ndarray) -> np.ndarray:
-    """Cycle index of each row: a new cycle starts at every set pulse that follows a reset pulse."""
+    """Cycle index of each row: a new cycle starts at every set pulse that follows a reset pulse
+    (the first row, whose own pulse is not used, belongs to the cycle of the second)."""
     starts = np.zeros(len(polarity), dtype=np.int64)
-    starts[1:] = (polarity[1:] > 0) & (polarity[:-1] < 0)
+    starts[2:] = (polarity[2:] > 0) & (polarity[1:-1] < 0)
     return np.cumsum(starts)
 
 
@@ -181,7 +182,11 @@ def parse_trace(text: str, where: str) -> PulseTrace:
         )
     cycle = np.array(cyc, dtype=np.int64) if cyc else _cycles_from_polarity(polarity)
     return PulseTrace(
-        np.array(pulse, dtype=np.int64), polarity, np.array(g, dtype=float), cycle, np.array(lines, dtype=np.int64)
+        np.array(pulse, dtype=np.int64),
+        polarity,
+        np.array(g, dtype=float),
+        cycle,
+        np.array(lines, dtype=np.int64),
     )
 
 
@@ -201,7 +206,9 @@ def read_trace(path: str | Path, display: str | None = None) -> PulseTrace:
     if not stat.S_ISREG(st.st_mode):
         raise CodegenError(f"{where}: not a regular file; a pulse-trace .csv file is needed")
     if st.st_size > MAX_TRACE_BYTES:
-        raise CodegenError(f"{where}: {st.st_size} bytes, over the limit of {MAX_TRACE_BYTES} bytes for a trace")
+        raise CodegenError(
+            f"{where}: {st.st_size} bytes, over the limit of {MAX_TRACE_BYTES} bytes for a trace"
+        )
     try:
         data = Path(path).read_bytes()[: MAX_TRACE_BYTES + 1]
     except OSError as exc:
@@ -244,4 +251,6 @@ def simulate_trace(
     g = np.asarray(g_from_w(dev, w)) + read_noise_S * rng.standard_normal(len(w))
     g = np.maximum(g, dev.g_min_S * 1e-3)  # a reading stays positive
     n = len(w)
-    return PulseTrace(np.arange(n, dtype=np.int64), polarity, g, np.array(cyc, dtype=np.int64), np.zeros(n, dtype=np.int64))
+    return PulseTrace(
+        np.arange(n, dtype=np.int64), polarity, g, np.array(cyc, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    )
