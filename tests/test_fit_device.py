@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 import codegen
+from codegen.api import load_spec
 from codegen.cli import main
 from codegen.elab import elaborate
 from codegen.fit import (
@@ -23,7 +24,6 @@ from codegen.fit import (
     plot_fit,
     simulate_trace,
 )
-from codegen.api import load_spec
 from codegen.spec import Device
 
 ROOT = Path(__file__).resolve().parents[1]
