@@ -59,7 +59,9 @@ def test_summary_and_docs_table_are_the_recorded_runs():
         assert int(c["learned"]) == s["learned"] and int(c["runs"]) == s["runs"]
         assert float(c["median_final_loss_V2"]) == s["median_final_loss_V2"]
     doc = (RESULTS / "device_range.md").read_text(encoding="utf-8")
-    assert dr.markdown(summ) in doc, "docs/results/device_range.md does not hold the table of the recorded runs"
+    assert dr.markdown(summ) in doc, (
+        "docs/results/device_range.md does not hold the table of the recorded runs"
+    )
 
 
 @pytest.mark.slow
