@@ -231,3 +231,12 @@ def test_impossible_pulse_conditions_are_exit_2(tmp_path, capsys):
     assert main(["fit-device", str(csv_path), "--pulse-amplitude", "0.9"]) == 2
     err = capsys.readouterr().err
     assert "pulse conditions" in err and "pulse_amplitude" in err and "Traceback" not in err
+
+
+def test_a_device_that_does_not_switch_is_exit_2(tmp_path, capsys):
+    dead = tmp_path / "dead.csv"
+    dead.write_text(GOOD_HEAD + "".join(f"{i},{'set' if i % 8 < 4 else 'reset'},1e-05\n" for i in range(40)))
+    out = tmp_path / "device.yaml"
+    assert main(["fit-device", str(dead), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "shows no switching" in err and "Traceback" not in err and not out.exists()

@@ -135,7 +135,12 @@ def _fit_bounds(tpl: _Template, tr: PulseTrace, soft: bool) -> BoundsFit:
     gp, gn, pn = g[:-1], g[1:], pol[1:]
     gs = float(np.max(g))  # conductance scale of the parameters
     lo, hi = float(np.percentile(g, 1)), float(np.percentile(g, 99))
-    span0 = max(hi - lo, 1e-3 * gs)
+    if not hi > lo * (1 + 1e-9):
+        raise CodegenError(
+            f"fit-device: the conductance hardly changes ({lo:.6g} … {hi:.6g} S over 98 % of the readings): "
+            "the trace shows no switching to fit"
+        )
+    span0 = hi - lo
     dg = np.diff(g)
     mid = (gp > lo + 0.25 * span0) & (gp < hi - 0.25 * span0)
     set_mid, reset_mid = mid & (pn > 0), mid & (pn < 0)
@@ -143,24 +148,29 @@ def _fit_bounds(tpl: _Template, tr: PulseTrace, soft: bool) -> BoundsFit:
     b_init = np.median(np.abs(dg[reset_mid])) / span0 if reset_mid.any() else a_init
     a_init, b_init = (float(np.clip(x, 1e-6, 0.5)) for x in (a_init, b_init))
     if soft:  # asymptotes beyond the readings, steps of the state at the middle doubled
-        lo, hi = lo - 0.1 * span0, hi + 0.1 * span0
+        lo, hi = max(lo - 0.1 * span0, 1e-3 * lo), hi + 0.1 * span0
         a_init, b_init = 2 * a_init, 2 * b_init
 
+    # x = (g_min/gs, ln(span/gs), ln a, ln b): the span stays positive
     def unpack(x: np.ndarray) -> tuple[float, float, float, float]:
-        return x[0] * gs, x[1] * gs, float(np.exp(x[2])), float(np.exp(x[3]))
+        return x[0] * gs, (x[0] + np.exp(x[1])) * gs, float(np.exp(x[2])), float(np.exp(x[3]))
 
     def resid(x: np.ndarray) -> np.ndarray:
         gmin, gmax, a, b = unpack(x)
         return (gn - predict(tpl, gmin, gmax, a, b, soft, gp, pn)) / gs
 
-    x0 = np.array([max(lo, 1e-6 * gs) / gs, hi / gs, np.log(a_init), np.log(b_init)])
-    lb = np.array([1e-9, 1e-9, np.log(1e-9), np.log(1e-9)])
-    ub = np.array([10.0, 10.0, np.log(5.0), np.log(5.0)])
+    lb = np.array([1e-9, np.log(1e-9), np.log(1e-9), np.log(1e-9)])
+    ub = np.array([10.0, np.log(10.0), np.log(5.0), np.log(5.0)])
+    x0 = np.array([lo / gs, np.log((hi - lo) / gs), np.log(a_init), np.log(b_init)])
     x0 = np.clip(x0, lb + 1e-12, ub - 1e-12)
-    r = so.least_squares(resid, x0, bounds=(lb, ub), method="trf", x_scale="jac", max_nfev=400)
+    with np.errstate(all="ignore"):
+        try:
+            r = so.least_squares(resid, x0, bounds=(lb, ub), method="trf", x_scale="jac", max_nfev=400)
+        except ValueError as exc:  # non-finite residuals
+            raise CodegenError(
+                f"fit-device: the {'soft' if soft else 'hard'}-bound fit failed ({exc})"
+            ) from None
     gmin, gmax, a, b = unpack(r.x)
-    if gmax <= gmin:
-        gmin, gmax = gmax, gmin
     n, k = len(gn), len(r.x)
     s2 = float(np.sum(r.fun**2)) / max(n - k, 1)
     # standard errors, carried to the reported quantities by the delta method
@@ -169,12 +179,13 @@ def _fit_bounds(tpl: _Template, tr: PulseTrace, soft: bool) -> BoundsFit:
     except np.linalg.LinAlgError:
         cov = np.full((k, k), np.nan)
     span = gmax - gmin
-    # step = a·(g_max − g_min); asymmetry = e^{x3 − x2} − 1
-    j_step = np.array([-a * gs, a * gs, a * span, 0.0])
-    j_asym = np.array([0.0, 0.0, -b / a, b / a])
+    step = a * span
+    j_max = np.array([gs, span, 0.0, 0.0])  # g_max = gs·(x0 + e^{x1})
+    j_step = np.array([0.0, step, step, 0.0])  # step = e^{x2}·gs·e^{x1}
+    j_asym = np.array([0.0, 0.0, -b / a, b / a])  # asymmetry = e^{x3 − x2} − 1
     se = {
         "g_min_S": float(np.sqrt(max(cov[0, 0], 0.0)) * gs),
-        "g_max_S": float(np.sqrt(max(cov[1, 1], 0.0)) * gs),
+        "g_max_S": float(np.sqrt(max(j_max @ cov @ j_max, 0.0))),
         "step_S": float(np.sqrt(max(j_step @ cov @ j_step, 0.0))),
         "asymmetry": float(np.sqrt(max(j_asym @ cov @ j_asym, 0.0))),
     }
