@@ -14,7 +14,10 @@ reports, as medians of ``--repeat`` interleaved runs on one batch of ``--batch``
   every node solved for its own voltage by scalar Newton with the exact diode: the scheme of
   Scellier's fast DRN simulator, in float64): sweeps until the same
   KCL residual tolerance, its time, and how far from the converged voltages it is after 4 and 20
-  sweeps.
+  sweeps;
+* where the free phase's CPU time goes: the shares spent in the layered solver's conjugate
+  gradients and in its Gauss–Seidel start (the rest: energy/gradient evaluations, diodes, the
+  line search).
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_depth.py [--sizes 100x300x300x300x10] [--batch 100]
         [--json bench/results/depth.json]
@@ -63,6 +66,41 @@ class DepthResult:
     cd_residual_A: float  # largest KCL residual it reached (A)
     cd_dv4_V: float  # largest |V − V_converged| after 4 sweeps (V)
     cd_dv20_V: float  # after 20 sweeps (V)
+    cg_share: float = float("nan")  # share of the free phase's CPU time in the layered CG (1)
+    relax_share: float = float("nan")  # share in the Gauss–Seidel start (1)
+
+
+def time_shares(m: GoldenModel, x: np.ndarray, repeat: int = 3) -> tuple[float, float]:
+    """(share of CG, share of the Gauss–Seidel start) in the CPU time of ``m.solve(x)``: medians of
+    ``repeat`` solves with :func:`codegen.model._layered.reduced_cg` and ``m._relax`` timed."""
+    from codegen.model import _layered
+
+    spent = {"cg": 0.0, "relax": 0.0}
+    cg, relax = _layered.reduced_cg, m._relax
+
+    def timed(name, fn):
+        def run(*a, **k):
+            c0 = time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[name] += time.process_time() - c0
+
+        return run
+
+    shares = []
+    _layered.reduced_cg = timed("cg", cg)
+    m._relax = timed("relax", relax)  # type: ignore[method-assign]
+    try:
+        for _ in range(repeat):
+            spent.update(cg=0.0, relax=0.0)
+            _, _, c = _timed(lambda: m.solve(x))
+            shares.append((spent["cg"] / c, spent["relax"] / c))
+    finally:
+        _layered.reduced_cg = cg
+        del m._relax
+    a = np.median(np.array(shares), axis=0)
+    return float(a[0]), float(a[1])
 
 
 def coordinate_descent(
@@ -143,6 +181,7 @@ def bench_depth(
         )
 
     (_, sweeps, r_cd, seen), w, c = _timed(lambda: coordinate_descent(m, x, max_sweeps, eq.v))
+    shares = time_shares(m, x) if m.method == "layered" else (float("nan"), float("nan"))
     return DepthResult(
         "×".join(map(str, layers)),
         inputs,
@@ -163,6 +202,7 @@ def bench_depth(
         r_cd,
         seen.get(4, float("nan")),
         seen.get(20, float("nan")),
+        *shares,
     )
 
 
@@ -193,18 +233,20 @@ def main(argv: list[str] | None = None) -> list[DepthResult]:
     print(
         f"{'network':>20} {'inputs':>7} {'method':>7} {'free':>9} {'CPU':>9} {'Newton':>6} {'residual':>8} "
         f"{'EP grad':>9} {'CPU':>9} {'dense':>9} {'CPU':>9} {'|dV|':>7} {'CD sweeps':>9} {'CD':>9} "
-        f"{'CD res':>7} {'dV@4':>7} {'dV@20':>7}"
+        f"{'CD res':>7} {'dV@4':>7} {'dV@20':>7} {'CG':>4} {'GS':>4}"
     )
     for r in results:
         print(
             f"{r.size:>20} {r.inputs:>7} {r.method:>7} {r.free_s * 1e3:>6.3f} ms {r.free_cpu_s * 1e3:>6.3f} ms "
             f"{r.newton_iterations:>6.2f} {r.residual_A:>8.1e} {r.ep_s * 1e3:>6.3f} ms {r.ep_cpu_s * 1e3:>6.3f} ms "
             f"{r.dense_s * 1e3:>6.2f} ms {r.dense_cpu_s * 1e3:>6.2f} ms {r.dense_max_dv_V:>7.1e} {r.cd_sweeps:>9} "
-            f"{r.cd_s * 1e3:>6.2f} ms {r.cd_residual_A:>7.1e} {r.cd_dv4_V:>7.1e} {r.cd_dv20_V:>7.1e}"
+            f"{r.cd_s * 1e3:>6.2f} ms {r.cd_residual_A:>7.1e} {r.cd_dv4_V:>7.1e} {r.cd_dv20_V:>7.1e} "
+            f"{r.cg_share:>4.0%} {r.relax_share:>4.0%}"
         )
     print(
         "per sample of a batch; free / EP grad: medians of interleaved runs (wall, CPU = process time); "
-        "dense: one run; CD: layer-wise coordinate descent to the same KCL tolerance"
+        "dense: one run; CD: layer-wise coordinate descent to the same KCL tolerance; CG, GS: shares of "
+        "the free phase's CPU time in the layered conjugate gradients and in the Gauss–Seidel start"
     )
     if args.json:
         doc = {

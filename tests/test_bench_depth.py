@@ -17,4 +17,5 @@ def test_bench_depth_runs_and_all_solvers_reach_the_tolerance(capsys, tmp_path):
     assert r.residual_A <= tol and r.ep_residual_A <= tol and r.cd_residual_A <= tol
     assert r.dense_max_dv_V <= 1e-9  # V: layered and dense stop at the same KCL tolerance
     assert r.free_s > 0 and r.ep_s > 0 and r.cd_sweeps >= 4
+    assert 0 < r.cg_share < 1 and 0 < r.relax_share < 1 and r.cg_share + r.relax_share < 1
     assert json.loads((tmp_path / "d.json").read_text())["results"][0]["size"] == "8×70×70×70×4"

@@ -124,66 +124,81 @@ def reduced_cg(
     ``max_j |scale_j·residual_j| ≤ atol_b`` (A).  The ``D`` rows are eliminated exactly, so the
     ``R`` residual is the whole system's.  Returns ``x`` (B, n), ``ok`` (B,) (False: the sample met
     non-positive curvature or ``maxiter``; its ``x`` is unusable) and the CG iterations done.
+
+    Cost per iteration: two products with the constant ``C`` (``(p·Cᵀ)/d``, then ``·C``).  The
+    back-substitution ``x_D = (rhs_D − C·x_R)/d`` reuses them: ``C·x_R = Σ αᵢ·(C·pᵢ)`` is summed
+    as CG goes (elementwise), so no third product is needed; ``1/d`` is formed once per call.
     """
     D, R, C, CT, coupled = bl.D, bl.R, bl.C, bl.CT, bl.E_off is not None
     B = rhs.shape[0]
     x_out = np.zeros_like(rhs)
+    xc_out = np.zeros((B, D.size))  # Σ α·(p·Cᵀ): C·x_R of each finished sample (A/S·S = A)
     ok = np.zeros(B, dtype=bool)
     d = bl.d0 + hdiag[:, D]  # (B, nD) > 0
+    dinv = 1.0 / d
     hR = bl.e0 + hdiag[:, R]  # (B, nR) diagonal of H_RR
-    rD = rhs[:, D] / d
+    rD = rhs[:, D] * dinv
     f = rhs[:, R] - rD @ C  # reduced right-hand side
-    mdiag = hR - (1.0 / d) @ bl.C2  # exact diagonal of S_b
+    mdiag = hR - dinv @ bl.C2  # exact diagonal of S_b
     good = (mdiag > 0).all(axis=1) & (d > 0).all(axis=1)
     minv = np.where(mdiag > 0, 1.0 / np.where(mdiag > 0, mdiag, 1.0), 0.0)
 
     act = np.flatnonzero(good)
     x = np.zeros((act.size, R.size))
+    xc = np.zeros((act.size, D.size))
     r = f[act]
     z = minv[act] * r
     p = z.copy()
     rz = np.einsum("bi,bi->b", r, z)
-    da, ma, ha, ta = d[act], minv[act], hR[act], atol[act]
+    da, ma, ha, ta = dinv[act], minv[act], hR[act], atol[act]
     it = 0
     while True:
         done = np.abs(r * scale).max(axis=1, initial=0.0) <= ta
         if done.any():
-            xr = x[done]
             idx = act[done]
-            x_out[idx[:, None], R[None, :]] = xr
+            x_out[idx[:, None], R[None, :]] = x[done]
+            xc_out[idx] = xc[done]
             ok[idx] = True
             keep = ~done
-            act, x, r, z, p, rz = act[keep], x[keep], r[keep], z[keep], p[keep], rz[keep]
+            act, x, xc, r, z, p, rz = act[keep], x[keep], xc[keep], r[keep], z[keep], p[keep], rz[keep]
             da, ma, ha, ta = da[keep], ma[keep], ha[keep], ta[keep]
         if act.size == 0 or it >= maxiter:
             break
         it += 1
-        q = ((p @ CT) / da) @ C
-        q = (p * ha + bl.off_rows(p) - q) if coupled else (p * ha - q)
+        pc = p @ CT  # (b, nD): C·p
+        q = (pc * da) @ C
+        hp = p * ha
+        if coupled:
+            hp += bl.off_rows(p)
+        q = np.subtract(hp, q, out=q)  # S·p
         pq = np.einsum("bi,bi->b", p, q)
         curved = pq > 0
         if not curved.all():  # indefinite (strong negative nudge): leave it to the caller
             keep = curved
-            act, x, r, z, p, rz, q, pq = (
+            act, x, xc, r, z, p, rz, q, pq, pc = (
                 act[keep],
                 x[keep],
+                xc[keep],
                 r[keep],
                 z[keep],
                 p[keep],
                 rz[keep],
                 q[keep],
                 pq[keep],
+                pc[keep],
             )
             da, ma, ha, ta = da[keep], ma[keep], ha[keep], ta[keep]
             if act.size == 0:
                 break
-        alpha = rz / pq
-        x += alpha[:, None] * p
-        r -= alpha[:, None] * q
-        z = ma * r
+        alpha = (rz / pq)[:, None]
+        x += alpha * p
+        xc += alpha * pc
+        r -= alpha * q
+        z = np.multiply(ma, r, out=z)
         rz_new = np.einsum("bi,bi->b", r, z)
-        p = z + (rz_new / rz)[:, None] * p
+        p *= (rz_new / rz)[:, None]
+        p += z
         rz = rz_new
     # back-substitute D exactly: x_D = (rhs_D − H_DR x_R) / d
-    x_out[:, D] = rD - (x_out[:, R] @ CT) / d
+    x_out[:, D] = rD - xc_out * dinv
     return x_out, ok, it
