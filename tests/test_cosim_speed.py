@@ -249,3 +249,31 @@ def test_line_monitor_names_every_signal_with_its_index():
     assert text.count("always @(") == 2
     assert '"%0t 1 %b\\n", $time, chip_pulse_ctrl.W01_col_lvl' in text
     assert '$value$plusargs("eqp_lines=%s", path)' in text and text.endswith("endmodule\n")
+
+
+def test_golden_twin_solves_three_equilibria_per_step_and_its_loss_is_the_free_phases(monkeypatch):
+    """The EP solve's free phase gives the loss and the outputs (no fourth solve), equal bit for bit
+    to a separate free solve."""
+    from codegen.cosim.loop import GoldenTwin, batches
+    from codegen.learn.datasets import load_dataset
+    from codegen.model import GoldenModel
+
+    chip = _chip(ROOT / "examples" / "xor.yaml")
+    twin = GoldenTwin(chip, CosimConfig(steps=1).rule(chip))
+    ds = load_dataset(chip)
+    idx = batches(chip, len(ds.x_train), 1)[0]
+    x, t = ds.x_train[idx], ds.t_train[idx]
+    calls = []
+    orig = GoldenModel.solve
+
+    def counting(self, *a, **k):
+        calls.append(k.get("beta", a[2] if len(a) > 2 else 0.0))
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(GoldenModel, "solve", counting)
+    st = twin.step(x, t, twin.conductances)
+    assert len(calls) == (3 if chip.nudge.centered else 2), calls  # free, +β (, −β)
+    monkeypatch.setattr(GoldenModel, "solve", orig)
+    y = GoldenModel(chip, conductances=twin.initial).solve(x).outputs
+    assert np.array_equal(st.outputs, y)
+    assert st.loss == float(np.mean(0.5 * ((t - y) ** 2).sum(axis=1)))

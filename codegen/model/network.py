@@ -806,7 +806,6 @@ class GoldenModel:
         minus = self.solve(x, target, -beta, v0=free.v) if centered else free
         return free, plus, minus
 
-    @_blas_limited
     def ep_gradient(
         self,
         x: np.ndarray,
@@ -824,6 +823,18 @@ class GoldenModel:
         amplifiers' re-weighting of each layer's energy is left out (equal to ``full`` without
         amplifiers, a layer-wise mis-scaled gradient with them).
         """
+        return self.ep_gradient_and_free(x, target, beta, centered, energy)[0]
+
+    @_blas_limited
+    def ep_gradient_and_free(
+        self,
+        x: np.ndarray,
+        target: np.ndarray,
+        beta: float | None = None,
+        centered: bool | None = None,
+        energy: Literal["full", "resistors_only"] = "full",
+    ) -> tuple[dict[str, np.ndarray], Equilibrium]:
+        """:meth:`ep_gradient` and the free equilibrium it solved (outputs, loss: no second solve)."""
         free, first, second = self.ep_phases(x, target, beta, centered)
         b = first.beta
         denom = 4.0 * b if second is not free else 2.0 * b
@@ -833,7 +844,7 @@ class GoldenModel:
         for xb in self._xbs:
             scale = xb.c / self._c_out if energy == "full" else 1.0
             out[xb.name] = scale * self._pair_mean(xb, first, second) / denom
-        return out
+        return out, free
 
     def hessian(self, eq: Equilibrium) -> np.ndarray:
         """(B, n_free, n_free) Hessian of the energy ``F`` at ``eq`` (S, c-scaled)."""
