@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import LEVEL_RELEASED, CtrlParams, cell_voltages_halves, unpack_levels
+from .model import LEVEL_RELEASED, CtrlParams, cell_voltages_halves, driven_halves, unpack_levels
 
 __all__ = ["Segment", "Run", "LineReading", "read_lines", "pulses_merge"]
 
@@ -185,8 +185,7 @@ def read_lines(
     rel_r, rel_c = R == LEVEL_RELEASED, C == LEVEL_RELEASED
     idle = rel_r.all(axis=1) & rel_c.all(axis=1)
     mixed = (rel_r.any(axis=1) | rel_c.any(axis=1)) & ~idle
-    # GND=1 → 0, HALF=2 → 1, FULL=3 → 2 halves of v_program_V (cell_voltages_halves, all at once)
-    dv = (R - 1)[:, :, None] - (C - 1)[:, None, :]
+    dv = driven_halves(R, C)  # every segment at once (the released checks are the masks above)
     dv[idle] = 0
     mag = np.abs(dv)
     flagged = r_xz | c_xz | mixed
