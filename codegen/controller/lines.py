@@ -193,14 +193,19 @@ def read_lines(
         flagged |= (mag.max(axis=(1, 2)) > 2) | ((mag >= 2).sum(axis=(1, 2)) > 1)
     segs: list[Segment] = []
     faults: list[str] = []
+    kept: list[int] = []
     for k, bad in enumerate(flagged.tolist()):
         if bad:
             seg = _segment(p, name, cuts[k], nxts[k] - cuts[k], rvals[k], cvals[k], faults)
-            if seg is not None:
+            if seg is not None:  # its halves are dv[k]: the same formula
                 segs.append(seg)
+                kept.append(k)
         else:
             segs.append(Segment(cuts[k], nxts[k] - cuts[k], dv[k], R[k], C[k]))
-    runs = _runs(segs, p.pulse_width_cycles)
+            kept.append(k)
+    idx = np.asarray(kept, dtype=np.int64)
+    cyc = np.asarray(cuts, dtype=np.int64)[idx]
+    runs = _runs(dv[idx], cyc, np.asarray(nxts, dtype=np.int64)[idx] - cyc, p.pulse_width_cycles)
     counts = np.zeros((p.rows, p.cols), dtype=np.int64)
     W = p.pulse_width_cycles
     merge = pulses_merge(p)
@@ -223,17 +228,16 @@ def read_lines(
     return LineReading(name, segs, runs, counts, faults)
 
 
-def _runs(segs: list[Segment], width_cycles: int) -> list[Run]:
-    """Maximal full-amplitude runs per cell (adjacent segments of one polarity merge; a missing
+def _runs(halves: np.ndarray, cyc: np.ndarray, ln: np.ndarray, width_cycles: int) -> list[Run]:
+    """Maximal full-amplitude runs per cell over the segments ``halves`` ((n, rows, cols)), starting
+    at cycles ``cyc`` for ``ln`` cycles each (adjacent segments of one polarity merge; a missing
     segment, i.e. an undecodable stretch, ends every run), each carrying ``length // width_cycles``
     full pulses.  In the order the runs end (then by start, then by cell in row-major order)."""
-    if not segs:
+    if not len(halves):
         return []
-    n_r, n_c = segs[0].halves.shape
-    H = np.stack([s.halves for s in segs]).reshape(len(segs), n_r * n_c)
+    n_r, n_c = halves.shape[1:]
+    H = halves.reshape(len(halves), n_r * n_c)
     sig = np.sign(H) * (np.abs(H) >= 2)
-    cyc = np.array([s.cycle for s in segs], dtype=np.int64)
-    ln = np.array([s.length for s in segs], dtype=np.int64)
     gap = cyc != np.concatenate([[0], (cyc + ln)[:-1]])  # a missing segment before this one
     zero = np.zeros((1, sig.shape[1]), dtype=sig.dtype)
     before = np.concatenate([zero, sig[:-1]])
@@ -247,14 +251,11 @@ def _runs(segs: list[Segment], width_cycles: int) -> list[Run]:
     total = np.concatenate([[0], np.cumsum(ln)])
     width = total[k_e + 1] - total[k_s]
     order = np.lexsort((j_s, k_s, k_e))
+    cells = j_s[order].tolist()
+    pols = sig[k_s, j_s][order].tolist()
+    starts_c = cyc[k_s][order].tolist()
+    widths = width[order].tolist()
     return [
-        Run(
-            int(j_s[i]) // n_c,
-            int(j_s[i]) % n_c,
-            int(sig[k_s[i], j_s[i]]),
-            int(cyc[k_s[i]]),
-            int(width[i]),
-            int(width[i]) // width_cycles,
-        )
-        for i in order.tolist()
+        Run(j // n_c, j % n_c, pol, c0, w, w // width_cycles)
+        for j, pol, c0, w in zip(cells, pols, starts_c, widths, strict=True)
     ]
