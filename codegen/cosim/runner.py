@@ -1,4 +1,4 @@
-"""Run the co-simulation with the generated RTL under cocotb + Icarus (``codegen cosim``).
+"""Run the co-simulation with the generated RTL under cocotb + Icarus or Verilator (``codegen cosim``).
 
 Why everything runs inside the simulator process: cocotb tests are coroutines that Icarus (through
 VPI) resumes at simulation events, so the learning loop — which must wait for the controller
