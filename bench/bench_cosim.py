@@ -8,7 +8,10 @@ phase and sample, a cocotb trigger per line-level change, one clocked write per 
 it (one ngspice worker kept across transients printing the final ``@inst[g]``, the clock inside
 Icarus, rewriting of the test module only, one ngspice analysis per batch reading back the crossbar
 and output nodes, line levels logged by the simulator and read once per update, codes written
-straight into the code memories).  The two paths' final losses agree within ``LOSS_REL_TOL``
+straight into the code memories; the golden model's loss from the EP solve's free phase; the line
+reader on arrays), the new paths once per ``--simulators`` entry (``icarus``; ``verilator``: the RTL
+compiled by Verilator through cocotb's runner, its C++ build counted in ``rtl_build_s``, not in the
+loop).  The two paths' final losses agree within ``LOSS_REL_TOL``
 (their ngspice solves differ by the solver tolerance).  Both runs of a pair see the same machine load, so their ratio
 is the measurement; the absolute steps/s move with the load of the shared machine.
 
@@ -20,7 +23,7 @@ Python imports inside it).  ``steps_per_s_loop`` is what ``codegen cosim`` print
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_cosim.py [--steps 50] [--examples xor]
         [--devices behavioral transient] [--phases sequential] [--repeats 1]
-        [--json bench/results/cosim.json]
+        [--simulators icarus verilator] [--json bench/results/cosim.json]
 """
 
 from __future__ import annotations
@@ -86,10 +89,35 @@ def machine_conditions() -> dict[str, object]:
         "cocotb": cocotb.__version__,
         "ngspice": ngspice,
         "icarus": out(["iverilog", "-V"]).splitlines()[0] if out(["iverilog", "-V"]) else "unknown",
+        "verilator": _verilator_version(out),
     }
 
 
-def run_one(example: str, device: str, phases: str, steps: int, work: Path, legacy: bool) -> dict:
+def _verilator_version(out) -> str:
+    try:
+        from codegen.run.tools import verilator_command
+
+        cmd, env = verilator_command()
+    except Exception:  # noqa: BLE001 - no Verilator: the rows say so
+        return "unknown"
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        return out([*cmd, "--version"]) or "unknown"
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+
+
+def run_one(
+    example: str,
+    device: str,
+    phases: str,
+    steps: int,
+    work: Path,
+    legacy: bool,
+    simulator: str = "icarus",
+) -> dict:
     spec = ROOT / "examples" / f"{example}.yaml"
     chip = elaborate(load_spec(spec))
     tag = "legacy" if legacy else "new"
@@ -97,11 +125,11 @@ def run_one(example: str, device: str, phases: str, steps: int, work: Path, lega
         steps=steps,
         device=device,
         phases=phases,
-        out=work / f"{example}-{device}-{phases}-{tag}",
+        out=work / f"{example}-{device}-{phases}-{tag}-{simulator}",
         legacy=legacy,
     )
     t0 = time.perf_counter()
-    res = run_rtl_cosim(chip, spec, {}, cfg)
+    res = run_rtl_cosim(chip, spec, {}, cfg, simulator=simulator)
     wall = time.perf_counter() - t0
     tm = res["timing_s"]
     loop = tm["loop_wall"]
@@ -111,6 +139,7 @@ def run_one(example: str, device: str, phases: str, steps: int, work: Path, lega
         "device": device,
         "phases": phases,
         "paths": tag,
+        "simulator": simulator,
         "steps": n,
         "passed": res["passed"],
         "divergence": res["divergence"],
@@ -123,6 +152,7 @@ def run_one(example: str, device: str, phases: str, steps: int, work: Path, lega
         "setup_s": tm["setup"],
         "other_python_s": max(0.0, loop - tm["setup"] - sum(tm[k] for k in PARTS)),
         "icarus_build_s": tm["icarus_build"],
+        "rtl_build_s": tm["rtl_build"],
         "simulator_overhead_s": tm["simulator_overhead"],
     }
 
@@ -130,13 +160,13 @@ def run_one(example: str, device: str, phases: str, steps: int, work: Path, lega
 def _line(r: dict) -> str:
     n = max(r["steps"], 1)
     return (
-        f"{r['example']:6s} {r['device']:10s} {r['phases']:12s} {r['paths']:6s} "
+        f"{r['example']:6s} {r['device']:10s} {r['phases']:12s} {r['paths']:6s} {r['simulator']:9s} "
         f"{'PASS' if r['passed'] else 'FAIL'} {r['steps']:3d} steps {r['steps_per_s_loop']:6.2f} steps/s (loop), "
         f"wall {r['wall_s']:5.1f} s | per step (ms): ngspice op {1e3 * r['ngspice_op_s'] / n:.1f}  "
         f"RTL {1e3 * r['rtl_s'] / n:.1f}  devices {1e3 * r['devices_s'] / n:.1f}  "
         f"golden {1e3 * r['golden_s'] / n:.1f}  checks {1e3 * r['checks_s'] / n:.1f}  "
         f"other py {1e3 * r['other_python_s'] / n:.1f} | setup {r['setup_s']:.2f} s  "
-        f"icarus build {r['icarus_build_s']:.2f} s  sim start {r['simulator_overhead_s']:.2f} s"
+        f"RTL build {r['rtl_build_s']:.2f} s  sim start {r['simulator_overhead_s']:.2f} s"
     )
 
 
@@ -148,6 +178,9 @@ def main() -> int:
     ap.add_argument("--phases", nargs="+", default=["sequential"])
     ap.add_argument("--repeats", type=int, default=1, help="legacy/new pairs per configuration")
     ap.add_argument("--no-legacy", action="store_true", help="only the new paths (no ratios)")
+    ap.add_argument(
+        "--simulators", nargs="+", default=["icarus", "verilator"], help="RTL simulators of the new paths"
+    )
     ap.add_argument("--json", type=Path, help="write rows, ratios and machine conditions here")
     args = ap.parse_args()
     before = machine_conditions()
@@ -158,47 +191,52 @@ def main() -> int:
             for dev in args.devices:
                 for ph in args.phases:
                     for rep in range(args.repeats):  # pairs interleaved: both halves see the same load
-                        got = {}
-                        for legacy in ([] if args.no_legacy else [True]) + [False]:
-                            r = run_one(ex, dev, ph, args.steps, Path(tmp), legacy)
-                            r["repeat"] = rep
-                            rows.append(r)
-                            got[r["paths"]] = r
-                            print(_line(r), flush=True)
-                        if "legacy" not in got:
-                            continue
-                        old, new = got["legacy"], got["new"]
-                        pair = {
-                            "example": ex,
-                            "device": dev,
-                            "phases": ph,
-                            "repeat": rep,
-                            "loop_speedup": new["steps_per_s_loop"] / max(old["steps_per_s_loop"], 1e-12),
-                            "wall_speedup": old["wall_s"] / new["wall_s"],
-                            "devices_speedup": old["devices_s"] / max(new["devices_s"], 1e-12),
-                            "rtl_speedup": old["rtl_s"] / max(new["rtl_s"], 1e-12),
-                            "same_verdict": old["passed"] == new["passed"],
-                            # legacy solves one `op` per phase, new one transient per batch: the
-                            # losses agree to the solvers' tolerance, not bit for bit
-                            "final_loss_rel_diff": _rel_diff(
-                                old["final_loss_cosim"], new["final_loss_cosim"]
-                            ),
-                            "same_final_loss": _rel_diff(old["final_loss_cosim"], new["final_loss_cosim"])
-                            <= LOSS_REL_TOL,
-                        }
-                        pairs.append(pair)
-                        print(
-                            f"{'':6s} {dev:10s} {ph:12s} ratio  loop {pair['loop_speedup']:.2f}x  "
-                            f"wall {pair['wall_speedup']:.2f}x  RTL {pair['rtl_speedup']:.2f}x  "
-                            f"devices {pair['devices_speedup']:.2f}x  same verdict {pair['same_verdict']}  "
-                            f"same final loss {pair['same_final_loss']}",
-                            flush=True,
-                        )
+                        legacy_row = None
+                        if not args.no_legacy:
+                            legacy_row = run_one(ex, dev, ph, args.steps, Path(tmp), True)
+                            legacy_row["repeat"] = rep
+                            rows.append(legacy_row)
+                            print(_line(legacy_row), flush=True)
+                        for sim in args.simulators:
+                            new = run_one(ex, dev, ph, args.steps, Path(tmp), False, sim)
+                            new["repeat"] = rep
+                            rows.append(new)
+                            print(_line(new), flush=True)
+                            if legacy_row is None:
+                                continue
+                            old = legacy_row
+                            pair = {
+                                "example": ex,
+                                "device": dev,
+                                "phases": ph,
+                                "simulator": sim,
+                                "repeat": rep,
+                                "loop_speedup": new["steps_per_s_loop"] / max(old["steps_per_s_loop"], 1e-12),
+                                "wall_speedup": old["wall_s"] / new["wall_s"],
+                                "devices_speedup": old["devices_s"] / max(new["devices_s"], 1e-12),
+                                "rtl_speedup": old["rtl_s"] / max(new["rtl_s"], 1e-12),
+                                "same_verdict": old["passed"] == new["passed"],
+                                # legacy solves one `op` per phase, new one transient per batch: the
+                                # losses agree to the solvers' tolerance, not bit for bit
+                                "final_loss_rel_diff": _rel_diff(
+                                    old["final_loss_cosim"], new["final_loss_cosim"]
+                                ),
+                                "same_final_loss": _rel_diff(old["final_loss_cosim"], new["final_loss_cosim"])
+                                <= LOSS_REL_TOL,
+                            }
+                            pairs.append(pair)
+                            print(
+                                f"{'':6s} {dev:10s} {ph:12s} {sim:9s} ratio  loop {pair['loop_speedup']:.2f}x  "
+                                f"wall {pair['wall_speedup']:.2f}x  RTL {pair['rtl_speedup']:.2f}x  "
+                                f"devices {pair['devices_speedup']:.2f}x  same verdict {pair['same_verdict']}  "
+                                f"same final loss {pair['same_final_loss']}",
+                                flush=True,
+                            )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         medians = {}
         for p in pairs:
-            key = f"{p['example']}/{p['device']}/{p['phases']}"
+            key = f"{p['example']}/{p['device']}/{p['phases']}/{p['simulator']}"
             medians.setdefault(key, []).append(p)
         summary = {
             k: {
@@ -207,8 +245,31 @@ def main() -> int:
             }
             for k, v in medians.items()
         }
+        # the two simulators' new-path runs of one configuration and repeat, side by side
+        by_sim: dict[tuple, dict[str, dict]] = {}
+        for r in rows:
+            if r["paths"] == "new":
+                by_sim.setdefault((r["example"], r["device"], r["phases"], r["repeat"]), {})[
+                    r["simulator"]
+                ] = r
+        sims = [
+            {
+                "example": k[0],
+                "device": k[1],
+                "phases": k[2],
+                "repeat": k[3],
+                "rtl_speedup": v["icarus"]["rtl_s"] / max(v["verilator"]["rtl_s"], 1e-12),
+                "loop_speedup": v["verilator"]["steps_per_s_loop"]
+                / max(v["icarus"]["steps_per_s_loop"], 1e-12),
+                "same_verdict": v["icarus"]["passed"] == v["verilator"]["passed"],
+                "same_final_loss": v["icarus"]["final_loss_cosim"] == v["verilator"]["final_loss_cosim"],
+            }
+            for k, v in by_sim.items()
+            if {"icarus", "verilator"} <= set(v)
+        ]
         doc = {
             "command": "bench/bench_cosim.py " + " ".join(sys.argv[1:]),
+            "verilator_vs_icarus": sims,
             "machine_before": before,
             "machine_after": machine_conditions(),
             "ratios_median": summary,
@@ -217,6 +278,8 @@ def main() -> int:
         }
         args.json.write_text(json.dumps(doc, indent=1) + "\n")
     ok = all(r["passed"] for r in rows) and all(p["same_verdict"] for p in pairs)
+    if args.json:
+        ok = ok and all(q["same_verdict"] and q["same_final_loss"] for q in sims)
     return 0 if ok else 1
 
 

@@ -94,7 +94,7 @@ class _LineLog:
 class RtlController:
     """Drives the RTL: writes update codes, starts a crossbar, captures its line levels."""
 
-    name = "RTL (cocotb + Icarus)"
+    name = "RTL (cocotb + Icarus or Verilator)"
 
     def __init__(
         self,
@@ -104,8 +104,12 @@ class RtlController:
         lines_log: str | None = None,
         monitored: list[str] | None = None,
         direct_writes: bool = False,
+        core=None,
     ):
         self.dut = dut
+        #: the generated top (its code memories ``u_<xbar>.u_mem.mem``): ``dut`` itself, or its
+        #: instance inside the Verilator wrapper (codegen.cosim.runner.format_verilator_top)
+        self.core = dut if core is None else core
         self.params = params
         self.P = round(1e12 / params[0].clock_hz)
         self.shadow: dict[str, np.ndarray] = {}
@@ -146,7 +150,7 @@ class RtlController:
                     self.rec[n] = _Recorder(getattr(d, n))
         if self.direct_writes:
             for p in self.params:
-                mem = getattr(d, f"u_{p.name}").u_mem.mem
+                mem = getattr(self.core, f"u_{p.name}").u_mem.mem
                 self.mem[p.name] = [mem[i] for i in range(p.cells)]
 
     async def program(self, xi: int, codes: np.ndarray, step: int) -> Capture:
@@ -231,6 +235,7 @@ async def test_cosim(dut):
         lines_log=conf.get("lines_log"),
         monitored=conf.get("monitored"),
         direct_writes=bool(conf.get("direct_writes")),
+        core=getattr(dut, conf["dut_path"]) if conf.get("dut_path") else None,
     )
     await ctrl.setup()
     prof_path = os.environ.get("EQP_COSIM_PROFILE")  # cProfile statistics of the loop, for docs/cosim.md

@@ -249,3 +249,103 @@ def test_line_monitor_names_every_signal_with_its_index():
     assert text.count("always @(") == 2
     assert '"%0t 1 %b\\n", $time, chip_pulse_ctrl.W01_col_lvl' in text
     assert '$value$plusargs("eqp_lines=%s", path)' in text and text.endswith("endmodule\n")
+
+
+def test_golden_twin_solves_three_equilibria_per_step_and_its_loss_is_the_free_phases(monkeypatch):
+    """The EP solve's free phase gives the loss and the outputs (no fourth solve), equal bit for bit
+    to a separate free solve."""
+    from codegen.cosim.loop import GoldenTwin, batches
+    from codegen.learn.datasets import load_dataset
+    from codegen.model import GoldenModel
+
+    chip = _chip(ROOT / "examples" / "xor.yaml")
+    twin = GoldenTwin(chip, CosimConfig(steps=1).rule(chip))
+    ds = load_dataset(chip)
+    idx = batches(chip, len(ds.x_train), 1)[0]
+    x, t = ds.x_train[idx], ds.t_train[idx]
+    calls = []
+    orig = GoldenModel.solve
+
+    def counting(self, *a, **k):
+        calls.append(k.get("beta", a[2] if len(a) > 2 else 0.0))
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(GoldenModel, "solve", counting)
+    st = twin.step(x, t, twin.conductances)
+    assert len(calls) == (3 if chip.nudge.centered else 2), calls  # free, +β (, −β)
+    monkeypatch.setattr(GoldenModel, "solve", orig)
+    y = GoldenModel(chip, conductances=twin.initial).solve(x).outputs
+    assert np.array_equal(st.outputs, y)
+    assert st.loss == float(np.mean(0.5 * ((t - y) ** 2).sum(axis=1)))
+
+
+def test_verilator_top_wraps_the_design_with_its_clock_and_line_log():
+    from codegen.backends.rtl import design, format_rtl
+    from codegen.cosim.runner import format_verilator_top
+
+    chip = _chip(XOR)
+    d = design(chip.name, chip.controller)
+    text = format_rtl(chip.name, chip.controller)[f"rtl/{d.top}.v"]
+    v = format_verilator_top(d.top, text, 20000, ["W01_row_lvl", "B2_col_lvl"])
+    assert "module cosim_vtop (" in v and f"    {d.top} dut (" in v
+    assert "    input wire [1:0] sel," in v and "    output wire [3:0] B2_col_lvl\n);" in v
+    assert "input wire clk" not in v and "        .clk(clk)," in v  # the clock is the wrapper's own
+    assert "reg clk = 1'b1;" in v and "#10000 clk = 1'b0; #10000 clk = 1'b1;" in v
+    assert '$fwrite(fd, "%0t 1 %b\\n", $time, B2_col_lvl)' in v
+    ports = [ln for ln in text.splitlines() if ln.strip().startswith(("input", "output"))]
+    assert v.count("        .") == len(ports)  # every port of the generated top connected
+    with pytest.raises(Exception, match="no clk port"):
+        format_verilator_top(d.top, text.replace("clk", "ck"), 20000, [])
+
+
+@pytest.mark.slow
+@pytest.mark.verilator
+@pytest.mark.ngspice
+def test_verilator_cosim_gives_the_reference_controllers_steps_and_catches_a_fault(tmp_path):
+    """The RTL under Verilator: the same step records as the reference controller (behavioral
+    devices: the same pulses, conductances and losses), and the injected sign fault is found at the
+    same step and cell as under Icarus (tests/test_cosim.py)."""
+    from codegen.cosim.runner import run_rtl_cosim
+
+    chip = _chip(XOR)
+    cfg = CosimConfig(steps=4, out=tmp_path / "v")
+    res = run_rtl_cosim(chip, XOR, {}, cfg, simulator="verilator")
+    assert res["passed"], res["divergence"]
+    ref = asyncio.run(
+        run_loop(
+            chip,
+            CosimConfig(steps=4, out=tmp_path / "m"),
+            ReferenceController(CtrlParams.all_from_chip(chip)),
+            log=lambda *a: None,
+        )
+    ).as_dict()
+    keys = ("loss_cosim", "loss_golden", "pulses", "pulses_golden", "g_err_S")
+    assert [[s[k] for k in keys] for s in res["steps"]] == [[s[k] for k in keys] for s in ref["steps"]]
+    assert res["timing_s"]["rtl_build"] > 0 and res["timing_s"]["icarus_build"] == 0.0
+    bad = run_rtl_cosim(
+        chip, XOR, {}, CosimConfig(steps=2, out=tmp_path / "f"), fault=("W01", 2), simulator="verilator"
+    )
+    dv = bad["divergence"]
+    assert not bad["passed"] and (dv["step"], dv["kind"], dv["xbar"], dv["cell"]) == (
+        0,
+        "controller",
+        "W01",
+        [0, 2],
+    )
+    assert dv["cosim"] == -dv["golden"]
+
+
+def test_verilator_cosim_refuses_vcd_and_legacy(tmp_path):
+    from codegen.cosim.runner import run_rtl_cosim
+    from codegen.errors import CodegenError
+
+    chip = _chip(XOR)
+    for kw, cfg in [
+        ({"vcd": True}, CosimConfig(steps=1, out=tmp_path)),
+        ({}, CosimConfig(steps=1, out=tmp_path, legacy=True)),
+    ]:
+        with pytest.raises(CodegenError, match="no VCD and no legacy"):
+            run_rtl_cosim(chip, XOR, {}, cfg, simulator="verilator", **kw)
+    with pytest.raises(CodegenError, match="simulator must be one of icarus, verilator"):
+        run_rtl_cosim(chip, XOR, {}, CosimConfig(steps=1, out=tmp_path), simulator="xcelium")
+    assert not (tmp_path / "rtl").exists()

@@ -375,7 +375,11 @@ def test_bench_cosim_results_reproduce(tmp_path: Path) -> None:
 
     doc = json.loads((ROOT / BENCH_COSIM).read_text(encoding="utf-8"))
     assert doc["machine_before"]["cores"] and doc["rows"]
-    old = next(r for r in doc["rows"] if r["paths"] == "new" and r["device"] == "behavioral")
+    old = next(
+        r
+        for r in doc["rows"]
+        if r["paths"] == "new" and r["device"] == "behavioral" and r.get("simulator", "icarus") == "icarus"
+    )
     new = run_one(old["example"], old["device"], old["phases"], old["steps"], tmp_path, legacy=False)
     assert (new["steps"], new["passed"], new["divergence"]) == (
         old["steps"],
@@ -386,6 +390,8 @@ def test_bench_cosim_results_reproduce(tmp_path: Path) -> None:
     # every recorded pair had the same verdict and final loss (to 1e-6 relative: the legacy path
     # solves one `op` per phase, the new one a transient per batch) on the legacy and the new paths
     assert all(r["same_verdict"] and r["final_loss_rel_diff"] <= 1e-6 for r in doc["ratios"])
+    # Icarus and Verilator: the same verdicts and bit-for-bit the same final losses
+    assert all(q["same_verdict"] and q["same_final_loss"] for q in doc.get("verilator_vs_icarus", []))
 
 
 BENCH_TRAINING = "bench/results/training.json"

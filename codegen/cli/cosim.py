@@ -44,6 +44,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="rtl",
         help="rtl: the generated Verilog under cocotb + Icarus (default); model: the Python reference model",
     )
+    p.add_argument(
+        "--simulator",
+        choices=["icarus", "verilator"],
+        default="icarus",
+        help="RTL simulator for --controller rtl (default icarus; verilator: compiled, faster per "
+        "clock cycle, a build of a minute or more)",
+    )
     p.add_argument("--vcd", action="store_true", help="write a VCD of the controller (RTL only)")
     p.add_argument(
         "--learning-rate", type=float, metavar="ETA", help="override training.learning_rate (S²/V²)"
@@ -138,7 +145,7 @@ def run(args: argparse.Namespace) -> int:
     if args.controller == "rtl":
         from ..cosim.runner import run_rtl_cosim
 
-        res = run_rtl_cosim(chip, args.spec, sets, cfg, vcd=args.vcd, fault=fault)
+        res = run_rtl_cosim(chip, args.spec, sets, cfg, vcd=args.vcd, fault=fault, simulator=args.simulator)
     else:
         ctrl = ReferenceController(CtrlParams.all_from_chip(chip))
         res = asyncio.run(run_loop(chip, cfg, ctrl, log=console.print)).as_dict()

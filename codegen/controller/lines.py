@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .model import CtrlParams, cell_voltages_halves, unpack_levels
+from .model import LEVEL_RELEASED, CtrlParams, cell_voltages_halves, driven_halves, unpack_levels
 
 __all__ = ["Segment", "Run", "LineReading", "read_lines", "pulses_merge"]
 
@@ -86,6 +86,73 @@ def _at(changes: Changes, cyc: int) -> int | None:
     return val
 
 
+def _values_at(changes: Changes, cuts: list[int]) -> list[int | None]:
+    """The packed value in force at every cycle of ``cuts`` (the last change at or before it)."""
+    cyc = np.fromiter((c for c, _ in changes), dtype=np.int64, count=len(changes))
+    if cyc.size and np.any(np.diff(cyc) < 0):  # not in time order: the scan :func:`_at` defines
+        return [_at(changes, c) for c in cuts]
+    idx = np.searchsorted(cyc, np.asarray(cuts, dtype=np.int64), side="right") - 1
+    return [changes[i][1] if i >= 0 else None for i in idx.tolist()]
+
+
+def _unpack_all(values: list[int | None], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(len(values), n) levels of packed vectors (each distinct value unpacked once) and a mask of
+    the ``None`` (X/Z) entries (their rows read as released)."""
+    xz = np.array([v is None for v in values], dtype=bool)
+    if n <= 31:  # fits an int64: all at once (line i = bits [2i+1:2i], as unpack_levels reads them)
+        packed = np.array([0 if v is None else v for v in values], dtype=np.int64)
+        out = (packed[:, None] >> (2 * np.arange(n, dtype=np.int64))[None, :]) & 3
+        out[xz] = LEVEL_RELEASED
+        return out, xz
+    cache: dict[int, np.ndarray] = {}
+    released = np.full(n, LEVEL_RELEASED, dtype=np.int64)
+    out = np.empty((len(values), n), dtype=np.int64)
+    for k, v in enumerate(values):
+        if v is None:
+            out[k] = released
+            continue
+        lv = cache.get(v)
+        if lv is None:
+            lv = cache[v] = unpack_levels(v, n)
+        out[k] = lv
+    return out, xz
+
+
+def _segment(
+    p: CtrlParams, name: str, cyc: int, length: int, rv: int | None, cv: int | None, faults: list[str]
+) -> Segment | None:
+    """One segment read on its own, with its faults (the rule; :func:`read_lines` sends only the
+    segments its array checks flag here)."""
+    if rv is None or cv is None:
+        faults.append(f"{name}: X/Z on the line levels at cycle {cyc}")
+        return None
+    r_lv, c_lv = unpack_levels(rv, p.rows), unpack_levels(cv, p.cols)
+    try:
+        dv = cell_voltages_halves(r_lv, c_lv)
+    except ValueError as exc:
+        faults.append(f"{name} at cycle {cyc}: {exc}")
+        return None
+    if np.abs(dv).max(initial=0) > 2:
+        faults.append(f"{name} at cycle {cyc}: a cell sees more than v_program_V")
+    full = np.argwhere(np.abs(dv) >= 2)
+    parallel_ok = (
+        p.order == "row_parallel"
+        and len({int(r) for r, _ in full}) == 1
+        and len({int(np.sign(dv[r, c])) for r, c in full}) == 1
+    )
+    if len(full) > 1 and not parallel_ok:
+        faults.append(
+            f"{name} at cycle {cyc}: {len(full)} cells see the full amplitude (half-select violated"
+            + (
+                ": row_parallel allows only cells of one row with one polarity"
+                if p.order == "row_parallel"
+                else ""
+            )
+            + f"): {full[:4].tolist()}"
+        )
+    return Segment(cyc, length, dv, r_lv, c_lv)
+
+
 def read_lines(
     p: CtrlParams,
     rows: Changes,
@@ -101,45 +168,44 @@ def read_lines(
     edge 0 (the value holds until the next change).  ``cut_cycle``: the edge at which a reset ended
     the update, if one did (a run ending there may be a cut pulse).  ``xbar``: name used in the
     messages (default ``p.name``).
+
+    All segments are decoded at once with array operations; a segment they flag (X/Z, released
+    lines, a voltage above ``v_program_V``, several cells at full amplitude) is read again on its
+    own by :func:`_segment`, which writes its faults, so faults keep their order.
     """
     name = p.name if xbar is None else xbar
     cuts = sorted({c for c, _ in rows if c < end_cycle} | {c for c, _ in cols if c < end_cycle} | {0})
+    nxts = [*cuts[1:], end_cycle]
+    keep = [k for k in range(len(cuts)) if nxts[k] > cuts[k]]
+    cuts = [cuts[k] for k in keep]
+    nxts = [nxts[k] for k in keep]
+    rvals, cvals = _values_at(rows, cuts), _values_at(cols, cuts)
+    R, r_xz = _unpack_all(rvals, p.rows)
+    C, c_xz = _unpack_all(cvals, p.cols)
+    rel_r, rel_c = R == LEVEL_RELEASED, C == LEVEL_RELEASED
+    idle = rel_r.all(axis=1) & rel_c.all(axis=1)
+    mixed = (rel_r.any(axis=1) | rel_c.any(axis=1)) & ~idle
+    dv = driven_halves(R, C)  # every segment at once (the released checks are the masks above)
+    dv[idle] = 0
+    mag = np.abs(dv)
+    flagged = r_xz | c_xz | mixed
+    if len(cuts):
+        flagged |= (mag.max(axis=(1, 2)) > 2) | ((mag >= 2).sum(axis=(1, 2)) > 1)
     segs: list[Segment] = []
     faults: list[str] = []
-    for k, cyc in enumerate(cuts):
-        nxt = cuts[k + 1] if k + 1 < len(cuts) else end_cycle
-        if nxt <= cyc:
-            continue
-        rv, cv = _at(rows, cyc), _at(cols, cyc)
-        if rv is None or cv is None:
-            faults.append(f"{name}: X/Z on the line levels at cycle {cyc}")
-            continue
-        r_lv, c_lv = unpack_levels(rv, p.rows), unpack_levels(cv, p.cols)
-        try:
-            dv = cell_voltages_halves(r_lv, c_lv)
-        except ValueError as exc:
-            faults.append(f"{name} at cycle {cyc}: {exc}")
-            continue
-        if np.abs(dv).max(initial=0) > 2:
-            faults.append(f"{name} at cycle {cyc}: a cell sees more than v_program_V")
-        full = np.argwhere(np.abs(dv) >= 2)
-        parallel_ok = (
-            p.order == "row_parallel"
-            and len({int(r) for r, _ in full}) == 1
-            and len({int(np.sign(dv[r, c])) for r, c in full}) == 1
-        )
-        if len(full) > 1 and not parallel_ok:
-            faults.append(
-                f"{name} at cycle {cyc}: {len(full)} cells see the full amplitude (half-select violated"
-                + (
-                    ": row_parallel allows only cells of one row with one polarity"
-                    if p.order == "row_parallel"
-                    else ""
-                )
-                + f"): {full[:4].tolist()}"
-            )
-        segs.append(Segment(cyc, nxt - cyc, dv, r_lv, c_lv))
-    runs = _runs(segs, p.pulse_width_cycles)
+    kept: list[int] = []
+    for k, bad in enumerate(flagged.tolist()):
+        if bad:
+            seg = _segment(p, name, cuts[k], nxts[k] - cuts[k], rvals[k], cvals[k], faults)
+            if seg is not None:  # its halves are dv[k]: the same formula
+                segs.append(seg)
+                kept.append(k)
+        else:
+            segs.append(Segment(cuts[k], nxts[k] - cuts[k], dv[k], R[k], C[k]))
+            kept.append(k)
+    idx = np.asarray(kept, dtype=np.int64)
+    cyc = np.asarray(cuts, dtype=np.int64)[idx]
+    runs = _runs(dv[idx], cyc, np.asarray(nxts, dtype=np.int64)[idx] - cyc, p.pulse_width_cycles)
     counts = np.zeros((p.rows, p.cols), dtype=np.int64)
     W = p.pulse_width_cycles
     merge = pulses_merge(p)
@@ -162,39 +228,34 @@ def read_lines(
     return LineReading(name, segs, runs, counts, faults)
 
 
-def _runs(segs: list[Segment], width_cycles: int) -> list[Run]:
-    """Maximal full-amplitude runs per cell (adjacent segments of one polarity merge; a missing
+def _runs(halves: np.ndarray, cyc: np.ndarray, ln: np.ndarray, width_cycles: int) -> list[Run]:
+    """Maximal full-amplitude runs per cell over the segments ``halves`` ((n, rows, cols)), starting
+    at cycles ``cyc`` for ``ln`` cycles each (adjacent segments of one polarity merge; a missing
     segment, i.e. an undecodable stretch, ends every run), each carrying ``length // width_cycles``
-    full pulses."""
-    out: list[Run] = []
-    open_runs: dict[tuple[int, int], list[int]] = {}  # cell -> [polarity, start, length]
-    last_end = 0
-    for s in segs:
-        if s.cycle != last_end:
-            _close_all(open_runs, out, width_cycles)
-        sign = np.sign(s.halves) * (np.abs(s.halves) >= 2)
-        for cell in list(open_runs):
-            if sign[cell] != open_runs[cell][0]:
-                _close(open_runs, cell, out, width_cycles)
-        for r, c in np.argwhere(sign != 0):
-            cell = (int(r), int(c))
-            if cell in open_runs:
-                open_runs[cell][2] += s.length
-            else:
-                open_runs[cell] = [int(sign[cell]), s.cycle, s.length]
-        last_end = s.cycle + s.length
-    _close_all(open_runs, out, width_cycles)
-    return out
-
-
-_Open = dict[tuple[int, int], list[int]]
-
-
-def _close(open_runs: _Open, cell: tuple[int, int], out: list[Run], width_cycles: int) -> None:
-    pol, start, length = open_runs.pop(cell)
-    out.append(Run(cell[0], cell[1], pol, start, length, length // width_cycles))
-
-
-def _close_all(open_runs: _Open, out: list[Run], width_cycles: int) -> None:
-    for cell in list(open_runs):
-        _close(open_runs, cell, out, width_cycles)
+    full pulses.  In the order the runs end (then by start, then by cell in row-major order)."""
+    if not len(halves):
+        return []
+    n_r, n_c = halves.shape[1:]
+    H = halves.reshape(len(halves), n_r * n_c)
+    sig = np.sign(H) * (np.abs(H) >= 2)
+    gap = cyc != np.concatenate([[0], (cyc + ln)[:-1]])  # a missing segment before this one
+    zero = np.zeros((1, sig.shape[1]), dtype=sig.dtype)
+    before = np.concatenate([zero, sig[:-1]])
+    after = np.concatenate([sig[1:], zero])
+    gap_after = np.concatenate([gap[1:], [True]])
+    on = sig != 0
+    starts = on & (gap[:, None] | (before != sig))
+    ends = on & (gap_after[:, None] | (after != sig))
+    j_s, k_s = np.nonzero(starts.T)  # by cell, then by segment: the i-th start pairs with the i-th end
+    _, k_e = np.nonzero(ends.T)
+    total = np.concatenate([[0], np.cumsum(ln)])
+    width = total[k_e + 1] - total[k_s]
+    order = np.lexsort((j_s, k_s, k_e))
+    cells = j_s[order].tolist()
+    pols = sig[k_s, j_s][order].tolist()
+    starts_c = cyc[k_s][order].tolist()
+    widths = width[order].tolist()
+    return [
+        Run(j // n_c, j % n_c, pol, c0, w, w // width_cycles)
+        for j, pol, c0, w in zip(cells, pols, starts_c, widths, strict=True)
+    ]

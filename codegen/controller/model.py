@@ -322,8 +322,15 @@ def cell_voltages_halves(row_levels: np.ndarray, col_levels: np.ndarray) -> np.n
         return np.zeros((r.size, c.size), dtype=np.int64)
     if rel_r.any() or rel_c.any():
         raise ValueError("some lines are released while others are driven")
+    return driven_halves(r, c)
+
+
+def driven_halves(row_levels: np.ndarray, col_levels: np.ndarray) -> np.ndarray:
+    """V_row − V_col (units of v_program_V / 2) of driven lines, ``(..., rows)`` × ``(..., cols)`` →
+    ``(..., rows, cols)``: one update segment or a stack of them (no released-line check)."""
+    r, c = np.asarray(row_levels), np.asarray(col_levels)
     # GND=1 → 0, HALF=2 → 1, FULL=3 → 2 halves of v_program_V
-    return (r[:, None] - 1) - (c[None, :] - 1)
+    return (r[..., :, None] - 1) - (c[..., None, :] - 1)
 
 
 def _coalesce(changes: list[tuple[int, int]]) -> list[tuple[int, int]]:

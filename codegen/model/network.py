@@ -764,7 +764,6 @@ class GoldenModel:
         minus = self.solve(x, target, -beta, v0=free.v) if centered else free
         return free, plus, minus
 
-    @_blas_limited
     def ep_gradient(
         self,
         x: np.ndarray,
@@ -782,12 +781,25 @@ class GoldenModel:
         amplifiers' re-weighting of each layer's energy is left out (equal to ``full`` without
         amplifiers, a layer-wise mis-scaled gradient with them).
         """
+        return self.ep_gradient_and_free(x, target, beta, centered, energy)[0]
+
+    @_blas_limited
+    def ep_gradient_and_free(
+        self,
+        x: np.ndarray,
+        target: np.ndarray,
+        beta: float | None = None,
+        centered: bool | None = None,
+        energy: Literal["full", "resistors_only"] = "full",
+    ) -> tuple[dict[str, np.ndarray], Equilibrium]:
+        """:meth:`ep_gradient` and the free equilibrium it solved (outputs, loss: no second solve)."""
         free, first, second = self.ep_phases(x, target, beta, centered)
         denom = readout.ep_denominator(first.beta, second is not free)
         if energy not in readout.ENERGIES:
             raise CodegenError(f"golden model: energy must be 'full' or 'resistors_only', got {energy!r}")
         scale = readout.ep_scale(self.chip, energy)
-        return {xb.name: scale[xb.name] * self._pair_mean(xb, first, second) / denom for xb in self._xbs}
+        out = {xb.name: scale[xb.name] * self._pair_mean(xb, first, second) / denom for xb in self._xbs}
+        return out, free
 
     def hessian(self, eq: Equilibrium) -> np.ndarray:
         """(B, n_free, n_free) Hessian of the energy ``F`` at ``eq`` (S, c-scaled)."""
