@@ -50,7 +50,9 @@ def test_deep_chip_is_a_hopfield_resnet():
         assert x.gain == pytest.approx(A ** (x.dst_layer - x.src_layer))
         assert x.shape == (len(chip.layers[x.dst_layer].nodes), len(chip.layers[x.src_layer].nodes))
     hidden = [la for la in chip.layers if la.role == "hidden"]
-    assert all(la.neuron and la.neuron.v_low_V == 0.0 and la.neuron.v_high_V == spec.neuron.alpha for la in hidden)
+    assert all(
+        la.neuron and la.neuron.v_low_V == 0.0 and la.neuron.v_high_V == spec.neuron.alpha for la in hidden
+    )
 
 
 def test_noskip_chip_is_the_same_chip_without_skips():

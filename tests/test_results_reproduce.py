@@ -121,7 +121,9 @@ def _result_files() -> list[str]:
 
 
 def test_every_result_file_has_a_recipe() -> None:
-    covered = {f for r in (*RECIPES, *TRAIN_RECIPES) for f in (r.csv, r.png)} | set(BENCH_RESULTS) | {BENCH_COSIM}
+    covered = (
+        {f for r in (*RECIPES, *TRAIN_RECIPES) for f in (r.csv, r.png)} | set(BENCH_RESULTS) | {BENCH_COSIM}
+    )
     files = _result_files()
     assert KIRAZ_SWEEP.csv in files
     missing = [f for f in files if f not in covered]
@@ -316,7 +318,9 @@ def _train_rows(path: Path) -> list[dict]:
 
 
 @pytest.mark.parametrize("recipe", TRAIN_RECIPES, ids=lambda r: Path(r.csv).stem)
-def test_training_rows_reproduce(recipe: TrainRecipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_training_rows_reproduce(
+    recipe: TrainRecipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The first two epochs again (the same seeds, the same shuffles): the committed rows 0..2."""
     from codegen.cli import main
 

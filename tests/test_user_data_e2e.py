@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from test_user_data import chip_text
+from tests.test_user_data import chip_text
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 10
