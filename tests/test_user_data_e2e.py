@@ -1,7 +1,9 @@
 """A user's own data end to end, from the command line only: scikit-learn's wine (178 samples,
 13 features, 3 classes) written by the test as NPZ and as CSV beside a chip.yaml that names the
 file relatively, then ``python -m codegen`` ``train``, ``check --inputs dataset`` (at the trained
-conductances), ``sweep`` (tiny) and ``cosim`` (few steps) in that folder, each in a fresh process.
+conductances), ``sweep`` (tiny) and ``cosim`` (few steps), each in a fresh process started in the
+folder *above* the user's (``codegen train "my data/wine_npz.yaml"``): the data file resolves against
+the chip.yaml's folder, not the working directory.
 
 Recorded (golden backend, 13-8-3 chip of tests/test_user_data.py, 10 epochs): 98.1 % test
 accuracy on the 54 held-out samples from either file (the same stratified split), 100 % on the
@@ -29,11 +31,19 @@ WINE_MIN_TEST_ACC = 0.9
 
 
 def _codegen(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    """``python -m codegen ARGS`` in a fresh interpreter with this checkout first on the path."""
+    """``python -m codegen ARGS`` in a fresh interpreter with this checkout first on the path,
+    started in ``cwd.parent`` (paths in ARGS are relative to ``cwd``, the user's folder)."""
+    here = cwd.parent
+    args = tuple(
+        f"{cwd.name}/{a}"
+        if (a.endswith((".yaml", ".json")) or a.startswith(("train_", "sweep_", "cosim_")))
+        else a
+        for a in args
+    )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
     return subprocess.run(
         [sys.executable, "-m", "codegen", *args],
-        cwd=cwd,
+        cwd=here,
         env=env,
         capture_output=True,
         text=True,
