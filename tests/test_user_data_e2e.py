@@ -5,9 +5,9 @@ conductances), ``sweep`` (tiny) and ``cosim`` (few steps), each in a fresh proce
 folder *above* the user's (``codegen train "my data/wine_npz.yaml"``): the data file resolves against
 the chip.yaml's folder, not the working directory.
 
-Recorded (golden backend, 13-8-3 chip of tests/test_user_data.py, 10 epochs): 98.1 % test
-accuracy on the 54 held-out samples from either file (the same stratified split), 100 % on the
-124 training samples; see the assertion for the bound.
+Recorded (golden backend, the 13-8-3 chip of tests/test_user_data.py, 10 epochs): 96.3 % test
+accuracy (52 of the 54 held-out samples; 33.3 % at the initial conductances), 97.6 % on the 124
+training samples, the exact-gradient baseline 96.3 % too; between 96.3 % and 100 % from epoch 1 on.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from tests.test_user_data import chip_text
 
 ROOT = Path(__file__).resolve().parent.parent
 EPOCHS = 10
-#: test accuracy the trained wine chip must reach (chance: 1/3; recorded 98.1 %, 53 of 54)
+#: test accuracy the trained wine chip must reach (chance: 1/3; recorded 96.3 %, 52 of 54)
 WINE_MIN_TEST_ACC = 0.9
 
 
