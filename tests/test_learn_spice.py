@@ -54,6 +54,8 @@ def test_training_step_for_step(example, epochs):
         # 1 nS = 0.2 % of one 0.5 µS programming step; measured ≤ 3e-11 S after 60 steps
         assert np.abs(rs.g_final[k] - rg.g_final[k]).max() <= 1e-9
     for a, b in zip(rs.history, rg.history, strict=True):
-        # losses agree to 1e-6 relative, or to 1e-12 V² once the golden solver's floor is reached
-        assert a.train_loss == pytest.approx(b.train_loss, rel=1e-6, abs=1e-12)
+        # losses agree to 3e-6 relative, or to 1e-12 V² once the golden solver's floor is reached
+        # (xor at η = 1e-8: measured 1.45e-6 at epoch 49, where the loss, 4.7e-4 V², falls fastest and
+        # a 1.5e-11 S conductance difference moves it most; 1e-6 held at the former η = 5e-9)
+        assert a.train_loss == pytest.approx(b.train_loss, rel=3e-6, abs=1e-12)
     assert rs.final.train_acc == rg.final.train_acc

@@ -73,7 +73,36 @@ KIRAZ_SWEEP = SweepRecipe(
     # issue 16: recorded as a ConvergenceError of the −β phase that the current code does not have
     pinned=(("1e-09", "0.0001", "full", "6"),),
 )
-RECIPES = (KIRAZ_SWEEP,)
+XOR_SWEEP = SweepRecipe(
+    argv=("sweep", "examples/xor.yaml", "--init-seeds", "10"),
+    csv="docs/results/xor_seeds.csv",
+    png="docs/results/xor_seeds.png",
+)
+RECIPES = (KIRAZ_SWEEP, XOR_SWEEP)
+
+
+@dataclass(frozen=True)
+class TrainRecipe:
+    """A ``codegen train`` run: its command (argv after ``codegen``) and the files it wrote
+    (``metrics.csv`` and ``training.png``, copied under docs/results)."""
+
+    argv: tuple[str, ...]
+    csv: str
+    png: str
+
+    @property
+    def command(self) -> str:
+        return "codegen " + shlex.join(self.argv)
+
+
+TRAIN_RECIPES = tuple(
+    TrainRecipe(
+        argv=("train", f"examples/{name}.yaml", "--no-baseline"),
+        csv=f"docs/results/deep_{name}_metrics.csv",
+        png=f"docs/results/deep_{name}_training.png",
+    )
+    for name in ("hopfield_resnet_digits", "hopfield_resnet_digits_noskip")
+)
 #: the device-range sweep (scripts/device_range.py): recomputed by tests/test_device_range.py (one
 #: cell retrained; summary and docs table checked against the per-run rows)
 DEVICE_RANGE = (
@@ -101,7 +130,9 @@ def _result_files() -> list[str]:
 
 def test_every_result_file_has_a_recipe() -> None:
     covered = (
-        {f for r in RECIPES for f in (r.csv, r.png)} | set(BENCH_RESULTS) | {BENCH_COSIM, BENCH_TRAINING}
+        {f for r in (*RECIPES, *TRAIN_RECIPES) for f in (r.csv, r.png)}
+        | set(BENCH_RESULTS)
+        | {BENCH_COSIM, BENCH_TRAINING}
     )
     covered |= set(DEVICE_RANGE)
     files = _result_files()
@@ -112,7 +143,7 @@ def test_every_result_file_has_a_recipe() -> None:
 
 def test_recipes_are_the_documented_commands() -> None:
     readme = " ".join((RESULTS / "README.md").read_text(encoding="utf-8").split())
-    for r in RECIPES:
+    for r in (*RECIPES, *TRAIN_RECIPES):
         assert r.command in readme, f"docs/results/README.md does not give the command of {r.csv}"
 
 
@@ -286,6 +317,56 @@ def test_sweep_outputs_redraw_from_committed_rows(
     assert drawn.shape == committed.shape, f"{recipe.png}: size {committed.shape}, now drawn {drawn.shape}"
     differ = int(np.count_nonzero(np.any(drawn != committed, axis=-1)))
     assert differ == 0, f"{recipe.png}: {differ} pixels differ from the heatmap drawn from {recipe.csv}"
+
+
+# --------------------------------------------------------------------------- training runs
+def _train_rows(path: Path) -> list[dict]:
+    """The EP rows of a ``metrics.csv`` as ``codegen train`` computed them (numbers parsed back)."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["run"] == "ep"]
+    ints = ("epoch", "pulses")
+    return [{k: (int(v) if k in ints else float(v)) for k, v in r.items() if k != "run"} for r in rows]
+
+
+@pytest.mark.parametrize("recipe", TRAIN_RECIPES, ids=lambda r: Path(r.csv).stem)
+def test_training_rows_reproduce(
+    recipe: TrainRecipe, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first two epochs again (the same seeds, the same shuffles): the committed rows 0..2."""
+    from codegen.cli import main
+
+    monkeypatch.chdir(ROOT)
+    assert main([*recipe.argv, "--epochs", "2", "-o", str(tmp_path), "-q"]) == 0
+    new, old = _train_rows(tmp_path / "metrics.csv"), _train_rows(ROOT / recipe.csv)[:3]
+    assert [r["epoch"] for r in new] == [r["epoch"] for r in old] == [0, 1, 2]
+    for a, b in zip(new, old, strict=True):
+        for col in ("train_loss", "test_loss", "update_S"):
+            assert _close(a[col], b[col], ABS_TOL_V2), (recipe.csv, a["epoch"], col, a[col], b[col])
+        assert (a["train_acc"], a["test_acc"], a["pulses"]) == (b["train_acc"], b["test_acc"], b["pulses"])
+
+
+@pytest.mark.parametrize("recipe", TRAIN_RECIPES, ids=lambda r: Path(r.csv).stem)
+def test_training_plot_redraws_from_committed_rows(recipe: TrainRecipe, tmp_path: Path) -> None:
+    """``training.png`` is :func:`codegen.learn.plots.plot_history` of the committed rows, pixel
+    for pixel, titled as ``codegen train`` titles it."""
+    import matplotlib.image
+
+    from codegen.learn.plots import plot_history
+    from codegen.load import load_spec
+
+    spec = load_spec(ROOT / recipe.argv[1])
+    rule = spec.training.rule
+    plot_history(
+        _train_rows(ROOT / recipe.csv),
+        tmp_path / "training.png",
+        f"{spec.name}: {rule} rule, golden",
+        pulses_label="pulses" if rule == "sign-pulse" else "update",
+    )
+    drawn = matplotlib.image.imread(tmp_path / "training.png")
+    committed = matplotlib.image.imread(ROOT / recipe.png)
+    assert drawn.shape == committed.shape
+    differ = int(np.count_nonzero(np.any(drawn != committed, axis=-1)))
+    assert differ == 0, f"{recipe.png}: {differ} pixels differ from the plot of {recipe.csv}"
 
 
 # --------------------------------------------------------------------------- bench results
