@@ -256,12 +256,12 @@ def vacask_spectre_tolerance_V(chip: Chip | None) -> float:
 
 class _VacaskSession(Session):
     def ops(self, requests: Sequence[OpRequest]) -> list[SimOperatingPoint]:
-        from ..backends.spice import netlist_context
+        from .ngspice import chip_circuit
         from .vacask import DIALECTS, run_ops, to_ir
 
         where = f"{self.dialect}/{self.top}.{DIALECTS[self.dialect][0]}"
         pts = run_ops(self.chip, self.files, self.dialect, self.top, requests, netlist_name=where)
-        ctx = netlist_context(self.chip)  # the element and node names, once
+        ctx = chip_circuit(self.chip)  # the element and node names, once
         out = []
         for k, p in enumerate(pts):
             copies, currents, amps = to_ir(self.chip, self.dialect, self.top, p.raw, f"{where} (op{k})", ctx)
