@@ -54,6 +54,7 @@ __all__ = [
     "format_dialect_files",
     "SpectreBackend",
     "XyceBackend",
+    "VacaskBackend",
     "OSDI_PATH",
     "VA_PATH",
 ]
@@ -141,3 +142,9 @@ class SpectreBackend(_DialectBackend):
 class XyceBackend(_DialectBackend):
     name = dialect = "xyce"
     summary = "xyce/: the same netlists in Xyce syntax (templated; runs in VACASK with lang=xyce)"
+
+
+@register
+class VacaskBackend(_DialectBackend):
+    name = dialect = "vacask"
+    summary = "vacask/: the same netlists in VACASK's native syntax (runs in VACASK)"

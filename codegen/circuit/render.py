@@ -102,3 +102,8 @@ XYCE = register_dialect(Dialect("xyce", "cir"))
 SPECTRE = register_dialect(
     Dialect("spectre", "scs", memristor=True, context={"va_path": VA_PATH, "vacask": False})
 )
+#: VACASK's native netlist: the Spectre templates with VACASK's device loads, ``ground 0`` and a
+#: ``control`` block (templates/vacask/ extends templates/spectre/)
+VACASK = register_dialect(
+    Dialect("vacask", "sim", memristor=True, context={"osdi_path": OSDI_PATH, "vacask": True})
+)
