@@ -15,6 +15,12 @@ __all__ = ["build_circuit", "TOPS"]
 
 #: the top levels every dialect renders
 TOPS = ("free", "nudged", "simultaneous")
+#: a crossbar with more ports (rows + columns) than this is split into tiles of at most
+#: TILE × TILE cells, each its own subcircuit.  ngspice's subcircuit expansion looks every node of
+#: every line up in the list of the subcircuit's ports, so its time grows as lines × ports: a
+#: 100×1570 crossbar as one subcircuit took 16 s of a 22 s load (docs/netlists.md)
+TILE_PORTS = 256
+TILE = 128
 
 
 def _unique(seq: list[str]) -> list[str]:
@@ -40,7 +46,7 @@ def build_circuit(
         arr = np.asarray(g[xb.name], dtype=float)
         if arr.shape != xb.shape:
             raise ValueError(f"conductances of {xb.name}: shape {arr.shape}, expected {xb.shape}")
-        cells = []
+        cells: list[Element] = []
         for r, dst in enumerate(xb.dst_nodes):
             for c, src in enumerate(xb.src_nodes):
                 g_S = float(arr[r, c])
@@ -68,15 +74,28 @@ def build_circuit(
                             {"r": 1.0 / g_S, "g": g_S, "cell": (r, c)},
                         )
                     )
-        crossbars.append(
-            Subckt(
-                xb.name,
-                (*xb.src_nodes, *xb.dst_nodes),
-                tuple(cells),
-                "crossbar",
-                {"xbar": xb.name, "kind": xb.kind},
-            )
-        )
+        about = {"xbar": xb.name, "kind": xb.kind}
+        ports = (*xb.src_nodes, *xb.dst_nodes)
+        if len(ports) <= TILE_PORTS:
+            crossbars.append(Subckt(xb.name, ports, tuple(cells), "crossbar", about))
+            continue
+        tiles: list[Subckt] = []
+        rows, cols = xb.shape
+        for r0 in range(0, rows, TILE):
+            for c0 in range(0, cols, TILE):
+                r1, c1 = min(r0 + TILE, rows), min(c0 + TILE, cols)
+                tile = [e for e in cells if r0 <= e.params["cell"][0] < r1 and c0 <= e.params["cell"][1] < c1]
+                tiles.append(
+                    Subckt(
+                        nm.crossbar_tile(xb.name, r0 // TILE, c0 // TILE),
+                        (*xb.src_nodes[c0:c1], *xb.dst_nodes[r0:r1]),
+                        tuple(tile),
+                        "tile",
+                        {**about, "rows": (r0, r1 - 1), "cols": (c0, c1 - 1)},
+                    )
+                )
+        insts = tuple(Element(nm.tile_inst(s.name), "instance", s.ports, {"master": s.name}) for s in tiles)
+        crossbars.append(Subckt(xb.name, ports, insts, "crossbar", {**about, "tiles": tuple(tiles)}))
     neurons = []
     for layer in chip.layers:
         if layer.neuron is None:

@@ -52,8 +52,10 @@ class Element:
 
 @dataclass(frozen=True)
 class Subckt:
-    """A subcircuit: ``role`` ``crossbar`` / ``neuron`` / ``network``; ``about`` what the
-    templates' comments say of it (crossbar: ``xbar``, ``kind``; neuron: ``layer``)."""
+    """A subcircuit: ``role`` ``crossbar`` / ``tile`` / ``neuron`` / ``network``; ``about`` what
+    the templates' comments say of it (crossbar: ``xbar``, ``kind`` and, for a large one, its
+    ``tiles``: subcircuits of at most 128 × 128 cells that it instantiates; tile: ``rows``,
+    ``cols`` (first, last); neuron: ``layer``)."""
 
     name: str
     ports: tuple[str, ...]
@@ -148,16 +150,29 @@ class Circuit:
         master = self.crossbar(xbar).name
         return next(e for e in self.network.elements if e.kind == "instance" and e.params["master"] == master)
 
+    def cell_elements(self, xbar: str) -> dict[tuple[int, int], tuple[str, ...]]:
+        """(row, col) → path from the crossbar instance to the cell element of crossbar ``xbar``
+        (crossbar instance, [tile instance,] element name)."""
+        sub = self.crossbar(xbar)
+        tiles = {s.name: s for s in sub.about.get("tiles", ())}
+        inst = self.crossbar_inst(xbar).name
+        out: dict[tuple[int, int], tuple[str, ...]] = {}
+        for e in sub.elements:
+            if e.kind == "instance":
+                for cell in tiles[e.params["master"]].elements:
+                    out[cell.params["cell"]] = (inst, e.name, cell.name)
+            else:
+                out[e.params["cell"]] = (inst, e.name)
+        return out
+
     def cell_paths(self, top: str, xbar: str) -> dict[str, list[list[tuple[str, ...]]]]:
         """Per copy of ``top``, per (row, col) of crossbar ``xbar``: the instance path to its cell
-        element (network instance, crossbar instance, element name)."""
-        sub = self.crossbar(xbar)
-        inst = self.crossbar_inst(xbar).name
-        grid: dict[tuple[int, int], str] = {e.params["cell"]: e.name for e in sub.elements}
+        element (network instance, crossbar instance, [tile instance,] element name)."""
+        grid = self.cell_elements(xbar)
         n_rows = 1 + max(r for r, _ in grid)
         n_cols = 1 + max(c for _, c in grid)
         return {
-            c.name: [[(c.instance.name, inst, grid[r, k]) for k in range(n_cols)] for r in range(n_rows)]
+            c.name: [[(c.instance.name, *grid[r, k]) for k in range(n_cols)] for r in range(n_rows)]
             for c in self.top(top).copies
         }
 
@@ -171,8 +186,8 @@ class Circuit:
 
     def element_count(self, top: str) -> int:
         """Primitive elements (R, D, E, V, F, G) of top level ``top`` after flattening."""
-        per_net = sum(len(s.elements) for s in (*self.crossbars, *self.neurons)) + sum(
-            1 for e in self.network.elements if e.kind != "instance"
-        )
+        per_net = sum(len(self.cell_elements(s.about["xbar"])) for s in self.crossbars)
+        per_net += sum(len(s.elements) for s in self.neurons)
+        per_net += sum(1 for e in self.network.elements if e.kind != "instance")
         copies = self.top(top).copies
         return len(self.sources) + len(copies) * per_net + sum(2 * len(c.nudges) for c in copies)

@@ -21,6 +21,8 @@ __all__ = [
     "cell_resistor",
     "cell_memristor",
     "crossbar_inst",
+    "crossbar_tile",
+    "tile_inst",
     "neuron_subckt",
     "neuron_inst",
     "clamp_diodes",
@@ -71,6 +73,15 @@ def cell_memristor(row: int, col: int) -> str:
 def crossbar_inst(xbar: str) -> str:
     """Instance of crossbar ``xbar``'s subcircuit (named ``xbar``) inside the network."""
     return f"X{xbar}"
+
+
+def crossbar_tile(xbar: str, i: int, j: int) -> str:
+    """Subcircuit of tile (i, j) (blocks of rows, of columns) of a large crossbar ``xbar``."""
+    return f"{xbar}_T{i}_{j}"
+
+
+def tile_inst(tile: str) -> str:
+    return f"X{tile}"
 
 
 def neuron_subckt(layer: int) -> str:
