@@ -93,6 +93,7 @@ def _result_files() -> list[str]:
 
 def test_every_result_file_has_a_recipe() -> None:
     covered = {f for r in RECIPES for f in (r.csv, r.png)} | set(BENCH_RESULTS) | {BENCH_COSIM}
+    covered |= {BENCH_NETLIST_LOAD}
     files = _result_files()
     assert KIRAZ_SWEEP.csv in files
     missing = [f for f in files if f not in covered]
@@ -374,3 +375,27 @@ def test_bench_cosim_results_reproduce(tmp_path: Path) -> None:
     assert math.isclose(new["final_loss_cosim"], old["final_loss_cosim"], rel_tol=REL_TOL, abs_tol=ABS_TOL_V2)
     # every recorded pair had the same verdict and final loss on the legacy and the new paths
     assert all(r["same_verdict"] and r["same_final_loss"] for r in doc["ratios"])
+
+
+BENCH_NETLIST_LOAD = "bench/results/netlist_load.json"
+
+
+@pytest.mark.ngspice
+@pytest.mark.slow
+def test_bench_netlist_load_results_reproduce() -> None:
+    """bench/results/netlist_load.json (``python bench/bench_netlist_load.py --sizes 784x100x10
+    --json bench/results/netlist_load.json``): every generated deck of the 784×100×10 build, tiled
+    and not, loaded and solved its ``.op``; the recipe reruns on a chip small enough for a test,
+    whose tiled decks (300 + 20 ports) load and solve as well."""
+    from bench.bench_netlist_load import main
+
+    doc = json.loads((ROOT / BENCH_NETLIST_LOAD).read_text(encoding="utf-8"))
+    assert doc["machine"]["cores"] and doc["decks"] and doc["compare"]
+    assert all(r["status"] == "ok" for r in doc["decks"]), doc["decks"]
+    tiled = {r["deck"] for r in doc["decks"] if r["tile"] == 128}
+    assert tiled == {"free.sp", "nudged.sp", "simultaneous.sp", "memristor.sp"}
+    assert all(r["cpu_s"] > 0 and r["wall_s"] >= r["cpu_s"] * 0.5 for r in doc["decks"])
+    new = main(
+        ["--sizes", "150x20x4", "--compare", "", "--no-compile", "--tile", "128,0", "--timeout", "120"]
+    )
+    assert len(new["decks"]) == 6 and all(r["status"] == "ok" for r in new["decks"]), new["decks"]  # type: ignore[union-attr]
