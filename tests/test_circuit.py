@@ -153,15 +153,18 @@ def test_no_regular_expression_reads_netlists():
 
 def test_duplicate_template_share_is_well_below_half():
     """Share of dialect template lines that stand verbatim in another dialect's templates
-    (scripts/template_share.py; 65 % before the circuit IR, Xyce 80 %)."""
+    (scripts/template_share.py): 65 % before the circuit IR (Xyce 80 %), 55 % without the thin
+    closing tags; now 39 % and 24 % with a fourth dialect."""
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("template_share", ROOT / "scripts" / "template_share.py")
     mod = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
     spec.loader.exec_module(mod)  # type: ignore[union-attr]
     r = mod.template_share()
-    assert r["share"] < 0.45, r
-    assert r["dialects"]["xyce"]["lines"] <= 0.25 * r["dialects"]["spice"]["lines"], r
+    assert r["share"] < 0.42, r
+    assert mod.template_share(content=True)["share"] < 0.3
+    assert r["dialects"]["xyce"]["lines"] <= 0.2 * r["dialects"]["spice"]["lines"], r
+    assert r["dialects"]["spectre"]["lines"] <= 0.6 * r["dialects"]["spice"]["lines"], r
 
 
 def test_transient_deck_pieces_are_templates():

@@ -94,16 +94,16 @@ SPICE = register_dialect(
         "spice",
         "sp",
         memristor=True,
-        context={"osdi_path": OSDI_PATH},
+        context={"osdi_path": OSDI_PATH, "cc": "*"},
         extra={".spiceinit": "* ngspice start-up for these netlists\nset num_threads=1\n"},
     )
 )
-XYCE = register_dialect(Dialect("xyce", "cir"))
+XYCE = register_dialect(Dialect("xyce", "cir", context={"cc": "*"}))
 SPECTRE = register_dialect(
-    Dialect("spectre", "scs", memristor=True, context={"va_path": VA_PATH, "vacask": False})
+    Dialect("spectre", "scs", memristor=True, context={"va_path": VA_PATH, "vacask": False, "cc": "//"})
 )
 #: VACASK's native netlist: the Spectre templates with VACASK's device loads, ``ground 0`` and a
 #: ``control`` block (templates/vacask/ extends templates/spectre/)
 VACASK = register_dialect(
-    Dialect("vacask", "sim", memristor=True, context={"osdi_path": OSDI_PATH, "vacask": True})
+    Dialect("vacask", "sim", memristor=True, context={"osdi_path": OSDI_PATH, "vacask": True, "cc": "//"})
 )
