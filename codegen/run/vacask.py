@@ -231,7 +231,7 @@ def format_deck(
         "vacask/run.sim.j2",
         chip=chip.name,
         dialect=dialect,
-        top=top,
+        top_name=top,
         ext=ext,
         lang=lang,
         prelude=_SPECTRE_PRELUDE,
