@@ -240,3 +240,34 @@ def test_a_device_that_does_not_switch_is_exit_2(tmp_path, capsys):
     assert main(["fit-device", str(dead), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert "shows no switching" in err and "Traceback" not in err and not out.exists()
+
+
+def test_shipped_example_trace_is_the_scripts_output_and_fits_back() -> None:
+    """examples/traces/soft_bounds_pulses.csv (the README's fit-device tour) is exactly what
+    scripts/example_trace.py writes, and fitting it recovers the parameters it was drawn from
+    (tolerances of test_known_parameters_are_recovered: span 2 %, step 5 %, asymmetry ±0.1,
+    c2c ±0.06)."""
+    import importlib.util
+
+    from codegen.fit import device_section, fit_trace, read_trace
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("example_trace", root / "scripts" / "example_trace.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.TRACE.read_text(encoding="utf-8") == mod.trace_text()
+    fit = fit_trace(
+        read_trace(mod.TRACE),
+        pulse_amplitude_V=5.0,
+        pulse_width_s=1e-6,
+        v_threshold_set_V=4.0,
+        v_threshold_reset_V=-4.0,
+    )
+    d = device_section(fit)
+    span = 99e-6
+    assert d["soft_bounds"] is True
+    assert abs(d["g_min"] - 1e-6) <= 0.02 * span and abs(d["g_max"] - 100e-6) <= 0.02 * span
+    assert abs(d["step_per_pulse"] / 2e-6 - 1) <= 0.05
+    assert abs(d["asymmetry"] - 0.3) <= 0.1
+    assert abs(d["variation"]["c2c"] - 0.1) <= 0.06
