@@ -14,7 +14,7 @@ import pytest
 
 from codegen.analysis import TARGET_NONLINEAR, analyze, dataset_arrays
 from codegen.analysis.operating_point import LINEAR_BELOW
-from codegen.analysis.tune import Knobs, tune
+from codegen.analysis.tune import Knobs, apply_knobs, tune
 from codegen.backends import BuildOptions
 from codegen.build import render_plan
 from codegen.elab import elaborate
@@ -40,7 +40,10 @@ def digits_784() -> str:
     for old, new in (
         ("name: digits\n", "name: digits_784\n"),
         ("layers: [64, 64, 10]", "layers: [784, 100, 10]"),
-        ("{name: digits, test_fraction: 0.25, input_scale: 0.1875 V", "{name: mnist, test_fraction: 0.2, input_scale: 0.011765 V"),
+        (
+            "{name: digits, test_fraction: 0.25, input_scale: 0.1875 V",
+            "{name: mnist, test_fraction: 0.2, input_scale: 0.011765 V",
+        ),
     ):
         assert old in text, old
         text = text.replace(old, new, 1)
@@ -63,8 +66,6 @@ def test_mnist_kendall_loads_builds_and_its_hidden_layer_is_nonlinear():
     ds = load_dataset(chip)
     assert (len(ds.x_train), len(ds.x_test)) == (4000, 1000)
     assert np.bincount(ds.labels_test).tolist() == [100] * 10  # stratified
-    plan = render_plan(chip, BuildOptions(compile=False))
-    assert any(p.startswith("spice/") for p in plan.files)
     x, t = _spread(*dataset_arrays(chip), 500)
     op = analyze(chip, x, t)
     hidden = op.layers[0]
@@ -73,6 +74,19 @@ def test_mnist_kendall_loads_builds_and_its_hidden_layer_is_nonlinear():
     assert hidden.status == "ok" and hidden.frac_nonlinear >= TARGET_NONLINEAR
     assert op.verdict[0].startswith("layer 1 (hidden, 100 neurons) is nonlinear")
     assert op.read.passed and op.read.margin_V > 0.4 and op.ok
+
+
+@pytest.mark.slow
+def test_mnist_kendall_builds_every_backend():
+    """Every backend renders the 784×100×10 chip (18 MB of ngspice netlists; ~1 min)."""
+    chip = elaborate(load_spec(KENDALL))
+    plan = render_plan(chip, BuildOptions(compile=False))
+    spice = [p for p in plan.files if p.startswith("spice/")]
+    assert spice and any(p.startswith("rtl/") for p in plan.files)
+    cells = plan.files["spice/cells.sp"].decode()
+    n_cells = sum(len(xb.dst_nodes) * len(xb.src_nodes) for xb in chip.crossbars)
+    assert n_cells == 100 * (2 * 784 + 2) + 20 * (100 + 2)  # inputs and bias doubled
+    assert sum(line.startswith("R") for line in cells.splitlines()) == n_cells  # one per weight
 
 
 def test_sign_pulse_variant_is_the_same_circuit():
@@ -95,7 +109,9 @@ def test_digits_recipe_at_784_inputs_is_flagged_linear(digits_784):
     assert hidden.input_cancellation is not None and hidden.input_cancellation > 0.95
     assert hidden.abs_v_p90_V < 0.04 and hidden.knee_high_V > 0.9
     assert not op.ok and op.read.passed
-    assert op.verdict[0].startswith("layer 1 (hidden, 100 neurons) is linear: 0 % of its operating points reach a knee")
+    assert op.verdict[0].startswith(
+        "layer 1 (hidden, 100 neurons) is linear: 0 % of its operating points reach a knee"
+    )
 
 
 @pytest.mark.slow
@@ -122,16 +138,19 @@ def _recorded() -> dict:
     return json.loads(RESULTS.read_text())
 
 
+def _script():
+    """scripts/mnist_results.py, which writes docs/results/mnist.json (and holds its short recipe)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("mnist_results", ROOT / "scripts" / "mnist_results.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def _subset(ds, n_train: int, n_test: int):
-    return dataclasses.replace(
-        ds,
-        x_train=ds.x_train[:n_train],
-        labels_train=ds.labels_train[:n_train],
-        t_train=ds.t_train[:n_train],
-        x_test=ds.x_test[:n_test],
-        labels_test=ds.labels_test[:n_test],
-        t_test=ds.t_test[:n_test],
-    )
+    return _script().subset(ds, n_train, n_test)
 
 
 def test_recorded_runs_meet_the_targets():
@@ -153,15 +172,17 @@ def test_first_epoch_on_a_fixed_subset_reproduces_the_recorded_number():
     """The recipe of docs/results/mnist.json's ``short`` entry: one epoch on the first 500
     training samples of the split, test on the first 200 test samples (~15 s)."""
     short = _recorded()["short"]
-    chip = elaborate(load_spec(KENDALL))
-    ds = _subset(load_dataset(chip), short["train_samples"], short["test_samples"])
-    res = train(chip, GoldenBackend(chip), ds, epochs=1)
-    assert res.steps == short["steps"]
+    now = _script().short_run()
+    assert (now["train_samples"], now["test_samples"], now["steps"]) == (
+        short["train_samples"],
+        short["test_samples"],
+        short["steps"],
+    )
     # same numpy, same inputs: the losses agree to round-off; allow 1e-6 relative for BLAS
     # differences between machines, and one test sample of accuracy
-    assert res.final.train_loss == pytest.approx(short["train_loss"], rel=1e-6)
-    assert res.final.test_loss == pytest.approx(short["test_loss"], rel=1e-6)
-    assert abs(res.final.test_acc - short["test_acc"]) <= 1 / short["test_samples"] + 1e-12
+    assert now["train_loss"] == pytest.approx(short["train_loss"], rel=1e-6)
+    assert now["test_loss"] == pytest.approx(short["test_loss"], rel=1e-6)
+    assert abs(now["test_acc"] - short["test_acc"]) <= 1 / short["test_samples"] + 1e-12
 
 
 @pytest.mark.slow
@@ -182,3 +203,72 @@ def test_spice_backend_trains_three_steps_like_golden_at_kendall_size():
     for a, b in zip(rs.history, rg.history, strict=True):
         assert a.train_loss == pytest.approx(b.train_loss, rel=1e-6)
         assert a.test_loss == pytest.approx(b.test_loss, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- the new tune knobs
+def test_sound_is_puts_the_rest_load_just_below_the_limit():
+    """``_sound_is``: the IS whose clamp diodes load the node with REST_LOAD_TARGET (9 %) of its
+    conductance at rest, rounded down to 2 digits; ``analyze`` measures the same rest load."""
+    from codegen.analysis.tune import REST_LOAD_TARGET, _base_init, _sound_is
+
+    spec = load_spec(ROOT / "examples" / "digits.yaml")
+    base = Knobs.of(spec)
+    i_s = _sound_is(spec, base, _base_init(base), 0.1, {})
+    assert i_s is not None and 1e-6 < i_s <= 1e-3
+    tuned = apply_knobs(spec, {"neuron.v_low": -0.1, "neuron.v_high": 0.1, "neuron.diode.is": i_s})
+    chip = elaborate(tuned)
+    x, t = dataset_arrays(chip)
+    rest = analyze(chip, x[:20], t[:20], phases=False, power=False).layers[0].rest_load
+    assert rest is not None and 0.9 * REST_LOAD_TARGET <= rest <= REST_LOAD_TARGET
+    # 1 mA is chip.yaml's limit: at a wide clamp no sound IS is proposed
+    assert _sound_is(spec, base, _base_init(base), 0.5, {}) is None
+
+
+def test_skewed_initial_draw_is_a_knob_with_less_cancellation(tmp_path):
+    from codegen.analysis.tune import SKEWED_STD_FRACTION, TuneResult, tuned_yaml
+
+    path = ROOT / "examples" / "digits.yaml"
+    spec = load_spec(path)
+    base = Knobs.of(spec)
+    d = spec.device
+    k = dataclasses.replace(
+        base,
+        init_distribution="normal",
+        init_low_S=float("nan"),
+        init_high_S=float("nan"),
+        init_mean_S=d.g_min,
+        init_std_S=SKEWED_STD_FRACTION * (d.g_max - d.g_min),
+    )
+    ch = k.changes(base)
+    assert ch == {
+        "device.init.distribution": "normal",
+        "device.init.mean": 1e-6,
+        "device.init.std": pytest.approx(2.97e-5),
+    }
+    skewed = apply_knobs(spec, ch)
+    g0 = elaborate(spec).initial_conductances()["W01"]
+    g1 = elaborate(skewed).initial_conductances()["W01"]
+    # uniform 1-30 µS: σ/µ = 0.54; the clipped normal(g_min, 0.3·span): ≈ 1.3
+    assert g0.std() / g0.mean() < 0.6 and g1.std() / g1.mean() > 1.2
+    x, t = dataset_arrays(elaborate(spec))
+    a0 = analyze(elaborate(spec), x[::20], t[::20], phases=False, power=False).layers[0]
+    a1 = analyze(elaborate(skewed), x[::20], t[::20], phases=False, power=False).layers[0]
+    assert a1.input_cancellation < a0.input_cancellation - 0.02
+    op = analyze(elaborate(skewed), x[:5], t[:5], phases=False, power=False)
+    res = TuneResult(base, k, ch, skewed, op, op, 1, 1, 0.4)
+    text = tuned_yaml(path.read_text(), res, "digits.yaml")
+    assert "#   device.init.distribution: uniform -> normal" in text
+    again = load_spec_text(text)
+    assert again.device.init == skewed.device.init
+    assert again.device.init.low is None and again.device.init.high is None  # old keys dropped
+
+
+def test_convergence_png_is_drawn_from_the_committed_json(tmp_path):
+    """docs/results/mnist_convergence.png is scripts/mnist_results.py's plot of the committed runs,
+    pixel for pixel."""
+    import matplotlib.image as mpimg
+
+    _script().plot(_recorded()["runs"], tmp_path / "c.png")
+    a = mpimg.imread(tmp_path / "c.png")
+    b = mpimg.imread(ROOT / "docs" / "results" / "mnist_convergence.png")
+    assert a.shape == b.shape and float(np.abs(a - b).max()) == 0.0

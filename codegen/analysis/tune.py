@@ -57,6 +57,7 @@ from .operating_point import (
     analyze,
     dataset_arrays,
     node_conductances,
+    rest_conductance,
 )
 
 __all__ = [
@@ -161,6 +162,10 @@ def _set(d: dict[str, Any], dotted: str, value: object) -> None:
     d[keys[-1]] = value
 
 
+#: initial-conductance keys that mean nothing for a distribution (dropped when it is switched to)
+_STALE_INIT_KEYS = {"uniform": ("mean", "std"), "normal": ("low", "high"), "constant": ("low", "high", "std")}
+
+
 def apply_knobs(spec: Spec, changes: Mapping[str, float | str]) -> Spec:
     """``spec`` with the dotted-path ``changes`` applied (``training.dataset.*``, ``neuron.*``,
     ``device.*``).  Each changed section is validated again with its own model (its physics checks:
@@ -177,6 +182,11 @@ def apply_knobs(spec: Spec, changes: Mapping[str, float | str]) -> Spec:
         model = spec.training.dataset if head == "training.dataset" else getattr(spec, head)
         data = model.model_dump(by_alias=True)
         _merge(data, ch)
+        dist = ch.get("init", {}).get("distribution") if head == "device" else None
+        if isinstance(dist, str):  # the keys of the old distribution go (as in the suggested yaml)
+            for key in _STALE_INIT_KEYS[dist]:
+                data["init"][key] = None if key != "std" else 0.0
+
         new = type(model).model_validate(data)
         if head == "training.dataset":
             update["training"] = spec.training.model_copy(update={"dataset": new})
@@ -315,31 +325,38 @@ def _knobs(base: Knobs, spec: Spec, f: float, lo: float, hi: float, i_s: float, 
 
 
 def _sound_is(
-    spec: Spec, base: Knobs, init: _Init, half_V: float, cache: dict[_Init, tuple[float, float]]
+    spec: Spec, base: Knobs, init: _Init, half_V: float, cache: dict[tuple[_Init, float], float | None]
 ) -> float | None:
     """The diode IS (A) whose rest load is :data:`REST_LOAD_TARGET` of the least node conductance
-    of a judged layer (median over its nodes) at the initial draw ``init`` and clamp half-width
-    ``half_V`` (V): the clamp diodes conduct ``2·IS/(n·Vt)·exp(−half/(n·Vt))`` at the middle, so
-    ``IS = ρ·G_node·n·Vt·exp(half/(n·Vt))/2``; 2 significant digits, rounded down.  With two
-    exponential diodes the knee's distance from the middle depends only on the rest load, so this
-    is the closest knee the rules allow.  None above chip.yaml's 1 mA limit."""
-    if init not in cache:
-        k = _knobs(base, spec, 1.0, base.v_low_V, base.v_high_V, base.diode_is_A, init)
+    of a judged layer (median over its nodes) at the initial draw ``init`` and clamps at the
+    middle ± ``half_V`` (V).  The diodes' conductance at the middle (the golden model's diode
+    equations, :func:`~codegen.analysis.operating_point.rest_conductance`) grows in proportion to
+    IS, so one evaluation at 1 mA scales to the target; 2 significant digits, rounded
+    down.  With two exponential diodes the knee's distance from the middle depends only on the rest
+    load, so this is the closest knee the rules allow.  None above chip.yaml's 1 mA limit."""
+    key = (init, half_V)
+    if key not in cache:
+        mid = 0.5 * (base.v_low_V + base.v_high_V)
+        # evaluated at the largest IS, where the exponential outweighs GMIN by far
+        k = _knobs(base, spec, 1.0, mid - half_V, mid + half_V, _IS_MAX_A, init)
         ch = k.changes(base)
         chip = elaborate(apply_knobs(spec, ch) if ch else spec)
         gn = node_conductances(chip, chip.initial_conductances())
         judged = [la for la in chip.layers[1:] if la.neuron is not None]
-        g = min((float(np.median([gn[n] for n in la.nodes])) for la in judged), default=np.nan)
-        nrn = judged[0].neuron if judged else None
-        nvt = nrn.diode.n * nrn.diode.vt_V if nrn is not None else np.nan
-        cache[init] = (g, nvt)
-    g, nvt = cache[init]
-    i_s = REST_LOAD_TARGET * g * nvt * np.exp(half_V / nvt) / 2.0
-    if not np.isfinite(i_s) or i_s <= 0:
-        return None
-    e = np.floor(np.log10(i_s)) - 1
-    i_s = _round(float(np.floor(i_s / 10**e) * 10**e))
-    return i_s if i_s <= _IS_MAX_A else None
+        ratio = min(
+            (
+                float(np.median([gn[n] for n in la.nodes])) / rest_conductance(chip, la.neuron)
+                for la in judged
+                if la.neuron is not None
+            ),
+            default=np.nan,
+        )
+        i_s = REST_LOAD_TARGET * ratio * _IS_MAX_A
+        if np.isfinite(i_s) and i_s > 0:
+            e = np.floor(np.log10(i_s)) - 1
+            i_s = _round(float(np.floor(i_s / 10**e) * 10**e))
+        cache[key] = i_s if np.isfinite(i_s) and 0 < i_s <= _IS_MAX_A else None
+    return cache[key]
 
 
 def tune(
@@ -371,7 +388,7 @@ def tune(
     tried = 0
     order = 0
     group_done = None
-    g_cache: dict[_Init, tuple[float, float]] = {}
+    g_cache: dict[tuple[_Init, float], float | None] = {}
     for groups, (lo, hi), i_s, init in _combos(spec, base):
         if group_done is not None and groups > group_done:
             break  # a feasible candidate with fewer changed knobs exists: it ranks first
@@ -440,7 +457,7 @@ def tuned_yaml(raw_text: str, result: TuneResult, source: str) -> str:
     dist = result.changes.get("device.init.distribution")
     init = data.get("device", {}).get("init") if isinstance(data.get("device"), dict) else None
     if isinstance(dist, str) and isinstance(init, dict):  # drop the keys of the old distribution
-        for key in ("mean", "std") if dist == "uniform" else ("low", "high"):
+        for key in _STALE_INIT_KEYS[dist]:
             init.pop(key, None)
     for k, v in result.changes.items():
         _set(data, k, v if isinstance(v, str) else float(v))
