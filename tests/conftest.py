@@ -88,6 +88,22 @@ TOOL_CHECKS = {
 _cache: dict[str, str | None] = {}
 
 
+#: examples at the reference systems' size (784×100×10: 18 MB of netlists, minutes per render and
+#: simulation): every test parametrized over the examples runs them only in the slow suite
+LARGE_EXAMPLES = {"mnist_kendall", "mnist_kendall_sign"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        params = getattr(item, "callspec", None)
+        if params is None:
+            continue
+        for v in params.params.values():
+            if (Path(v).stem if isinstance(v, (str, Path)) else None) in LARGE_EXAMPLES:
+                item.add_marker(pytest.mark.slow)
+                break
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for name, check in TOOL_CHECKS.items():
         if item.get_closest_marker(name) is None:

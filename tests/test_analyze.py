@@ -217,19 +217,7 @@ def test_tune_fixes_the_linear_layer_and_the_tuned_chip_learns():
     assert accs["untuned"] < 0.3 and accs["tuned"] > accs["untuned"] + 0.4
 
 
-@pytest.mark.slow
-def test_tune_says_why_the_kendall_size_recipe_cannot_be_fixed_by_scaling():
-    """At 784 doubled inputs the reads cap the input scale (3.9 V full scale for ±4 V thresholds)
-    while the ± pairs cancel ~97 % of the drive: no grid point reaches 20 % past a knee without
-    diodes that conduct at rest (docs/design_rules.md: the knee cannot come closer than
-    n·Vt·ln 4 ≈ 36 mV to the middle then).  tune says so and suggests nothing."""
-    x, t, _ = _mnist_like(300)
-    res = tune(_kendall_spec(), x=x, target=t, search_samples=48)
-    assert not res.ok and res.spec is None and res.after is None
-    assert res.before.layers[0].status == "linear"
-    be = res.best_effort
-    assert be is not None and be.sound and be.margin_V >= res.min_margin_V
-    assert be.min_nonlinear < TARGET_NONLINEAR
+# the Kendall-size digits recipe: tests/test_mnist.py (analyze flags it linear, tune fixes it)
 
 
 def test_apply_knobs_validates_each_section():

@@ -303,6 +303,15 @@ def _layer_point(
     return lp
 
 
+def rest_conductance(chip: Chip, nrn) -> float:
+    """Small-signal conductance (S) of a neuron's two clamp diodes at the middle of its clamp
+    sources, where it rests (the golden model's diode equations, GMIN included)."""
+    from ..model import GoldenModel
+
+    mid = 0.5 * (nrn.v_low_V + nrn.v_high_V)
+    return float(_gd(GoldenModel(chip), nrn, np.full(1, mid))[0])
+
+
 def _gd(model, nrn, v: np.ndarray) -> np.ndarray:
     """Small-signal conductance (S) of a node's two clamp diodes at node voltages ``v`` (V)."""
     return model._diode(v - nrn.v_high_V)[1] + model._diode(nrn.v_low_V - v)[1]

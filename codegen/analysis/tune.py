@@ -4,15 +4,19 @@ every read stays below the memristor thresholds (``codegen tune``).
 Knobs (:class:`Knobs`): ``training.dataset.input_scale`` (V per feature unit), the clamp sources
 ``neuron.v_low`` / ``v_high`` (V; moved symmetrically about their middle, ``diode_pair`` only),
 the clamp diodes' ``neuron.diode.is`` (A; a larger IS moves the knee towards the clamp source by
-n·Vt per factor e) and the initial conductance range ``device.init.low`` / ``high`` (S; a wider
-spread leaves more of the doubled inputs uncancelled).
+n·Vt per factor e) and the initial conductances ``device.init`` (S): a uniform range
+``low`` / ``high``, or the *skewed* draw ``normal(mean = g_min, std = SKEWED_STD_FRACTION·(g_max −
+g_min))`` clipped to the bounds (σ/μ ≈ 1.3 against ≤ 0.58 for any uniform range: a larger relative
+spread leaves more of the doubled inputs uncancelled, the only knob that moves the nodes of a
+layer with a large fan-in once the reads cap the input scale).
 
 Method: a grid search with the golden model.
 
 1. Every combination of clamp half-width (the present one, 0.25 … 0.01 V, each narrower than the
    present one), diode IS (the present one and 1e-10 … 1e-3 A, each larger: what counts is IS against the
-   node conductance, which grows with the layer's fan-in) and initial range (the present one,
-   [g_min, g_max] and its lowest tenth: lower conductances let the diodes act sooner) is tried with input scales ×1 … ×32 of the present one (×0.25 …
+   node conductance, which grows with the layer's fan-in) and initial conductances (the present ones,
+   uniform [g_min, g_max] and its lowest tenth: lower conductances let the diodes act sooner; the
+   skewed normal draw: less cancellation) is tried with input scales ×1 … ×32 of the present one (×0.25 …
    ×1 when a layer is saturated), in ascending order, on ``search_samples`` samples spread evenly over the dataset, free phase
    only, at the conductances drawn with the chip's seed.  Combinations that change fewer knob
    groups (clamps, diode, initial range) come first; once a group yields a feasible candidate,
@@ -46,7 +50,15 @@ from pydantic import ValidationError
 from ..elab import elaborate
 from ..errors import CodegenError
 from ..spec import Spec
-from .operating_point import TARGET_NONLINEAR, OperatingPoint, analyze, dataset_arrays
+from .operating_point import (
+    KNEE_RATIO,
+    TARGET_NONLINEAR,
+    OperatingPoint,
+    analyze,
+    dataset_arrays,
+    node_conductances,
+    rest_conductance,
+)
 
 __all__ = [
     "Knobs",
@@ -57,16 +69,26 @@ __all__ = [
     "SCALE_FACTORS",
     "CLAMPS_V",
     "DIODE_IS_A",
+    "SKEWED_STD_FRACTION",
+    "REST_LOAD_TARGET",
 ]
 
 #: input-scale multipliers tried (1)
-SCALE_FACTORS = (1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
+SCALE_FACTORS = (1.0, 1.1, 1.25, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0)
 #: input-scale multipliers tried when a layer of the present chip is saturated (1)
 SATURATED_SCALE_FACTORS = (0.25, 0.5, 0.75, 1.0)
 #: clamp half-widths tried besides the present one (V)
 CLAMPS_V = (0.25, 0.1, 0.05, 0.02, 0.01)
 #: diode saturation currents tried besides the present one (A)
 DIODE_IS_A = (1e-10, 1e-9, 1e-8, 1e-7, 1e-6, 1e-5, 1e-4, 1e-3)
+#: std of the skewed initial draw normal(g_min, ·) as a fraction of g_max − g_min (1); clipped to
+#: [g_min, g_max] it puts half the cells at g_min and spreads the rest: σ/μ ≈ 1.3
+SKEWED_STD_FRACTION = 0.3
+#: rest load (diode conductance at the clamps' middle over the node conductance) of the grid's
+#: "largest sound IS" point, per clamp setting and initial draw: 90 % of the loaded limit (1)
+REST_LOAD_TARGET = 0.9 * KNEE_RATIO
+#: largest diode IS the search proposes (A): chip.yaml's limit without simulation.allow_extreme
+_IS_MAX_A = 1e-3
 
 
 @dataclass(frozen=True)
@@ -77,13 +99,17 @@ class Knobs:
     v_low_V: float
     v_high_V: float
     diode_is_A: float
-    init_low_S: float
-    init_high_S: float
+    init_low_S: float  # uniform: lower end (S); NaN for the other distributions
+    init_high_S: float  # uniform: upper end (S)
+    init_distribution: str = "uniform"
+    init_mean_S: float = float("nan")  # normal / constant: mean (S); NaN for uniform
+    init_std_S: float = float("nan")  # normal: standard deviation (S)
 
     @classmethod
     def of(cls, spec: Spec) -> Knobs:
         d, n = spec.device, spec.neuron
         uniform = d.init.distribution == "uniform"
+        mean = d.init.mean if d.init.mean is not None else 0.5 * (d.g_min + d.g_max)
         return cls(
             input_scale_V=spec.training.dataset.input_scale,
             v_low_V=n.v_low,
@@ -91,22 +117,28 @@ class Knobs:
             diode_is_A=n.diode.is_,
             init_low_S=(d.init.low if d.init.low is not None else d.g_min) if uniform else np.nan,
             init_high_S=(d.init.high if d.init.high is not None else d.g_max) if uniform else np.nan,
+            init_distribution=d.init.distribution,
+            init_mean_S=np.nan if uniform else mean,
+            init_std_S=d.init.std if d.init.distribution == "normal" else np.nan,
         )
 
-    def changes(self, base: Knobs) -> dict[str, float]:
+    def changes(self, base: Knobs) -> dict[str, float | str]:
         """Dotted chip.yaml path → new value, for every knob that differs from ``base`` (by more
         than the 6 significant digits the suggestion is written with)."""
-        out: dict[str, float] = {}
+        out: dict[str, float | str] = {}
         if not _same(self.input_scale_V, base.input_scale_V):
             out["training.dataset.input_scale"] = self.input_scale_V
         if not (_same(self.v_low_V, base.v_low_V) and _same(self.v_high_V, base.v_high_V)):
             out["neuron.v_low"], out["neuron.v_high"] = self.v_low_V, self.v_high_V
         if not _same(self.diode_is_A, base.diode_is_A):
             out["neuron.diode.is"] = self.diode_is_A
-        if np.isfinite(self.init_low_S) and not (
-            _same(self.init_low_S, base.init_low_S) and _same(self.init_high_S, base.init_high_S)
-        ):
-            out["device.init.low"], out["device.init.high"] = self.init_low_S, self.init_high_S
+        if self.init_distribution != base.init_distribution:
+            out["device.init.distribution"] = self.init_distribution
+        if self.init_distribution == "uniform":
+            if not (_same(self.init_low_S, base.init_low_S) and _same(self.init_high_S, base.init_high_S)):
+                out["device.init.low"], out["device.init.high"] = self.init_low_S, self.init_high_S
+        elif not (_same(self.init_mean_S, base.init_mean_S) and _same(self.init_std_S, base.init_std_S)):
+            out["device.init.mean"], out["device.init.std"] = self.init_mean_S, self.init_std_S
         return out
 
 
@@ -130,7 +162,11 @@ def _set(d: dict[str, Any], dotted: str, value: object) -> None:
     d[keys[-1]] = value
 
 
-def apply_knobs(spec: Spec, changes: Mapping[str, float]) -> Spec:
+#: initial-conductance keys that mean nothing for a distribution (dropped when it is switched to)
+_STALE_INIT_KEYS = {"uniform": ("mean", "std"), "normal": ("low", "high"), "constant": ("low", "high", "std")}
+
+
+def apply_knobs(spec: Spec, changes: Mapping[str, float | str]) -> Spec:
     """``spec`` with the dotted-path ``changes`` applied (``training.dataset.*``, ``neuron.*``,
     ``device.*``).  Each changed section is validated again with its own model (its physics checks:
     clamp order, initial range within [g_min, g_max] …; raises ValidationError); the checks across
@@ -140,12 +176,17 @@ def apply_knobs(spec: Spec, changes: Mapping[str, float]) -> Spec:
         head, rest = k.split(".", 1)
         if head == "training":
             head, rest = "training.dataset", rest.split(".", 1)[1]
-        _set(sections.setdefault(head, {}), rest, float(v))
+        _set(sections.setdefault(head, {}), rest, v if isinstance(v, str) else float(v))
     update: dict[str, Any] = {}
     for head, ch in sections.items():
         model = spec.training.dataset if head == "training.dataset" else getattr(spec, head)
         data = model.model_dump(by_alias=True)
         _merge(data, ch)
+        dist = ch.get("init", {}).get("distribution") if head == "device" else None
+        if isinstance(dist, str):  # the keys of the old distribution go (as in the suggested yaml)
+            for key in _STALE_INIT_KEYS[dist]:
+                data["init"][key] = None if key != "std" else 0.0
+
         new = type(model).model_validate(data)
         if head == "training.dataset":
             update["training"] = spec.training.model_copy(update={"dataset": new})
@@ -165,7 +206,7 @@ def _merge(d: dict[str, Any], ch: Mapping[str, Any]) -> None:
 @dataclass
 class Candidate:
     knobs: Knobs
-    changes: dict[str, float]
+    changes: dict[str, float | str]
     groups: int  # knob groups changed besides the input scale (clamps, diode IS, initial range)
     min_nonlinear: float  # nonlinear fraction of the least nonlinear judged layer (1)
     margin_V: float  # read margin on the search samples, free phase (V)
@@ -185,7 +226,7 @@ class TuneResult:
 
     base: Knobs
     knobs: Knobs | None
-    changes: dict[str, float]
+    changes: dict[str, float | str]
     spec: Spec | None
     before: OperatingPoint
     after: OperatingPoint | None
@@ -223,24 +264,99 @@ def _min_nonlinear(op: OperatingPoint) -> tuple[float, bool]:
     return frac, not bad
 
 
-def _combos(spec: Spec, base: Knobs) -> list[tuple[int, tuple[float, float], float, tuple[float, float]]]:
-    """(knob groups changed, clamps, diode IS, initial range) of every combination, fewest changes
-    first (grid order within)."""
+#: one initial-conductance choice: (distribution, a, b) with (low, high) for uniform and
+#: (mean, std) for normal / constant (S)
+_Init = tuple[str, float, float]
+
+
+def _base_init(base: Knobs) -> _Init:
+    if base.init_distribution == "uniform":
+        return ("uniform", base.init_low_S, base.init_high_S)
+    return (base.init_distribution, base.init_mean_S, base.init_std_S)
+
+
+def _combos(spec: Spec, base: Knobs) -> list[tuple[int, tuple[float, float], float | None, _Init]]:
+    """(knob groups changed, clamps, diode IS, initial conductances) of every combination, fewest
+    changes first (grid order within)."""
     n, d = spec.neuron, spec.device
     mid, half = 0.5 * (base.v_low_V + base.v_high_V), 0.5 * (base.v_high_V - base.v_low_V)
     clamps = [(base.v_low_V, base.v_high_V)]
     if n.kind == "diode_pair":
         clamps += [(mid - y, mid + y) for y in CLAMPS_V if y < half]
-    diodes = [base.diode_is_A] + [i for i in DIODE_IS_A if i > base.diode_is_A]
-    inits = [(base.init_low_S, base.init_high_S)]
-    if np.isfinite(base.init_low_S):
-        for rng in ((d.g_min, d.g_max), (d.g_min, d.g_min + 0.1 * (d.g_max - d.g_min))):
-            if rng not in inits:
-                inits.append(rng)
+    diodes: list[float | None] = [base.diode_is_A, *(i for i in DIODE_IS_A if i > base.diode_is_A)]
+    if n.kind == "diode_pair":
+        diodes.append(None)  # the largest IS the rest-load rule allows (:func:`_sound_is`)
+    inits: list[_Init] = [_base_init(base)]
+    span = d.g_max - d.g_min
+    for init in (
+        ("uniform", d.g_min, d.g_max),
+        ("uniform", d.g_min, d.g_min + 0.1 * span),
+        ("normal", d.g_min, SKEWED_STD_FRACTION * span),
+    ):
+        if not any(init[0] == i[0] and _same(init[1], i[1]) and _same(init[2], i[2]) for i in inits):
+            inits.append(init)
     out = []
     for ci, di, ii in itertools.product(range(len(clamps)), range(len(diodes)), range(len(inits))):
         out.append((int(ci > 0) + int(di > 0) + int(ii > 0), clamps[ci], diodes[di], inits[ii]))
     return sorted(out, key=lambda c: c[0])  # stable: grid order within a group
+
+
+def _knobs(base: Knobs, spec: Spec, f: float, lo: float, hi: float, i_s: float, init: _Init) -> Knobs:
+    """The grid point: input scale ×``f``, clamps, diode IS, initial conductances (rounded to the
+    6 digits the suggestion is written with, and kept within [g_min, g_max])."""
+    g_lo, g_hi = spec.device.g_min, spec.device.g_max
+
+    def clip(g: float) -> float:
+        return min(max(_round(g), g_lo), g_hi)
+
+    dist, a, b = init
+    uniform = dist == "uniform"
+    return Knobs(
+        _round(base.input_scale_V * f),
+        _round(lo),
+        _round(hi),
+        i_s,
+        clip(a) if uniform else np.nan,
+        clip(b) if uniform else np.nan,
+        dist,
+        np.nan if uniform else clip(a),
+        _round(b) if dist == "normal" else np.nan,
+    )
+
+
+def _sound_is(
+    spec: Spec, base: Knobs, init: _Init, half_V: float, cache: dict[tuple[_Init, float], float | None]
+) -> float | None:
+    """The diode IS (A) whose rest load is :data:`REST_LOAD_TARGET` of the least node conductance
+    of a judged layer (median over its nodes) at the initial draw ``init`` and clamps at the
+    middle ± ``half_V`` (V).  The diodes' conductance at the middle (the golden model's diode
+    equations, :func:`~codegen.analysis.operating_point.rest_conductance`) grows in proportion to
+    IS, so one evaluation at 1 mA scales to the target; 2 significant digits, rounded
+    down.  With two exponential diodes the knee's distance from the middle depends only on the rest
+    load, so this is the closest knee the rules allow.  None above chip.yaml's 1 mA limit."""
+    key = (init, half_V)
+    if key not in cache:
+        mid = 0.5 * (base.v_low_V + base.v_high_V)
+        # evaluated at the largest IS, where the exponential outweighs GMIN by far
+        k = _knobs(base, spec, 1.0, mid - half_V, mid + half_V, _IS_MAX_A, init)
+        ch = k.changes(base)
+        chip = elaborate(apply_knobs(spec, ch) if ch else spec)
+        gn = node_conductances(chip, chip.initial_conductances())
+        judged = [la for la in chip.layers[1:] if la.neuron is not None]
+        ratio = min(
+            (
+                float(np.median([gn[n] for n in la.nodes])) / rest_conductance(chip, la.neuron)
+                for la in judged
+                if la.neuron is not None
+            ),
+            default=np.nan,
+        )
+        i_s = REST_LOAD_TARGET * ratio * _IS_MAX_A
+        if np.isfinite(i_s) and i_s > 0:
+            e = np.floor(np.log10(i_s)) - 1
+            i_s = _round(float(np.floor(i_s / 10**e) * 10**e))
+        cache[key] = i_s if np.isfinite(i_s) and 0 < i_s <= _IS_MAX_A else None
+    return cache[key]
 
 
 def tune(
@@ -272,20 +388,17 @@ def tune(
     tried = 0
     order = 0
     group_done = None
-    for groups, (lo, hi), i_s, (gl, gh) in _combos(spec, base):
+    g_cache: dict[tuple[_Init, float], float | None] = {}
+    for groups, (lo, hi), i_s, init in _combos(spec, base):
         if group_done is not None and groups > group_done:
             break  # a feasible candidate with fewer changed knobs exists: it ranks first
+        if i_s is None:
+            i_s = _sound_is(spec, base, init, 0.5 * (hi - lo), g_cache)
+            if i_s is None or any(np.isclose(i_s, i, rtol=1e-6) for i in (base.diode_is_A, *DIODE_IS_A)):
+                continue  # beyond chip.yaml's IS limit, or a grid point already
         for f in factors:
             order += 1
-            g_lo, g_hi = spec.device.g_min, spec.device.g_max  # rounding must not leave the bounds
-            k = Knobs(
-                _round(base.input_scale_V * f),
-                _round(lo),
-                _round(hi),
-                i_s,
-                min(max(_round(gl), g_lo), g_hi),
-                min(max(_round(gh), g_lo), g_hi),
-            )
+            k = _knobs(base, spec, f, lo, hi, i_s, init)
             ch = k.changes(base)
             try:
                 cand_spec = apply_knobs(spec, ch) if ch else spec
@@ -324,9 +437,13 @@ def tune(
     return result
 
 
-def format_changes(changes: Mapping[str, float]) -> list[str]:
+def _fmt(v: float | str) -> str:
+    return v if isinstance(v, str) else f"{v:.6g}"
+
+
+def format_changes(changes: Mapping[str, float | str]) -> list[str]:
     """``path: value`` lines, numbers in plain notation."""
-    return [f"{k}: {v:.6g}" for k, v in changes.items()]
+    return [f"{k}: {_fmt(v)}" for k, v in changes.items()]
 
 
 def tuned_yaml(raw_text: str, result: TuneResult, source: str) -> str:
@@ -337,10 +454,25 @@ def tuned_yaml(raw_text: str, result: TuneResult, source: str) -> str:
     if result.spec is None or result.after is None:
         raise CodegenError("tune: no suggestion to write")
     data = yaml.safe_load(raw_text)
+    dist = result.changes.get("device.init.distribution")
+    init = data.get("device", {}).get("init") if isinstance(data.get("device"), dict) else None
+    if isinstance(dist, str) and isinstance(init, dict):  # drop the keys of the old distribution
+        for key in _STALE_INIT_KEYS[dist]:
+            init.pop(key, None)
     for k, v in result.changes.items():
-        _set(data, k, float(v))
+        _set(data, k, v if isinstance(v, str) else float(v))
     base = asdict(result.base)
-    units = {"input_scale": "V", "v_low": "V", "v_high": "V", "is": "A", "low": "S", "high": "S"}
+    units = {
+        "input_scale": " V",
+        "v_low": " V",
+        "v_high": " V",
+        "is": " A",
+        "low": " S",
+        "high": " S",
+        "mean": " S",
+        "std": " S",
+        "distribution": "",
+    }
     old = {
         "training.dataset.input_scale": base["input_scale_V"],
         "neuron.v_low": base["v_low_V"],
@@ -348,12 +480,15 @@ def tuned_yaml(raw_text: str, result: TuneResult, source: str) -> str:
         "neuron.diode.is": base["diode_is_A"],
         "device.init.low": base["init_low_S"],
         "device.init.high": base["init_high_S"],
+        "device.init.distribution": base["init_distribution"],
+        "device.init.mean": base["init_mean_S"],
+        "device.init.std": base["init_std_S"],
     }
     head = [f"# suggested by `codegen tune {source}` (docs/design_rules.md): the hidden layers"]
     head.append("# at their diode knees, every read below the memristor thresholds.")
     head.append("# changed:" if result.changes else "# changed: nothing (the chip already meets the rules)")
     for k, v in result.changes.items():
-        head.append(f"#   {k}: {old[k]:.6g} -> {v:.6g} {units[k.rsplit('.', 1)[1]]}")
+        head.append(f"#   {k}: {_fmt(old[k])} -> {_fmt(v)}{units[k.rsplit('.', 1)[1]]}")
     b, a = result.before, result.after
     for tag, op in (("before", b), ("after", a)):
         layers = ", ".join(
