@@ -159,13 +159,54 @@ def test_neuron_kinds_are_registered_and_set_their_clamps():
 
     assert NEURON_KIND_NAMES == ("diode_pair", "relu_clamp")
     schema = Spec.model_json_schema()
-    assert schema["$defs"]["Neuron"]["properties"]["kind"]["enum"] == list(NEURON_KIND_NAMES)
+    members = [m["$ref"].rsplit("/", 1)[1] for m in schema["properties"]["neuron"]["oneOf"]]
+    assert members == [neuron_kind(k).spec.__name__ for k in NEURON_KIND_NAMES]
+    for k in NEURON_KIND_NAMES:
+        assert schema["$defs"][neuron_kind(k).spec.__name__]["properties"]["kind"]["const"] == k
 
     class N:
         v_low, v_high, alpha = -0.3, 0.4, 2.0
 
     assert neuron_kind("diode_pair").clamps(N) == (-0.3, 0.4)
     assert neuron_kind("relu_clamp").clamps(N) == (0.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    "section, message",
+    [
+        ("{kind: relu_clamp, v_low: 1 V}", "neuron.v_low: unknown key 'v_low'; allowed here: kind, diode, on_output, alpha"),
+        ("{alpha: 2 V}", "neuron.alpha: unknown key 'alpha'; allowed here: kind, diode, on_output, v_low, v_high"),
+        ("{kind: foo}", "neuron.kind: unknown neuron kind 'foo'; allowed: diode_pair, relu_clamp (default diode_pair)"),
+        ("{kind: relu_clamp, alpha: -1 V}", "neuron.alpha: must be > 0"),
+        ("{v_low: 1 V, v_high: 0.5 V}", "neuron.v_low: must be smaller than v_high"),
+    ],
+)
+def test_bad_neuron_sections_name_the_yaml_path_and_the_kinds(section, message):
+    import re
+
+    text = (ROOT / "examples" / "xor.yaml").read_text()
+    text = re.sub(r"^neuron:.*$", "neuron: " + section, text, count=1, flags=re.M)
+    with pytest.raises(SpecError) as exc:
+        load_spec_text(text)
+    assert message in str(exc.value)
+
+
+@pytest.mark.parametrize("kind", ["diode_pair", "relu_clamp"])
+def test_each_neuron_kind_elaborates_and_renders_through_its_slice(kind, monkeypatch):
+    """The IR clamps come from the kind's spec sub-model; the Verilog-A file from the kind's template
+    and context (a slice pointing at another template changes the file)."""
+    from codegen.backends.veriloga import render_sources
+    from codegen.kinds.neurons import neuron_kind
+    from tests.chips import random_chip
+
+    chip = random_chip(3, [2, 3, 1], neuron=kind, v_low_V=-0.2, v_high_V=0.3, alpha_V=0.7)
+    n = chip.layers[1].neuron
+    assert (n.kind, n.v_low_V, n.v_high_V) == ((kind, -0.2, 0.3) if kind == "diode_pair" else (kind, 0.0, 0.7))
+    text = render_sources(chip)["eqp_neuron"]
+    assert f"parameter real v_high = {0.3 if kind == 'diode_pair' else 0.7:g};" in text.replace("0.7e0", "0.7")
+    monkeypatch.setattr(neuron_kind(kind), "va_template", "veriloga/eqp_nudge.va.j2")
+    monkeypatch.setattr(neuron_kind(kind), "va_context", classmethod(lambda cls, c, n: {"beta_S": 1e-6}))
+    assert "module eqp_nudge" in render_sources(chip)["eqp_neuron"]
 
 
 @pytest.mark.parametrize("kind", ["diode_pair", "relu_clamp"])

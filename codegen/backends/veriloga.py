@@ -6,7 +6,8 @@ Renders from the IR (templates in ``templates/veriloga/``):
   template (``kind_of(chip.device).va_template``, :mod:`codegen.kinds.devices`), state on an internal node;
 * ``veriloga/eqp_amplifier.va`` — module ``eqp_amplifier(inp, out)``, :class:`~codegen.ir.AmplifierIR`;
 * ``veriloga/eqp_nudge.va`` — module ``eqp_nudge(outp, outn)``, the nudging current of :class:`~codegen.ir.NudgeIR`;
-* ``veriloga/eqp_neuron.va`` — module ``eqp_neuron(x)``, the diode-clamp neuron of :class:`~codegen.ir.NeuronIR`.
+* ``veriloga/eqp_neuron.va`` — module ``eqp_neuron(x)``, the chip's neuron from its kind's template
+  (``neuron_kind(n.kind).va_template``, :mod:`codegen.kinds.neurons`), :class:`~codegen.ir.NeuronIR`.
 
 Unless ``options.compile`` is False each file is compiled with openvaf-r (``--target_cpu generic``)
 in a temporary folder and the ``.osdi`` bytes join the plan as ``veriloga/<module>.osdi``.  The
@@ -24,6 +25,7 @@ from pathlib import Path
 from ..errors import CodegenError
 from ..ir import Chip, NeuronIR
 from ..kinds.devices import kind_of
+from ..kinds.neurons import neuron_kind
 from ..templating import render
 from ..tools import openvaf_command, openvaf_failure, tool_version
 from . import Backend, BuildOptions, register
@@ -45,20 +47,29 @@ def _neuron(chip: Chip) -> NeuronIR | None:
     return None
 
 
-def _context(chip: Chip) -> dict[str, dict[str, object]]:
+def _context(chip: Chip) -> dict[str, dict[str, object] | None]:
     gains = sorted({a.gain for a in chip.amplifiers})
+    n = _neuron(chip)
     return {
         # the device kind's slice owns its template's variables (codegen.kinds.devices)
         "eqp_memristor": kind_of(chip.device).va_context(chip),
         "eqp_amplifier": {"gain": gains[0] if gains else 1.0},
         "eqp_nudge": {"beta_S": chip.nudge.beta_S},
-        "eqp_neuron": {"n": _neuron(chip)},
+        # the neuron kind's slice owns its template's variables (codegen.kinds.neurons); no neurons, no file
+        "eqp_neuron": neuron_kind(n.kind).va_context(chip, n) if n is not None else None,
     }
 
 
 def _template(chip: Chip, mod: str) -> str:
-    """The template of module ``mod``: the device kind's for the memristor, else ``veriloga/<mod>.va.j2``."""
-    return kind_of(chip.device).va_template if mod == "eqp_memristor" else f"veriloga/{mod}.va.j2"
+    """The template of module ``mod``: the device kind's for the memristor, the neuron kind's for the
+    neuron, else ``veriloga/<mod>.va.j2``."""
+    if mod == "eqp_memristor":
+        return kind_of(chip.device).va_template
+    if mod == "eqp_neuron":
+        n = _neuron(chip)
+        assert n is not None
+        return neuron_kind(n.kind).va_template
+    return f"veriloga/{mod}.va.j2"
 
 
 def render_sources(chip: Chip) -> dict[str, str]:
@@ -66,9 +77,10 @@ def render_sources(chip: Chip) -> dict[str, str]:
     ctx = _context(chip)
     out = {}
     for mod in MODULES:
-        if mod == "eqp_neuron" and ctx[mod]["n"] is None:
+        c = ctx[mod]
+        if c is None:
             continue
-        out[mod] = render(_template(chip, mod), chip_name=chip.name, description=chip.description, **ctx[mod])
+        out[mod] = render(_template(chip, mod), chip_name=chip.name, description=chip.description, **c)
     return out
 
 
