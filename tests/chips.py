@@ -57,7 +57,9 @@ def chip_yaml(
     skips = "[" + ", ".join(f"{{src: {s}, dst: {d}}}" for s, d in skip) + "]"
     g_max = max(1e-4, 2 * g_high_S)
     # each neuron kind takes its own keys (codegen/kinds/neurons/<kind>/spec.py)
-    clamp_keys = f"alpha: {alpha_V!r}" if neuron == "relu_clamp" else f"v_low: {v_low_V!r}\n  v_high: {v_high_V!r}"
+    clamp_keys = (
+        f"alpha: {alpha_V!r}" if neuron == "relu_clamp" else f"v_low: {v_low_V!r}\n  v_high: {v_high_V!r}"
+    )
     return f"""\
 name: random{seed}
 network:

@@ -174,9 +174,18 @@ def test_neuron_kinds_are_registered_and_set_their_clamps():
 @pytest.mark.parametrize(
     "section, message",
     [
-        ("{kind: relu_clamp, v_low: 1 V}", "neuron.v_low: unknown key 'v_low'; allowed here: kind, diode, on_output, alpha"),
-        ("{alpha: 2 V}", "neuron.alpha: unknown key 'alpha'; allowed here: kind, diode, on_output, v_low, v_high"),
-        ("{kind: foo}", "neuron.kind: unknown neuron kind 'foo'; allowed: diode_pair, relu_clamp (default diode_pair)"),
+        (
+            "{kind: relu_clamp, v_low: 1 V}",
+            "neuron.v_low: unknown key 'v_low'; allowed here: kind, diode, on_output, alpha",
+        ),
+        (
+            "{alpha: 2 V}",
+            "neuron.alpha: unknown key 'alpha'; allowed here: kind, diode, on_output, v_low, v_high",
+        ),
+        (
+            "{kind: foo}",
+            "neuron.kind: unknown neuron kind 'foo'; allowed: diode_pair, relu_clamp (default diode_pair)",
+        ),
         ("{kind: relu_clamp, alpha: -1 V}", "neuron.alpha: must be > 0"),
         ("{v_low: 1 V, v_high: 0.5 V}", "neuron.v_low: must be smaller than v_high"),
     ],
@@ -201,9 +210,13 @@ def test_each_neuron_kind_elaborates_and_renders_through_its_slice(kind, monkeyp
 
     chip = random_chip(3, [2, 3, 1], neuron=kind, v_low_V=-0.2, v_high_V=0.3, alpha_V=0.7)
     n = chip.layers[1].neuron
-    assert (n.kind, n.v_low_V, n.v_high_V) == ((kind, -0.2, 0.3) if kind == "diode_pair" else (kind, 0.0, 0.7))
+    assert (n.kind, n.v_low_V, n.v_high_V) == (
+        (kind, -0.2, 0.3) if kind == "diode_pair" else (kind, 0.0, 0.7)
+    )
     text = render_sources(chip)["eqp_neuron"]
-    assert f"parameter real v_high = {0.3 if kind == 'diode_pair' else 0.7:g};" in text.replace("0.7e0", "0.7")
+    assert f"parameter real v_high = {0.3 if kind == 'diode_pair' else 0.7:g};" in text.replace(
+        "0.7e0", "0.7"
+    )
     monkeypatch.setattr(neuron_kind(kind), "va_template", "veriloga/eqp_nudge.va.j2")
     monkeypatch.setattr(neuron_kind(kind), "va_context", classmethod(lambda cls, c, n: {"beta_S": 1e-6}))
     assert "module eqp_nudge" in render_sources(chip)["eqp_neuron"]

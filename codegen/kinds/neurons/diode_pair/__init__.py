@@ -11,8 +11,8 @@ from ....ir import DiodeIR
 from ....spec_types import PhysicsError
 from ....units import format_quantity
 from .. import NeuronKind, register
-from .spec import DiodePairNeuron
 from .golden import shockley_clamp
+from .spec import DiodePairNeuron
 
 __all__ = ["DiodePair"]
 

@@ -9,8 +9,8 @@ import numpy as np
 
 from ....ir import DiodeIR
 from .. import NeuronKind, register
-from .spec import ReluClampNeuron
 from ..diode_pair.golden import shockley_clamp
+from .spec import ReluClampNeuron
 
 __all__ = ["ReluClamp"]
 
