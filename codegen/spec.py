@@ -34,7 +34,7 @@ from pydantic_core import InitErrorDetails
 
 from .errors import unknown_key_message
 from .escape import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NAME_PATTERN, RESERVED_FILE_NAMES
-from .kinds.datasets import BUILTIN_NAMES, BUILTIN_SHAPES
+from .kinds.datasets import builtin_names, builtin_shapes
 from .kinds.devices import spec_union
 from .kinds.devices._spec_common import Faults, InitialConductance, PulsedDeviceSpec, Variation
 from .kinds.devices.memristor.spec import Aihwkit, Device
@@ -185,8 +185,9 @@ class Nudge(_Model):
 
 
 # --------------------------------------------------------------------------- training
-#: (inputs, outputs) a chip needs for each built-in dataset (listed once, codegen/kinds/datasets.py)
-_BUILTIN_SHAPES = BUILTIN_SHAPES
+#: (inputs, outputs) a chip needs for each built-in dataset (one slice each, codegen/kinds/datasets/)
+_BUILTIN_SHAPES = builtin_shapes()
+BUILTIN_NAMES = builtin_names()
 _BUILTINS = ", ".join(BUILTIN_NAMES)
 #: folder that relative data-file paths resolve against while a chip.yaml loads (default: cwd)
 _DATA_BASE_DIR: ContextVar[Path | None] = ContextVar("data_base_dir", default=None)

@@ -251,3 +251,39 @@ def test_xor_trains_on_yakopcic_devices(chip):
 
     r = train(chip, GoldenBackend(chip), load_dataset(chip), epochs=300)
     assert r.history[-1].train_acc == 1.0 and r.history[-1].test_acc == 1.0
+
+
+# ---------------------------------------------------------------- dataset kinds
+def test_dataset_slices_are_the_one_list_of_names_and_shapes():
+    from codegen.kinds.datasets import builtin_shapes, dataset_kinds
+    from codegen.learn.datasets import NAMES, SHAPES
+
+    assert list(dataset_kinds()) == ["kiraz_case1", "xor", "iris", "digits", "mnist", "file"]
+    assert SHAPES == builtin_shapes() and NAMES == tuple(SHAPES)
+    schema = Spec.model_json_schema()
+    assert schema["$defs"]["BuiltinDataset"]["properties"]["name"]["enum"] == list(NAMES)
+
+
+@pytest.mark.parametrize("name", ["kiraz_case1", "xor", "iris", "digits"])
+def test_each_dataset_loads_through_its_slice_with_its_options(name):
+    """The slice's raw arrays have its shape; its options (iris standardised on the training split,
+    xor without a held-out split, kiraz a regression) reach the loaded dataset."""
+    from codegen.kinds.datasets import dataset_kind
+    from codegen.learn.datasets import load_dataset
+    from tests.chips import random_chip
+
+    kind = dataset_kind(name)
+    n_in, n_out = kind.shape
+    chip = random_chip(0, [n_in, 3, n_out])
+    object.__setattr__(chip.training, "dataset", name)  # the chip's arrays do not depend on the name
+    x, labels, _ = kind.raw(chip)
+    assert x.shape[1] == n_in and len(labels) == len(x)
+    d = load_dataset(chip)
+    assert d.classify is not kind.regression
+    if kind.test_fraction == 0.0 or kind.regression:
+        assert len(d.x_train) == len(x) and np.array_equal(d.x_train, d.x_test)
+    if kind.standardize:  # mean 0, σ 1 on the training split (to 1e-12)
+        assert np.allclose(d.x_train.mean(axis=0), 0.0, atol=1e-12)
+        assert np.allclose(d.x_train.std(axis=0), 1.0, atol=1e-12)
+    else:
+        assert set(map(tuple, d.x_train)) <= set(map(tuple, x))
