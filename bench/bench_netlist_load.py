@@ -5,7 +5,14 @@ For each size of ``--sizes`` (default 784×100×10, the MNIST-sized chip) the ``
 openvaf-r is there, so ``memristor.sp`` runs too) and ``ngspice -b <deck>`` is timed for each top
 level (free, nudged, simultaneous, memristor), as a designer runs them: the conductances are numbers
 in ``cells.sp``.  ngspice's own ``rusage`` lines give the split (netlist loading, subcircuit and
-parameter expansion, parsing, analysis).
+parameter expansion, parsing, analysis); ``cpu_s`` is the CPU time (user + system) of the ngspice
+process, which on this shared 2-core machine says more than the wall time (ngspice runs on one
+core; under a load average of 20 the wall time is several times the CPU time).
+
+``--tile`` sizes (default ``128,0``) time the decks with large crossbars split into subcircuit
+tiles of at most that many rows and columns (``codegen.circuit.build.TILE``; ``0``: one subcircuit
+per crossbar, the former form), alternating, in the same run: ngspice's subcircuit expansion looks
+every node of every line up in the subcircuit's port list (lines × ports).
 
 The former decks read one ``.param`` per cell from ``params.sp`` (``r={1/g_…}``), and ngspice's parse
 of them is superlinear; ``--compare`` sizes (default 64×32×10 and 128×64×10, small enough to finish)
@@ -13,14 +20,16 @@ time the free deck both ways in the same run: the generated one, and the same ci
 ``.include params.sp`` and ``r={1/g_…}`` put back, for the ratio.
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_netlist_load.py [--sizes 784x100x10]
-        [--compare 64x32x10,128x64x10] [--json bench/results/netlist_load.json]
+        [--compare 64x32x10,128x64x10] [--tile 128,0] [--json bench/results/netlist_load.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -31,9 +40,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import codegen.circuit.build as circuit_build  # noqa: E402
 from bench.bench_equilibrium import bench_chip, machine_conditions  # noqa: E402
 from codegen.backends import BuildOptions  # noqa: E402
 from codegen.build import render_plan  # noqa: E402
+from codegen.circuit import build_circuit  # noqa: E402
 from codegen.run.tools import ngspice_command  # noqa: E402
 
 TOPS = ("free", "nudged", "simultaneous", "memristor")
@@ -55,6 +66,7 @@ def run_ngspice(folder: Path, deck: str, timeout_s: float) -> dict[str, float | 
     timed = folder / f"_timed_{deck}"
     timed.write_text(text.replace("\n.end\n", "\n.control\nrun\nrusage all\n.endc\n.end\n"))
     t0 = time.perf_counter()
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         proc = subprocess.run(
             [*ngspice_command(), "-b", timed.name],
@@ -65,7 +77,11 @@ def run_ngspice(folder: Path, deck: str, timeout_s: float) -> dict[str, float | 
         )
     except subprocess.TimeoutExpired:
         return {"wall_s": timeout_s, "status": f"timeout after {timeout_s:.0f} s (wall_s: a lower bound)"}
-    out: dict[str, float | str] = {"wall_s": time.perf_counter() - t0}
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    out: dict[str, float | str] = {
+        "wall_s": time.perf_counter() - t0,
+        "cpu_s": (c1.ru_utime - c0.ru_utime) + (c1.ru_stime - c0.ru_stime),
+    }
     log = proc.stdout + proc.stderr
     for key, pattern in _RUSAGE.items():
         m = re.search(pattern, log)
@@ -75,16 +91,27 @@ def run_ngspice(folder: Path, deck: str, timeout_s: float) -> dict[str, float | 
     return out
 
 
-def with_params(folder: Path) -> None:
-    """Put the former form back: free.sp includes params.sp, each resistor reads ``{1/g_…}``."""
-    cells = (folder / "cells.sp").read_text()
-    current = ""
+def with_params(folder: Path, chip) -> None:
+    """Put the former form back: free.sp includes params.sp, each resistor reads ``{1/g_…}``.
+    The cell lines are found by the names the circuit IR gives them (first word of the line,
+    inside the subcircuit that holds them), not by parsing the text."""
+    circuit = build_circuit(chip)
+    cells_of: dict[str, dict[str, str]] = {}  # subcircuit → element name → its conductance parameter
+    for xb in circuit.crossbars:
+        for sub in (xb, *xb.about.get("tiles", ())):
+            for e in sub.elements:
+                if e.kind == "resistor":
+                    r, c = e.params["cell"]
+                    cells_of.setdefault(sub.name, {})[e.name] = f"g_{xb.about['xbar']}_{r}_{c}"
+    current: dict[str, str] = {}
     lines = []
-    for line in cells.splitlines():
-        m = re.match(r"^\.subckt (\S+) ", line)
-        current = m.group(1) if m else current
-        r = re.match(r"^R(\d+)_(\d+) (\S+) (\S+) r=\S+$", line)
-        lines.append(f"R{r[1]}_{r[2]} {r[3]} {r[4]} r={{1/g_{current}_{r[1]}_{r[2]}}}" if r else line)
+    for line in (folder / "cells.sp").read_text().splitlines():
+        words = line.split()
+        if words[:1] == [".subckt"]:
+            current = cells_of.get(words[1], {})
+        elif words and words[0] in current:
+            line = f"{words[0]} {words[1]} {words[2]} r={{1/{current[words[0]]}}}"
+        lines.append(line)
     (folder / "cells_params.sp").write_text("\n".join(lines) + "\n")
     free = (
         (folder / "free.sp")
@@ -94,47 +121,63 @@ def with_params(folder: Path) -> None:
     (folder / "free_params.sp").write_text(free)
 
 
-def render(layers: list[int], folder: Path, compile_va: bool) -> int:
+def render(layers: list[int], folder: Path, compile_va: bool, tile: int | None = None):
+    """Render the spice and veriloga backends of the bench chip into ``folder``; ``tile``: crossbar
+    tile size (0: no tiles; None: the default).  Returns (cells, chip)."""
     chip = bench_chip(layers, input_doubling=True)
-    plan = render_plan(chip, BuildOptions(compile=compile_va), only=["spice", "veriloga"])
+    saved = circuit_build.TILE, circuit_build.TILE_PORTS
+    if tile is not None:
+        circuit_build.TILE = tile or 1 << 30
+        circuit_build.TILE_PORTS = 2 * tile if tile else 1 << 30
+    try:
+        plan = render_plan(chip, BuildOptions(compile=compile_va), only=["spice", "veriloga"])
+    finally:
+        circuit_build.TILE, circuit_build.TILE_PORTS = saved
     for rel, data in plan.files.items():
         p = folder / rel
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_bytes(data if isinstance(data, bytes) else data.encode())
-    return sum(xb.size for xb in chip.crossbars)
+    return sum(xb.size for xb in chip.crossbars), chip
 
 
 def main(argv: list[str] | None = None) -> dict[str, object]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="784x100x10", help="chips whose every deck is timed")
     p.add_argument("--compare", default="64x32x10,128x64x10", help="chips timed with and without .param")
+    p.add_argument("--tile", default="128,0", help="crossbar tile sizes to time (0: no tiles)")
     p.add_argument("--timeout", type=float, default=600.0, help="per ngspice run (s)")
     p.add_argument("--no-compile", action="store_true", help="skip openvaf-r (and memristor.sp)")
     p.add_argument("--json", help="write the results and machine conditions to this file")
     a = p.parse_args(argv)
     result: dict[str, object] = {"machine": machine_conditions(), "decks": [], "compare": []}
     with tempfile.TemporaryDirectory() as tmp:
+        tiles = [int(x) for x in a.tile.split(",") if x]
         for layers in sizes(a.sizes):
             name = "x".join(map(str, layers))
-            folder = Path(tmp) / name
-            cells = render(layers, folder, not a.no_compile)
+            folders = {}
+            for tile in tiles:
+                folders[tile] = Path(tmp) / f"{name}_tile{tile}"
+                cells, _ = render(layers, folders[tile], not a.no_compile, tile)
             for top in TOPS:
                 if top == "memristor" and a.no_compile:
                     continue
-                r = run_ngspice(folder / "spice", f"{top}.sp", a.timeout)
-                row = {"size": name, "cells": cells, "deck": f"{top}.sp", **r}
-                result["decks"].append(row)  # type: ignore[union-attr]
-                print(
-                    f"{name} {top + '.sp':17s} ngspice -b {r['wall_s']:7.2f} s (load {r.get('load_s', 0):.2f} "
-                    f"+ expand {r.get('expand_s', 0):.2f} + parse {r.get('parse_s', 0):.2f} + analysis "
-                    f"{r.get('analysis_s', 0):.2f} s) {r['status']}",
-                    flush=True,
-                )
+                for tile in tiles:  # alternating, so both see the same machine load
+                    r = run_ngspice(folders[tile] / "spice", f"{top}.sp", a.timeout)
+                    row = {"size": name, "cells": cells, "deck": f"{top}.sp", "tile": tile, **r}
+                    row["loadavg"] = [round(x, 2) for x in os.getloadavg()]
+                    result["decks"].append(row)  # type: ignore[union-attr]
+                    print(
+                        f"{name} tile {tile:3d} {top + '.sp':17s} ngspice -b {r['wall_s']:7.2f} s wall, "
+                        f"{r['cpu_s']:6.2f} s CPU (load {r.get('load_s', 0):.2f} + expand "
+                        f"{r.get('expand_s', 0):.2f} + parse {r.get('parse_s', 0):.2f} + analysis "
+                        f"{r.get('analysis_s', 0):.2f} s) {r['status']} (load average {row['loadavg'][0]})",
+                        flush=True,
+                    )
         for layers in sizes(a.compare):
             name = "x".join(map(str, layers))
             folder = Path(tmp) / f"cmp_{name}"
-            cells = render(layers, folder, False)
-            with_params(folder / "spice")
+            cells, chip = render(layers, folder, False)
+            with_params(folder / "spice", chip)
             new = run_ngspice(folder / "spice", "free.sp", a.timeout)
             old = run_ngspice(folder / "spice", "free_params.sp", a.timeout)
             row = {

@@ -95,6 +95,7 @@ def test_every_result_file_has_a_recipe() -> None:
     covered = (
         {f for r in RECIPES for f in (r.csv, r.png)} | set(BENCH_RESULTS) | {BENCH_COSIM, BENCH_TRAINING}
     )
+    covered |= {BENCH_NETLIST_LOAD}
     files = _result_files()
     assert KIRAZ_SWEEP.csv in files
     missing = [f for f in files if f not in covered]
@@ -395,3 +396,27 @@ def test_bench_training_results_reproduce() -> None:
     assert new["spice_workers"] == doc["spice_workers"]
     # ngspice at reltol 1e-6 against the golden model: far below one 0.5 µS step (S)
     assert new["max_dG_S"] <= max(100 * doc["max_dG_S"], 1e-12)
+
+
+BENCH_NETLIST_LOAD = "bench/results/netlist_load.json"
+
+
+@pytest.mark.ngspice
+@pytest.mark.slow
+def test_bench_netlist_load_results_reproduce() -> None:
+    """bench/results/netlist_load.json (``python bench/bench_netlist_load.py --sizes 784x100x10
+    --json bench/results/netlist_load.json``): every generated deck of the 784×100×10 build, tiled
+    and not, loaded and solved its ``.op``; the recipe reruns on a chip small enough for a test,
+    whose tiled decks (300 + 20 ports) load and solve as well."""
+    from bench.bench_netlist_load import main
+
+    doc = json.loads((ROOT / BENCH_NETLIST_LOAD).read_text(encoding="utf-8"))
+    assert doc["machine"]["cores"] and doc["decks"] and doc["compare"]
+    assert all(r["status"] == "ok" for r in doc["decks"]), doc["decks"]
+    tiled = {r["deck"] for r in doc["decks"] if r["tile"] == 128}
+    assert tiled == {"free.sp", "nudged.sp", "simultaneous.sp", "memristor.sp"}
+    assert all(r["cpu_s"] > 0 and r["wall_s"] >= r["cpu_s"] * 0.5 for r in doc["decks"])
+    new = main(
+        ["--sizes", "150x20x4", "--compare", "", "--no-compile", "--tile", "128,0", "--timeout", "120"]
+    )
+    assert len(new["decks"]) == 6 and all(r["status"] == "ok" for r in new["decks"]), new["decks"]  # type: ignore[union-attr]

@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CodegenError
-from ..units import spice_float
 from .tools import ngspice_command
 
 __all__ = [
@@ -156,8 +155,11 @@ def run_dir(workdir: str | Path | None) -> Iterator[Path]:
 def memristor_deck_head(title: str) -> list[str]:
     """First lines of a transient deck through the Verilog-A memristor: the title, ``pre_osdi
     eqp_memristor.osdi`` (the file :func:`run_ngspice` writes from its ``osdi`` argument) and the
-    model card ``mem``."""
-    return [f"* {title}", ".control", "pre_osdi eqp_memristor.osdi", ".endc", ".model mem eqp_memristor"]
+    model card ``mem`` (``templates/spice/tran.sp.j2``)."""
+    from ..circuit.names import MEMRISTOR_MODEL
+    from ..templating import render
+
+    return render("spice/tran.sp.j2", part="head", title=title, model=MEMRISTOR_MODEL).splitlines()
 
 
 def tran_wrdata_tail(
@@ -170,17 +172,21 @@ def tran_wrdata_tail(
 ) -> list[str]:
     """Last lines of a transient deck: ``.tran`` (print step, stop time, maximum step, s), a
     ``.control`` block that saves ``save`` (default ``vectors``), runs and writes ``vectors`` to
-    ``wrdata_file`` (read back by :func:`run_ngspice`'s ``outputs``), and ``.end``."""
-    return [
-        f".tran {spice_float(step_s)} {spice_float(tstop_s)} 0 {spice_float(max_step_s)}",
-        ".control",
-        "save " + " ".join(vectors if save is None else save),
-        "run",
-        f"wrdata {wrdata_file} " + " ".join(vectors),
-        ".endc",
-        ".end",
-        "",
-    ]
+    ``wrdata_file`` (read back by :func:`run_ngspice`'s ``outputs``), and ``.end``
+    (``templates/spice/tran.sp.j2``); the last item is ``""``, so joined lines end in a newline."""
+    from ..templating import render
+
+    text = render(
+        "spice/tran.sp.j2",
+        part="tail",
+        step_s=step_s,
+        tstop_s=tstop_s,
+        max_step_s=max_step_s,
+        wrdata_file=wrdata_file,
+        vectors=vectors,
+        save=vectors if save is None else save,
+    )
+    return [*text.splitlines(), ""]
 
 
 def read_wrdata(path: str | Path, names: list[str]) -> dict[str, np.ndarray]:
