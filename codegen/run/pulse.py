@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backends.veriloga import compile_va, render_sources
+from ..circuit.veriloga import compile_va, render_sources
 from ..ir import Chip, PulsedDeviceIR
 from ..model.device import apply_pulses, g_from_w
 from ..units import spice_float
