@@ -291,7 +291,15 @@ def builds(tmp_path_factory):
     return root, out
 
 
-COMMENT = {".sp": ("*",), ".cir": ("*",), ".scs": ("//",), ".sim": ("//",), ".v": ("//",), ".va": ("//",), ".py": ("#",)}
+COMMENT = {
+    ".sp": ("*",),
+    ".cir": ("*",),
+    ".scs": ("//",),
+    ".sim": ("//",),
+    ".v": ("//",),
+    ".va": ("//",),
+    ".py": ("#",),
+}
 
 
 def test_accepted_payloads_change_only_comment_lines(builds):

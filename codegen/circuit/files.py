@@ -32,6 +32,29 @@ def build_conductances(chip: Chip, options: HasConductances) -> tuple[dict[str, 
     return chip_conductances(chip, options), source
 
 
+#: the last circuits built for the backends of one build: (chip, key, circuit); each dialect
+#: renders the same circuit, so it is built once per build, not once per dialect and variant
+_LAST: list[tuple[Chip, tuple[object, ...], Circuit]] = []
+
+
+def _circuit(
+    chip: Chip, conductances: Mapping[str, np.ndarray] | None, params_source: str, memristor: bool
+) -> Circuit:
+    import hashlib
+
+    h = hashlib.sha256()
+    for k in sorted(conductances or {}):
+        h.update(k.encode() + np.ascontiguousarray(conductances[k], dtype=float).tobytes())  # type: ignore[index]
+    key = (params_source, memristor, conductances is None, h.hexdigest())
+    for c, known, circuit in _LAST:
+        if c is chip and known == key:
+            return circuit
+    circuit = build_circuit(chip, conductances, params_source, memristor=memristor)
+    _LAST.append((chip, key, circuit))
+    del _LAST[:-4]
+    return circuit
+
+
 def format_dialect_files(
     dialect: str,
     chip: Chip,
@@ -45,12 +68,8 @@ def format_dialect_files(
     dialect has one (unless ``memristor`` is False); ``more``: template variables (e.g. ``vacask=True`` for the Spectre spelling
     VACASK reads)."""
     d = get_dialect(dialect)
-    circuit = build_circuit(chip, conductances, params_source)
-    mem = (
-        build_circuit(chip, conductances, params_source, memristor=True)
-        if d.memristor and memristor
-        else None
-    )
+    circuit = _circuit(chip, conductances, params_source, False)
+    mem = _circuit(chip, conductances, params_source, True) if d.memristor and memristor else None
     return {f"{dialect}/{k}": v for k, v in render_dialect(d, circuit, mem, **more).items()}
 
 
