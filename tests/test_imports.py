@@ -171,7 +171,7 @@ def test_the_full_walk_sees_function_level_imports():
 
 def test_runners_do_not_import_the_backends_anywhere():
     """codegen.run takes its decks and sources from the layers below both (codegen.circuit: netlist
-    files and Verilog-A sources; codegen.controller.rtl: the RTL), never from codegen.backends, not
+    files; codegen.veriloga: Verilog-A sources; codegen.controller.rtl: the RTL), never from codegen.backends, not
     even inside a function."""
     g = graph(type_checking=True, everywhere=True)
     assert _edges(g, "codegen.run", "codegen.backends") == []

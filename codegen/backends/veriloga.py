@@ -16,10 +16,10 @@ module, terminal and parameter names are a stable interface (docs/veriloga.md).
 
 from __future__ import annotations
 
-from ..circuit.veriloga import MODULES, OPENVAF_FLAGS, compile_va, render_sources
 from ..errors import CodegenError
 from ..ir import Chip
 from ..tools import openvaf_command, tool_version
+from ..veriloga import MODULES, OPENVAF_FLAGS, compile_va, render_sources
 from . import Backend, BuildOptions, register
 
 __all__ = ["VerilogA", "MODULES", "render_sources", "compile_va", "OPENVAF_FLAGS"]

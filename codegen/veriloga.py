@@ -12,11 +12,11 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from ..ir import Chip, NeuronIR
-from ..kinds.devices import kind_of
-from ..kinds.neurons import neuron_kind
-from ..templating import render
-from ..tools import openvaf_command, openvaf_failure
+from .ir import Chip, NeuronIR
+from .kinds.devices import kind_of
+from .kinds.neurons import neuron_kind
+from .templating import render
+from .tools import openvaf_command, openvaf_failure
 
 __all__ = ["MODULES", "OPENVAF_FLAGS", "render_sources", "compile_va"]
 
