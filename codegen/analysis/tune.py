@@ -49,6 +49,7 @@ from pydantic import ValidationError
 
 from ..elab import elaborate
 from ..errors import CodegenError
+from ..kinds.neurons import neuron_kind
 from ..spec import Spec
 from .operating_point import (
     KNEE_RATIO,
@@ -110,10 +111,11 @@ class Knobs:
         d, n = spec.device, spec.neuron
         uniform = d.init.distribution == "uniform"
         mean = d.init.mean if d.init.mean is not None else 0.5 * (d.g_min + d.g_max)
+        v_low, v_high = neuron_kind(n.kind).clamps(n)
         return cls(
             input_scale_V=spec.training.dataset.input_scale,
-            v_low_V=n.v_low,
-            v_high_V=n.v_high,
+            v_low_V=v_low,
+            v_high_V=v_high,
             diode_is_A=n.diode.is_,
             init_low_S=(d.init.low if d.init.low is not None else d.g_min) if uniform else np.nan,
             init_high_S=(d.init.high if d.init.high is not None else d.g_max) if uniform else np.nan,

@@ -37,8 +37,9 @@ from collections.abc import Mapping
 import numpy as np
 
 from ..circuit import Circuit, build_circuit
+from ..circuit.files import build_conductances, format_dialect_files, format_spice_files
 from ..circuit.names import COPY_SUFFIX, copy_node, resistor_param
-from ..circuit.render import OSDI_PATH, VA_PATH, get_dialect, render_dialect
+from ..circuit.render import OSDI_PATH, VA_PATH
 from ..ir import Chip
 from . import Backend, BuildOptions, register
 
@@ -74,72 +75,17 @@ def netlist_context(
     return build_circuit(chip, conductances, params_source)
 
 
-#: the last circuits built for the backends of one build: (chip, key, circuit); each dialect
-#: renders the same circuit, so it is built once per build, not once per dialect and variant
-_LAST: list[tuple[Chip, tuple[object, ...], Circuit]] = []
-
-
-def _circuit(
-    chip: Chip, conductances: Mapping[str, np.ndarray] | None, params_source: str, memristor: bool
-) -> Circuit:
-    import hashlib
-
-    h = hashlib.sha256()
-    for k in sorted(conductances or {}):
-        h.update(k.encode() + np.ascontiguousarray(conductances[k], dtype=float).tobytes())  # type: ignore[index]
-    key = (params_source, memristor, conductances is None, h.hexdigest())
-    for c, known, circuit in _LAST:
-        if c is chip and known == key:
-            return circuit
-    circuit = build_circuit(chip, conductances, params_source, memristor=memristor)
-    _LAST.append((chip, key, circuit))
-    del _LAST[:-4]
-    return circuit
-
-
-def _conductances(chip: Chip, options: BuildOptions) -> tuple[dict[str, np.ndarray], str]:
-    from ..model.conductances import chip_conductances
-
-    cs = options.conductances
-    source = "" if cs is None else f"from conductance file {cs.name} (sha256 {cs.sha256})"
-    return chip_conductances(chip, options), source
-
-
 def build_context(chip: Chip, options: BuildOptions) -> Circuit:
     """The circuit at the conductances of the build (:func:`chip_conductances`)."""
-    g, source = _conductances(chip, options)
+    g, source = build_conductances(chip, options)
     return build_circuit(chip, g, source)
-
-
-def format_dialect_files(
-    dialect: str,
-    chip: Chip,
-    conductances: Mapping[str, np.ndarray] | None = None,
-    *,
-    params_source: str = "",
-    memristor: bool = True,
-    **more: object,
-) -> dict[str, str]:
-    """Every file of ``dialect`` (``<dialect>/<name>``), the memristor variant included where the
-    dialect has one (unless ``memristor`` is False); ``more``: template variables (e.g. ``vacask=True`` for the Spectre spelling
-    VACASK reads)."""
-    d = get_dialect(dialect)
-    circuit = _circuit(chip, conductances, params_source, False)
-    mem = _circuit(chip, conductances, params_source, True) if d.memristor and memristor else None
-    return {f"{dialect}/{k}": v for k, v in render_dialect(d, circuit, mem, **more).items()}
-
-
-def format_spice_files(ctx: Circuit, memristor: Circuit | None = None) -> dict[str, str]:
-    """The ``spice`` backend's files (``spice/<name>``) for one circuit (``memristor``: its
-    memristor variant, for ``memristor_cells.sp`` and ``memristor.sp``)."""
-    return {f"spice/{k}": v for k, v in render_dialect("spice", ctx, memristor).items()}
 
 
 class _DialectBackend(Backend):
     dialect = ""
 
     def render(self, chip: Chip, options: BuildOptions) -> dict[str, str | bytes]:
-        g, source = _conductances(chip, options)
+        g, source = build_conductances(chip, options)
         return dict(format_dialect_files(self.dialect, chip, g, params_source=source))
 
 

@@ -6,7 +6,8 @@ Renders from the IR (templates in ``templates/veriloga/``):
   template (``kind_of(chip.device).va_template``, :mod:`codegen.kinds.devices`), state on an internal node;
 * ``veriloga/eqp_amplifier.va`` — module ``eqp_amplifier(inp, out)``, :class:`~codegen.ir.AmplifierIR`;
 * ``veriloga/eqp_nudge.va`` — module ``eqp_nudge(outp, outn)``, the nudging current of :class:`~codegen.ir.NudgeIR`;
-* ``veriloga/eqp_neuron.va`` — module ``eqp_neuron(x)``, the diode-clamp neuron of :class:`~codegen.ir.NeuronIR`.
+* ``veriloga/eqp_neuron.va`` — module ``eqp_neuron(x)``, the chip's neuron from its kind's template
+  (``neuron_kind(n.kind).va_template``, :mod:`codegen.kinds.neurons`), :class:`~codegen.ir.NeuronIR`.
 
 Unless ``options.compile`` is False each file is compiled with openvaf-r (``--target_cpu generic``)
 in a temporary folder and the ``.osdi`` bytes join the plan as ``veriloga/<module>.osdi``.  The
@@ -15,91 +16,13 @@ module, terminal and parameter names are a stable interface (docs/veriloga.md).
 
 from __future__ import annotations
 
-import functools
-import re
-import subprocess
-import tempfile
-from pathlib import Path
-
 from ..errors import CodegenError
-from ..ir import Chip, NeuronIR
-from ..kinds.devices import kind_of
-from ..templating import render
-from ..tools import openvaf_command, openvaf_failure, tool_version
+from ..ir import Chip
+from ..tools import openvaf_command, tool_version
+from ..veriloga import MODULES, OPENVAF_FLAGS, compile_va, render_sources
 from . import Backend, BuildOptions, register
 
 __all__ = ["VerilogA", "MODULES", "render_sources", "compile_va", "OPENVAF_FLAGS"]
-
-#: module names, in build order (the file of module ``m`` is ``veriloga/m.va``)
-MODULES = ("eqp_memristor", "eqp_amplifier", "eqp_nudge", "eqp_neuron")
-#: openvaf-r flags: portable machine code, no host-specific instructions
-OPENVAF_FLAGS = ("--target_cpu", "generic")
-
-_ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-def _neuron(chip: Chip) -> NeuronIR | None:
-    for layer in chip.layers:
-        if layer.neuron is not None:
-            return layer.neuron
-    return None
-
-
-def _context(chip: Chip) -> dict[str, dict[str, object]]:
-    gains = sorted({a.gain for a in chip.amplifiers})
-    return {
-        # the device kind's slice owns its template's variables (codegen.kinds.devices)
-        "eqp_memristor": kind_of(chip.device).va_context(chip),
-        "eqp_amplifier": {"gain": gains[0] if gains else 1.0},
-        "eqp_nudge": {"beta_S": chip.nudge.beta_S},
-        "eqp_neuron": {"n": _neuron(chip)},
-    }
-
-
-def _template(chip: Chip, mod: str) -> str:
-    """The template of module ``mod``: the device kind's for the memristor, else ``veriloga/<mod>.va.j2``."""
-    return kind_of(chip.device).va_template if mod == "eqp_memristor" else f"veriloga/{mod}.va.j2"
-
-
-def render_sources(chip: Chip) -> dict[str, str]:
-    """``{module: Verilog-A text}`` for every model this chip needs (the neuron only if it has neurons)."""
-    ctx = _context(chip)
-    out = {}
-    for mod in MODULES:
-        if mod == "eqp_neuron" and ctx[mod]["n"] is None:
-            continue
-        out[mod] = render(_template(chip, mod), chip_name=chip.name, description=chip.description, **ctx[mod])
-    return out
-
-
-@functools.lru_cache(maxsize=64)
-def compile_va(source: str, name: str = "model") -> tuple[bytes, str]:
-    """Compile Verilog-A ``source`` with openvaf-r in a temporary folder.
-
-    Returns ``(osdi_bytes, diagnostics)`` where ``diagnostics`` is openvaf-r's output without the
-    "Finished building" line (empty when there were no warnings).  Raises CodegenError on failure.
-    The output is byte-deterministic for a given source and name, so results are cached in-process.
-    """
-    with tempfile.TemporaryDirectory(prefix="eqp-openvaf-") as tmp:
-        va = Path(tmp) / f"{name}.va"
-        osdi = Path(tmp) / f"{name}.osdi"
-        va.write_text(source)
-        proc = subprocess.run(
-            [*openvaf_command(), *OPENVAF_FLAGS, va.name, "-o", osdi.name],
-            cwd=tmp,
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-        text = _ANSI.sub("", proc.stdout + proc.stderr)
-        diagnostics = "\n".join(
-            line
-            for line in text.splitlines()
-            if line.strip() and not line.strip().startswith("Finished building")
-        )
-        if proc.returncode != 0 or not osdi.is_file():
-            raise openvaf_failure(f"{name}.va", proc.returncode, diagnostics)
-        return osdi.read_bytes(), diagnostics
 
 
 @register

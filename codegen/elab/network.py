@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from ..ir import AmplifierIR, CrossbarIR, DiodeIR, LayerIR, NeuronIR, NudgeIR, SourceIR
+from ..ir import AmplifierIR, CrossbarIR, DiodeIR, LayerIR, NudgeIR, SourceIR
 from ..kinds.neurons import neuron_kind
 from ..spec import Spec
 
@@ -37,8 +37,7 @@ def run(spec: Spec, fields: dict[str, Any]) -> dict[str, Any]:
         temperature_C=d.temperature,
         gmin_S=spec.simulation.gmin,
     )
-    lo, hi = neuron_kind(nrn.kind).clamps(nrn)
-    neuron = NeuronIR(kind=nrn.kind, v_low_V=lo, v_high_V=hi, diode=diode)
+    neuron = neuron_kind(nrn.kind).elaborate(nrn, diode)  # the kind's slice (codegen/kinds/neurons/)
 
     sources: list[SourceIR] = []
     in_nodes: list[str] = []
@@ -69,8 +68,8 @@ def run(spec: Spec, fields: dict[str, Any]) -> dict[str, Any]:
         has_neuron = role == "hidden" or nrn.on_output
         layers.append(LayerIR(k, role, net.layers[k], nodes, neuron if has_neuron else None, scale(k)))
     if any(layer.neuron for layer in layers):
-        sources.append(SourceIR(name="Vnrn_hi", node="nrn_hi", kind="neuron", value_V=hi))
-        sources.append(SourceIR(name="Vnrn_lo", node="nrn_lo", kind="neuron", value_V=lo))
+        sources.append(SourceIR(name="Vnrn_hi", node="nrn_hi", kind="neuron", value_V=neuron.v_high_V))
+        sources.append(SourceIR(name="Vnrn_lo", node="nrn_lo", kind="neuron", value_V=neuron.v_low_V))
 
     # crossbars: forward (k-1 → k), skips, and one bias crossbar per neuron layer
     links: list[tuple[int, int, Literal["forward", "skip"]]] = [

@@ -92,7 +92,7 @@ class OperatingPoint:
 # --------------------------------------------------------------------------- netlists
 def netlist_files(chip: Chip, conductances: Mapping[str, np.ndarray] | None = None) -> dict[str, str]:
     """The ``spice`` backend's files (without the ``spice/`` prefix), optionally at other conductances (S)."""
-    from ..backends.spice import format_dialect_files
+    from ..circuit.files import format_dialect_files
 
     g = None if conductances is None else dict(conductances)
     return {k.removeprefix("spice/"): v for k, v in format_dialect_files("spice", chip, g).items()}

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from ..backends.veriloga import compile_va, render_sources
 from ..ir import Chip, PulsedDeviceIR
 from ..model.device import apply_pulses, g_from_w
 from ..units import spice_float
+from ..veriloga import compile_va, render_sources
 from .ngspice_tran import memristor_deck_head, run_dir, run_ngspice, tran_wrdata_tail
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Run the tools on the generated controller RTL: Verilator lint, Yosys synthesis, cocotb + Icarus.
 
 Each function takes the build folder (as written by ``codegen build``) and the
-:class:`~codegen.backends.rtl.RtlDesign`; tool output goes to ``<build>/sim_build/`` or a
+:class:`~codegen.controller.rtl.RtlDesign`; tool output goes to ``<build>/sim_build/`` or a
 temporary folder, never into the generated files.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
 
-from ..backends.rtl import RtlDesign
+from ..controller.rtl import RtlDesign
 from ..errors import CodegenError
 from ..ir import ControllerIR
 from .tools import ToolMissing, iverilog_command, tool_version, verilator_command, yosys_command
@@ -282,7 +282,7 @@ def rtl_test(
     """
     import time
 
-    from ..backends.rtl import design, format_cocotb, format_rtl
+    from ..controller.rtl import design, format_cocotb, format_rtl
     from ..plan import BuildPlan, write_plan
 
     d = design(chip_name, ctrl)

@@ -310,11 +310,14 @@ class VacaskSimulator(Simulator):
         else the build is stale or edited: :class:`CodegenError`."""
         files = super().read_netlist_dir(chip, build, dialect)
         if dialect == "spectre":
-            from ..backends import BuildOptions
-            from ..backends.spice import SpectreBackend
+            from types import SimpleNamespace
+
+            from ..circuit.files import build_conductances, format_dialect_files
             from .vacask import vacask_files
 
-            ours = SpectreBackend().render(chip, BuildOptions(compile=False, conductances=conductances))
+            # the ``spectre`` backend's files at the build's conductances (the functions it renders with)
+            g, source = build_conductances(chip, SimpleNamespace(conductances=conductances))
+            ours = format_dialect_files("spectre", chip, g, params_source=source)
             spelled = vacask_files(chip, dialect, None if conductances is None else conductances.G)
             for name in sorted(spelled):
                 if files.get(name) != ours[f"spectre/{name}"]:

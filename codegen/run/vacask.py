@@ -137,7 +137,7 @@ def vacask_files(
     the backend's).  ``conductances`` (S): default the chip's initial ones.  ``memristor``: add the
     Spectre memristor variant (``memristor.scs``; the ``.osdi`` is passed to :func:`run_ops`)."""
     _check_dialect(dialect)
-    from ..backends.spice import format_dialect_files
+    from ..circuit.files import format_dialect_files
 
     if memristor and dialect == "xyce":
         raise VacaskError("the memristor variant exists in the spectre and vacask dialects, not xyce")

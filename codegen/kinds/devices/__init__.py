@@ -13,15 +13,12 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Union
+from typing import Any, ClassVar
 
 import numpy as np
-from pydantic import Discriminator, Tag, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
-from pydantic_core import InitErrorDetails
 
-from ...errors import unknown_key_message
 from ...ir import Chip, PulsedDeviceIR
-from ...spec_types import PhysicsError
+from .._union import kind_union
 
 __all__ = [
     "DeviceKind",
@@ -151,53 +148,7 @@ def kind_of(dev: PulsedDeviceIR) -> type[DeviceKind]:
 
 
 # --------------------------------------------------------------------------- spec union
-def _tag(v: object) -> str | None:
-    if isinstance(v, dict):
-        k = v.get("kind", DEFAULT_KIND)
-        return k if isinstance(k, str) else None
-    return getattr(v, "kind", None)
-
-
-def _errors(v: object, handler: ValidatorFunctionWrapHandler) -> object:
-    """Validate the ``device:`` section against its kind's sub-model; report errors at the YAML path
-    (without the union's tag), unknown kinds and keys with what is allowed."""
-    kinds = device_kinds()
-    tag = _tag(v)
-    if isinstance(v, dict) and tag not in kinds:
-        raise PhysicsError(
-            "kind",
-            f"unknown device kind {v.get('kind')!r}; allowed: {', '.join(kinds)} (default {DEFAULT_KIND})",
-        )
-    try:
-        return handler(v)
-    except ValidationError as exc:
-        if tag not in kinds:
-            raise
-        model = kinds[tag].spec
-        details: list[InitErrorDetails] = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            loc = loc[1:] if loc and loc[0] == tag else loc
-            if err["type"] == "extra_forbidden":
-                allowed = [f.alias or n for n, f in model.model_fields.items()]  # type: ignore[attr-defined]
-                key = str(loc[-1])
-                details.append(
-                    InitErrorDetails(
-                        type="value_error",
-                        loc=loc[:-1],
-                        input=err["input"],
-                        ctx={"error": PhysicsError(key, unknown_key_message(key, allowed))},
-                    )
-                )
-                continue
-            d = InitErrorDetails(type=err["type"], loc=loc, input=err["input"])
-            if "ctx" in err:
-                d["ctx"] = err["ctx"]
-            details.append(d)
-        raise ValidationError.from_exception_data(exc.title, details) from None
-
-
 def spec_union() -> Any:
-    """The ``device:`` type: a union of every kind's sub-model, discriminated on ``kind``."""
-    members = tuple(Annotated[k.spec, Tag(name)] for name, k in device_kinds().items())
-    return Annotated[Union[members], Discriminator(_tag), WrapValidator(_errors)]  # noqa: UP007
+    """The ``device:`` type: a union of every kind's sub-model, discriminated on ``kind``
+    (:func:`codegen.kinds._union.kind_union`)."""
+    return kind_union(lambda: {name: k.spec for name, k in device_kinds().items()}, DEFAULT_KIND, "device")

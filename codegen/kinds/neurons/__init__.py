@@ -1,31 +1,79 @@
 """The neuron-kind registry: each kind is one sub-package with a registered :class:`NeuronKind`.
 
 A neuron is two clamp diodes per node (node → ``v_high`` source, ``v_low`` source → node).  A kind
-says where its clamps sit (:meth:`NeuronKind.clamps`), checks its spec keys (:meth:`NeuronKind.check`)
-and gives the golden current ``I``, conductance ``dI/dV`` and co-content ``∫ I dV`` of one clamp
-diode (:meth:`NeuronKind.clamp_diode`) that the golden model's Newton solver and its line search
-use.  :mod:`codegen.spec` builds ``neuron.kind``'s choices from this registry,
-:mod:`codegen.elab.network` the clamp voltages, :mod:`codegen.model.network` the diode functions.
+holds its ``neuron:`` sub-model (:attr:`NeuronKind.spec`, a member of the union on ``kind``), says
+where its clamps sit (:meth:`NeuronKind.clamps`, elaborated by :meth:`NeuronKind.elaborate`), checks
+its spec keys (:meth:`NeuronKind.check`), gives the golden current ``I``, conductance ``dI/dV`` and
+co-content ``∫ I dV`` of one clamp diode (:meth:`NeuronKind.clamp_diode`) that the golden model's
+Newton solver and its line search use, and names its Verilog-A template and netlist spelling.
+:mod:`codegen.spec` builds the ``neuron:`` union from this registry (:func:`neuron_union`),
+:mod:`codegen.elab.network` the IR, :mod:`codegen.model.network` the diode functions and
+:mod:`codegen.backends.veriloga` the Verilog-A model.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ...ir import DiodeIR
+from ...ir import Chip, DiodeIR, NeuronIR
+from .._union import kind_union
 
-__all__ = ["NeuronKind", "register", "neuron_kind", "neuron_kinds", "NEURON_KIND_NAMES"]
+__all__ = [
+    "NeuronKind",
+    "NeuronSpelling",
+    "register",
+    "neuron_kind",
+    "neuron_kinds",
+    "neuron_union",
+    "NEURON_KIND_NAMES",
+    "DEFAULT_KIND",
+]
+
+#: the kind of a ``neuron:`` section without ``kind:``
+DEFAULT_KIND = "diode_pair"
+
+
+@dataclass(frozen=True)
+class NeuronSpelling:
+    """How the generated files spell a neuron: the Verilog-A ``module`` and its ``ports`` (the
+    neuron's node), and ``clamp_element``, the element the SPICE-family netlists use for each clamp
+    (``diode``: a junction diode of the ``.model D`` card from :class:`~codegen.ir.DiodeIR`, node →
+    ``nrn_hi`` and ``nrn_lo`` → node).  Every kind keeps this interface, so netlists need no change
+    per kind."""
+
+    module: str = "eqp_neuron"
+    ports: tuple[str, ...] = ("x",)
+    clamp_element: str = "diode"
 
 
 class NeuronKind:
     """One neuron kind; all methods are class methods."""
 
+    #: the ``neuron.kind`` tag in chip.yaml
     kind: ClassVar[str] = ""
+    #: one line for docs and messages
     summary: ClassVar[str] = ""
+    #: the pydantic sub-model of the ``neuron:`` section (with ``kind: Literal[<kind>]``)
+    spec: ClassVar[type]
+    #: Verilog-A template under templates/ (module ``netlist.module``)
+    va_template: ClassVar[str] = "veriloga/eqp_neuron.va.j2"
+    netlist: ClassVar[NeuronSpelling] = NeuronSpelling()
+
+    @classmethod
+    def elaborate(cls, n: Any, diode: DiodeIR) -> NeuronIR:
+        """The IR of the ``neuron:`` spec ``n`` with its elaborated clamp ``diode``."""
+        lo, hi = cls.clamps(n)
+        return NeuronIR(kind=cls.kind, v_low_V=lo, v_high_V=hi, diode=diode)
+
+    @classmethod
+    def va_context(cls, chip: Chip, n: NeuronIR) -> dict[str, object]:
+        """Variables of :attr:`va_template` for the chip's neuron ``n``."""
+        return {"n": n}
 
     @classmethod
     def clamps(cls, n: Any) -> tuple[float, float]:  # pragma: no cover - abstract
@@ -54,6 +102,8 @@ def register(cls: type[NeuronKind]) -> type[NeuronKind]:
         raise ValueError(f"{cls.__name__} has no kind")
     if cls.kind in _REGISTRY and _REGISTRY[cls.kind] is not cls:
         raise ValueError(f"neuron kind {cls.kind!r} registered twice")
+    if cls.spec.model_fields["kind"].default != cls.kind:  # type: ignore[attr-defined]
+        raise ValueError(f"{cls.__name__}.spec.kind must default to {cls.kind!r}")
     _REGISTRY[cls.kind] = cls
     return cls
 
@@ -75,5 +125,11 @@ def neuron_kind(kind: str) -> type[NeuronKind]:
     return _REGISTRY[kind]
 
 
-#: the kinds, for ``neuron.kind``'s Literal (default first: ``diode_pair``)
-NEURON_KIND_NAMES: tuple[str, ...] = tuple(sorted(_REGISTRY, key=lambda k: (k != "diode_pair", k)))
+#: the kinds, default first (``diode_pair``), then by name
+NEURON_KIND_NAMES: tuple[str, ...] = tuple(sorted(_REGISTRY, key=lambda k: (k != DEFAULT_KIND, k)))
+
+
+def neuron_union() -> Any:
+    """The ``neuron:`` type: a union of every kind's sub-model, discriminated on ``kind``
+    (:func:`codegen.kinds._union.kind_union`)."""
+    return kind_union(lambda: {k: _REGISTRY[k].spec for k in NEURON_KIND_NAMES}, DEFAULT_KIND, "neuron")

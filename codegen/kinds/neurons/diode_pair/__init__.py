@@ -12,6 +12,7 @@ from ....spec_types import PhysicsError
 from ....units import format_quantity
 from .. import NeuronKind, register
 from .golden import shockley_clamp
+from .spec import DiodePairNeuron
 
 __all__ = ["DiodePair"]
 
@@ -19,6 +20,7 @@ __all__ = ["DiodePair"]
 @register
 class DiodePair(NeuronKind):
     kind = "diode_pair"
+    spec = DiodePairNeuron
     summary = "two clamp diodes to sources at v_low and v_high"
 
     @classmethod

@@ -10,6 +10,7 @@ import numpy as np
 from ....ir import DiodeIR
 from .. import NeuronKind, register
 from ..diode_pair.golden import shockley_clamp
+from .spec import ReluClampNeuron
 
 __all__ = ["ReluClamp"]
 
@@ -17,6 +18,7 @@ __all__ = ["ReluClamp"]
 @register
 class ReluClamp(NeuronKind):
     kind = "relu_clamp"
+    spec = ReluClampNeuron
     summary = "diode pair clamped to [0, alpha]"
 
     @classmethod
