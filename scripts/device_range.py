@@ -2,8 +2,9 @@
 memristor's conductance range g_max/g_min shrinks?
 
 For each dataset (xor, digits: the shipped examples, with initial conductances uniform over the
-whole range so every ratio starts alike), each device model (:data:`MODELS`: hard and soft bounds
-of the threshold memristor) and each ratio g_max/g_min in :data:`RATIOS` (g_max fixed at the
+whole range so every ratio starts alike), each device model (:data:`MODELS`: the threshold memristor
+with hard and with soft bounds, Yakopcic's memristor with the paper's windows and with a milder
+reset window) and each ratio g_max/g_min in :data:`RATIOS` (g_max fixed at the
 example's 100 µS, g_min = g_max/ratio), EP trains with the example's rule and budget from
 :data:`SEEDS` initial-conductance seeds, through :func:`codegen.learn.sweep.run_sweep` (the engine
 of ``codegen sweep``; its per-point CSV is kept).  A run *learns* when it meets
@@ -12,9 +13,12 @@ test accuracy ≥ 0.8 (chance is 0.1).
 
 Writes, under ``--out`` (default docs/results): ``device_range_<dataset>.csv`` (one row per run),
 ``device_range.csv`` (one row per dataset × model × ratio), ``device_range.png`` and
-``device_range.md`` (the table).  Runs resume from ``--work`` (default build/device_range)::
+``device_range.md`` (the table).  Runs resume from ``--work`` (default build/device_range).
+``--models`` runs only the models named; the other models' runs are kept from the per-run CSVs
+already in ``--out`` (so a new model does not retrain the recorded ones)::
 
-    PYTHONPATH=$PWD .venv/bin/python scripts/device_range.py [--workers 2] [--datasets xor digits]
+    PYTHONPATH=$PWD .venv/bin/python scripts/device_range.py [--workers 2] [--datasets xor digits] \
+        [--models yakopcic ...]
 """
 
 from __future__ import annotations
@@ -43,10 +47,15 @@ RATIOS = (2, 3, 5, 10, 20, 50, 100)
 G_MAX_S = 100e-6
 #: initial-conductance seeds per point, per dataset (digits runs take ~10 s each on a quiet core)
 SEEDS: dict[str, tuple[int, ...]] = {"xor": (0, 1, 2), "digits": (0, 1)}
-#: device models: label → spec overrides (a new device kind is one more line here)
+#: device models: label → keys set in the example's ``device:`` section (a new device kind is one
+#: more line here).  "hard bounds"/"soft bounds": the threshold memristor (kind ``memristor``);
+#: "yakopcic": Yakopcic et al. 2011 with the paper's windows (x_p 0.3, x_n 0.5, α_p 1, α_n 5, the
+#: kind's defaults); "yakopcic mild reset": its reset window relaxed to α_n = 1 below x = 1 − x_n = 0.3
 MODELS: dict[str, dict[str, Any]] = {
-    "hard bounds": {"device.soft_bounds": False},
-    "soft bounds": {"device.soft_bounds": True},
+    "hard bounds": {"soft_bounds": False},
+    "soft bounds": {"soft_bounds": True},
+    "yakopcic": {"kind": "yakopcic"},
+    "yakopcic mild reset": {"kind": "yakopcic", "alpha_n": 1.0, "x_n": 0.7},
 }
 #: dataset → (example chip, what a run that learns reaches, the column it is judged on)
 CRITERIA: dict[str, tuple[str, str, Callable[[dict], bool]]] = {
@@ -60,30 +69,38 @@ def g_min_values() -> list[str]:
     return [repr(G_MAX_S / r) for r in RATIOS]
 
 
-def chip_data(dataset: str) -> dict[str, Any]:
-    """The example chip of ``dataset`` with initial conductances uniform in [g_min, g_max]."""
+def chip_data(dataset: str, model: str) -> dict[str, Any]:
+    """The example chip of ``dataset`` with device ``model`` and initial conductances uniform in
+    [g_min, g_max]."""
     data = yaml.safe_load((ROOT / CRITERIA[dataset][0]).read_text(encoding="utf-8"))
     data["device"]["init"] = {"distribution": "uniform"}
     data["device"]["g_max"] = G_MAX_S
+    data["device"].update(MODELS[model])
     return data
 
 
-def grid(model: str) -> list[tuple[str, list[Any]]]:
-    """Sweep grid of one device model: g_min over :data:`RATIOS`, the model's overrides fixed."""
-    return [("device.g_min", [float(v) for v in g_min_values()])] + [
-        (k, [v]) for k, v in MODELS[model].items()
-    ]
+def grid() -> list[tuple[str, list[Any]]]:
+    """Sweep grid of every device model: g_min (S) over :data:`RATIOS`."""
+    return [("device.g_min", [float(v) for v in g_min_values()])]
 
 
-def run_dataset(dataset: str, work: Path, workers: int) -> list[dict]:
+def run_dataset(dataset: str, work: Path, workers: int, models: list[str], kept: list[dict]) -> list[dict]:
     """Every run of ``dataset`` (rows as :func:`codegen.learn.sweep.run_point` returns them, plus
-    ``model`` and ``ratio``)."""
-    spec = load_spec(chip_data(dataset), name=f"device_range/{dataset}")
+    ``model`` and ``ratio``): ``models`` are trained (or resumed from ``work``), the other models'
+    rows come from ``kept`` (a per-run CSV already written)."""
     rows = []
     for model in MODELS:
+        if model not in models:
+            old = [r for r in kept if r["model"] == model]
+            if not old:
+                raise SystemExit(f"{dataset} {model}: no recorded runs to keep; run it (--models)")
+            print(f"{dataset} {model}: {len(old)} runs kept", flush=True)
+            rows += old
+            continue
+        spec = load_spec(chip_data(dataset, model), name=f"device_range/{dataset}")
         out = work / dataset / model.replace(" ", "_")
         out.mkdir(parents=True, exist_ok=True)
-        got, ran = run_sweep(spec, grid(model), SEEDS[dataset], out, workers=workers)
+        got, ran = run_sweep(spec, grid(), SEEDS[dataset], out, workers=workers)
         print(f"{dataset} {model}: {len(got)} runs ({ran} new)", flush=True)
         for r in got:
             rows.append({"model": model, "ratio": round(G_MAX_S / float(r["device.g_min"])), **r})
@@ -197,6 +214,7 @@ def markdown(summ: dict[str, list[dict]]) -> str:
 def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", nargs="+", default=list(CRITERIA), choices=list(CRITERIA))
+    ap.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--work", type=Path, default=ROOT / "build" / "device_range")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "results")
@@ -204,8 +222,13 @@ def main(argv: list[str] | None = None) -> dict[str, list[dict]]:
     args.out.mkdir(parents=True, exist_ok=True)
     summ = {}
     for d in args.datasets:
-        rows = run_dataset(d, args.work, args.workers)
-        write_runs(rows, args.out / f"device_range_{d}.csv")
+        runs = args.out / f"device_range_{d}.csv"
+        kept = []
+        if set(args.models) != set(MODELS):
+            with runs.open(encoding="utf-8", newline="") as fh:
+                kept = list(csv.DictReader(fh))
+        rows = run_dataset(d, args.work, args.workers, args.models, kept)
+        write_runs(rows, runs)
         summ[d] = summary(d, rows)
     with (args.out / "device_range.csv").open("w", newline="", encoding="utf-8") as fh:
         cols = list(next(iter(summ.values()))[0])

@@ -64,16 +64,47 @@ def test_summary_and_docs_table_are_the_recorded_runs():
     )
 
 
-@pytest.mark.slow
-def test_one_cell_reproduces():
-    """xor, hard bounds, g_max/g_min = 10, initial-conductance seed 0: retrained exactly as the
-    script trains it (through the sweep's own run_point)."""
+def test_every_model_is_a_valid_chip_of_its_kind():
+    """Each label of MODELS builds the example with that device (the memristor labels differ in
+    soft_bounds, the Yakopcic ones in the reset window) and nothing else of the example changes."""
     dr = _script()
-    spec = load_spec(dr.chip_data("xor"), name="device_range/xor")
-    ratio, seed, model = 10, 0, "hard bounds"
+    for d in dr.CRITERIA:
+        base = load_spec(dr.chip_data(d, "hard bounds"), name=d)
+        for model, keys in dr.MODELS.items():
+            spec = load_spec(dr.chip_data(d, model), name=d)
+            dev = spec.device
+            assert dev.kind == keys.get("kind", "memristor"), model
+            for k, v in keys.items():
+                assert getattr(dev, k) == v, (model, k)
+            assert dev.g_max == dr.G_MAX_S and spec.training == base.training
+    y, m = dr.chip_data("xor", "yakopcic"), dr.chip_data("xor", "yakopcic mild reset")
+    yd, md = load_spec(y, name="y").device, load_spec(m, name="m").device
+    assert (yd.x_p, yd.x_n, yd.alpha_p, yd.alpha_n) == (0.3, 0.5, 1.0, 5.0)  # the paper's windows
+    assert (md.x_n, md.alpha_n) == (0.7, 1.0)
+
+
+def test_models_not_run_are_kept_from_the_recorded_runs(tmp_path):
+    """--models: the rows of the models not named come from the per-run CSV, in MODELS order; a
+    model with no recorded rows is refused, not silently left out."""
+    dr = _script()
+    kept = _rows("device_range_xor.csv")
+    rows = dr.run_dataset("xor", tmp_path, 1, [], list(reversed(kept)))
+    assert [r["model"] for r in rows] == [r["model"] for r in kept]
+    missing = [r for r in kept if r["model"] != "yakopcic"]
+    with pytest.raises(SystemExit, match="yakopcic"):
+        dr.run_dataset("xor", tmp_path, 1, [], missing)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["hard bounds", "yakopcic"])
+def test_one_cell_reproduces(model):
+    """xor, g_max/g_min = 10, initial-conductance seed 0, one memristor and one Yakopcic model:
+    retrained exactly as the script trains it (through the sweep's own run_point)."""
+    dr = _script()
+    spec = load_spec(dr.chip_data("xor", model), name="device_range/xor")
+    ratio, seed = 10, 0
     g_min = float(dr.g_min_values()[dr.RATIOS.index(ratio)])
-    params = (("device.g_min", g_min), *((k, v) for k, v in dr.MODELS[model].items()))
-    row = run_point(spec.model_dump(by_alias=True), SweepPoint(params, seed, "full", ""))
+    row = run_point(spec.model_dump(by_alias=True), SweepPoint((("device.g_min", g_min),), seed, "full", ""))
     (old,) = [
         r
         for r in _rows("device_range_xor.csv")
