@@ -55,13 +55,20 @@ __all__ = [
 
 @dataclass(frozen=True)
 class DiodeIR:
-    """Shockley diode ``I = is_A·(exp(V/(n·vt_V)) − 1) + gmin_S·V``."""
+    """Shockley diode ``I = is_A·(exp(V/(n·vt_V)) − 1) + gmin_S·V``.
+
+    ``reverse``: the law below −3·n·vt_V, as the simulator checked against computes it:
+    ``spice3`` (SPICE3's reverse branch ``−is_A·(1 + (3·n·vt_V/(e·V))³)``, ngspice and Xyce; the
+    golden model's default) or ``shockley`` (the forward formula everywhere, VACASK's
+    ``diode.osdi`` in the spectre and native dialects).  Netlists do not read it.
+    """
 
     is_A: float  # saturation current (A)
     n: float  # emission coefficient (1)
     vt_V: float  # thermal voltage kT/q at the spec's temperature (V)
     temperature_C: float  # temperature (°C), for simulators that compute vt themselves
     gmin_S: float  # conductance in parallel with the junction (S)
+    reverse: Literal["spice3", "shockley"] = "spice3"  # reverse-bias law (see above)
 
 
 @dataclass(frozen=True)
@@ -313,10 +320,27 @@ class Chip:
             out[xb.name] = g
         return out
 
+    def with_diode_reverse(self, reverse: Literal["spice3", "shockley"]) -> Chip:
+        """This chip with every clamp diode's :attr:`DiodeIR.reverse` law set to ``reverse``."""
+
+        def nrn(n: NeuronIR | None) -> NeuronIR | None:
+            return (
+                None
+                if n is None
+                else dataclasses.replace(n, diode=dataclasses.replace(n.diode, reverse=reverse))
+            )
+
+        return dataclasses.replace(
+            self, layers=tuple(dataclasses.replace(la, neuron=nrn(la.neuron)) for la in self.layers)
+        )
+
 
 def to_json(obj: Any) -> str:
     """Deterministic JSON of an IR object (sorted keys, repr-exact floats)."""
     data = dataclasses.asdict(obj) if dataclasses.is_dataclass(obj) and not isinstance(obj, type) else obj
     if isinstance(obj, Chip):
         data["training"].pop("dataset_path")  # machine-specific; dataset_sha256 names the content
+        for layer in data["layers"]:  # the golden model's default diode law: ir.json as before
+            if layer["neuron"] is not None and layer["neuron"]["diode"]["reverse"] == "spice3":
+                layer["neuron"]["diode"].pop("reverse")
     return json.dumps(data, indent=1, sort_keys=True) + "\n"

@@ -21,7 +21,7 @@ import re
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -144,15 +144,19 @@ def unit_of(key: str) -> str:
 
     from .spec import Spec
 
-    model: Any = Spec
+    def models(t: Any) -> list[type[BaseModel]]:
+        """The pydantic models a field's type may hold (a kind union gives each kind's model)."""
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return [t]
+        return [m for a in get_args(t) for m in models(a)]
+
+    choices: list[type[BaseModel]] = [Spec]
     field = None
     for part in key.split("."):
-        if not (isinstance(model, type) and issubclass(model, BaseModel)):
-            return ""
-        field = next((f for n, f in model.model_fields.items() if (f.alias or n) == part), None)
+        field = next((f for m in choices for n, f in m.model_fields.items() if (f.alias or n) == part), None)
         if field is None:
             return ""
-        model = field.annotation
+        choices = models(field.annotation)
     desc = (field.description if field is not None else "") or ""
     m = re.search(r"\(([^()]*)\)", desc)
     if not m:

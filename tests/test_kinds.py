@@ -222,14 +222,16 @@ def test_each_neuron_kind_elaborates_and_renders_through_its_slice(kind, monkeyp
     assert "module eqp_nudge" in render_sources(chip)["eqp_neuron"]
 
 
+@pytest.mark.parametrize("reverse", ["spice3", "shockley"])
 @pytest.mark.parametrize("kind", ["diode_pair", "relu_clamp"])
-def test_clamp_diode_current_is_the_derivative_of_its_co_content(kind):
+def test_clamp_diode_current_is_the_derivative_of_its_co_content(kind, reverse):
     """Newton's line search needs W' = I and I' = dI/dV: central differences at h = 1e-6 V agree
-    within 1e-6 relative (plus 1e-18 absolute) on both branches (reverse below −3·N·Vt)."""
+    within 1e-6 relative (plus 1e-18 absolute) on both branches (reverse below −3·N·Vt), for both
+    reverse laws (DiodeIR.reverse)."""
     from codegen.ir import DiodeIR
     from codegen.kinds.neurons import neuron_kind
 
-    d = DiodeIR(is_A=1e-9, n=1.0, vt_V=0.025852, temperature_C=27.0, gmin_S=1e-12)
+    d = DiodeIR(is_A=1e-9, n=1.0, vt_V=0.025852, temperature_C=27.0, gmin_S=1e-12, reverse=reverse)
     f = neuron_kind(kind).clamp_diode
     x = np.array([-1.0, -0.2, -0.09, -0.05, 0.0, 0.1, 0.3, 0.5])
     h = 1e-6
@@ -239,6 +241,36 @@ def test_clamp_diode_current_is_the_derivative_of_its_co_content(kind):
     assert (wp - wm) / (2 * h) == pytest.approx(i, rel=1e-6, abs=1e-18)
     assert (ip - im) / (2 * h) == pytest.approx(g, rel=1e-6, abs=1e-18)
     assert i[4] == 0.0 and np.all(np.diff(i) > 0)
+
+
+@pytest.mark.parametrize("kind", ["diode_pair", "relu_clamp"])
+def test_clamp_diode_reverse_laws(kind):
+    """``shockley`` is IS·(exp(V/(N·Vt)) − 1) + GMIN·V at every V (VACASK's diode.osdi);
+    ``spice3`` equals it from −3·N·Vt up and differs below, by at most 0.00404·IS at V ≈ −5.2·N·Vt
+    (sampled every 1e-4·N·Vt): the gap the spectre dialects showed before the law switch."""
+    from dataclasses import replace
+
+    from codegen.ir import DiodeIR
+    from codegen.kinds.neurons import neuron_kind
+
+    nvt = 0.025852
+    d3 = DiodeIR(is_A=1e-5, n=1.0, vt_V=nvt, temperature_C=27.0, gmin_S=1e-12)
+    ds = replace(d3, reverse="shockley")
+    f = neuron_kind(kind).clamp_diode
+    x = np.linspace(-20 * nvt, 0.3, 230_001)
+    i3, g3, w3 = f(x, d3)
+    i_s, g_s, w_s = f(x, ds)
+    e = np.exp(x / nvt)
+    assert i_s == pytest.approx(1e-5 * (e - 1) + 1e-12 * x, rel=1e-12, abs=1e-20)
+    assert g_s == pytest.approx(1e-5 / nvt * e + 1e-12, rel=1e-12)
+    assert w_s == pytest.approx(1e-5 * nvt * (e - 1) - 1e-5 * x + 0.5e-12 * x * x, rel=1e-9, abs=1e-22)
+    up = x >= -3 * nvt
+    assert np.array_equal(i3[up], i_s[up]) and np.array_equal(w3[up], w_s[up])
+    gap = np.abs(i3 - i_s) / 1e-5
+    assert gap.max() == pytest.approx(0.004044, rel=1e-3)
+    assert x[gap.argmax()] / nvt == pytest.approx(-5.2, abs=0.01)
+    with pytest.raises(ValueError, match="spice3"):
+        f(x, replace(d3, reverse="spectre"))  # type: ignore[arg-type]
 
 
 @pytest.mark.slow

@@ -436,7 +436,9 @@ def compare_phases(
     target = np.atleast_2d(np.asarray(target, dtype=float))
     beta = chip.nudge.beta_S if beta is None else float(beta)
     centered = chip.nudge.centered
-    model = GoldenModel(chip, conductances={k: np.asarray(v) for k, v in conductances.items()})
+    # the golden model with the diode law this simulator and dialect compute (DiodeIR.reverse)
+    golden_chip = chip.with_diode_reverse(sim.diode_reverse(dialect))
+    model = GoldenModel(golden_chip, conductances={k: np.asarray(v) for k, v in conductances.items()})
     free_eq = model.solve(x)
     plus_eq = model.solve(x, target, beta, v0=free_eq.v)
     minus_eq = model.solve(x, target, -beta, v0=free_eq.v)

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 import numpy as np
 
@@ -104,6 +104,13 @@ class Simulator:
     def tolerance_reason(self, dialect: str) -> str:
         """Why :meth:`tolerance_V` is what it is (for tables and reports)."""
         return ""
+
+    def diode_reverse(self, dialect: str) -> Literal["spice3", "shockley"]:
+        """The diode law below −3·N·Vt that ``dialect`` runs with in this simulator
+        (:attr:`codegen.ir.DiodeIR.reverse`): the golden model is compared with that law.
+        Default ``spice3`` (SPICE3's reverse branch, ngspice's and Xyce's diode)."""
+        self.check_dialect(dialect)
+        return "spice3"
 
     def check_dialect(self, dialect: str) -> None:
         if dialect not in self.dialects:
@@ -283,6 +290,12 @@ class VacaskSimulator(Simulator):
     def tolerance_V(self, dialect: str, chip: Chip | None = None) -> float:
         self.check_dialect(dialect)
         return VACASK_XYCE_TOL_V if dialect == "xyce" else vacask_spectre_tolerance_V(chip)
+
+    def diode_reverse(self, dialect: str) -> Literal["spice3", "shockley"]:
+        """``shockley`` in the spectre and native dialects: VACASK's ``diode.osdi`` has no SPICE3
+        reverse branch, ``I = IS·(exp(V/(N·Vt)) − 1)`` at every V; ``spice3`` in xyce/."""
+        self.check_dialect(dialect)
+        return "spice3" if dialect == "xyce" else "shockley"
 
     def tolerance_reason(self, dialect: str) -> str:
         if dialect == "xyce":

@@ -37,4 +37,4 @@ class DiodePair(NeuronKind):
 
     @classmethod
     def clamp_diode(cls, x: np.ndarray, d: DiodeIR) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        return shockley_clamp(x, d.is_A, d.n * d.vt_V, d.gmin_S)
+        return shockley_clamp(x, d.is_A, d.n * d.vt_V, d.gmin_S, d.reverse)

@@ -8,23 +8,26 @@ __all__ = ["shockley_clamp"]
 
 
 def shockley_clamp(
-    x: np.ndarray, i_s: float, nvt: float, gmin: float
+    x: np.ndarray, i_s: float, nvt: float, gmin: float, reverse: str = "spice3"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Current (A), conductance (S) and co-content (W) of one clamp diode at voltage ``x`` (V);
     ``i_s`` saturation current (A), ``nvt`` = N·Vt (V), ``gmin`` (S) in parallel.
 
-    ngspice's diode equations (dioload.c, no breakdown voltage): Shockley for ``x ≥ −3·N·Vt``;
-    below it the SPICE3 reverse branch ``I = −IS·(1 + (3·N·Vt/(e·x))³)``, which joins the
-    Shockley branch continuously.  GMIN is in parallel throughout.  The co-content is the
+    ``reverse="spice3"``: ngspice's diode equations (dioload.c, no breakdown voltage): Shockley
+    for ``x ≥ −3·N·Vt``; below it the SPICE3 reverse branch ``I = −IS·(1 + (3·N·Vt/(e·x))³)``,
+    which joins the Shockley branch continuously.  ``reverse="shockley"``: Shockley everywhere
+    (VACASK's ``diode.osdi``, the spectre and native dialects; :attr:`codegen.ir.DiodeIR.reverse`).  GMIN is in parallel throughout.  The co-content is the
     integral of the current from 0, so the energy and the Newton line search stay consistent.
 
     Each branch is evaluated only on the voltages where it applies, with products instead of
     ``**`` (numpy's float power of negative bases is ~150× slower than a product).
     """
+    if reverse not in ("spice3", "shockley"):
+        raise ValueError(f"reverse must be 'spice3' or 'shockley', got {reverse!r}")
     x0 = -3.0 * nvt
     c3 = (3.0 * nvt / np.e) ** 3
     flat = x.reshape(-1)
-    fwd = flat >= x0
+    fwd = flat >= x0 if reverse == "spice3" else np.ones(flat.shape, dtype=bool)
     fi, ri = np.flatnonzero(fwd), np.flatnonzero(~fwd)
     i = np.empty_like(flat)
     gd = np.empty_like(flat)
