@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 EXAMPLE ?= examples/kiraz_case1.yaml
 
-.PHONY: bootstrap demo test test-fast lint schema golden clean
+.PHONY: bootstrap demo test test-heavy test-fast lint schema golden clean
 
 bootstrap:
 	@bash scripts/bootstrap.sh
@@ -12,7 +12,12 @@ demo: bootstrap
 	@$(VENV)/bin/codegen build $(EXAMPLE)
 
 test: bootstrap
-	@$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	@$(PY) -m pytest -q -p no:cacheprovider -m "not heavy" $(PYTEST_ARGS)
+
+# The heavy tests (the 784x100x10 MNIST chip in every backend, ngspice training at that size, the
+# deep-chip accuracy run): minutes to an hour on a 2-core machine, so not in `make test` / CI.
+test-heavy: bootstrap
+	@$(PY) -m pytest -q -p no:cacheprovider -m heavy $(PYTEST_ARGS)
 
 # Tests that need no external simulator (ngspice, openvaf-r, VACASK, Icarus, Verilator).
 test-fast: bootstrap

@@ -101,6 +101,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         for v in params.params.values():
             if (Path(v).stem if isinstance(v, (str, Path)) else None) in LARGE_EXAMPLES:
                 item.add_marker(pytest.mark.slow)
+                item.add_marker(pytest.mark.heavy)
                 break
 
 

@@ -76,6 +76,7 @@ def test_mnist_kendall_loads_builds_and_its_hidden_layer_is_nonlinear():
     assert op.read.passed and op.read.margin_V > 0.4 and op.ok
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 def test_mnist_kendall_builds_every_backend():
     """Every backend renders the 784×100×10 chip (18 MB of ngspice netlists; ~1 min)."""
@@ -185,6 +186,7 @@ def test_first_epoch_on_a_fixed_subset_reproduces_the_recorded_number():
     assert abs(now["test_acc"] - short["test_acc"]) <= 1 / short["test_samples"] + 1e-12
 
 
+@pytest.mark.heavy
 @pytest.mark.slow
 @pytest.mark.ngspice
 def test_spice_backend_trains_three_steps_like_golden_at_kendall_size():
