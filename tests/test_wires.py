@@ -170,7 +170,7 @@ def _dense_reference(chip, model: GoldenModel, x: np.ndarray) -> dict[str, np.nd
         F = np.zeros_like(v)
         J = np.zeros((B, len(names), len(names)))
 
-        def stamp(n, m, g):  # d(current leaving n)/d(V(m))
+        def stamp(n, m, g, J=J):  # d(current leaving n)/d(V(m))
             if m in idx:
                 J[:, idx[n], idx[m]] += g
             elif m in amps:
@@ -318,8 +318,8 @@ def test_ep_with_wire_drops_differs_from_ep_on_port_drops():
 
 # --------------------------------------------------------------------------- netlists
 def test_netlists_carry_the_same_segments_in_every_dialect():
-    from codegen.backends.spice import SpectreBackend, SpiceBackend, XyceBackend, netlist_context
     from codegen.backends import BuildOptions
+    from codegen.backends.spice import SpectreBackend, SpiceBackend, XyceBackend, netlist_context
 
     chip = wired(EXAMPLES[-1], r_row=2, r_col=3, r_access=4, c_segment="1f", c_node="2f")
     n_seg = sum(len(chip.interconnect.segments(xb)) for xb in chip.crossbars)
