@@ -290,6 +290,11 @@ def test_ep_equals_exact_gradient_on_random_wired_chips(i):
     x, t = _data(chip, 4)
     ep, ex = m.ep_gradient(x, t), m.exact_gradient(x, t)
     assert _cos(ep, ex) >= 0.999
+    # and elementwise, to 3e-3 of the largest entry: measured 5e-5 … 1.05e-3 on these chips, the
+    # same as without wires (chip 0 without its interconnect section: 1.6e-4), i.e. EP's own O(β)
+    # and solver-noise error; test_ep_with_wire_drops_differs_from_ep_on_port_drops is the mutation guard
+    for k in ex:
+        assert np.abs(ep[k] - ex[k]).max() <= 3e-3 * np.abs(ex[k]).max(), k
     cells = _cells(chip, 12)
     fd = _fd_gradient(m, x, t, cells)
     exv = np.array([ex[n][r, c] for n, r, c in cells])
