@@ -8,6 +8,8 @@ Schur complement (codegen/model/wires.py); the checks here compare it with an in
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -420,3 +422,26 @@ def test_xyce_and_spectre_netlists_with_wires_in_vacask(dialect):
     rows = compare_phases(chip, chip.initial_conductances(), x, t, simulator="vacask", dialect=dialect)
     for r in rows:
         assert r.max_dv_V <= r.tol_V, r
+
+
+def test_bad_interconnect_in_chip_yaml_names_file_line_and_path(tmp_path):
+    """Exit 2 with file, line, YAML path and what is allowed; no traceback, nothing written."""
+    import subprocess
+    import sys
+
+    text = EXAMPLES[-1].read_text() + "interconnect:\n  r_row: 2 kS\n"
+    f = tmp_path / "chip.yaml"
+    f.write_text(text)
+    out = tmp_path / "out"
+    p = subprocess.run(
+        [sys.executable, "-m", "codegen", "build", str(f), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=str(tmp_path),
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+    )
+    assert p.returncode == 2, p.stderr
+    line = len(text.splitlines())
+    assert f"chip.yaml:{line}" in p.stderr and "interconnect.r_row" in p.stderr
+    assert "allowed: 'Ω'" in p.stderr and "Traceback" not in p.stderr
+    assert not out.exists()
