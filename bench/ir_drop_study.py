@@ -129,6 +129,24 @@ def main(argv: list[str] | None = None) -> dict:
             if ideal_acc is not None and ideal_acc - row["test_acc_ideal_trained"] >= 0.01
         ]
         chosen = sorted(lost, reverse=True)[:3]
+
+    def document() -> dict:
+        return {
+            "bench": "bench/ir_drop_study.py",
+            "argv": list(argv if argv is not None else sys.argv[1:]),
+            "spec": Path(a.spec).name,
+            "ideal_epochs": len(res.history) - 1,
+            "ideal_test_acc": res.history[-1].test_acc,
+            "machine_before": before,
+            "machine_after": machine_conditions(),
+            "rows": rows,
+        }
+
+    def write() -> None:  # after every stage: an interrupted run keeps what it finished
+        if a.json:
+            Path(a.json).write_text(json.dumps(document(), indent=1) + "\n", encoding="utf-8")
+
+    write()
     for row in rows:
         if row["r_ohm"] not in chosen:
             continue
@@ -145,19 +163,9 @@ def main(argv: list[str] | None = None) -> dict:
             }
         )
         log(f"R = {row['r_ohm']:g} Ω: in situ test {test_acc:.4f}, train {train_acc:.4f}")
-    doc = {
-        "bench": "bench/ir_drop_study.py",
-        "argv": list(argv if argv is not None else sys.argv[1:]),
-        "spec": Path(a.spec).name,
-        "ideal_epochs": len(res.history) - 1,
-        "ideal_test_acc": res.history[-1].test_acc,
-        "machine_before": before,
-        "machine_after": machine_conditions(),
-        "rows": rows,
-    }
-    if a.json:
-        Path(a.json).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    return doc
+        write()
+    write()
+    return document()
 
 
 if __name__ == "__main__":
