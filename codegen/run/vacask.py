@@ -8,8 +8,8 @@ inputs, targets and β followed by one ``analysis op<k> op``.  One VACASK proces
 sample of a phase; each operating point is written to ``op<k>.raw`` (SPICE raw file, binary
 float64) and read back into IR terms (:class:`~codegen.run.simulators.SimOperatingPoint`).
 
-Element and node names come from :func:`codegen.backends.spice.netlist_context` (the same context
-the templates render), never from the rendered text.  VACASK keeps the case of Spectre names and
+Element and node names come from the circuit IR (:mod:`codegen.circuit`, the same circuit the
+templates render; spelled by :func:`codegen.circuit.names.vacask_path`), never from the rendered text.  VACASK keeps the case of Spectre names and
 lower-cases Xyce names (Xyce is case-insensitive).
 
 Spectre: VACASK's Spectre front end takes neither ``probe=`` on a ``cccs`` nor ``gm=`` on a
@@ -34,10 +34,12 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..backends.spice import COPY_SUFFIX, VA_PATH, NetlistContext, netlist_context
+from ..circuit import Circuit
+from ..circuit import names as nm
 from ..errors import CodegenError
 from ..ir import Chip
 from ..templating import render
@@ -55,8 +57,8 @@ __all__ = [
     "run_ops",
 ]
 
-#: netlist folder → (file extension, VACASK ``lang=`` name)
-DIALECTS = {"xyce": ("cir", "xyce"), "spectre": ("scs", "spectre")}
+#: netlist folder → (file extension, VACASK ``lang=`` name; "" for VACASK's own netlist)
+DIALECTS = {"xyce": ("cir", "xyce"), "spectre": ("scs", "spectre"), "vacask": ("sim", "")}
 #: device libraries and builtin masters a Spectre netlist needs in VACASK (Xyce's front end brings its own)
 _SPECTRE_PRELUDE = (
     'load "resistor.osdi"',
@@ -137,22 +139,16 @@ def vacask_files(
     the backend's).  ``conductances`` (S): default the chip's initial ones.  ``memristor``: add the
     Spectre memristor variant (``memristor.scs``; the ``.osdi`` is passed to :func:`run_ops`)."""
     _check_dialect(dialect)
-    ext = DIALECTS[dialect][0]
-    ctx = netlist_context(chip, None if conductances is None else dict(conductances))
-    base = {**ctx.as_dict(), "memristor": False, "vacask": True}
-    files = {
-        f"cells.{ext}": render(f"{dialect}/cells.{ext}.j2", **base),
-        f"params.{ext}": render(f"{dialect}/params.{ext}.j2", **base),
-    }
-    for top in ("free", "nudged", "simultaneous"):
-        files[f"{top}.{ext}"] = render(f"{dialect}/top.{ext}.j2", **base, top=top, copies=ctx.tops[top])
-    if memristor:
-        if dialect != "spectre":
-            raise VacaskError(f"the memristor variant exists in the spectre dialect only, not {dialect}")
-        mem = {**base, "memristor": True, "va_path": VA_PATH}
-        files["memristor_cells.scs"] = render("spectre/cells.scs.j2", **mem)
-        files["memristor.scs"] = render("spectre/top.scs.j2", **mem, top="free", copies=ctx.tops["free"])
-    return files
+    from ..backends.spice import format_dialect_files
+
+    if memristor and dialect == "xyce":
+        raise VacaskError("the memristor variant exists in the spectre and vacask dialects, not xyce")
+    g = None if conductances is None else dict(conductances)
+    more: dict[str, Any] = {"vacask": True} if dialect == "spectre" else {}
+    if dialect == "vacask":
+        more["osdi_path"] = "eqp_memristor.osdi"  # where run_ops writes the library
+    files = format_dialect_files(dialect, chip, g, memristor=memristor, **more)
+    return {k.split("/", 1)[1]: v for k, v in files.items()}
 
 
 def _check_dialect(dialect: str) -> None:
@@ -160,47 +156,37 @@ def _check_dialect(dialect: str) -> None:
         raise VacaskError(f"VACASK runs the dialects {', '.join(DIALECTS)}, not {dialect!r}")
 
 
+def _circuit(chip: Chip) -> Circuit:
+    from .ngspice import chip_circuit
+
+    return chip_circuit(chip)
+
+
 def _copies_of(chip: Chip, top: str) -> list[str]:
-    if top in ("free", "memristor"):
-        return ["free"]
-    if top == "nudged":
-        return ["pos"]
-    return ["free", "pos", "neg"] if chip.nudge.centered else ["free", "pos"]
+    return _circuit(chip).copies_of(top)
 
 
-class _Names:
-    """VACASK's spelling of the netlist context's names in one dialect (Xyce: lower case)."""
-
-    def __init__(self, dialect: str):
-        self.fold = dialect == "xyce"
-
-    def __call__(self, name: str) -> str:
-        return name.lower() if self.fold else name
-
-    def path(self, *parts: str) -> str:
-        return ":".join(self(p) for p in parts)
+def _alter(dialect: str, element: str, param: str, value: float) -> str:
+    """VACASK's ``alter`` of one top-level element's parameter."""
+    return f'alter instance("{nm.vacask_path(dialect, element)}") {param}={spice_float(float(value))}'
 
 
-def _alters(chip: Chip, ctx: NetlistContext, top: str, names: _Names, req: OpRequest) -> list[str]:
+def _alters(chip: Chip, circuit: Circuit, top: str, dialect: str, req: OpRequest) -> list[str]:
     """VACASK ``alter`` lines that set the request's inputs, targets and β in top level ``top``."""
     out: list[str] = []
     if req.x is not None:
         volts = chip.source_voltages(np.asarray(req.x, dtype=float).reshape(-1))
         for s, v in zip(chip.input_sources(), volts, strict=True):
-            out.append(f'alter instance("{names(s.name)}") dc={spice_float(float(v))}')
-    tk = "memristor" if top == "memristor" else top
-    copies = ctx.tops["free" if tk == "memristor" else tk]
-    for c in copies:
-        if c.beta_S is None:
-            continue
+            out.append(_alter(dialect, s.name, "dc", v))
+    for c in circuit.top(top).copies:
         if req.target is not None:
             t = np.asarray(req.target, dtype=float).reshape(-1)
-            for j, n in enumerate(c.nudges):
-                out.append(f'alter instance("{names(n["v"])}") dc={spice_float(float(t[j]))}')
+            for vt, _ in c.nudges:
+                out.append(_alter(dialect, vt.name, "dc", t[vt.params["output"]]))
         if req.beta is not None:
             b = -req.beta if c.name == "neg" else req.beta
-            for n in c.nudges:
-                out.append(f'alter instance("{names(n["g"])}") gain={spice_float(float(b))}')
+            for _, gn in c.nudges:
+                out.append(_alter(dialect, gn.name, "gain", b))
     return out
 
 
@@ -220,9 +206,8 @@ def format_deck(
     foreign files' own option lines, so these are the options it solves with."""
     _check_dialect(dialect)
     ext, lang = DIALECTS[dialect]
-    ctx = netlist_context(chip)
-    names = _Names(dialect)
-    o = ctx.options
+    circuit = _circuit(chip)
+    o = circuit.options
     opts: dict[str, object] = {
         "reltol": min(float(o["reltol"]), VACASK_RELTOL),
         "vntol": o["vntol"],
@@ -231,20 +216,30 @@ def format_deck(
         "temp": o["temp"],
     }
     opts.update(options or {})
-    lines = [f"{chip.name}: {dialect}/{top}.{ext} in VACASK (generated by eqprop-codegen)", "", "ground 0"]
-    if dialect == "spectre":
-        lines += list(_SPECTRE_PRELUDE)
-    if top == "memristor":
-        if not osdi:
-            raise VacaskError("the memristor top level needs the eqp_memristor .osdi library")
-        lines += [f'load "{osdi}"', "model eqp_memristor eqp_memristor"]
-    lines += [f'include "{top}.{ext}" lang={lang}', "", "control"]
-    lines.append('  options rawfile="binary" ' + " ".join(f"{k}={_option(v)}" for k, v in opts.items()))
+    if top == "memristor" and not osdi:
+        raise VacaskError("the memristor top level needs the eqp_memristor .osdi library")
+    control: list[str] = []
     for k, req in enumerate(requests):
-        lines += [f"  {a}" for a in _alters(chip, ctx, top, names, req)]
-        lines.append(f"  analysis op{k} op")
-    lines += ["endc", ""]
-    return "\n".join(lines)
+        control += _alters(chip, circuit, top, dialect, req)
+        control.append(f"analysis op{k} op")
+    v = {"vacask_options": [(k, _option(x)) for k, x in opts.items()], "control": control}
+    if not lang:  # VACASK's own netlist: its top level, with these options and analyses
+        from ..circuit import build_circuit
+        from ..circuit.render import render_top
+
+        c = build_circuit(chip, memristor=True) if top == "memristor" else circuit
+        return render_top("vacask", c, top, osdi_path=osdi or "", **v)
+    return render(
+        "vacask/run.sim.j2",
+        chip=chip.name,
+        dialect=dialect,
+        top=top,
+        ext=ext,
+        lang=lang,
+        prelude=_SPECTRE_PRELUDE,
+        osdi=osdi if top == "memristor" else None,
+        **v,
+    )
 
 
 def _option(v: object) -> str:
@@ -411,21 +406,16 @@ def to_ir(
     top: str,
     raw: Mapping[str, float],
     where: str,
-    ctx: NetlistContext | None = None,
+    ctx: Circuit | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, dict[str, float]]]:
     """IR terms of one VACASK operating point: ``(copies, source_currents, amplifier_currents)``.
 
     ``copies[copy][node]``: V of each IR node (sources and dynamic nodes) in each network copy;
     ``source_currents[source]``: current (A) each IR source delivers into the circuit;
     ``amplifier_currents[copy][amp]``: ``I_out`` (A) each amplifier delivers into the crossbars.
-    ``ctx``: the chip's :func:`netlist_context` (its names), when the caller has it already."""
-    ctx = netlist_context(chip) if ctx is None else ctx
-    names = _Names(dialect)
-    shared = list(dict.fromkeys(s.node for s in chip.sources))
-    dynamic = list(dict.fromkeys(list(chip.free_nodes) + [a.out_node for a in chip.amplifiers]))
-    tk = "free" if top == "memristor" else top
-    insts = {c.name: c.inst for c in ctx.tops[tk]}
-    single = top != "simultaneous"
+    ``ctx``: the chip's circuit (its names), when the caller has it already."""
+    circuit = _circuit(chip) if ctx is None else ctx
+    senses = circuit.amplifier_senses()
 
     def get(name: str) -> float:
         try:
@@ -435,15 +425,16 @@ def to_ir(
 
     copies: dict[str, dict[str, float]] = {}
     amps: dict[str, dict[str, float]] = {}
-    for copy in _copies_of(chip, top):
-        sfx = "" if single else COPY_SUFFIX[copy]
-        d = {n: get(names(n)) for n in shared}
-        d.update({n: get(names(n + sfx)) for n in dynamic})
-        if chip.interconnect.resistive:  # wire nodes: internal nodes of each crossbar subckt
-            for xb in ctx.crossbars:
-                for w in xb["wires"]:
-                    d[w["b"]] = get(names.path(insts[copy], xb["inst"], w["b"]))
-        copies[copy] = d
-        amps[copy] = {a["name"]: get(names.path(insts[copy], a["v"]) + ":flow(br)") for a in ctx.amplifiers}
-    currents = {s.name: -get(names(s.name) + ":flow(br)") for s in chip.sources}
+    wires = circuit.wire_node_paths(top)
+    for cp in circuit.top(top).copies:
+        copies[cp.name] = {
+            n: get(nm.vacask_name(circuit.node(top, cp.name, n), dialect))
+            for n in (*circuit.shared_nodes, *circuit.dynamic_nodes)
+        }
+        # wire nodes (interconnect resistance): internal nodes of the crossbar subcircuits
+        copies[cp.name].update({n: get(nm.vacask_path(dialect, net, xb, n)) for net, xb, n in wires[cp.name]})
+        amps[cp.name] = {
+            a: get(nm.vacask_path(dialect, cp.instance.name, v) + ":flow(br)") for a, v in senses.items()
+        }
+    currents = {s.name: -get(nm.vacask_name(s.name, dialect) + ":flow(br)") for s in chip.sources}
     return copies, currents, amps
