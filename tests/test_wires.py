@@ -109,6 +109,12 @@ def test_ideal_wires_change_nothing(example):
     assert "interconnect" in json.loads(to_json(wired(spec)))
 
 
+def test_ideal_wires_keep_the_hash_of_before():
+    """examples/xor.yaml's spec hash as computed before the interconnect section existed (80e1498)."""
+    xor = next(p for p in EXAMPLES if p.stem == "xor")
+    assert spec_hash(load_spec(xor)) == "ea95a7f0a2226689365ddc748732a8e8122d949783bb6806441ca73afcb0ee63"
+
+
 def test_geometry_segments_and_cell_nodes():
     chip = wired(EXAMPLES[0], r_row=2, r_col=3, r_access=4)
     ic, xb = chip.interconnect, chip.crossbars[0]
