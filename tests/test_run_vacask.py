@@ -39,7 +39,7 @@ vacask = pytest.mark.vacask
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = sorted(p.stem for p in (ROOT / "examples").glob("*.yaml"))
-DIALECTS = ("xyce", "spectre")
+DIALECTS = ("xyce", "spectre", "vacask")
 
 #: the 20 random networks of tests/test_run_ngspice.py (skips, ReLUα clamps, outputs with neurons,
 #: single-ended inputs/outputs, no amplifiers, other gains) plus strong reverse bias (IS = 10 nA)
@@ -143,16 +143,19 @@ def test_check_simulator_all_passes_on_every_example(case, tmp_path, capsys):
     args = ["check", str(ROOT / "examples" / f"{case}.yaml"), "-n", "2", "--inputs", "random"]
     assert main([*args, "--simulator", "all", "--no-pulse", "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    for label in ("ngspice spice/", "vacask xyce/", "vacask spectre/"):
+    for label in ("ngspice spice/", "vacask xyce/", "vacask spectre/", "vacask vacask/"):
         assert label in text
     report = json.loads(out.read_text())
     assert report["passed"] is True
     runs = [(p["simulator"], p["dialect"]) for p in report["phases"]]
-    assert runs == [("ngspice", "spice")] * 4 + [("vacask", "xyce")] * 4 + [("vacask", "spectre")] * 4
+    assert runs == [("ngspice", "spice")] * 4 + [
+        ("vacask", d) for d in ("xyce", "spectre", "vacask") for _ in range(4)
+    ]
     assert [s["simulator"] + "/" + s["dialect"] for s in report["simulators"]] == [
         "ngspice/spice",
         "vacask/xyce",
         "vacask/spectre",
+        "vacask/vacask",
     ]
     assert all(p["max_dv_V"] <= p["tol_V"] for p in report["phases"])
     assert all(p["max_dv_V"] <= 1e-8 for p in report["phases"] if p["dialect"] == "xyce")
@@ -169,7 +172,7 @@ def test_check_simulator_all_passes_on_random_chips():
         assert all(p["passed"] for p in report["phases"]), (seed, layers, kw)  # type: ignore[attr-defined]
         rd = report["read_disturb"]
         assert abs(rd["max_abs_dv_ngspice_V"] - rd["max_abs_dv_V"]) <= 1e-5  # type: ignore[index]
-        assert {p["dialect"] for p in report["phases"]} == {"spice", "xyce", "spectre"}  # type: ignore[attr-defined]
+        assert {p["dialect"] for p in report["phases"]} == {"spice", "xyce", "spectre", "vacask"}  # type: ignore[attr-defined]
 
 
 @vacask
@@ -369,8 +372,13 @@ def test_simulator_runs():
         ("ngspice", "spice"),
         ("vacask", "xyce"),
         ("vacask", "spectre"),
+        ("vacask", "vacask"),
     ]
-    assert [(s.name, d) for s, d in simulator_runs("vacask")] == [("vacask", "xyce"), ("vacask", "spectre")]
+    assert [(s.name, d) for s, d in simulator_runs("vacask")] == [
+        ("vacask", "xyce"),
+        ("vacask", "spectre"),
+        ("vacask", "vacask"),
+    ]
 
 
 def test_read_raw_rejects_bad_files():
