@@ -27,7 +27,7 @@ import numpy as np
 from ..errors import CodegenError
 from ..ir import Chip
 
-__all__ = ["AnalogCodes", "AnalogCodesResult", "CODE_SOURCES", "RL_OHM", "compare_with_rule"]
+__all__ = ["AnalogCodes", "AnalogCodesResult", "CODE_SOURCES", "RL_OHM", "compare_with_rule", "track_training"]
 
 #: where the loop's update codes come from: the Python rule or the analog update circuit in ngspice
 CODE_SOURCES = ("python", "analog")
@@ -297,3 +297,62 @@ def compare_with_rule(
         "out_of_band": out_of_band,
         "worst_boundary_distance_steps": worst,
     }
+
+
+def track_training(
+    chip: Chip,
+    analog: AnalogCodes,
+    steps: int | None = None,
+    *,
+    follow: str = "python",
+    on_step=None,
+) -> dict:
+    """Run the sign-pulse training of ``chip`` (golden model, the trainer's batch order) for
+    ``steps`` updates (default ``training.epochs`` epochs) and compare, at every update, the analog
+    circuit's codes with the Python decision (:func:`codegen.learn.rules.pulse_codes` of the golden
+    model's EP gradient).  ``follow``: whose codes program the devices (``python`` or ``analog``).
+    Returns the totals of :func:`compare_with_rule` over the run, the final training accuracy and
+    loss (V²) of the golden model, and the offset band (V = steps)."""
+    from ..learn.datasets import load_dataset
+    from ..learn.devices import DeviceArrays
+    from ..learn.rules import pulse_codes
+    from ..model import GoldenModel
+    from .loop import batches, rule_boundaries
+
+    if follow not in CODE_SOURCES:
+        raise CodegenError(f"follow must be one of {', '.join(CODE_SOURCES)}, got {follow!r}")
+    ds = load_dataset(chip)
+    n = len(ds.x_train)
+    if steps is None:
+        steps = chip.training.epochs * -(-n // min(chip.training.batch_size, n))
+    devices = DeviceArrays.create(chip)
+    model = GoldenModel(chip, conductances=devices.conductances)
+    bounds = rule_boundaries(analog.dead_zone, analog.quantize, chip.controller.max_pulses)
+    tot = {"cells": 0, "agree": 0, "disagree_in_band": 0, "out_of_band": [], "worst_boundary_distance_steps": 0.0}
+    for s, idx in enumerate(batches(chip, n, steps)):
+        x, t = ds.x_train[idx], ds.t_train[idx]
+        g = devices.conductances
+        grad = model.ep_gradient(x, t)
+        py = pulse_codes(grad, chip, learning_rate=analog.eta, dead_zone=analog.dead_zone, quantize=analog.quantize)
+        wanted = {k: -analog.eta * v / chip.device.dg_set_S for k, v in grad.items()}
+        res = analog.codes(g, x, t)
+        # the golden model and ngspice agree to rounding of the decks' tolerances: 1e-6 of a step
+        cmp = compare_with_rule(res, py, wanted, bounds, analog.offset_band_V, tol_steps=1e-6)
+        for k in ("cells", "agree", "disagree_in_band"):
+            tot[k] += cmp[k]
+        tot["out_of_band"] += [{**e, "step": s} for e in cmp["out_of_band"]]
+        tot["worst_boundary_distance_steps"] = max(tot["worst_boundary_distance_steps"], cmp["worst_boundary_distance_steps"])
+        devices.program(py if follow == "python" else res.codes)
+        model.set_conductances(devices.conductances)
+        if on_step is not None:
+            on_step(s, cmp)
+    y = model.solve(ds.x_train).outputs
+    tot.update(
+        steps=steps,
+        agreement=tot["agree"] / max(tot["cells"], 1),
+        offset_band_V=analog.offset_band_V,
+        train_loss_V2=float(np.mean(0.5 * ((ds.t_train - y) ** 2).sum(axis=1))),
+        train_accuracy=float(ds.accuracy(y, ds.labels_train, ds.t_train)),
+        ngspice_seconds=analog.seconds,
+    )
+    return tot
