@@ -589,6 +589,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         "steps": cfg.steps,
         "device": cfg.device,
         "phases": cfg.phases,
+        "codes": cfg.codes,
         "controller": ctrl.name,
         "rule": "sign-pulse",
         **rule,
