@@ -116,11 +116,14 @@ def test_cli_writes_json_png_table(tmp_path, capsys):
             "interconnect.c_node=10f",
             "--set",
             "interconnect.c_segment=1f",
+            "--update-deck",
             "-o",
             str(out),
         ]
     )
     assert rc == 0
+    assert "eqp_sqdiff" in (out / "update" / "update.sp").read_text()
+    assert {p.name for p in (out / "update").iterdir()} == {"update.sp", "cells.sp", "eqp_update.sp"}
     rep = json.loads((out / "characterize.json").read_text())
     assert rep["inference"]["settling_s"] > 0  # the default sample has a nonzero input step
     assert (out / "characterize.png").stat().st_size > 10_000

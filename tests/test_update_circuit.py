@@ -147,3 +147,45 @@ def test_cli_cosim_codes_analog_trains_xor(tmp_path):
     assert rep["passed"]
     loss = rep["steps"][-1]["loss_cosim"]
     assert np.sqrt(8 * loss) < 0.3, loss
+
+
+@pytest.mark.ngspice
+def test_cosim_loop_takes_codes_from_the_circuit(tmp_path, monkeypatch):
+    """With --codes analog every step's codes come from AnalogCodes (and the step passes)."""
+    from codegen.cli import main
+
+    calls = []
+    orig = AnalogCodes.codes
+
+    def counted(self, *a, **kw):
+        res = orig(self, *a, **kw)
+        calls.append(res)
+        return res
+
+    monkeypatch.setattr(AnalogCodes, "codes", counted)
+    rc = main(["cosim", str(KIRAZ), "--codes", "analog", "--controller", "model", "--steps", "3", "-o", str(tmp_path), "-q"])
+    assert rc == 0
+    assert len(calls) == 3
+    rep = json.loads((tmp_path / "cosim.json").read_text())
+    assert [s["pulses"] for s in rep["steps"]] == [int(sum(np.abs(v).sum() for v in r.codes.values())) for r in calls]
+
+
+@pytest.mark.ngspice
+def test_cosim_reports_a_circuit_that_decides_wrong(tmp_path, monkeypatch):
+    """A broken update circuit (every code 0) is caught by the loop's code check: the loop uses the
+    circuit's codes, not Python's."""
+    from codegen.cli import main
+    from codegen.cosim.codes_analog import AnalogCodesResult
+
+    orig = AnalogCodes.codes
+
+    def dead(self, *a, **kw):
+        res = orig(self, *a, **kw)
+        zero = {k: np.zeros_like(v) for k, v in res.codes.items()}
+        return AnalogCodesResult(zero, {k: np.zeros_like(v) for k, v in res.analog_steps.items()}, res.seconds)
+
+    monkeypatch.setattr(AnalogCodes, "codes", dead)
+    rc = main(["cosim", str(KIRAZ), "--codes", "analog", "--controller", "model", "--steps", "3", "-o", str(tmp_path), "-q"])
+    assert rc == 1
+    rep = json.loads((tmp_path / "cosim.json").read_text())
+    assert rep["divergence"]["kind"] == "codes"

@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "free phase has a step to settle from)",
     )
     p.add_argument("--keep-decks", action="store_true", help="keep the phase decks and rawfiles in OUT/ngspice/")
+    p.add_argument(
+        "--update-deck",
+        action="store_true",
+        help="also write OUT/update/: the analog update circuit (analog/eqp_update.sp) on the simultaneous "
+        "copies of the first training batch, as `codegen cosim --codes analog` runs it (docs/update_circuit.md)",
+    )
     p.add_argument("-o", "--out", metavar="DIR", help="output folder (default build/<name>/characterize)")
     p.set_defaults(func=run)
 
@@ -68,6 +74,15 @@ def run(args: argparse.Namespace) -> int:
     wd = out / "ngspice" if args.keep_decks else None
     report, runs = characterize(chip, ds.x_train[args.sample], ds.t_train[args.sample], workdir=wd)
     paths = write_report(report, runs, out)
+    if args.update_deck:
+        from ..cosim.codes_analog import AnalogCodes
+
+        bs = min(chip.training.batch_size, n)
+        files = AnalogCodes(chip).deck_files(chip.initial_conductances(), ds.x_train[:bs], ds.t_train[:bs])
+        (out / "update").mkdir(exist_ok=True)
+        for name, text in files.items():
+            (out / "update" / name).write_text(text)
+            paths.append(out / "update" / name)
     print(f"{chip.name}: sample {args.sample}\n")
     print(format_table(report))
     print("wrote " + ", ".join(str(p) for p in paths))

@@ -211,6 +211,18 @@ class AnalogCodes:
             nmax=chip.controller.max_pulses,
         )
 
+    def deck_files(self, conductances: dict[str, np.ndarray], x: np.ndarray, target: np.ndarray) -> dict[str, str]:
+        """``{file name: text}`` of one update's deck: ``update.sp`` (the simultaneous copies of every
+        sample with the update circuit of every cell), the ``cells.sp`` it includes and ``eqp_update.sp``."""
+        from ..run.ngspice import netlist_files
+        from ..templating import data_dir
+
+        return {
+            "update.sp": self.format_deck(conductances, x, target),
+            "cells.sp": netlist_files(self.chip, conductances)["cells.sp"],
+            "eqp_update.sp": (data_dir("analog") / "eqp_update.sp").read_text(),
+        }
+
     def codes(
         self,
         conductances: dict[str, np.ndarray],
@@ -219,15 +231,11 @@ class AnalogCodes:
         workdir: str | Path | None = None,
     ) -> AnalogCodesResult:
         """Run the circuit for one update and read back the codes and the accumulated analog values."""
-        from ..run.ngspice import netlist_files, parse_print_all
+        from ..run.ngspice import parse_print_all
         from ..run.ngspice_tran import describe_failure, run_deck, run_dir
-        from ..templating import data_dir
 
-        deck = self.format_deck(conductances, x, target)
-        files = {
-            "cells.sp": netlist_files(self.chip, conductances)["cells.sp"],
-            "eqp_update.sp": (data_dir("analog") / "eqp_update.sp").read_text(),
-        }
+        files = self.deck_files(conductances, x, target)
+        deck = files.pop("update.sp")
         with run_dir(workdir) as wd:
             t0 = time.perf_counter()
             proc = run_deck(
