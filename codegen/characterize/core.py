@@ -64,15 +64,29 @@ class PhaseRun:
 
 
 def tau_estimate_s(chip: Chip, deck: PhaseDeck) -> float:
-    """Largest ``C_node / ΣG_node`` (s) over the capacitive nodes: the transient's time scale."""
+    """Largest ``C / ΣG`` (s) over the capacitive nodes, with the nodes joined by wire resistors taken
+    as one node (a line charges through its cells, not through its own segments): the
+    transient's time scale."""
+    parent: dict[str, str] = {}
+
+    def find(n: str) -> str:
+        while parent.get(n, n) != n:
+            n = parent[n]
+        return n
+
+    for e in deck.elements:
+        if e.group == "wires":
+            a, b = find(e.nodes[0]), find(e.nodes[1])
+            if a != b:
+                parent[b] = a
     gsum: dict[str, float] = {}
     caps: dict[str, float] = {}
     for e in deck.elements:
-        if e.kind == "R":
+        if e.kind == "R" and e.group != "wires":
             for n in e.nodes:
-                gsum[n] = gsum.get(n, 0.0) + 1.0 / e.value
+                gsum[find(n)] = gsum.get(find(n), 0.0) + 1.0 / e.value
         elif e.kind == "C":
-            caps[e.nodes[0]] = e.value
+            caps[find(e.nodes[0])] = caps.get(find(e.nodes[0]), 0.0) + e.value
     gmin = chip.simulation.gmin_S
     return max((c / (gsum.get(n, 0.0) + gmin) for n, c in caps.items()), default=0.0)
 
@@ -178,11 +192,11 @@ def run_phase(
             )
         t, waves = parse_ascii_raw(raw_path.read_text())
     vals = parse_print_all(proc.stdout)
-    op_v = {n: vals[n] for n in deck.state_nodes if n in vals}
+    op_v = {n: vals[n.lower()] for n in deck.state_nodes if n.lower() in vals}  # ngspice lower-cases
     for e in deck.elements:
         for n in e.nodes:
-            if n != "0" and n in vals:
-                op_v[n] = vals[n]
+            if n != "0" and n.lower() in vals:
+                op_v[n] = vals[n.lower()]
     missing = [n for n in deck.state_nodes if n not in op_v]
     if missing:
         raise CodegenError(
