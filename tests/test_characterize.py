@@ -150,3 +150,20 @@ def test_cli_bad_input_exits_2_and_writes_nothing(tmp_path, capsys, argv, messag
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.ngspice
+def test_wires_are_their_own_energy_group(tmp_path):
+    """With line and access resistance the wire resistors absorb energy of their own; the energy
+    still balances; the golden comparison says why it is skipped (no wires in the golden model here)."""
+    chip = _chip(
+        "kiraz_case1",
+        {**CAPS, "interconnect.r_row": 2.0, "interconnect.r_col": 2.0, "interconnect.r_access": 10.0},
+    )
+    ds = load_dataset(chip)
+    rep, _ = characterize(chip, ds.x_train[0], ds.t_train[0], workdir=tmp_path)
+    for p in rep["phases"].values():
+        assert p["energy_J"]["wires"] > 0
+        assert abs(p["energy_balance_J"]) < 1e-4 * p["energy_total_absorbed_J"]
+        assert p["dc_power_W"]["wires"] > 0
+        assert not p["dc_vs_golden"]["compared"] and "wire" in p["dc_vs_golden"]["reason"]

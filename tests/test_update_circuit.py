@@ -128,7 +128,21 @@ def test_training_run_agreement_and_accuracy(path):
 def test_cli_cosim_codes_analog_short(tmp_path):
     from codegen.cli import main
 
-    rc = main(["cosim", str(XOR), "--codes", "analog", "--controller", "model", "--steps", "4", "-o", str(tmp_path), "-q"])
+    rc = main(
+        [
+            "cosim",
+            str(XOR),
+            "--codes",
+            "analog",
+            "--controller",
+            "model",
+            "--steps",
+            "4",
+            "-o",
+            str(tmp_path),
+            "-q",
+        ]
+    )
     assert rc == 0
     rep = json.loads((tmp_path / "cosim.json").read_text())
     assert rep["passed"] and rep["config"]["codes"] == "analog"
@@ -141,7 +155,21 @@ def test_cli_cosim_codes_analog_trains_xor(tmp_path):
     sample is classified right (per sample ½(t − y)² ≤ 4L, so |t − y| ≤ √(8L) < 0.3 V = |t|)."""
     from codegen.cli import main
 
-    rc = main(["cosim", str(XOR), "--codes", "analog", "--controller", "model", "--steps", "300", "-o", str(tmp_path), "-q"])
+    rc = main(
+        [
+            "cosim",
+            str(XOR),
+            "--codes",
+            "analog",
+            "--controller",
+            "model",
+            "--steps",
+            "300",
+            "-o",
+            str(tmp_path),
+            "-q",
+        ]
+    )
     assert rc == 0
     rep = json.loads((tmp_path / "cosim.json").read_text())
     assert rep["passed"]
@@ -163,11 +191,27 @@ def test_cosim_loop_takes_codes_from_the_circuit(tmp_path, monkeypatch):
         return res
 
     monkeypatch.setattr(AnalogCodes, "codes", counted)
-    rc = main(["cosim", str(KIRAZ), "--codes", "analog", "--controller", "model", "--steps", "3", "-o", str(tmp_path), "-q"])
+    rc = main(
+        [
+            "cosim",
+            str(KIRAZ),
+            "--codes",
+            "analog",
+            "--controller",
+            "model",
+            "--steps",
+            "3",
+            "-o",
+            str(tmp_path),
+            "-q",
+        ]
+    )
     assert rc == 0
     assert len(calls) == 3
     rep = json.loads((tmp_path / "cosim.json").read_text())
-    assert [s["pulses"] for s in rep["steps"]] == [int(sum(np.abs(v).sum() for v in r.codes.values())) for r in calls]
+    assert [s["pulses"] for s in rep["steps"]] == [
+        int(sum(np.abs(v).sum() for v in r.codes.values())) for r in calls
+    ]
 
 
 @pytest.mark.ngspice
@@ -182,10 +226,26 @@ def test_cosim_reports_a_circuit_that_decides_wrong(tmp_path, monkeypatch):
     def dead(self, *a, **kw):
         res = orig(self, *a, **kw)
         zero = {k: np.zeros_like(v) for k, v in res.codes.items()}
-        return AnalogCodesResult(zero, {k: np.zeros_like(v) for k, v in res.analog_steps.items()}, res.seconds)
+        return AnalogCodesResult(
+            zero, {k: np.zeros_like(v) for k, v in res.analog_steps.items()}, res.seconds
+        )
 
     monkeypatch.setattr(AnalogCodes, "codes", dead)
-    rc = main(["cosim", str(KIRAZ), "--codes", "analog", "--controller", "model", "--steps", "3", "-o", str(tmp_path), "-q"])
+    rc = main(
+        [
+            "cosim",
+            str(KIRAZ),
+            "--codes",
+            "analog",
+            "--controller",
+            "model",
+            "--steps",
+            "3",
+            "-o",
+            str(tmp_path),
+            "-q",
+        ]
+    )
     assert rc == 1
     rep = json.loads((tmp_path / "cosim.json").read_text())
     assert rep["divergence"]["kind"] == "codes"

@@ -25,6 +25,7 @@ import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -184,7 +185,9 @@ def run_phase(
         if raw_path.exists():
             raw_path.unlink()
         t0 = time.perf_counter()
-        proc = run_deck(text, wd, f"{phase}.sp", "set num_threads=1\n", timeout_s, where=f"characterize/{phase}.sp")
+        proc = run_deck(
+            text, wd, f"{phase}.sp", "set num_threads=1\n", timeout_s, where=f"characterize/{phase}.sp"
+        )
         dt = time.perf_counter() - t0
         if not raw_path.exists():
             raise CodegenError(
@@ -225,7 +228,7 @@ def settling(run: PhaseRun, abs_V: float = SETTLE_ABS_V, rel: float = SETTLE_REL
     """Settling times (s) of a phase: to within ``abs_V`` (V) and to ``rel`` of each node's step,
     the slowest node of each, and whether the run ended inside both bands."""
     t = run.time_s
-    out = {"abs_s": 0.0, "abs_node": None, "rel_s": 0.0, "rel_node": None, "settled": True}
+    out: dict[str, Any] = {"abs_s": 0.0, "abs_node": None, "rel_s": 0.0, "rel_node": None, "settled": True}
     for n in run.deck.state_nodes:
         v = run.waves.get(n.lower())
         if v is None:
@@ -343,7 +346,11 @@ def programming_energy(chip: Chip, points: int = 257) -> dict:
     V, T = dev.pulse_amplitude_V, dev.pulse_width_s
     tt = np.linspace(0.0, T, points)
     out = {"pulse_amplitude_V": V, "pulse_width_s": T}
-    for label, g0 in (("g_min", dev.g_min_S), ("g_mid", 0.5 * (dev.g_min_S + dev.g_max_S)), ("g_max", dev.g_max_S)):
+    for label, g0 in (
+        ("g_min", dev.g_min_S),
+        ("g_mid", 0.5 * (dev.g_min_S + dev.g_max_S)),
+        ("g_max", dev.g_max_S),
+    ):
         w0 = w_from_g(dev, g0)
         for pol, v in (("set", V), ("reset", -V)):
             g = np.array([float(g_from_w(dev, apply_pulse(dev, w0, v, ti))) for ti in tt])

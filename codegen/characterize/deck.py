@@ -98,7 +98,9 @@ def build_phase(
     ic = chip.interconnect
     beta = PHASE_BETA_SIGN[phase] * chip.nudge.beta_S
     els: list[Element] = []
-    volts = dict(zip([s.name for s in chip.input_sources()], chip.source_voltages(np.asarray(x, float)), strict=True))
+    volts = dict(
+        zip([s.name for s in chip.input_sources()], chip.source_voltages(np.asarray(x, float)), strict=True)
+    )
     for i, s in enumerate(chip.sources):
         v = float(volts[s.name]) if s.kind == "input" else s.value_V
         if s.kind == "input" and phase == "free":
@@ -126,7 +128,11 @@ def build_phase(
                 )
         for seg in ic.segments(xb):
             name = f"RW_{seg.name}"
-            els.append(Element(name, f"{name} {seg.a} {seg.b} {f(seg.r_ohm)}", "wires", (seg.a, seg.b), "R", seg.r_ohm))
+            els.append(
+                Element(
+                    name, f"{name} {seg.a} {seg.b} {f(seg.r_ohm)}", "wires", (seg.a, seg.b), "R", seg.r_ohm
+                )
+            )
     k = 0
     for layer in chip.layers[1:]:
         if layer.neuron is None:
@@ -136,15 +142,38 @@ def build_phase(
                 name = f"D{kind[6:].upper()}_{node}"
                 els.append(Element(name, f"{name} {a} {b} dnrn", "diodes", (a, b), "D", 0.0, (kind, k)))
             k += 1
-    for i, a in enumerate(chip.amplifiers):
-        sense = f"{a.out_node}_s"
-        els.append(
-            Element(f"E_{a.name}", f"E_{a.name} {sense} 0 {a.in_node} 0 {f(a.gain)}", "amplifiers", (sense, "0"), "E", a.gain, ("vcvs", i))
-        )
-        els.append(Element(f"V_{a.name}", f"V_{a.name} {sense} {a.out_node} DC 0", "amplifiers", (sense, a.out_node), "V", 0.0))
+    for i, amp in enumerate(chip.amplifiers):
+        sense = f"{amp.out_node}_s"
         els.append(
             Element(
-                f"F_{a.name}", f"F_{a.name} {a.in_node} 0 V_{a.name} {f(1.0 / a.gain)}", "amplifiers", (a.in_node, "0"), "F", 1.0 / a.gain, ("cccs", i)
+                f"E_{amp.name}",
+                f"E_{amp.name} {sense} 0 {amp.in_node} 0 {f(amp.gain)}",
+                "amplifiers",
+                (sense, "0"),
+                "E",
+                amp.gain,
+                ("vcvs", i),
+            )
+        )
+        els.append(
+            Element(
+                f"V_{amp.name}",
+                f"V_{amp.name} {sense} {amp.out_node} DC 0",
+                "amplifiers",
+                (sense, amp.out_node),
+                "V",
+                0.0,
+            )
+        )
+        els.append(
+            Element(
+                f"F_{amp.name}",
+                f"F_{amp.name} {amp.in_node} 0 V_{amp.name} {f(1.0 / amp.gain)}",
+                "amplifiers",
+                (amp.in_node, "0"),
+                "F",
+                1.0 / amp.gain,
+                ("cccs", i),
             )
         )
     if beta != 0.0:
@@ -155,7 +184,16 @@ def build_phase(
         for j, (p, m) in enumerate(chip.nudge.outputs):
             mm = m if m is not None else "0"
             ref = f"tref{j}"
-            els.append(Element(f"VTGT{j}", f"VTGT{j} {ref} {mm} DC {f(float(t[j]))}", "nudging", (ref, mm), "V", float(t[j])))
+            els.append(
+                Element(
+                    f"VTGT{j}",
+                    f"VTGT{j} {ref} {mm} DC {f(float(t[j]))}",
+                    "nudging",
+                    (ref, mm),
+                    "V",
+                    float(t[j]),
+                )
+            )
             # I = β·(V(ref) − V(plus))·V(sw) from minus into plus (the nudged netlists' VCCS, switched)
             els.append(
                 Element(
@@ -168,8 +206,8 @@ def build_phase(
                     ("nudge", j),
                 )
             )
-    for n, c in sorted(_caps(chip).items()):
-        els.append(Element(f"C_{n}", f"C_{n} {n} 0 {f(c)}", "capacitance", (n, "0"), "C", c))
+    for n, cap in sorted(_caps(chip).items()):
+        els.append(Element(f"C_{n}", f"C_{n} {n} 0 {f(cap)}", "capacitance", (n, "0"), "C", cap))
     state = list(dict.fromkeys([*chip.free_nodes, *(a.out_node for a in chip.amplifiers)]))
     for xb in chip.crossbars:
         state += [n for n in ic.wire_nodes(xb) if n not in state]

@@ -97,13 +97,14 @@ def characterize(
         "inference": {
             "settling_s": phases["free"]["settling_rel_s"],
             "energy_J": phases["free"]["energy_J"],
-            "energy_delivered_J": -phases["free"]["energy_J"]["sources"],
+            # what the passive elements absorb = what the sources, amplifiers and nudging supply
+            "energy_supplied_J": phases["free"]["energy_total_absorbed_J"],
         },
         "training_step": {
             "phases": list(phases),
             "settling_s": sum(phases[p]["settling_rel_s"] for p in phases),
             "energy_J": step,
-            "energy_delivered_J": -(step["sources"] + min(step["nudging"], 0.0)),
+            "energy_supplied_J": sum(phases[p]["energy_total_absorbed_J"] for p in phases),
             "note": "phases run one after another, each held until settled to settle_rel; programming "
             "energy per pulse below (times the pulses of the step)",
         },
@@ -134,6 +135,13 @@ def format_table(report: dict) -> str:
             _eng(report["training_step"]["settling_s"], "s"),
         ],
     ]
+    rows.append(
+        [
+            "energy supplied",
+            *[_eng(phases[p]["energy_total_absorbed_J"], "J") for p in phases],
+            _eng(report["training_step"]["energy_supplied_J"], "J"),
+        ]
+    )
     for grp in GROUPS:
         rows.append(
             [
@@ -146,7 +154,9 @@ def format_table(report: dict) -> str:
         [
             "DC power vs golden (max rel)",
             *[
-                f"{phases[p]['dc_vs_golden']['max_rel']:.1e}" if phases[p]["dc_vs_golden"]["compared"] else "n/a"
+                f"{phases[p]['dc_vs_golden']['max_rel']:.1e}"
+                if phases[p]["dc_vs_golden"]["compared"]
+                else "n/a"
                 for p in phases
             ],
             "",
@@ -164,7 +174,9 @@ def format_table(report: dict) -> str:
         "|---|---|---|",
     ]
     for lab in ("g_min", "g_mid", "g_max"):
-        lines.append(f"| {lab} | {_eng(pr[f'set_from_{lab}_J'], 'J')} | {_eng(pr[f'reset_from_{lab}_J'], 'J')} |")
+        lines.append(
+            f"| {lab} | {_eng(pr[f'set_from_{lab}_J'], 'J')} | {_eng(pr[f'reset_from_{lab}_J'], 'J')} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -31,7 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="training sample to characterize (default: the first whose inputs are not all 0, so the "
         "free phase has a step to settle from)",
     )
-    p.add_argument("--keep-decks", action="store_true", help="keep the phase decks and rawfiles in OUT/ngspice/")
+    p.add_argument(
+        "--keep-decks", action="store_true", help="keep the phase decks and rawfiles in OUT/ngspice/"
+    )
     p.add_argument(
         "--update-deck",
         action="store_true",
@@ -63,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         nz = np.flatnonzero(np.abs(ds.x_train).sum(axis=1) > 0)
         args.sample = int(nz[0]) if nz.size else 0
     if not 0 <= args.sample < n:
-        raise CodegenError(f"--sample must be in 0..{n - 1} (the training split of {chip.name}), got {args.sample}")
+        raise CodegenError(
+            f"--sample must be in 0..{n - 1} (the training split of {chip.name}), got {args.sample}"
+        )
     ic = chip.interconnect
     if not (ic.c_node_F > 0 or ic.c_segment_F > 0):
         raise CodegenError(

@@ -21,13 +21,21 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import CodegenError
 from ..ir import Chip
 
-__all__ = ["AnalogCodes", "AnalogCodesResult", "CODE_SOURCES", "RL_OHM", "compare_with_rule", "track_training"]
+__all__ = [
+    "AnalogCodes",
+    "AnalogCodesResult",
+    "CODE_SOURCES",
+    "RL_OHM",
+    "compare_with_rule",
+    "track_training",
+]
 
 #: where the loop's update codes come from: the Python rule or the analog update circuit in ngspice
 CODE_SOURCES = ("python", "analog")
@@ -191,7 +199,9 @@ class AnalogCodes:
                     )
             crossbars.append({"name": xb.name, "k": self.k_A_per_V2(xb.name, len(x)), "cells": cells})
         shared = [
-            {"name": s["name"], "node": s["node"], "value": s["value"]} for s in ctx.sources if s["kind"] != "input"
+            {"name": s["name"], "node": s["node"], "value": s["value"]}
+            for s in ctx.sources
+            if s["kind"] != "input"
         ]
         return render(
             "characterize/update.sp.j2",
@@ -211,7 +221,9 @@ class AnalogCodes:
             nmax=chip.controller.max_pulses,
         )
 
-    def deck_files(self, conductances: dict[str, np.ndarray], x: np.ndarray, target: np.ndarray) -> dict[str, str]:
+    def deck_files(
+        self, conductances: dict[str, np.ndarray], x: np.ndarray, target: np.ndarray
+    ) -> dict[str, str]:
         """``{file name: text}`` of one update's deck: ``update.sp`` (the simultaneous copies of every
         sample with the update circuit of every cell), the ``cells.sp`` it includes and ``eqp_update.sp``."""
         from ..run.ngspice import netlist_files
@@ -296,7 +308,13 @@ def compare_with_rule(
                 in_band += 1
             else:
                 out_of_band.append(
-                    {"xbar": name, "cell": [int(r), int(c)], "python": int(pc[r, c]), "circuit": int(cc[r, c]), "update_steps": u}
+                    {
+                        "xbar": name,
+                        "cell": [int(r), int(c)],
+                        "python": int(pc[r, c]),
+                        "circuit": int(cc[r, c]),
+                        "update_steps": u,
+                    }
                 )
     return {
         "cells": cells,
@@ -336,12 +354,20 @@ def track_training(
     devices = DeviceArrays.create(chip)
     model = GoldenModel(chip, conductances=devices.conductances)
     bounds = rule_boundaries(analog.dead_zone, analog.quantize, chip.controller.max_pulses)
-    tot = {"cells": 0, "agree": 0, "disagree_in_band": 0, "out_of_band": [], "worst_boundary_distance_steps": 0.0}
+    tot: dict[str, Any] = {
+        "cells": 0,
+        "agree": 0,
+        "disagree_in_band": 0,
+        "out_of_band": [],
+        "worst_boundary_distance_steps": 0.0,
+    }
     for s, idx in enumerate(batches(chip, n, steps)):
         x, t = ds.x_train[idx], ds.t_train[idx]
         g = devices.conductances
         grad = model.ep_gradient(x, t)
-        py = pulse_codes(grad, chip, learning_rate=analog.eta, dead_zone=analog.dead_zone, quantize=analog.quantize)
+        py = pulse_codes(
+            grad, chip, learning_rate=analog.eta, dead_zone=analog.dead_zone, quantize=analog.quantize
+        )
         wanted = {k: -analog.eta * v / chip.device.dg_set_S for k, v in grad.items()}
         res = analog.codes(g, x, t)
         # the golden model and ngspice agree to rounding of the decks' tolerances: 1e-6 of a step
@@ -349,7 +375,9 @@ def track_training(
         for k in ("cells", "agree", "disagree_in_band"):
             tot[k] += cmp[k]
         tot["out_of_band"] += [{**e, "step": s} for e in cmp["out_of_band"]]
-        tot["worst_boundary_distance_steps"] = max(tot["worst_boundary_distance_steps"], cmp["worst_boundary_distance_steps"])
+        tot["worst_boundary_distance_steps"] = max(
+            tot["worst_boundary_distance_steps"], cmp["worst_boundary_distance_steps"]
+        )
         devices.program(py if follow == "python" else res.codes)
         model.set_conductances(devices.conductances)
         if on_step is not None:
