@@ -97,6 +97,8 @@ class NetlistContext:
     crossbars: list[dict[str, Any]]
     neurons: list[dict[str, Any]]
     amplifiers: list[dict[str, Any]]
+    #: capacitors (F) from input, neuron and output nodes to ground (interconnect.c_node; [] if 0)
+    node_caps: list[dict[str, Any]]
     net_subckt: str
     net_ports: list[str]
     sources: list[dict[str, Any]]
@@ -108,7 +110,8 @@ class NetlistContext:
     def element_count(self, top: str) -> int:
         """Primitive elements (R, D, E, V, F, G) of top level ``top`` after flattening."""
         per_net = (
-            sum(len(xb["resistors"]) for xb in self.crossbars)
+            sum(len(xb["resistors"]) + len(xb["wires"]) + len(xb["caps"]) for xb in self.crossbars)
+            + len(self.node_caps)
             + sum(len(n["diodes"]) for n in self.neurons)
             + 3 * len(self.amplifiers)
         )
@@ -131,19 +134,30 @@ def netlist_context(
     g = conductances if conductances is not None else chip.initial_conductances()
     params: list[tuple[str, float]] = []
     crossbars = []
+    ic = chip.interconnect
     for xb in chip.crossbars:
         arr = np.asarray(g[xb.name], dtype=float)
         if arr.shape != xb.shape:
             raise ValueError(f"conductances of {xb.name}: shape {arr.shape}, expected {xb.shape}")
         resistors = []
-        for r, dst in enumerate(xb.dst_nodes):
-            for c, src in enumerate(xb.src_nodes):
+        # the memristor's ends: the line nodes at its cell (the src / dst nodes with ideal wires)
+        col_at, row_at = ic.cell_nodes(xb)
+        for r in range(len(xb.dst_nodes)):
+            for c in range(len(xb.src_nodes)):
                 p = resistor_param(xb.name, r, c)
                 g_S = float(arr[r, c])
                 params.append((p, g_S))
                 resistors.append(
-                    {"name": f"R{r}_{c}", "row": dst, "col": src, "param": p, "g": g_S, "r": 1.0 / g_S}
+                    {
+                        "name": f"R{r}_{c}",
+                        "row": row_at[r][c],
+                        "col": col_at[r][c],
+                        "param": p,
+                        "g": g_S,
+                        "r": 1.0 / g_S,
+                    }
                 )
+        segs = ic.segments(xb)
         crossbars.append(
             {
                 "name": xb.name,
@@ -152,6 +166,13 @@ def netlist_context(
                 "kind": xb.kind,
                 "ports": list(xb.src_nodes) + list(xb.dst_nodes),
                 "resistors": resistors,
+                # wire segments R<segment> (Ω) and wire-node capacitors C<node> (F), codegen.ir.InterconnectIR
+                "wires": [{"name": f"R{w.name}", "a": w.a, "b": w.b, "r": w.r_ohm} for w in segs],
+                "caps": (
+                    [{"name": f"C{w.b}", "node": w.b, "c": ic.c_segment_F} for w in segs]
+                    if ic.c_segment_F
+                    else []
+                ),
             }
         )
     neurons = []
@@ -191,6 +212,12 @@ def netlist_context(
     src_nodes = [s.node for s in chip.sources]
     dynamic = _unique(list(chip.free_nodes) + [a.out_node for a in chip.amplifiers])
     net_ports = _unique(src_nodes + dynamic)
+    # c_node (F) on every input, neuron and output node
+    node_caps = (
+        [{"name": f"C_{n}", "node": n, "c": ic.c_node_F} for layer in chip.layers for n in layer.nodes]
+        if ic.c_node_F
+        else []
+    )
     sources = [
         {
             "name": s.name,
@@ -249,6 +276,7 @@ def netlist_context(
         crossbars=crossbars,
         neurons=neurons,
         amplifiers=amplifiers,
+        node_caps=node_caps,
         net_subckt=f"{chip.name}_net",
         net_ports=net_ports,
         sources=sources,

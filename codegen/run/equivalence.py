@@ -341,7 +341,17 @@ def read_disturb(
 def _drops(chip: Chip, v: Mapping[str, float]) -> dict[str, np.ndarray]:
     """Crossbar → (rows, cols) drop ``V(src column) − V(dst row)`` (V) from a node → V dict."""
     out = {}
+    ic = chip.interconnect
     for xb in chip.crossbars:
+        if ic.resistive:  # the memristor's own ends, at the wire nodes of its cell
+            cols, rows = ic.cell_nodes(xb)
+            out[xb.name] = np.array(
+                [
+                    [v[a] - v[b] for a, b in zip(ca, ra, strict=True)]
+                    for ca, ra in zip(cols, rows, strict=True)
+                ]
+            )
+            continue
         s = np.array([v[n] for n in xb.src_nodes])
         d = np.array([v[n] for n in xb.dst_nodes])
         out[xb.name] = s[None, :] - d[:, None]

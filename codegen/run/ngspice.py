@@ -141,6 +141,11 @@ def _to_ir(chip: Chip, top: str, raw: Mapping[str, float]) -> dict[str, dict[str
         sfx = _suffix(top, copy)
         d = {n: raw[n.lower()] for n in shared}
         d.update({n: raw[(n + sfx).lower()] for n in dynamic})
+        if chip.interconnect.resistive:  # wire nodes: internal nodes of each crossbar subckt
+            inst = _inst(top, copy)
+            for xb in chip.crossbars:
+                pre = f"{inst}.x{xb.name.lower()}."
+                d.update({n: raw[pre + n.lower()] for n in chip.interconnect.wire_nodes(xb)})
         out[copy] = d
     return out
 

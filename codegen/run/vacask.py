@@ -61,7 +61,9 @@ DIALECTS = {"xyce": ("cir", "xyce"), "spectre": ("scs", "spectre")}
 _SPECTRE_PRELUDE = (
     'load "resistor.osdi"',
     'load "diode.osdi"',
+    'load "capacitor.osdi"',
     "model resistor resistor",
+    "model capacitor capacitor",
     "model vsource vsource",
     "model vcvs vcvs",
     "model vccs vccs",
@@ -437,6 +439,10 @@ def to_ir(
         sfx = "" if single else COPY_SUFFIX[copy]
         d = {n: get(names(n)) for n in shared}
         d.update({n: get(names(n + sfx)) for n in dynamic})
+        if chip.interconnect.resistive:  # wire nodes: internal nodes of each crossbar subckt
+            for xb in ctx.crossbars:
+                for w in xb["wires"]:
+                    d[w["b"]] = get(names.path(insts[copy], xb["inst"], w["b"]))
         copies[copy] = d
         amps[copy] = {a["name"]: get(names.path(insts[copy], a["v"]) + ":flow(br)") for a in ctx.amplifiers}
     currents = {s.name: -get(names(s.name) + ":flow(br)") for s in chip.sources}
