@@ -303,11 +303,10 @@ def phase_energy(run: PhaseRun, hold_s: float) -> dict[str, float]:
 
 def dc_power_check(chip: Chip, conductances: dict[str, np.ndarray], run: PhaseRun, x, target) -> dict:
     """ngspice's DC element powers against the golden model's (:meth:`GoldenModel.power`) at the
-    same phase: per kind, ``max|P_ngspice − P_golden| / max|P_golden|``, and the group totals."""
+    same phase: per kind (``crossbar:<name>``, ``wire:<name>``, diodes, amplifiers, sources,
+    nudging), ``max|P_ngspice − P_golden| / max|P_golden|``, and the golden group totals."""
     from ..model import GoldenModel
 
-    if chip.interconnect.resistive:
-        return {"compared": False, "reason": "the golden model has no wire resistance on this branch"}
     model = GoldenModel(chip, conductances=conductances)
     beta = run.deck.beta_S
     eq = model.solve(x, target if beta else None, beta) if beta else model.solve(x)

@@ -126,11 +126,17 @@ def build_phase(
                         (f"crossbar:{xb.name}", r, c),
                     )
                 )
-        for seg in ic.segments(xb):
+        for k_seg, seg in enumerate(ic.segments(xb)):
             name = f"RW_{seg.name}"
             els.append(
                 Element(
-                    name, f"{name} {seg.a} {seg.b} {f(seg.r_ohm)}", "wires", (seg.a, seg.b), "R", seg.r_ohm
+                    name,
+                    f"{name} {seg.a} {seg.b} {f(seg.r_ohm)}",
+                    "wires",
+                    (seg.a, seg.b),
+                    "R",
+                    seg.r_ohm,
+                    (f"wire:{xb.name}", k_seg),  # the golden model's wire powers, segments() order
                 )
             )
     k = 0
