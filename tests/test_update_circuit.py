@@ -249,3 +249,14 @@ def test_cosim_reports_a_circuit_that_decides_wrong(tmp_path, monkeypatch):
     assert rc == 1
     rep = json.loads((tmp_path / "cosim.json").read_text())
     assert rep["divergence"]["kind"] == "codes"
+
+
+def test_wire_resistance_is_refused():
+    from codegen.api import load_spec
+    from codegen.elab import elaborate
+    from codegen.errors import CodegenError
+    from codegen.learn.overrides import override
+
+    chip = elaborate(override(load_spec(XOR), {"interconnect.r_row": 1.0}))
+    with pytest.raises(CodegenError, match="wire"):
+        AnalogCodes(chip)

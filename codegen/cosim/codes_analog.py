@@ -85,6 +85,11 @@ class AnalogCodes:
             raise CodegenError(
                 f"analog codes: offset_V must be finite and offset_sigma_V >= 0 V, got {offset_V}, {offset_sigma_V}"
             )
+        if chip.interconnect.resistive:
+            raise CodegenError(
+                "analog codes: the update circuit reads each cell's drop at the line ends; with wire "
+                "resistance (interconnect.r_row / r_col / r_access > 0) that is not the memristor's drop"
+            )
         self.chip = chip
         self.eta, self.dead_zone, self.quantize = _rule(chip, learning_rate, dead_zone, quantize)
         if self.eta <= 0:
