@@ -454,3 +454,32 @@ def test_bad_interconnect_in_chip_yaml_names_file_line_and_path(tmp_path):
     assert f"chip.yaml:{line}" in p.stderr and "interconnect.r_row" in p.stderr
     assert "allowed: 'Ω'" in p.stderr and "Traceback" not in p.stderr
     assert not out.exists()
+
+
+@pytest.mark.parametrize("centered", [False, True])
+def test_readout_ep_from_samples_reads_the_memristor_drops_at_wire_nodes(centered):
+    """codegen.model.readout (what ``codegen check`` and the co-simulation use on ngspice's node
+    voltages) gives the golden model's EP update from the golden node voltages of a wired chip,
+    wire nodes included (to 1e-9 of the largest entry: float rounding); the drops it reads are the
+    golden model's memristor drops."""
+    from codegen.model import readout
+
+    chip = wired(EXAMPLES[-1], **WIRES)  # xor with row, column and access resistance
+    m = GoldenModel(chip)
+    x, t = _data(chip, 3)
+    free, first, second = m.ep_phases(x, t, centered=centered)
+
+    def samples(eq):
+        v = eq.voltages()
+        return [{n: float(a[b]) for n, a in v.items()} for b in range(eq.batch)]
+
+    est = readout.ep_from_samples(
+        chip, samples(free), samples(first), samples(second) if centered else None, chip.nudge.beta_S
+    )
+    ref = m.ep_gradient(x, t, centered=centered)
+    for name, r in ref.items():
+        assert np.abs(est[name] - r).max() <= 1e-9 * np.abs(r).max(), name
+    gold = m.voltage_drops(free)
+    for b, s in enumerate(samples(free)):
+        for name, d in readout.drops_of(chip, s).items():
+            np.testing.assert_allclose(d, gold[name][b], rtol=0, atol=1e-12)
