@@ -49,6 +49,8 @@ __all__ = [
     "ControllerIR",
     "SimulationIR",
     "TrainingIR",
+    "InterconnectIR",
+    "WireSegment",
     "to_json",
 ]
 
@@ -251,6 +253,99 @@ class TrainingIR:
 
 
 @dataclass(frozen=True)
+class WireSegment:
+    """One wire resistor: ``name`` (element name without its SPICE letter), nodes ``a`` – ``b``, ``r_ohm`` (Ω)."""
+
+    name: str
+    a: str
+    b: str
+    r_ohm: float
+
+
+@dataclass(frozen=True)
+class InterconnectIR:
+    """Wire resistance and capacitance (all 0: ideal wires, no wire nodes).
+
+    Geometry (one array per crossbar, ``R`` rows = ``dst_nodes``, ``C`` columns = ``src_nodes``):
+
+    * row line ``r`` is driven at its column-0 end by ``dst_nodes[r]``; its wire node at cell
+      ``(r, c)`` is ``{xb}_r{r}_{c}``; segment ``c`` (``r_row_ohm``) joins the row line's node at cell
+      ``c − 1`` (``c = 0``: ``dst_nodes[r]``) and the one at cell ``c``;
+    * column line ``c`` is driven at its row-0 end by ``src_nodes[c]`` (a source or an amplifier
+      output); its node at cell ``(r, c)`` is ``{xb}_c{r}_{c}``; segment ``r`` (``r_col_ohm``) joins
+      cell ``r − 1`` (``r = 0``: ``src_nodes[c]``) and cell ``r``;
+    * with ``r_access_ohm > 0`` the cell's access resistor joins the column-line node and
+      ``{xb}_a{r}_{c}``, and the memristor ``G[r, c]`` joins that node and the row-line node.
+
+    A zero resistance merges the nodes it would join (no wire node, no element).  ``c_segment_F``
+    is the capacitance to ground of every wire node, ``c_node_F`` that of every input, neuron and
+    output node (transients only).
+    """
+
+    r_row_ohm: float = 0.0
+    r_col_ohm: float = 0.0
+    r_access_ohm: float = 0.0
+    c_segment_F: float = 0.0
+    c_node_F: float = 0.0
+
+    @property
+    def ideal(self) -> bool:
+        """No wire resistance and no capacitance."""
+        return not (
+            self.r_row_ohm or self.r_col_ohm or self.r_access_ohm or self.c_segment_F or self.c_node_F
+        )
+
+    @property
+    def resistive(self) -> bool:
+        """Some wire resistance (the operating point differs from the ideal crossbar's)."""
+        return bool(self.r_row_ohm or self.r_col_ohm or self.r_access_ohm)
+
+    def cell_nodes(self, xb: CrossbarIR) -> tuple[list[list[str]], list[list[str]]]:
+        """(column side, row side) node names of every memristor ``G[r, c]`` as [r][c] lists."""
+        R, C = xb.shape
+        rows = [
+            [f"{xb.name}_r{r}_{c}" if self.r_row_ohm else xb.dst_nodes[r] for c in range(C)] for r in range(R)
+        ]
+        cols = [
+            [f"{xb.name}_c{r}_{c}" if self.r_col_ohm else xb.src_nodes[c] for c in range(C)] for r in range(R)
+        ]
+        if self.r_access_ohm:
+            cols = [[f"{xb.name}_a{r}_{c}" for c in range(C)] for r in range(R)]
+        return cols, rows
+
+    def segments(self, xb: CrossbarIR) -> list[WireSegment]:
+        """Every wire resistor of crossbar ``xb``: row lines (row by row), column lines (column by
+        column), then access resistors (row-major)."""
+        R, C = xb.shape
+        out: list[WireSegment] = []
+        n = xb.name
+        if self.r_row_ohm:
+            for r in range(R):
+                prev = xb.dst_nodes[r]
+                for c in range(C):
+                    node = f"{n}_r{r}_{c}"
+                    out.append(WireSegment(f"{n}_r{r}_{c}", prev, node, self.r_row_ohm))
+                    prev = node
+        if self.r_col_ohm:
+            for c in range(C):
+                prev = xb.src_nodes[c]
+                for r in range(R):
+                    node = f"{n}_c{r}_{c}"
+                    out.append(WireSegment(f"{n}_c{r}_{c}", prev, node, self.r_col_ohm))
+                    prev = node
+        if self.r_access_ohm:
+            for r in range(R):
+                for c in range(C):
+                    col = f"{n}_c{r}_{c}" if self.r_col_ohm else xb.src_nodes[c]
+                    out.append(WireSegment(f"{n}_a{r}_{c}", col, f"{n}_a{r}_{c}", self.r_access_ohm))
+        return out
+
+    def wire_nodes(self, xb: CrossbarIR) -> list[str]:
+        """The wire nodes of ``xb`` (the ``b`` end of every segment), in :meth:`segments` order."""
+        return [s.b for s in self.segments(xb)]
+
+
+@dataclass(frozen=True)
 class Chip:
     """The elaborated chip."""
 
@@ -271,6 +366,8 @@ class Chip:
     #: neuron and output nodes, whose voltages the equilibrium solves for (amplifier outputs are
     #: dependent nodes, ``gain·V(in_node)``; source nodes are clamped)
     free_nodes: tuple[str, ...] = field(default=())
+    #: wire resistance and capacitance (default: ideal wires)
+    interconnect: InterconnectIR = field(default_factory=InterconnectIR)
 
     # ---------------------------------------------------------------- helpers
     @property
@@ -343,4 +440,6 @@ def to_json(obj: Any) -> str:
         for layer in data["layers"]:  # the golden model's default diode law: ir.json as before
             if layer["neuron"] is not None and layer["neuron"]["diode"]["reverse"] == "spice3":
                 layer["neuron"]["diode"].pop("reverse")
+        if obj.interconnect.ideal:  # ideal wires: the same IR text as before wires were modelled
+            data.pop("interconnect")
     return json.dumps(data, indent=1, sort_keys=True) + "\n"

@@ -409,4 +409,7 @@ def spec_hash(spec: Spec) -> str:
 
     The cost limits (``simulation.max_cells``, ``max_nodes``, ``allow_extreme``) are left out: raising
     a limit lets a chip load but does not change it."""
-    return hashlib.sha256(spec.model_dump_json(by_alias=True, exclude=_LIMIT_FIELDS).encode()).hexdigest()
+    exclude: dict[str, Any] = dict(_LIMIT_FIELDS)
+    if spec.interconnect.ideal:  # ideal wires: the same chip, and the same hash, as without the section
+        exclude["interconnect"] = True
+    return hashlib.sha256(spec.model_dump_json(by_alias=True, exclude=exclude).encode()).hexdigest()

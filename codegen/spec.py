@@ -41,7 +41,7 @@ from .kinds.devices.memristor.spec import Aihwkit, Device
 from .kinds.neurons import DEFAULT_KIND as DEFAULT_NEURON_KIND
 from .kinds.neurons import neuron_kind, neuron_union
 from .kinds.neurons._spec_common import Diode, NeuronSpec
-from .spec_types import Amperes, Hertz, Number, PhysicsError, Siemens, Volts, _Model
+from .spec_types import Amperes, Farads, Hertz, Number, Ohms, PhysicsError, Siemens, Volts, _Model
 from .spec_types import _si as _si  # re-exported: tests and older callers import it from here
 from .units import format_quantity
 
@@ -69,6 +69,9 @@ __all__ = [
     "Cost",
     "network_cost",
     "PLAUSIBLE",
+    "Interconnect",
+    "Ohms",
+    "Farads",
 ]
 
 
@@ -468,6 +471,58 @@ class Controller(_Model):
     )
 
 
+class Interconnect(_Model):
+    """Wire resistance and capacitance of every crossbar (docs/wires.md gives the geometry).
+
+    Each crossbar is its own array: row line ``r`` (a destination node's line) is driven at one end
+    by that node and runs past the cells ``(r, 0) … (r, C−1)``; column line ``c`` (a source node's
+    line) is driven at one end by the source node (or its amplifier) and runs past ``(0, c) … (R−1, c)``.
+    Segment ``k`` of a line joins cell ``k−1`` (``k = 0``: the driving node) and cell ``k``.  Every value
+    0 (the default) is an ideal wire: no wire nodes, and every generated file as without this section.
+    """
+
+    r_row: Ohms = Field(
+        0.0,
+        description="resistance of one row-line segment between adjacent cells, on a crossbar's destination-"
+        "node lines (Ω, 0 … 1 MΩ; ≤ 1 kΩ without simulation.allow_extreme)",
+        ge=0,
+        le=1e6,
+    )
+    r_col: Ohms = Field(
+        0.0,
+        description="resistance of one column-line segment between adjacent cells, on a crossbar's source-"
+        "node lines (Ω, 0 … 1 MΩ; ≤ 1 kΩ without simulation.allow_extreme)",
+        ge=0,
+        le=1e6,
+    )
+    r_access: Ohms = Field(
+        0.0,
+        description="series access resistance of every cell, between its column-line node and the memristor "
+        "(Ω, 0 … 1 GΩ; ≤ 1 MΩ without simulation.allow_extreme)",
+        ge=0,
+        le=1e9,
+    )
+    c_segment: Farads = Field(
+        0.0,
+        description="capacitance to ground of every wire node (F, 0 … 1 F; ≤ 1 nF without "
+        "simulation.allow_extreme); transients only, the operating point does not see it",
+        ge=0,
+        le=1.0,
+    )
+    c_node: Farads = Field(
+        0.0,
+        description="capacitance to ground of every neuron, output and input node (F, 0 … 1 F; ≤ 1 µF "
+        "without simulation.allow_extreme); transients only",
+        ge=0,
+        le=1.0,
+    )
+
+    @property
+    def ideal(self) -> bool:
+        """True when every value is 0: ideal wires, nothing generated for them."""
+        return not (self.r_row or self.r_col or self.r_access or self.c_segment or self.c_node)
+
+
 class Simulation(_Model):
     """Solver tolerances shared by the golden model and the SPICE netlists."""
 
@@ -581,6 +636,11 @@ PLAUSIBLE: dict[str, tuple[float, float, str, str]] = {
     "training.dataset.input_scale": (0.0, 100.0, "V", "on-chip sources stay within ±100 V"),
     "controller.clock_hz": (1e3, 1e10, "Hz", "a pulse controller runs between 1 kHz and 10 GHz"),
     "simulation.gmin": (0.0, 1e-3, "S", "GMIN is a tiny convergence aid; above 1 mS it changes the circuit"),
+    "interconnect.r_row": (0.0, 1e3, "Ω", "an on-chip line segment of one cell pitch is 0.01 … 10 Ω"),
+    "interconnect.r_col": (0.0, 1e3, "Ω", "an on-chip line segment of one cell pitch is 0.01 … 10 Ω"),
+    "interconnect.r_access": (0.0, 1e6, "Ω", "an access transistor above 1 MΩ would cut the cell off"),
+    "interconnect.c_segment": (0.0, 1e-9, "F", "a line segment of one cell pitch is well below 1 pF"),
+    "interconnect.c_node": (0.0, 1e-6, "F", "an on-chip node capacitance stays below 1 µF"),
 }
 
 
@@ -623,6 +683,10 @@ class Spec(_Model):
     training: Training
     controller: Controller = Field(default_factory=Controller)
     simulation: Simulation = Field(default_factory=Simulation)
+    interconnect: Interconnect = Field(
+        default_factory=Interconnect,
+        description="wire resistance and capacitance (absent or all 0: ideal wires)",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -219,3 +219,28 @@ def test_memristor_deck_operating_point_converges_directly(tmp_path):
     assert "stepping" not in log and "Transient op" not in log, log[-2000:]
     iters = [int(ln.split("=")[1]) for ln in log.splitlines() if ln.strip().startswith("Total iterations")]
     assert iters and iters[0] <= 20, iters
+
+
+def test_a_wired_large_crossbar_is_not_tiled_and_its_wire_nodes_sit_in_it():
+    """Wire segments run across tile boundaries, so a crossbar with wire resistance stays one
+    subcircuit (docs/wires.md): its cells, segments and wire nodes are all inside it, the cell and
+    wire-node paths have no tile instance, and the element count includes the segments."""
+    chip = _big_chip()
+    chip = dataclasses.replace(chip, interconnect=dataclasses.replace(chip.interconnect, r_row_ohm=2.0))
+    c = build_circuit(chip)
+    w = c.crossbar("W01")
+    assert "tiles" not in w.about and all(e.kind != "instance" for e in w.elements)
+    segs = chip.interconnect.segments(chip.crossbars[0])
+    assert segs and {s.b for s in segs} == set(w.about["wire_nodes"])
+    path = c.cell_paths("free", "W01")["free"][3][200]
+    assert path == ("XNET", "XW01", "R3_200")
+    paths = c.wire_node_paths("free")["free"]
+    assert ("XNET", "XW01", "W01_r3_200") in paths
+    inside = {n for e in w.elements for n in e.nodes}
+    assert {n for _, _, n in paths if n.startswith("W01_")} <= inside
+    n_segs = sum(len(chip.interconnect.segments(xb)) for xb in chip.crossbars)
+    diodes = sum(len(n.elements) for n in c.neurons)
+    expected = (
+        sum(xb.size for xb in chip.crossbars) + n_segs + diodes + 3 * len(chip.amplifiers) + len(c.sources)
+    )
+    assert c.element_count("free") == expected

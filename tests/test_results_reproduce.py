@@ -142,6 +142,7 @@ def test_every_result_file_has_a_recipe() -> None:
     covered |= set(DEVICE_RANGE)
     covered |= {BENCH_NETLIST_LOAD}
     covered |= set(RECOMPUTED_ELSEWHERE)
+    covered |= {BENCH_WIRES, IR_DROP}
     files = _result_files()
     assert KIRAZ_SWEEP.csv in files
     missing = [f for f in files if f not in covered]
@@ -503,6 +504,10 @@ def test_bench_training_results_reproduce() -> None:
 BENCH_NETLIST_LOAD = "bench/results/netlist_load.json"
 
 
+BENCH_WIRES = "bench/results/wires.json"
+IR_DROP = "bench/results/ir_drop.json"
+
+
 @pytest.mark.ngspice
 @pytest.mark.slow
 def test_bench_netlist_load_results_reproduce() -> None:
@@ -522,3 +527,52 @@ def test_bench_netlist_load_results_reproduce() -> None:
         ["--sizes", "150x20x4", "--compare", "", "--no-compile", "--tile", "128,0", "--timeout", "120"]
     )
     assert len(new["decks"]) == 6 and all(r["status"] == "ok" for r in new["decks"]), new["decks"]  # type: ignore[union-attr]
+
+
+@pytest.mark.ngspice
+@pytest.mark.slow
+def test_bench_wires_results_reproduce() -> None:
+    """The smallest recorded size again: same seeded chip, wire-node count and Newton iterations;
+    golden = ngspice on every node (wire nodes included) to 1e-6 V.  Timings are not compared."""
+    from bench.bench_wires import main
+
+    doc = json.loads((ROOT / BENCH_WIRES).read_text(encoding="utf-8"))
+    assert doc["bench"] == "bench/bench_wires.py" and doc["machine_before"]["cores"] and doc["results"]
+    old = doc["results"][0]
+    (r,) = main(
+        [
+            "--sizes",
+            _size_arg(old["size"]),
+            "--batch",
+            str(old["batch"]),
+            "--repeat",
+            "1",
+            "--r-row",
+            str(old["r_row_ohm"]),
+            "--r-col",
+            str(old["r_col_ohm"]),
+        ]
+    )
+    assert (r.wire_nodes, r.method) == (old["wire_nodes"], old["method"])
+    assert r.newton_iterations == pytest.approx(old["newton_iterations"], abs=1e-12)
+    assert r.residual_A <= 1e-12  # the golden model's KCL tolerance (A)
+    assert r.max_dv_V <= 1e-6 and r.max_dv_V <= max(100 * old["max_dv_V"], 1e-10)
+
+
+@pytest.mark.slow
+def test_ir_drop_study_reproduces(tmp_path: Path) -> None:
+    """The ideal training and the evaluation with wires are deterministic: rerun them (the ideal
+    run, then the largest recorded R below 50 Ω) and get the recorded accuracies exactly.  The in-situ
+    rows (minutes of EP training with wires) are not rerun here."""
+    from bench.ir_drop_study import main
+
+    doc = json.loads((ROOT / IR_DROP).read_text(encoding="utf-8"))
+    assert doc["bench"] == "bench/ir_drop_study.py" and doc["machine_before"]["cores"] and doc["rows"]
+    rows = {row["r_ohm"]: row for row in doc["rows"]}
+    r = max(k for k in rows if k < 50)
+    new = main(["--r", f"0,{r:g}", "--insitu", "", "--json", str(tmp_path / "s.json")])
+    assert new["ideal_test_acc"] == doc["ideal_test_acc"]
+    for row in new["rows"]:
+        old = rows[row["r_ohm"]]
+        assert row["test_acc_ideal_trained"] == old["test_acc_ideal_trained"], row["r_ohm"]
+        assert row["max_output_shift_V"] == pytest.approx(old["max_output_shift_V"], rel=1e-6, abs=1e-9)

@@ -42,13 +42,17 @@ def build_circuit(
     g = conductances if conductances is not None else chip.initial_conductances()
     params: list[tuple[str, float]] = []
     crossbars = []
+    ic = chip.interconnect
     for xb in chip.crossbars:
         arr = np.asarray(g[xb.name], dtype=float)
         if arr.shape != xb.shape:
             raise ValueError(f"conductances of {xb.name}: shape {arr.shape}, expected {xb.shape}")
         cells: list[Element] = []
-        for r, dst in enumerate(xb.dst_nodes):
-            for c, src in enumerate(xb.src_nodes):
+        # the cell's ends: its line nodes (the src / dst nodes themselves with ideal wires)
+        col_at, row_at = ic.cell_nodes(xb)
+        for r in range(len(xb.dst_nodes)):
+            for c in range(len(xb.src_nodes)):
+                src, dst = col_at[r][c], row_at[r][c]
                 g_S = float(arr[r, c])
                 params.append((nm.resistor_param(xb.name, r, c), g_S))
                 if memristor:
@@ -74,9 +78,22 @@ def build_circuit(
                             {"r": 1.0 / g_S, "g": g_S, "cell": (r, c)},
                         )
                     )
-        about = {"xbar": xb.name, "kind": xb.kind}
+        about: dict[str, object] = {"xbar": xb.name, "kind": xb.kind}
+        segs = ic.segments(xb)
+        if segs:  # wire segments (Ω) and wire-node capacitors (F), codegen.ir.InterconnectIR
+            cells += [
+                Element(nm.wire_resistor(w.name), "resistor", (w.a, w.b), {"r": w.r_ohm, "g": 1.0 / w.r_ohm})
+                for w in segs
+            ]
+            if ic.c_segment_F:
+                cells += [
+                    Element(nm.wire_capacitor(w.b), "capacitor", (w.b, "0"), {"c": ic.c_segment_F})
+                    for w in segs
+                ]
+            about["wire_nodes"] = tuple(w.b for w in segs)
         ports = (*xb.src_nodes, *xb.dst_nodes)
-        if len(ports) <= TILE_PORTS:
+        # a wired crossbar is not tiled: its line segments run across tile boundaries (docs/wires.md)
+        if segs or len(ports) <= TILE_PORTS:
             crossbars.append(Subckt(xb.name, ports, tuple(cells), "crossbar", about))
             continue
         tiles: list[Subckt] = []
@@ -132,6 +149,12 @@ def build_circuit(
         net_elements.append(
             Element(nm.neuron_inst(sub.about["layer"]), "instance", sub.ports, {"master": sub.name})
         )
+    if ic.c_node_F:  # c_node (F) on every input, neuron and output node
+        net_elements += [
+            Element(nm.node_capacitor(n), "capacitor", (n, "0"), {"c": ic.c_node_F})
+            for layer in chip.layers
+            for n in layer.nodes
+        ]
     network = Subckt(nm.network_subckt(chip.name), net_ports, tuple(net_elements), "network")
     sources = tuple(
         Element(

@@ -139,6 +139,11 @@ class Circuit:
     def _shared(self) -> frozenset[str]:
         return frozenset(self.shared_nodes)
 
+    @property
+    def has_capacitors(self) -> bool:
+        """Some element is a capacitor (interconnect capacitance): VACASK must load its model."""
+        return any(e.kind == "capacitor" for s in (*self.crossbars, self.network) for e in s.elements)
+
     def crossbar(self, xbar: str) -> Subckt:
         for s in self.crossbars:
             if s.about["xbar"] == xbar:
@@ -161,7 +166,7 @@ class Circuit:
             if e.kind == "instance":
                 for cell in tiles[e.params["master"]].elements:
                     out[cell.params["cell"]] = (inst, e.name, cell.name)
-            else:
+            elif "cell" in e.params:  # not the wire segments and capacitors of a wired crossbar
                 out[e.params["cell"]] = (inst, e.name)
         return out
 
@@ -176,6 +181,20 @@ class Circuit:
             for c in self.top(top).copies
         }
 
+    def wire_node_paths(self, top: str) -> dict[str, list[tuple[str, str, str]]]:
+        """Per copy of ``top``: (network instance, crossbar instance, node) of every wire node
+        (internal nodes of the crossbar subcircuits; none with ideal wires).  A crossbar with wire
+        segments is never split into tiles (:func:`codegen.circuit.build.build_circuit`), so its wire
+        nodes sit directly in the crossbar subcircuit: the path has no tile instance."""
+        out: dict[str, list[tuple[str, str, str]]] = {}
+        for cp in self.top(top).copies:
+            out[cp.name] = [
+                (cp.instance.name, self.crossbar_inst(sub.about["xbar"]).name, n)
+                for sub in self.crossbars
+                for n in sub.about.get("wire_nodes", ())
+            ]
+        return out
+
     def amplifier_senses(self) -> dict[str, str]:
         """IR amplifier name → its 0 V sense source (inside the network subcircuit)."""
         return {
@@ -186,7 +205,12 @@ class Circuit:
 
     def element_count(self, top: str) -> int:
         """Primitive elements (R, D, E, V, F, G) of top level ``top`` after flattening."""
-        per_net = sum(len(self.cell_elements(s.about["xbar"])) for s in self.crossbars)
+        # cells, plus the wire segments and capacitors of a wired (never tiled) crossbar
+        per_net = sum(
+            len(self.cell_elements(s.about["xbar"]))
+            + sum(1 for e in s.elements if "cell" not in e.params and e.kind != "instance")
+            for s in self.crossbars
+        )
         per_net += sum(len(s.elements) for s in self.neurons)
         per_net += sum(1 for e in self.network.elements if e.kind != "instance")
         copies = self.top(top).copies

@@ -70,6 +70,22 @@ def cell_memristor(row: int, col: int) -> str:
     return f"N{row}_{col}"
 
 
+def wire_resistor(segment: str) -> str:
+    """A wire segment's resistor: ``R`` + the segment name of :meth:`codegen.ir.InterconnectIR.segments`
+    (``RW01_r0_3``: row line 0 of ``W01`` at cell 3)."""
+    return f"R{segment}"
+
+
+def wire_capacitor(node: str) -> str:
+    """The capacitor from wire node ``node`` to ground (``CW01_r0_3``)."""
+    return f"C{node}"
+
+
+def node_capacitor(node: str) -> str:
+    """The capacitor from an input, neuron or output node to ground (``C_h1_0``)."""
+    return f"C_{node}"
+
+
 def crossbar_inst(xbar: str) -> str:
     """Instance of crossbar ``xbar``'s subcircuit (named ``xbar``) inside the network."""
     return f"X{xbar}"

@@ -51,6 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="RTL simulator for --controller rtl (default icarus; verilator: compiled, faster per "
         "clock cycle, a build of a minute or more)",
     )
+    p.add_argument(
+        "--codes",
+        choices=("python", "analog"),
+        default="python",
+        help="where the update codes come from: python (the rule on ngspice's EP update, default) or analog "
+        "(the peripheral update circuit of analog/eqp_update.sp, in ngspice; docs/update_circuit.md)",
+    )
     p.add_argument("--vcd", action="store_true", help="write a VCD of the controller (RTL only)")
     p.add_argument(
         "--learning-rate", type=float, metavar="ETA", help="override training.learning_rate (S²/V²)"
@@ -118,6 +125,7 @@ def run(args: argparse.Namespace) -> int:
         quantize=args.quantize,
         out=out,
         keep_transients=args.keep_transients,
+        codes=args.codes,
     )
     if args.dcosim:
         return _run_dcosim(chip, out, args.xbar, args.quiet)

@@ -115,6 +115,9 @@ class CosimConfig:
     #: assertion rewriting of every imported module, one ngspice ``op`` per phase and sample with
     #: every vector read back, a Python callback per line-level change and one clocked write per code
     legacy: bool = False
+    #: where the update codes come from: ``python`` (the rule on ngspice's EP update) or ``analog``
+    #: (the peripheral update circuit of analog/eqp_update.sp in ngspice, :mod:`codegen.cosim.codes_analog`)
+    codes: str = "python"
 
     def rule(self, chip: Chip) -> dict[str, float | bool]:
         tr = chip.training
@@ -288,6 +291,8 @@ def validate(chip: Chip, cfg: CosimConfig) -> None:
             "co-simulation models ideal devices: set device.variation and device.faults to 0 "
             "(the Verilog-A memristor has no per-cell variation to match them)"
         )
+    if cfg.codes not in ("python", "analog"):
+        raise CodegenError(f"unknown code source {cfg.codes!r}; choose from python, analog")
     if cfg.steps < 1:
         raise CodegenError(f"--steps must be at least 1, got {cfg.steps}")
     rule = cfg.rule(chip)
@@ -623,6 +628,11 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         devices = TransientDevices(
             chip, g0, out / "transient", keep=cfg.keep_transients, kept_session=not cfg.legacy
         )
+    analog_codes = None
+    if cfg.codes == "analog":
+        from .codes_analog import AnalogCodes
+
+        analog_codes = AnalogCodes(chip, learning_rate=eta, dead_zone=dz, quantize=quant)
     setup_s = time.perf_counter() - t_setup
     g_cosim = {k: v.copy() for k, v in g0.items()}
     received = {k: np.zeros(v.shape, dtype=np.int64) for k, v in g0.items()}  # |pulses| per cell so far
@@ -645,11 +655,21 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         except CodegenError as exc:
             run.note(s, Finding("ngspice", str(exc)), fatal=True)
             break
-        codes_s = pulse_codes(ana.gradient, chip, learning_rate=eta, dead_zone=dz, quantize=quant)
+        if analog_codes is None:
+            codes_s = pulse_codes(ana.gradient, chip, learning_rate=eta, dead_zone=dz, quantize=quant)
+        else:  # the update circuit's codes; its accumulated input (V = steps) is the chip's estimate
+            try:
+                res_a = analog_codes.codes(g_cosim, x, t)
+            except CodegenError as exc:
+                run.note(s, Finding("ngspice", str(exc)), fatal=True)
+                break
+            codes_s = res_a.codes
         gold = twin.step(x, t, g_cosim)
         # ---- codes: cosim vs golden, ties near a rule boundary ----
         t0 = time.perf_counter()
         r_s, r_g = _ratios(ana.gradient, eta, step_S), _ratios(gold.gradient, eta, step_S)
+        if analog_codes is not None:
+            r_s = res_a.analog_steps
         r_c = _ratios(gold.gradient_at_chip, eta, step_S)
         cmp = compare_codes(codes_s, gold.codes, r_s, r_g, bounds, TOL_EP_REL, update_ref=r_c)
         state.update(
@@ -775,6 +795,7 @@ def _config_record(chip: Chip, cfg: CosimConfig, ctrl: Controller) -> dict:
         "steps": cfg.steps,
         "device": cfg.device,
         "phases": cfg.phases,
+        "codes": cfg.codes,
         "controller": ctrl.name,
         "rule": "sign-pulse",
         **cfg.rule(chip),

@@ -11,7 +11,7 @@ from typing import Any
 from ..ir import Chip
 from ..load import spec_hash
 from ..spec import Spec
-from . import controller, dataset, device, network, settings
+from . import controller, dataset, device, interconnect, network, settings
 
 __all__ = ["elaborate", "PASSES"]
 
@@ -24,6 +24,7 @@ PASSES: tuple[tuple[str, Pass], ...] = (
     ("network", network.run),
     ("device", device.run),
     ("controller", controller.run),
+    ("interconnect", interconnect.run),
 )
 
 

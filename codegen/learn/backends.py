@@ -135,6 +135,12 @@ class SpiceBackend:
         self.centered = chip.nudge.centered if centered is None else centered
         if self.centered != chip.nudge.centered or self.beta != chip.nudge.beta_S:
             chip = replace(chip, nudge=replace(chip.nudge, beta_S=self.beta, centered=self.centered))
+        if chip.interconnect.resistive:
+            raise CodegenError(
+                "the spice training backend reads the crossbar ports, not the wire nodes the EP rule "
+                "needs with interconnect resistance; train with --backend golden (codegen check "
+                "compares it with ngspice node by node, wire nodes included)"
+            )
         self.chip = chip
         self.energy = energy
         self.g = chip.initial_conductances()

@@ -38,6 +38,7 @@ from ..errors import CodegenError
 from ..ir import Chip
 from ..kinds.neurons import neuron_kind
 from . import _layered, readout
+from .wires import CrossbarWires
 
 __all__ = ["GoldenModel", "Equilibrium", "ConvergenceError", "phase_name"]
 
@@ -153,6 +154,11 @@ class Equilibrium:
             out[a.out_node] = a.gain * self.v[:, m._free[a.in_node]]
         for i, n in enumerate(m.fixed_nodes):
             out[n] = self.u[:, i]
+        if m._wires is not None:
+            for xb in m._xbs:
+                w = m._wires[xb.name]
+                vi = w.internal(m._ports(xb, self))
+                out.update({n: vi[:, i] for i, n in enumerate(w.internal_nodes)})
         return out
 
 
@@ -210,6 +216,18 @@ class GoldenModel:
                     _Crossbar(ir.name, ir.energy_scale, rows, True, np.array(idx, dtype=np.intp), ir.gain)
                 )
         self._xbs = xbs
+        #: crossbar name → its wire network, when the chip has wire resistance (else None: the
+        #: ideal-crossbar path, unchanged)
+        self._wires: dict[str, CrossbarWires] | None = (
+            {ir.name: CrossbarWires.build(ir, chip.interconnect) for ir in chip.crossbars}
+            if chip.interconnect.resistive
+            else None
+        )
+        if self._wires is not None and method == "layered":
+            raise CodegenError(
+                "golden model: the layered solver assumes no coupling inside a layer, which wire "
+                "resistance adds; use method auto, dense or sparse"
+            )
 
         # energy scale c_j of every free node (its layer's c_k)
         self._c = np.ones(n)
@@ -249,7 +267,7 @@ class GoldenModel:
             method = (
                 "sparse"
                 if n > _DENSE_MAX_NODES
-                else ("layered" if self._R.size > _LAYERED_MIN_R else "dense")
+                else ("layered" if self._R.size > _LAYERED_MIN_R and self._wires is None else "dense")
             )
         self.method = method
         #: layered solver diagnostics, summed over this model's solves: CG iterations (the largest
@@ -281,7 +299,9 @@ class GoldenModel:
         n = self.n_free
         K = np.zeros((n, n))
         Bm = np.zeros((n, len(self.fixed_nodes)))
-        for xb in self._xbs:
+        if self._wires is not None:
+            self._assemble_wires(K, Bm)
+        for xb in self._xbs if self._wires is None else ():
             g = G[xb.name]
             cg = xb.c * g
             # rows (and cols) of one crossbar are distinct nodes: plain fancy-index += is exact
@@ -297,6 +317,36 @@ class GoldenModel:
         self._Bm = Bm  # ∇F = K v − Bm u + diodes + nudge
         self._blocks: dict[float, _layered.Blocks] = {}  # layered solver: base(β) in block form
         self._groups: list[_layered.Group] | None = None  # layered solver: K by layers
+
+    def _assemble_wires(self, K: np.ndarray, Bm: np.ndarray) -> None:
+        """Add every crossbar's port admittance ``c·Y`` (its wires eliminated, S) to ``K`` / ``Bm``."""
+        assert self._wires is not None
+        for xb in self._xbs:
+            w = self._wires[xb.name]
+            w.set_conductances(self._G[xb.name])
+            C = xb.cols.size
+            rows_local = np.arange(C, w.n_ports)
+            if xb.src_free:
+                Y = w.schur(np.arange(w.n_ports))
+                a = xb.gain
+                K[np.ix_(xb.rows, xb.rows)] += xb.c * Y[C:, C:]
+                K[np.ix_(xb.cols, xb.cols)] += xb.c * a * a * Y[:C, :C]
+                K[np.ix_(xb.rows, xb.cols)] += xb.c * a * Y[C:, :C]
+                K[np.ix_(xb.cols, xb.rows)] += xb.c * a * Y[:C, C:]
+            else:
+                Y = w.schur(rows_local)  # (n_ports, R): Y is symmetric, Y_rc = Y_crᵀ
+                K[np.ix_(xb.rows, xb.rows)] += xb.c * Y[C:, :]
+                Bm[np.ix_(xb.rows, xb.cols)] -= xb.c * Y[:C, :].T
+
+    def _ports(self, xb: _Crossbar, eq: Equilibrium) -> np.ndarray:
+        """(B, C + R) voltages (V) of a crossbar's ports: column drivers, then row nodes."""
+        return np.concatenate([self._columns(xb, eq), eq.v[:, xb.rows]], axis=1)
+
+    def _wire_state(self, xb: _Crossbar, eq: Equilibrium) -> tuple[CrossbarWires, np.ndarray]:
+        """A crossbar's wire network and its (B, ports + wire nodes) voltages (V) at ``eq``."""
+        assert self._wires is not None
+        w = self._wires[xb.name]
+        return w, w.all_voltages(self._ports(xb, eq))
 
     def _base_blocks(self, beta: float) -> _layered.Blocks:
         """``K + β·c_out·PᵀP`` in independent-set block form (cached per β, S)."""
@@ -463,6 +513,10 @@ class GoldenModel:
             if xb.src_free:
                 S[np.ix_(xb.rows, xb.cols)] = 1.0
                 S[np.ix_(xb.cols, xb.rows)] = 1.0
+            if self._wires is not None:  # the lines couple the rows (and the columns) of one crossbar
+                S[np.ix_(xb.rows, xb.rows)] = 1.0
+                if xb.src_free:
+                    S[np.ix_(xb.cols, xb.cols)] = 1.0
         return S
 
     def _independent_set(self, pattern: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -636,7 +690,14 @@ class GoldenModel:
         return xb.gain * eq.v[:, xb.cols] if xb.src_free else eq.u[:, xb.cols]
 
     def voltage_drops(self, eq: Equilibrium) -> dict[str, np.ndarray]:
-        """Crossbar → (B, rows, cols) drop ``ΔV = V(src column) − V(dst row)`` (V)."""
+        """Crossbar → (B, rows, cols) drop ``ΔV = V(src column) − V(dst row)`` (V) across each
+        memristor (with wires: between its column-side and row-side wire nodes)."""
+        if self._wires is not None:
+            out = {}
+            for xb in self._xbs:
+                w, vall = self._wire_state(xb, eq)
+                out[xb.name] = w.drops(vall)
+            return out
         return {xb.name: readout.drops(self._columns(xb, eq), eq.v[:, xb.rows]) for xb in self._xbs}
 
     def loss(self, x: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -651,7 +712,12 @@ class GoldenModel:
         co-content ``∫ I dV`` and the nudge term, each weighted by its layer's ``c_k``."""
         tot = np.zeros(eq.batch)
         for xb in self._xbs:
-            dv = readout.drops(self._columns(xb, eq), eq.v[:, xb.rows])
+            if self._wires is not None:  # memristors and wire segments
+                w, vall = self._wire_state(xb, eq)
+                dv, ds = w.drops(vall), w.segment_drops(vall)
+                tot += 0.5 * xb.c * (ds * ds) @ w.seg_g
+            else:
+                dv = readout.drops(self._columns(xb, eq), eq.v[:, xb.rows])
             tot += 0.5 * xb.c * np.einsum("rc,brc->b", self._G[xb.name], dv * dv)
         if self._nrn.size:
             vn = eq.v[:, self._nrn]
@@ -665,6 +731,14 @@ class GoldenModel:
         cur = np.zeros_like(eq.v)
         amp_out = np.zeros_like(eq.v)  # Σ I_out/gain drawn by the CCCS of each in_node
         for xb in self._xbs:
+            if self._wires is not None:
+                w, vall = self._wire_state(xb, eq)
+                ip = w.port_currents(vall)  # (B, C + R) current from each port into the crossbar (A)
+                C = xb.cols.size
+                np.add.at(cur.T, xb.rows, ip[:, C:].T)
+                if xb.src_free:
+                    np.add.at(amp_out.T, xb.cols, (ip[:, :C] / xb.gain).T)
+                continue
             g = self._G[xb.name]
             dv = readout.drops(self._columns(xb, eq), eq.v[:, xb.rows])
             i = g * dv  # (B, R, C) current from column into row (A)
@@ -694,9 +768,15 @@ class GoldenModel:
         amp_i = {a.out_node: np.zeros(B) for a in self.chip.amplifiers}
         for xb, ir in zip(self._xbs, self.chip.crossbars, strict=True):
             g = self._G[xb.name]
-            dv = readout.drops(self._columns(xb, eq), eq.v[:, xb.rows])
+            if self._wires is not None:
+                w, vall = self._wire_state(xb, eq)
+                dv, ds = w.drops(vall), w.segment_drops(vall)
+                out[f"wire:{xb.name}"] = w.seg_g * ds * ds
+                ic = w.port_currents(vall)[:, : xb.cols.size]  # current out of each column node (A)
+            else:
+                dv = readout.drops(self._columns(xb, eq), eq.v[:, xb.rows])
+                ic = (g * dv).sum(axis=1)  # (B, C) current out of each column node (A)
             out[f"crossbar:{xb.name}"] = g * dv * dv
-            ic = (g * dv).sum(axis=1)  # (B, C) current out of each column node (A)
             if xb.src_free:
                 for c, node in enumerate(ir.src_nodes):
                     if node in amp_i:  # else amplifiers are off: the column is the free node itself
@@ -735,7 +815,13 @@ class GoldenModel:
         p = self.power(eq)
         res = sum(v.sum(axis=(1, 2)) for k, v in p.items() if k.startswith("crossbar:"))
         dio = sum((p[k].sum(axis=1) for k in ("diode_hi", "diode_lo") if k in p), np.zeros(eq.batch))
+        wires = {}
+        if self._wires is not None:  # only with wire resistance: the ideal chip's keys stay as they were
+            wires["wires"] = sum(
+                (v.sum(axis=1) for k, v in p.items() if k.startswith("wire:")), np.zeros(eq.batch)
+            )
         return {
+            **wires,
             "resistors": np.asarray(res),
             "diodes": dio,
             "amplifiers": p["vcvs"].sum(axis=1) + p["cccs"].sum(axis=1),
@@ -745,7 +831,12 @@ class GoldenModel:
 
     # ------------------------------------------------------------------ gradients
     def _pair_mean(self, xb: _Crossbar, e1: Equilibrium, e0: Equilibrium) -> np.ndarray:
-        """(rows, cols) batch mean of ``ΔV²(e1) − ΔV²(e0)`` (V²) (:func:`.readout.pair_mean`)."""
+        """(rows, cols) batch mean of ``ΔV²(e1) − ΔV²(e0)`` (V²) (:func:`.readout.pair_mean`; with
+        wires: from the memristor drops at the wire nodes)."""
+        if self._wires is not None:
+            w, v1 = self._wire_state(xb, e1)
+            v0 = w.all_voltages(self._ports(xb, e0))
+            return (w.drops(v1 - v0) * w.drops(v1 + v0)).mean(axis=0)
         return readout.pair_mean(
             self._columns(xb, e1), e1.v[:, xb.rows], self._columns(xb, e0), e0.v[:, xb.rows]
         )
@@ -832,6 +923,12 @@ class GoldenModel:
         B = eq.batch
         out = {}
         for xb in self._xbs:
+            if self._wires is not None:  # adjoint at the wire nodes by the same linear map as voltages
+                w, vall = self._wire_state(xb, eq)
+                mu_c = xb.gain * lam[:, xb.cols] if xb.src_free else np.zeros((B, xb.cols.size))
+                lall = w.all_voltages(np.concatenate([mu_c, lam[:, xb.rows]], axis=1))
+                out[xb.name] = -xb.c * (w.drops(vall) * w.drops(lall)).mean(axis=0)
+                continue
             s, vr, lr = self._columns(xb, eq), eq.v[:, xb.rows], lam[:, xb.rows]
             mu = xb.gain * lam[:, xb.cols] if xb.src_free else np.zeros_like(s)
             # mean_b (s_c − v_r)(μ_c − λ_r)

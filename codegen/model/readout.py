@@ -55,11 +55,25 @@ def drops(cols_V: np.ndarray, rows_V: np.ndarray) -> np.ndarray:
 
 
 def drops_of(chip: Chip, v: Mapping[str, float]) -> dict[str, np.ndarray]:
-    """Crossbar → ``(rows, cols)`` drops (V) of one sample from a node → V dict."""
-    return {
-        xb.name: drops(np.array([v[n] for n in xb.src_nodes]), np.array([v[n] for n in xb.dst_nodes]))
-        for xb in chip.crossbars
-    }
+    """Crossbar → ``(rows, cols)`` drops (V) of one sample from a node → V dict; with wire
+    resistance, each memristor's own drop between the wire nodes of its cell
+    (:meth:`codegen.ir.Interconnect.cell_nodes`)."""
+    ic = chip.interconnect
+    out = {}
+    for xb in chip.crossbars:
+        if ic.resistive:
+            cols, rows = ic.cell_nodes(xb)
+            out[xb.name] = np.array(
+                [
+                    [v[a] - v[b] for a, b in zip(ca, ra, strict=True)]
+                    for ca, ra in zip(cols, rows, strict=True)
+                ]
+            )
+        else:
+            out[xb.name] = drops(
+                np.array([v[n] for n in xb.src_nodes]), np.array([v[n] for n in xb.dst_nodes])
+            )
+    return out
 
 
 def output_matrix(chip: Chip, index: Mapping[str, int], n: int) -> np.ndarray:
@@ -148,6 +162,16 @@ def ep_from_samples(
     """:func:`ep_from_arrays` from per-sample node → V dicts (ngspice results); centered when
     ``minus`` is given."""
     second = minus if minus is not None else free
+    if len(plus) != len(second):
+        raise ValueError(f"EP needs as many samples in both phases, got {len(plus)} and {len(second)}")
+    if chip.interconnect.resistive:  # the memristors' own drops sit at wire nodes, not at the ports
+        k, D = ep_scale(chip, energy), ep_denominator(beta_S, minus is not None)
+        acc = {xb.name: np.zeros(xb.shape) for xb in chip.crossbars}
+        for sa, sb in zip(plus, second, strict=True):
+            da, db = drops_of(chip, sa), drops_of(chip, sb)
+            for name in acc:
+                acc[name] += (da[name] - db[name]) * (da[name] + db[name])
+        return {name: k[name] * a / (len(plus) * D) for name, a in acc.items()}
     nodes = list(dict.fromkeys(n for xb in chip.crossbars for n in (*xb.src_nodes, *xb.dst_nodes)))
     index = {n: i for i, n in enumerate(nodes)}
     a = np.array([[s[n] for n in nodes] for s in plus], dtype=float)

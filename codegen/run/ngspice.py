@@ -140,10 +140,13 @@ def _ir_nodes(chip: Chip) -> tuple[list[str], list[str]]:
 def _to_ir(chip: Chip, top: str, raw: Mapping[str, float]) -> dict[str, dict[str, float]]:
     c = chip_circuit(chip)
     out: dict[str, dict[str, float]] = {}
+    wires = c.wire_node_paths(top)
     for copy in c.copies_of(top):
         out[copy] = {
             n: raw[nm.ngspice_vector(c.node(top, copy, n))] for n in (*c.shared_nodes, *c.dynamic_nodes)
         }
+        # wire nodes (interconnect resistance): internal nodes of the crossbar subcircuits
+        out[copy].update({n: raw[nm.ngspice_vector(n, net, xb)] for net, xb, n in wires[copy]})
     return out
 
 

@@ -63,7 +63,9 @@ DIALECTS = {"xyce": ("cir", "xyce"), "spectre": ("scs", "spectre"), "vacask": ("
 _SPECTRE_PRELUDE = (
     'load "resistor.osdi"',
     'load "diode.osdi"',
+    'load "capacitor.osdi"',
     "model resistor resistor",
+    "model capacitor capacitor",
     "model vsource vsource",
     "model vcvs vcvs",
     "model vccs vccs",
@@ -423,11 +425,14 @@ def to_ir(
 
     copies: dict[str, dict[str, float]] = {}
     amps: dict[str, dict[str, float]] = {}
+    wires = circuit.wire_node_paths(top)
     for cp in circuit.top(top).copies:
         copies[cp.name] = {
             n: get(nm.vacask_name(circuit.node(top, cp.name, n), dialect))
             for n in (*circuit.shared_nodes, *circuit.dynamic_nodes)
         }
+        # wire nodes (interconnect resistance): internal nodes of the crossbar subcircuits
+        copies[cp.name].update({n: get(nm.vacask_path(dialect, net, xb, n)) for net, xb, n in wires[cp.name]})
         amps[cp.name] = {
             a: get(nm.vacask_path(dialect, cp.instance.name, v) + ":flow(br)") for a, v in senses.items()
         }

@@ -1,0 +1,1 @@
+"""codegen characterize: settling time and energy of the EP phases (ngspice transients)."""
