@@ -6,8 +6,6 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import CodegenError
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -58,10 +56,10 @@ def run(args: argparse.Namespace) -> int:
     text = device_yaml(fit)  # validated by the spec before anything is written
     for path in (args.out, args.plot):
         if path is not None:
-            parent = Path(path).parent
-            if not parent.is_dir():
-                raise CodegenError(f"{path}: the folder {parent} does not exist")
-            ensure_writable_dir(parent)
+            ensure_writable_dir(Path(path).parent)
+    for path in (args.out, args.plot):  # created only once the fit and every folder check passed
+        if path is not None:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
     if args.out is None:
         sys.stdout.write(text)
     else:

@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> int:
     if args.set:
         Console().print(
             "(--set changed the spec: build and check a chip.yaml with the same changes; the file is "
-            "validated against its crossbars and [g_min, g_max])"
+            "validated against its crossbars and \\[g_min, g_max])"
         )
     return 0
 
