@@ -109,7 +109,10 @@ def test_load_from_dict_equals_load_from_file():
             lambda d: d["device"].pop("g_min"),
             "<dict>: device.g_min: required key is missing (lower conductance bound (S, ",
         ),
-        (lambda d: d["neuron"].update(kind="sigmoid"), "<dict>: neuron.kind: got 'sigmoid'; allowed: "),
+        (
+            lambda d: d["neuron"].update(kind="sigmoid"),
+            "<dict>: neuron.kind: unknown neuron kind 'sigmoid'; allowed: diode_pair, relu_clamp",
+        ),
         (lambda d: d["device"].update(g_min="1 V"), "<dict>: device.g_min: "),
     ],
 )
