@@ -5,7 +5,6 @@ reference-controller traces and on random (mostly faulty) ones."""
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import numpy as np
 import pytest
@@ -80,22 +79,15 @@ def test_random_traces_read_as_before(order, seed):
     _same(read_lines(p, rows, cols, end, cut_cycle=cut), read_lines_scan(p, rows, cols, end, cut_cycle=cut))
 
 
-def test_the_vectorised_reader_is_faster_on_a_long_update():
-    """A 16×16 crossbar's update at 7 pulses per cell: the point of the change."""
+def test_the_vectorised_reader_reads_a_long_update_like_the_scan():
+    """A 16×16 crossbar's update at up to 7 pulses per cell: the array reader gives the scan's
+    segments, counts and faults.  (Its speed is measured in bench/bench_cosim.py, not here: the
+    project keeps timings out of unit tests.)"""
     p = CtrlParams("W", 16, 16, 3, 7, 4, 2, 1e6, 2.0)
     counts = np.random.default_rng(1).integers(-7, 8, size=(16, 16))
     sched = schedule(p, encode_counts(counts, p.count_bits))
     exp = expected_outputs(sched)
     rows, cols = list(exp["row_lvl"]), list(exp["col_lvl"])
-
-    def best(fn, n=3):
-        ts = []
-        for _ in range(n):
-            t0 = time.perf_counter()
-            fn(p, rows, cols, sched.end_cycle)
-            ts.append(time.perf_counter() - t0)
-        return min(ts)
-
-    new, old = best(read_lines), best(read_lines_scan)
-    assert np.array_equal(read_lines(p, rows, cols, sched.end_cycle).counts, counts)
-    assert new < old / 3, (new, old)  # measured ≈ 10-30× on the shared 2-core machine
+    new, old = read_lines(p, rows, cols, sched.end_cycle), read_lines_scan(p, rows, cols, sched.end_cycle)
+    assert np.array_equal(new.counts, counts) and np.array_equal(old.counts, counts)
+    assert new.faults == old.faults
