@@ -266,7 +266,13 @@ def test_ctrl_c_stops_a_sweep_quietly_and_it_resumes(tmp_path):
 
     out = tmp_path / "sw"
     argv = [sys.executable, "-m", "codegen", "sweep", str(KIRAZ), "--param"]
-    argv += ["training.learning_rate=1e-9,2e-9,3e-9", "--init-seeds", "2", "--epochs", "6"]
+    argv += [
+        "training.learning_rate=1e-9,2e-9,3e-9",
+        "--init-seeds",
+        "2",
+        "--epochs",
+        "60",
+    ]  # long enough that SIGINT lands mid-sweep under load
     argv += ["--workers", "2", "-q", "-o", str(out)]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen(
