@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -373,3 +375,31 @@ def test_layered_gauss_seidel_start_saves_newton_iterations():
     assert e0.iterations.mean() >= 5  # hard from v = 0
     assert e1.iterations.mean() <= 0.5 * e0.iterations.mean(), (e1.iterations.mean(), e0.iterations.mean())
     assert e1.residual.max() <= chip.simulation.residual_tol_A
+
+
+def test_golden_model_keeps_freed_memory_in_the_process():
+    """codegen/model/_malloc.py: on glibc the first GoldenModel sets fixed mmap/trim thresholds (the
+    freed temporaries stay in the heap instead of being faulted in anew on every numpy operation);
+    ``EQP_KEEP_MALLOC=1`` leaves the allocator alone.  Fresh interpreters, since it is once per process."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "from codegen.model import GoldenModel, _malloc\n"
+        "from tests.chips import random_chip\n"
+        "GoldenModel(random_chip(0, [4, 3, 2]))\n"
+        "print(_malloc.keep_freed_memory.cache_info().currsize, _malloc.keep_freed_memory())\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    for env, want in (({}, "1 True"), ({"EQP_KEEP_MALLOC": "1"}, "1 False")):
+        out = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=root,
+            env={**os.environ, "PYTHONPATH": str(root), **env},
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        ).stdout.split()
+        assert " ".join(out) == want, (env, out)

@@ -33,7 +33,7 @@ class Blocks:
 
     ``D``, ``R``: free-node indices; ``d0``: (n_D,) diagonal of the ``D×D`` block (the block is
     diagonal); ``C``: (n_D, n_R) ``base[D, R]``; ``CT``: its transpose (contiguous); ``C2``:
-    ``C·C`` elementwise; ``e0``: (n_R,) diagonal of ``base[R, R]``; ``E_off``: its off-diagonal
+    ``C·C`` elementwise (``C2_32``: in float32); ``e0``: (n_R,) diagonal of ``base[R, R]``; ``E_off``: its off-diagonal
     part (skip connections within R, the nudge's ``PᵀP`` on output pairs) as a sparse matrix, or
     None when there is none.
     """
@@ -46,6 +46,7 @@ class Blocks:
     C2: np.ndarray
     e0: np.ndarray
     E_off: sp.csr_array | None
+    C2_32: np.ndarray  # C2 in float32 (the preconditioner's product)
 
     def off_rows(self, p: np.ndarray) -> np.ndarray:
         """(B, n_R) rows ``E_off·p_b`` (``E_off`` symmetric)."""
@@ -93,7 +94,8 @@ def split_blocks(base: np.ndarray, D: np.ndarray, R: np.ndarray) -> Blocks:
     e0 = np.ascontiguousarray(np.diag(E))
     off = E - np.diag(e0)
     E_off = sp.csr_array(off) if off.any() else None
-    return Blocks(D, R, base[D, D].copy(), C, np.ascontiguousarray(C.T), C * C, e0, E_off)
+    C2 = C * C
+    return Blocks(D, R, base[D, D].copy(), C, np.ascontiguousarray(C.T), C2, e0, E_off, C2.astype(np.float32))
 
 
 def block_matvec(bl: Blocks, v: np.ndarray) -> np.ndarray:
@@ -139,7 +141,9 @@ def reduced_cg(
     hR = bl.e0 + hdiag[:, R]  # (B, nR) diagonal of H_RR
     rD = rhs[:, D] * dinv
     f = rhs[:, R] - rD @ C  # reduced right-hand side
-    mdiag = hR - dinv @ bl.C2  # exact diagonal of S_b
+    # diagonal of S_b for the preconditioner, its product in float32 (it only steers the search
+    # directions; the residual and the solution stay float64)
+    mdiag = hR - (dinv.astype(np.float32) @ bl.C2_32).astype(np.float64)
     good = (mdiag > 0).all(axis=1) & (d > 0).all(axis=1)
     minv = np.where(mdiag > 0, 1.0 / np.where(mdiag > 0, mdiag, 1.0), 0.0)
 

@@ -26,6 +26,7 @@ Gradients of the loss ``C`` with respect to every conductance (V²/S):
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -38,6 +39,7 @@ from ..errors import CodegenError
 from ..ir import Chip
 from ..kinds.neurons import neuron_kind
 from . import _layered, readout
+from ._malloc import keep_freed_memory
 from .wires import CrossbarWires
 
 __all__ = ["GoldenModel", "Equilibrium", "ConvergenceError", "phase_name"]
@@ -182,6 +184,7 @@ class GoldenModel:
         method: Literal["auto", "dense", "layered", "sparse"] = "auto",
         blas_threads: int | None = 1,
     ):
+        keep_freed_memory()  # glibc keeps the freed temporaries (codegen/model/_malloc.py)
         self.chip = chip
         self.blas_threads = blas_threads
         free = {n: i for i, n in enumerate(chip.free_nodes)}
@@ -317,6 +320,7 @@ class GoldenModel:
         self._Bm = Bm  # ∇F = K v − Bm u + diodes + nudge
         self._blocks: dict[float, _layered.Blocks] = {}  # layered solver: base(β) in block form
         self._groups: list[_layered.Group] | None = None  # layered solver: K by layers
+        self._groups32: list[_layered.Group] | None = None  # the same in float32 (Gauss–Seidel start)
 
     def _assemble_wires(self, K: np.ndarray, Bm: np.ndarray) -> None:
         """Add every crossbar's port admittance ``c·Y`` (its wires eliminated, S) to ``K`` / ``Bm``."""
@@ -465,17 +469,41 @@ class GoldenModel:
         this minimises over the whole layer).  Stops early once no node is past a clamp (the rest
         is linear, and one Newton step solves it).  Only a start for Newton, which then meets the
         usual KCL tolerance; ``b`` (B, n_free): source currents ``Bm·u`` (A, c-scaled)."""
-        groups = self._layer_groups()
+        groups = self._layer_groups32()
+        v32 = v.astype(np.float32)
+        b32 = b.astype(np.float32)
         for _ in range(sweeps):
             for g in groups:
-                s = b[:, g.idx].copy()
+                s = b32[:, g.idx]
                 for nbr, blk in g.nbrs:
-                    s -= v[:, nbr] @ blk
-                v[:, g.idx] = self._node_solve(g, s)
+                    s -= v32[:, nbr] @ blk
+                v32[:, g.idx] = self._node_solve(g, s)
             if self._nrn.size:
-                vn = v[:, self._nrn]
+                vn = v32[:, self._nrn]
                 if not ((vn > self._vh) | (vn < self._vl)).any():
                     break  # every diode off: a linear problem, which one Newton step solves
+        v[:] = v32
+
+    def _layer_groups32(self) -> list[_layered.Group]:
+        """:meth:`_layer_groups` in float32, for the Gauss–Seidel start (cached per conductances).
+
+        The start only has to bring Newton near the clamps (it is several mV from the equilibrium
+        after its sweeps), so single precision (≈1e-7 relative, 1e-8 V here) costs nothing in
+        Newton iterations and halves the products and the exponentials' time (numpy's float32
+        exp is vectorised on AVX2, its float64 one is not)."""
+        if self._groups32 is None:
+            f = np.float32
+            self._groups32 = [
+                _layered.Group(
+                    g.idx,
+                    g.a.astype(f),
+                    tuple((nbr, blk.astype(f)) for nbr, blk in g.nbrs),
+                    g.pos,
+                    g.c.astype(f),
+                )
+                for g in self._layer_groups()
+            ]
+        return self._groups32
 
     def _node_solve(self, g: _layered.Group, s: np.ndarray) -> np.ndarray:
         """(B, len(g.idx)) voltages (V) solving ``a_j·v + c_j·(I_hi(v) − I_lo(v)) = s_j`` node by node
@@ -493,11 +521,14 @@ class GoldenModel:
             vh, vl, nvt, i_s, gmin = self._vh, self._vl, self._nvt, self._is, self._gmin
             over = np.maximum(sn - an * vh, 0.0) + np.maximum(an * vl - sn, 0.0)  # excess current (A)
             with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-                shift = nvt * np.log1p(over / (c * i_s))
+                # log(1 + z), not log1p: a start needs no accuracy at small z, and numpy's log is
+                # vectorised where its log1p is not (7× here)
+                shift = nvt * np.log(1.0 + over / (c * i_s))
             x = np.where(vlin > vh, vh + shift, np.where(vlin < vl, vl - shift, vlin))
-            r0 = np.exp((vl - vh) / nvt)
+            r0 = math.exp((vl - vh) / nvt)  # a Python float: keeps float32 arrays float32
+            lim = 600.0 if x.dtype == np.float64 else 80.0  # exp stays finite (float32 in _relax)
             for _ in range(_NODE_NEWTON_STEPS):
-                eh = np.exp(np.clip((x - vh) / nvt, -600.0, 600.0))  # exp((v − v_hi)/NVt)
+                eh = np.exp(np.clip((x - vh) / nvt, -lim, lim))  # exp((v − v_hi)/NVt)
                 el = r0 / eh  # exp((v_lo − v)/NVt)
                 cur = i_s * (eh - el) + gmin * (2.0 * x - vh - vl)  # I_hi − I_lo (A)
                 cond = (i_s / nvt) * (eh + el) + 2.0 * gmin  # (S)
