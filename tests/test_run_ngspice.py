@@ -388,3 +388,35 @@ def test_batch_session_solves_like_one_op_per_sample_and_alters_only_changed_cel
     assert b.altered == 2 * copies
     b.set_conductances(g2)  # nothing changed, nothing altered
     assert b.altered == 2 * copies
+
+
+@pytest.mark.ngspice
+def test_batch_session_alters_every_changed_cell_in_lines_ngspice_keeps():
+    """``BatchSession._write`` joins the ``alter`` commands with ``;`` into lines of at most
+    ``ALTER_LINE`` characters (longer lines lose commands in ngspice): every cell of digits changed,
+    each line within the limit, every command sent once in cell order, and the values ngspice reads
+    back are the new ones."""
+    from codegen.run.ngspice import ALTER_LINE
+
+    chip = _example("digits")
+    g = chip.initial_conductances()
+    b = BatchSession(chip, netlist_files(chip, g), "nudged", conductances=g)
+    rng = np.random.default_rng(5)
+    g2 = {k: v * rng.uniform(0.5, 1.5, v.shape) for k, v in g.items()}
+    sent: list[str] = []
+    real = b._command
+    b._command = lambda cmd: (sent.append(cmd), real(cmd))  # type: ignore[method-assign]
+    b.set_conductances(g2)
+    assert sent and max(map(len, sent)) <= ALTER_LINE
+    cmds = [c for line in sent for c in line.split(";")]
+    want = [
+        p + repr(float(1.0 / g2[xb.name][r, c]))
+        for xb in chip.crossbars
+        for (r, c), p in np.ndenumerate(b._alter_names[xb.name][0])
+    ]
+    assert cmds == want and b.altered == len(want)
+    for i in rng.choice(len(want), 12, replace=False):  # what ngspice holds now
+        path, value = want[i].removeprefix("alter ").split("=")
+        b.ng.clear_output()
+        b.ng.exec_command(f"print @{path}[resistance]")
+        assert float(b.ng._stdout[-1].split("=")[1]) == pytest.approx(float(value), rel=1e-6)

@@ -16,6 +16,7 @@ Non-convergence raises :class:`NgspiceError` naming the phase and the netlist fi
 from __future__ import annotations
 
 import contextlib
+import operator
 import os
 import time
 import warnings
@@ -473,6 +474,12 @@ def _sample_of(time_s: np.ndarray, k: int) -> np.ndarray:
     return np.minimum(np.floor(time_s).astype(int), k - 1)
 
 
+#: longest ngspice command line BatchSession sends (characters): several ``alter`` joined by ``;``
+#: (measured: lines of 2 000 characters and more lose some of their commands, with "no assignment
+#: found" errors)
+ALTER_LINE = 900
+
+
 class BatchSession:
     """Several samples per ngspice analysis: the netlist loaded once into libngspice, its input and
     target sources made ``external``, and one ``tran`` solves a whole batch.
@@ -646,27 +653,26 @@ class BatchSession:
 
     def _write(self, old: Mapping[str, np.ndarray] | None, new: Mapping[str, np.ndarray]) -> None:
         """``alter`` every resistor of every copy whose cell differs between ``old`` and ``new``
-        (S; ``old`` None: every cell)."""
-        chunk: list[str] = []
-        size = 0
+        (S; ``old`` None: every cell), several per ngspice command line (``;``-joined, at most
+        :data:`ALTER_LINE` characters: longer lines are cut by ngspice and the rest is lost)."""
+        cmds: list[str] = []
         for xb in self.chip.crossbars:
             g = new[xb.name]
             changed = np.nonzero(np.ones(g.shape, bool) if old is None else g != old[xb.name])
             if not len(changed[0]):
                 continue
-            values = [spice_float(1.0 / float(v)) for v in g[changed]]
+            values = list(map(spice_float, (1.0 / g[changed]).tolist()))  # Ω
             names = self._alter_names[xb.name]
             for copy_names in names:
-                for prefix, value in zip(copy_names[changed], values, strict=True):
-                    cmd = prefix + value
-                    if size + len(cmd) > 900:
-                        self._command(";".join(chunk))
-                        chunk, size = [], 0
-                    chunk.append(cmd)
-                    size += len(cmd) + 1
+                cmds += map(operator.add, copy_names[changed].tolist(), values)
             self.altered += len(values) * len(names)
-        if chunk:
-            self._command(";".join(chunk))
+        if cmds:
+            lengths = np.fromiter(map(len, cmds), dtype=np.int64, count=len(cmds)) + 1  # with ";"
+            # line k takes the commands that start in [k·w, (k+1)·w), w leaving room for the longest
+            group = (np.cumsum(lengths) - lengths) // (ALTER_LINE - int(lengths.max()))
+            cuts = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), len(cmds)]
+            for a, b in zip(cuts[:-1], cuts[1:], strict=True):
+                self._command(";".join(cmds[a:b]))
         # PySpice keeps every printed line; alter prints nothing, the analyses print a little
         self.ng.clear_output()
 
