@@ -403,3 +403,38 @@ def test_golden_model_keeps_freed_memory_in_the_process():
             check=True,
         ).stdout.split()
         assert " ".join(out) == want, (env, out)
+
+
+def test_layered_solver_halves_large_batches_without_changing_the_equilibria(monkeypatch):
+    """A large batch goes through the layered solver as two halves (two threads where there are two
+    cores): the same equilibria as one batch to rounding, the same Newton iterations, the same with
+    one thread or two, and a sample that fails is named by its index in the whole batch."""
+    import codegen.model.network as network
+
+    chip = random_chip(
+        1, **(dict(g_low_S=1e-6, g_high_S=3e-5, v_low_V=-0.1, v_high_V=0.1) | LAYERED["deep gain 10 skips"])
+    )
+    x = np.random.default_rng(2).uniform(-4, 4, (40, chip.n_inputs))
+    t = np.random.default_rng(3).uniform(-0.3, 0.3, (40, chip.n_outputs))
+    m = GoldenModel(chip, method="layered")
+    halves = {}
+    for threads in (1, 2):
+        m.threads = threads
+        halves[threads] = (m.solve(x), m.solve(x, t, 1e-6))
+    monkeypatch.setattr(network, "_SPLIT_MIN_SAMPLES", 10**6)  # one batch
+    whole = (m.solve(x), m.solve(x, t, 1e-6))
+    for threads, eqs in halves.items():
+        for got, ref in zip(eqs, whole, strict=True):
+            assert np.array_equal(got.iterations, ref.iterations), threads
+            np.testing.assert_allclose(got.v, ref.v, rtol=0, atol=1e-12)  # V
+            assert got.outputs.shape == (40, chip.n_outputs) and got.target is not None or got.beta == 0
+    assert np.array_equal(halves[1][0].v, halves[2][0].v)  # threads change nothing at all
+    monkeypatch.setattr(network, "_SPLIT_MIN_SAMPLES", 16)
+    from dataclasses import replace
+
+    one = GoldenModel(replace(chip, simulation=replace(chip.simulation, max_newton_iterations=1)))
+    few = np.zeros_like(x)  # at v = 0 already: no Newton step needed ...
+    few[[3, 31]] = x[[3, 31]]  # ... but these two need more than one
+    with pytest.raises(ConvergenceError) as err:
+        one.solve(few)
+    assert err.value.samples == [3, 31]  # indices in the whole batch, from both halves

@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -65,6 +68,11 @@ _LAYERED_CHUNK_FLOATS = 16_000_000
 #: layered solver, phases from v = 0: layer-wise block Gauss–Seidel sweeps (each node solved for
 #: its own voltage by a few scalar Newton steps) give Newton a start near the clamps
 _LAYERED_SWEEPS = 4
+#: layered solver: a batch of at least 2 × this many samples is solved as two halves, in two
+#: threads where the process may run on two cores (numpy's ufuncs and BLAS release the GIL; each
+#: thread's BLAS stays single-threaded).  The split depends on the batch alone, never on the
+#: machine, so the numbers (rounding of the batched products) are the same everywhere
+_SPLIT_MIN_SAMPLES = 16
 _NODE_NEWTON_STEPS = 3
 
 
@@ -187,6 +195,10 @@ class GoldenModel:
         keep_freed_memory()  # glibc keeps the freed temporaries (codegen/model/_malloc.py)
         self.chip = chip
         self.blas_threads = blas_threads
+        #: threads for the two halves of a large batch (layered solver): 2 where this process may
+        #: run on two cores or more, else 1 (the halves one after the other; the same numbers)
+        self.threads = 2 if len(os.sched_getaffinity(0)) >= 2 else 1
+        self._lock = threading.Lock()  # the solver diagnostics, summed from the worker threads
         free = {n: i for i, n in enumerate(chip.free_nodes)}
         self._free = free
         n = len(free)
@@ -444,10 +456,12 @@ class GoldenModel:
             x[s:e], ok[s:e], its = _layered.reduced_cg(
                 bl, hdiag[s:e], rhs[s:e], scale, atol_A[s:e], _LAYERED_MAXITER
             )
-            self.cg_iterations += its
+            with self._lock:
+                self.cg_iterations += its
         if not ok.all():
             bad = np.flatnonzero(~ok)
-            self.dense_fallbacks += bad.size
+            with self._lock:
+                self.dense_fallbacks += bad.size
             base = self._K + (beta * self._c_out) * self._PtP
             x[bad] = self._dense_solve(base, hdiag[bad], rhs[bad])
         return x
@@ -639,7 +653,63 @@ class GoldenModel:
         ``chip.simulation.residual_tol_A`` within ``max_newton_iterations``.
         """
         with self._blas_threads():
-            return self._solve(x, target, beta, v0)
+            B = 1 if np.ndim(x) < 2 else len(x)
+            if self.method != "layered" or B < 2 * _SPLIT_MIN_SAMPLES:
+                return self._solve(x, target, beta, v0)
+            return self._solve_halves(B, x, target, beta, v0)
+
+    def _solve_halves(
+        self, B: int, x: np.ndarray, target: np.ndarray | None, beta: float, v0: np.ndarray | None
+    ) -> Equilibrium:
+        """:meth:`_solve` of each half of the batch, in two threads (:attr:`threads`), joined in
+        sample order.  Every sample's Newton iteration is its own (samples leave it one by one), so
+        the halves change nothing but the blocking of the batched products."""
+        x = np.asarray(x, dtype=float)
+        parts = [slice(0, B // 2), slice(B // 2, B)]
+
+        def rows(a: np.ndarray | None, sl: slice) -> np.ndarray | None:
+            if a is None:
+                return None
+            a = np.asarray(a, dtype=float)
+            return a[sl] if a.ndim == 2 and a.shape[0] == B else a  # one row broadcasts
+
+        # the caches both halves read, filled before the threads start
+        self._base_blocks(0.0)
+        self._base_blocks(float(beta))
+        self._layer_groups32()
+
+        def run(sl: slice) -> Equilibrium | ConvergenceError:
+            try:
+                return self._solve(x[sl], rows(target, sl), beta, rows(v0, sl))
+            except ConvergenceError as exc:
+                return exc
+
+        if self.threads >= 2:
+            with ThreadPoolExecutor(2) as pool:
+                done = list(pool.map(run, parts))
+        else:
+            done = [run(sl) for sl in parts]
+        failed = [(sl, e) for sl, e in zip(parts, done, strict=True) if isinstance(e, ConvergenceError)]
+        if failed:
+            raise ConvergenceError(
+                failed[0][1].phase,
+                max(e.iterations for _, e in failed),
+                max(e.residual_A for _, e in failed),
+                self.chip.simulation.residual_tol_A,
+                [sl.start + i for sl, e in failed for i in e.samples],
+            )
+        eqs = [e for e in done if isinstance(e, Equilibrium)]
+        t = None if eqs[0].target is None else np.concatenate([e.target for e in eqs])  # type: ignore[misc]
+        return Equilibrium(
+            self,
+            np.concatenate([e.v for e in eqs]),
+            np.concatenate([e.u for e in eqs]),
+            t,
+            eqs[0].beta,
+            np.concatenate([e.iterations for e in eqs]),
+            np.concatenate([e.residual for e in eqs]),
+            eqs[0].phase,
+        )
 
     def _solve(
         self, x: np.ndarray, target: np.ndarray | None, beta: float, v0: np.ndarray | None
