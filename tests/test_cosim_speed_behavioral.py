@@ -258,3 +258,59 @@ def test_behavioral_loop_records_are_those_of_the_reference_paths(tmp_path, monk
     monkeypatch.setattr(cdev.BehavioralDevices, "program", by_segment)
     slow = run(tmp_path / "slow")
     assert fast.replace(str(tmp_path / "fast"), "OUT") == slow.replace(str(tmp_path / "slow"), "OUT")
+
+
+# ------------------------------------------------------------------ ngspice batch
+@pytest.mark.ngspice
+def test_batch_session_reads_each_vector_once_and_prints_no_initial_solution():
+    """The nudged deck's three phases are time slots of one network copy: each node's vector is read
+    back once per batch (not once per phase), and the transient prints no listing of its initial
+    solution (a Python callback per line) — the voltages are those of the slower reads."""
+    from codegen.cosim import analog
+    from codegen.learn.datasets import load_dataset
+
+    chip = _chip()
+    ds = load_dataset(chip)
+    sp = analog.SpiceCrossbars(chip, chip.initial_conductances(), "sequential")
+    s = sp.session
+    calls: list[str] = []
+    printed: list[str] = []
+    read, run = s._vector, s.ng.exec_command
+
+    def counting(plot, name):
+        calls.append(name)
+        return read(plot, name)
+
+    def keeping(cmd, *a, **k):
+        out = run(cmd, *a, **k)
+        printed.extend(s.ng._stdout)
+        return out
+
+    s._vector, s.ng.exec_command = counting, keeping
+    v = s.solve(ds.x_train[:4], ds.t_train[:4])
+    assert sorted(calls) == sorted(["time", *dict.fromkeys(n for names in s._vec.values() for n in names)])
+    assert len(s._vec) == 3 and not any("Initial Transient Solution" in ln for ln in printed)
+    assert any("No. of Data Rows" in ln for ln in printed)  # the transient did print its summary
+    plot = None
+
+    def every_read(cmd, *a, **k):  # keep the plot for the slower reads below
+        nonlocal plot
+        if cmd.startswith("destroy"):
+            plot = s.ng.last_plot
+            return None
+        return run(cmd, *a, **k)
+
+    s.ng.exec_command = every_read
+    v2 = s.solve(ds.x_train[:4], ds.t_train[:4])
+    for c in v:
+        assert np.array_equal(v[c], v2[c])
+    time_s = read(plot, "time")
+    from codegen.run.ngspice import _sample_of
+
+    k = 4 * s._slots
+    last = np.full(k, -1)
+    last[_sample_of(time_s, k)] = np.arange(len(time_s))
+    for c, names in s._vec.items():  # one read per phase and node, as before
+        want = np.stack([read(plot, n)[last[s._slot[c] :: s._slots]] for n in names], axis=1)
+        assert np.array_equal(v2[c], want), c
+    run("destroy all")
