@@ -314,3 +314,26 @@ def test_batch_session_reads_each_vector_once_and_prints_no_initial_solution():
         want = np.stack([read(plot, n)[last[s._slot[c] :: s._slots]] for n in names], axis=1)
         assert np.array_equal(v2[c], want), c
     run("destroy all")
+
+
+@pytest.mark.ngspice
+def test_spice_crossbars_ep_from_arrays_is_the_per_sample_dicts_bit_for_bit():
+    """SpiceCrossbars.solve takes the EP update and the outputs from the solve's arrays; the
+    per-sample node → V dicts it built before give the same numbers."""
+    from codegen.cosim import analog
+    from codegen.learn.datasets import load_dataset
+    from codegen.run.equivalence import ep_from_voltages
+
+    chip = _chip()
+    ds = load_dataset(chip)
+    x, t = ds.x_train[:4], ds.t_train[:4]
+    sp = analog.SpiceCrossbars(chip, chip.initial_conductances(), "sequential")
+    got = sp.solve(x, t, chip.nudge.beta_S)
+    v = sp.session.solve(x, t)  # the same deck and batch: the same voltages
+    d = {c: [dict(zip(sp.nodes, row.tolist(), strict=True)) for row in a] for c, a in v.items()}
+    want = ep_from_voltages(chip, d["free"], d["pos"], d["neg"], chip.nudge.beta_S)
+    y = np.array([analog.outputs_of(chip, s) for s in d["free"]])
+    for k in want:
+        assert np.array_equal(got.gradient[k], want[k]), k
+    assert np.array_equal(got.outputs, y)
+    assert got.loss == float(np.mean(0.5 * np.sum((t - y) ** 2, axis=1)))
