@@ -337,3 +337,81 @@ def test_spice_crossbars_ep_from_arrays_is_the_per_sample_dicts_bit_for_bit():
         assert np.array_equal(got.gradient[k], want[k]), k
     assert np.array_equal(got.outputs, y)
     assert got.loss == float(np.mean(0.5 * np.sum((t - y) ** 2, axis=1)))
+
+
+def _newton_reference(m, x, t, beta, v0):
+    """GoldenModel._solve's damped Newton loop as it was (dense/sparse start from v0 or 0): every
+    array filtered each iteration, the line search's first test on index arrays, 60 halvings."""
+    u = m.source_values(x)
+    B = u.shape[0]
+    t = m._targets(t, B)
+    b = u @ m._Bm.T
+    v = np.zeros((B, m.n_free)) if v0 is None else np.array(np.broadcast_to(v0, (B, m.n_free)), dtype=float)
+    tol, maxit = m.chip.simulation.residual_tol_A, m.chip.simulation.max_newton_iterations
+    iters, res = np.zeros(B, dtype=int), np.full(B, np.inf)
+    energy, grad, hdiag = m._eval(v, b, t, beta)
+    act, it = np.arange(B), 0
+    while True:
+        r = np.abs(grad / m._c).max(axis=1)
+        res[act], iters[act] = r, it
+        keep = ~(r <= tol)
+        act, energy, grad, hdiag = act[keep], energy[keep], grad[keep], hdiag[keep]
+        if act.size == 0 or it >= maxit:
+            break
+        it += 1
+        va, ba = v[act], b[act]
+        ta = None if t is None else t[act]
+        step = m._newton_step(hdiag, grad, beta, np.maximum(1e-5 * tol, 1e-10 * r[keep]))
+        slope = np.einsum("bi,bi->b", grad, step)
+        alpha = np.ones(act.size)
+        new_v = va + step
+        new_e, new_g, new_h = m._eval(new_v, ba, ta, beta)
+        pending = np.arange(act.size)
+        for _ in range(60):
+            ok = np.isfinite(new_e[pending]) & (
+                (new_e[pending] <= energy[pending] + 1e-4 * alpha[pending] * slope[pending])
+                | (np.abs(new_g[pending] / m._c).max(axis=1) < r[keep][pending])
+            )
+            pending = pending[~ok]
+            if pending.size == 0:
+                break
+            alpha[pending] *= 0.5
+            tv = va[pending] + alpha[pending, None] * step[pending]
+            te, tg, th = m._eval(tv, ba[pending], None if ta is None else ta[pending], beta)
+            new_v[pending], new_e[pending], new_g[pending], new_h[pending] = tv, te, tg, th
+        v[act] = new_v
+        energy, grad, hdiag = new_e, new_g, new_h
+    return v, iters, res
+
+
+def test_newton_loop_gives_the_filtered_loops_iterates_bit_for_bit():
+    """The Newton loop skips the copies while every sample is active and tests the first line-search
+    step on whole arrays: the same voltages, iterations and residuals, also from starts that need
+    many halvings (far from the clamps) and with samples converging at different iterations."""
+    from codegen.learn.datasets import load_dataset
+    from codegen.model import GoldenModel
+
+    chip = _chip()
+    ds = load_dataset(chip)
+    x, t = ds.x_train[:4], ds.t_train[:4]
+    m = GoldenModel(chip, conductances=chip.initial_conductances())
+    rng = np.random.default_rng(3)
+    starts = [
+        None,
+        rng.normal(0, 0.3, (4, m.n_free)),
+        np.full((4, m.n_free), 1.0),
+        rng.normal(0, 0.5, (4, m.n_free)),
+    ]
+    beta = chip.nudge.beta_S
+    for v0 in starts:
+        for b, tt in ((0.0, None), (beta, t), (-beta, t)):
+            eq = m.solve(x, tt, b, v0=v0)
+            v, iters, res = _newton_reference(m, x, tt, b, v0)
+            assert np.array_equal(eq.v, v) and np.array_equal(eq.iterations, iters)
+            assert np.array_equal(eq.residual, res)
+    assert len({int(i) for i in m.solve(x).iterations}) > 1  # samples part ways
+    calls = []
+    orig = m._eval
+    m._eval = lambda *a: (calls.append(len(a[0])), orig(*a))[1]
+    eq = m.solve(x)
+    assert len(calls) > int(eq.iterations.max()) + 1  # the line search halved some steps

@@ -703,7 +703,8 @@ class GoldenModel:
             res[act] = r
             iters[act] = it
             keep = ~(r <= tol)  # NaN stays unconverged
-            act, energy, grad, hdiag = act[keep], energy[keep], grad[keep], hdiag[keep]
+            if not keep.all():  # (all still active: the arrays as they are, no copies)
+                act, energy, grad, hdiag, r = act[keep], energy[keep], grad[keep], hdiag[keep], r[keep]
             if act.size == 0:
                 break
             if it >= maxit:
@@ -711,26 +712,30 @@ class GoldenModel:
             it += 1
             va, ba = v[act], b[act]
             ta = None if t is None else t[act]
-            step = self._newton_step(
-                hdiag, grad, beta, np.maximum(_LAYERED_FLOOR * tol, _LAYERED_ETA * r[keep])
-            )
+            step = self._newton_step(hdiag, grad, beta, np.maximum(_LAYERED_FLOOR * tol, _LAYERED_ETA * r))
             slope = np.einsum("bi,bi->b", grad, step)
             alpha = np.ones(act.size)
             new_v = va + step
             new_e, new_g, new_h = self._eval(new_v, ba, ta, beta)
-            pending = np.arange(act.size)
-            for _ in range(60):
-                ok = np.isfinite(new_e[pending]) & (
-                    (new_e[pending] <= energy[pending] + 1e-4 * alpha[pending] * slope[pending])
-                    | (np.abs(new_g[pending] / self._c).max(axis=1) < r[keep][pending])
-                )
-                pending = pending[~ok]
-                if pending.size == 0:
-                    break
+            # the first test on every sample at once, then on those still pending
+            ok = np.isfinite(new_e) & (
+                (new_e <= energy + 1e-4 * alpha * slope) | (np.abs(new_g / self._c).max(axis=1) < r)
+            )
+            pending = np.flatnonzero(~ok)
+            for halving in range(60 if pending.size else 0):
                 alpha[pending] *= 0.5
                 tv = va[pending] + alpha[pending, None] * step[pending]
                 te, tg, th = self._eval(tv, ba[pending], None if ta is None else ta[pending], beta)
                 new_v[pending], new_e[pending], new_g[pending], new_h[pending] = tv, te, tg, th
+                if halving == 59:
+                    break  # the 60th halving is taken untested
+                ok = np.isfinite(new_e[pending]) & (
+                    (new_e[pending] <= energy[pending] + 1e-4 * alpha[pending] * slope[pending])
+                    | (np.abs(new_g[pending] / self._c).max(axis=1) < r[pending])
+                )
+                pending = pending[~ok]
+                if pending.size == 0:
+                    break
             v[act] = new_v
             energy, grad, hdiag = new_e, new_g, new_h
         return Equilibrium(self, v, u, t, beta, iters, res, phase_name(beta))
