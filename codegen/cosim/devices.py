@@ -90,13 +90,13 @@ class BehavioralDevices:
             rank = np.arange(cell.size) - np.repeat(first, np.diff(np.r_[first, cell.size]))
             lengths = np.array([sg.length for sg in dec.segments], dtype=np.int64)[seg]
             halves = H[seg, cell]
-            w = w0.reshape(-1).copy()
+            flat = w0.reshape(-1).copy()
             for k in range(int(rank.max()) + 1):
                 sel = np.flatnonzero(rank == k)
                 for h, ln in sorted(set(zip(halves[sel].tolist(), lengths[sel].tolist(), strict=True))):
                     at = cell[sel[(halves[sel] == h) & (lengths[sel] == ln)]]
-                    w[at] = apply_pulse(self.dev, w[at], h * half, ln / p.clock_hz)
-            w = w.reshape(g.shape)
+                    flat[at] = apply_pulse(self.dev, flat[at], h * half, ln / p.clock_hz)
+            w = flat.reshape(g.shape)
             self.g[name] = np.where(w == w0, g, g_from_w(self.dev, w))
         self.seconds += time.perf_counter() - t0
         return {k: v.copy() for k, v in self.g.items()}
