@@ -162,6 +162,7 @@ class SpiceCrossbars(_Netlists):
         nodes = [n for xb in chip.crossbars for n in (*xb.src_nodes, *xb.dst_nodes)]
         nodes += [n for pair in chip.nudge.outputs for n in pair if n is not None]
         self.nodes = list(dict.fromkeys(nodes))
+        self._index = {n: i for i, n in enumerate(self.nodes)}  # node -> column of the solve's arrays
         t0 = time.perf_counter()
         self.session = BatchSession(
             chip, self.files, self.top, nodes=self.nodes, conductances=self.g, reltol_factor=RELTOL_FACTOR
@@ -187,11 +188,26 @@ class SpiceCrossbars(_Netlists):
         x, t = np.atleast_2d(x), np.atleast_2d(t)
         v = self.session.solve(x, t)  # NgspiceError is a CodegenError: the loop reports it
         secs = self.session.seconds
-        as_dicts = {c: [dict(zip(self.nodes, row.tolist(), strict=True)) for row in a] for c, a in v.items()}
-        free, plus = as_dicts["free"], as_dicts["pos"]
-        minus = as_dicts["neg"] if centered else None
-        grad = ep_from_voltages(self.chip, free, plus, minus, beta)
-        y = np.array([outputs_of(self.chip, d) for d in free])
+        if self.chip.interconnect.resistive:  # the memristor drops sit at wire nodes: per sample
+            as_dicts = {
+                c: [dict(zip(self.nodes, row.tolist(), strict=True)) for row in a] for c, a in v.items()
+            }
+            free, plus = as_dicts["free"], as_dicts["pos"]
+            minus = as_dicts["neg"] if centered else None
+            grad = ep_from_voltages(self.chip, free, plus, minus, beta)
+            y = np.array([outputs_of(self.chip, d) for d in free])
+        else:  # from the (samples, nodes) arrays: the numbers of the per-sample dicts, bit for bit
+            grad = readout.ep_from_arrays(
+                self.chip, v["pos"], v["neg"] if centered else v["free"], self._index, beta, centered
+            )
+            f = v["free"]
+            y = np.stack(
+                [
+                    f[:, self._index[p]] - (f[:, self._index[n]] if n is not None else 0.0)
+                    for p, n in self.chip.nudge.outputs
+                ],
+                axis=1,
+            )
         loss = float(np.mean(0.5 * np.sum((t - y) ** 2, axis=1)))
         self.seconds += secs
         ops = len(x) * ((3 if centered else 2) if self.phases == "sequential" else 1)

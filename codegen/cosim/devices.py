@@ -63,17 +63,40 @@ class BehavioralDevices:
     def program(
         self, params: dict[str, CtrlParams], decoded: dict[str, Decoded], step: int
     ) -> dict[str, np.ndarray]:
+        """Advance every cell through the segments of its crossbar's decoded waveform; returns the
+        new conductances (S).
+
+        Each cell's exposures (the segments where it sees a voltage outside the thresholds) are
+        applied in their order; cells are independent, so the ``k``-th exposure of every cell is
+        applied in one round, one :func:`~codegen.model.device.apply_pulse` call per distinct
+        (voltage, duration) of that round (the device ODE is elementwise: the same numbers as one
+        call per segment and voltage, bit for bit)."""
         t0 = time.perf_counter()
         for name, dec in decoded.items():
+            p = params[name]
             g = self.g[name]
             w0 = w_from_g(self.dev, g)
-            w = w0.copy()
-            for volts, dt in segment_exposure(params[name], dec):
-                for v in np.unique(volts):
-                    if not self._moves(float(v)):
-                        continue  # between the thresholds (0 V, half-selected): the state stays, exactly
-                    m = volts == v
-                    w[m] = apply_pulse(self.dev, w[m], float(v), dt)
+            if not dec.segments:
+                continue
+            half = p.v_program_V / 2
+            H = np.stack([sg.halves for sg in dec.segments]).reshape(len(dec.segments), -1)
+            moving = [h for h in np.unique(H).tolist() if self._moves(h * half)]
+            if not moving:
+                continue  # every cell between the thresholds (0 V, half-selected): the state stays
+            cell, seg = np.nonzero(np.isin(H, moving).T)  # by cell, then in segment order
+            if not cell.size:
+                continue
+            first = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])  # each cell's first exposure
+            rank = np.arange(cell.size) - np.repeat(first, np.diff(np.r_[first, cell.size]))
+            lengths = np.array([sg.length for sg in dec.segments], dtype=np.int64)[seg]
+            halves = H[seg, cell]
+            flat = w0.reshape(-1).copy()
+            for k in range(int(rank.max()) + 1):
+                sel = np.flatnonzero(rank == k)
+                for h, ln in sorted(set(zip(halves[sel].tolist(), lengths[sel].tolist(), strict=True))):
+                    at = cell[sel[(halves[sel] == h) & (lengths[sel] == ln)]]
+                    flat[at] = apply_pulse(self.dev, flat[at], h * half, ln / p.clock_hz)
+            w = flat.reshape(g.shape)
             self.g[name] = np.where(w == w0, g, g_from_w(self.dev, w))
         self.seconds += time.perf_counter() - t0
         return {k: v.copy() for k, v in self.g.items()}

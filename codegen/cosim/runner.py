@@ -30,6 +30,8 @@ __all__ = [
     "format_clock_module",
     "format_line_monitor",
     "format_verilator_top",
+    "verilator_public_build",
+    "VERILATOR_PUBLIC",
     "SIMULATORS",
     "TEST_MODULE",
 ]
@@ -146,6 +148,27 @@ def format_verilator_top(top: str, top_text: str, period_ps: int, signals: list[
     return "\n".join([*lines, "endmodule", ""])
 
 
+#: the Verilator build's VPI-visible signals (a control file, in place of cocotb's
+#: ``--public-flat-rw``, which makes every signal of the design public and its evaluation ~1.5×
+#: slower): the wrapper's ports and clock (the testbench drives, waits on and reads them) and the
+#: code memories the testbench writes straight into (``u_<xbar>.u_mem.mem``)
+VERILATOR_PUBLIC = (
+    "`verilator_config\n"
+    'public_flat_rw -module "cosim_vtop" -var "*"\n'
+    'public_flat_rw -module "eqp_code_mem*" -var "mem"\n'
+)
+
+
+def verilator_public_build(cmds: list[list[str]], control_file: str) -> list[list[str]]:
+    """cocotb's Verilator build commands with ``--public-flat-rw`` replaced by ``control_file``
+    (:data:`VERILATOR_PUBLIC`), given before the sources (the first command's trailing arguments)."""
+    first = [a for a in cmds[0] if a != "--public-flat-rw"]
+    if len(first) == len(cmds[0]):
+        raise CodegenError("cocotb's Verilator build no longer passes --public-flat-rw; update the runner")
+    at = next(i for i, a in enumerate(first) if a.endswith("verilator.cpp"))
+    return [[*first[:at], control_file, *first[at:]], *cmds[1:]]
+
+
 def _repo_root() -> Path:
     return Path(__file__).resolve().parent.parent.parent
 
@@ -256,6 +279,15 @@ def run_rtl_cosim(
     conf_path = out / "cosim_config.json"
     conf_path.write_text(json.dumps(conf, indent=1))
     runner = get_runner(simulator)
+    if simulator == "verilator":  # only the signals the testbench touches are public
+        vlt = out / "sim_build" / "cosim_public.vlt"
+        vlt.write_text(VERILATOR_PUBLIC)
+        orig_build = runner._build_command
+
+        def _public_build():
+            return verilator_public_build(orig_build(), str(vlt))
+
+        runner._build_command = _public_build  # type: ignore[method-assign]
     if vcd:  # the runner passes -none (no dump) unless it writes its own FST; we want a VCD
         orig = runner._test_command
 

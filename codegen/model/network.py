@@ -25,10 +25,12 @@ Gradients of the loss ``C`` with respect to every conductance (V²/S):
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
@@ -199,6 +201,7 @@ class GoldenModel:
         #: run on two cores or more, else 1 (the halves one after the other; the same numbers)
         self.threads = 2 if len(os.sched_getaffinity(0)) >= 2 else 1
         self._lock = threading.Lock()  # the solver diagnostics, summed from the worker threads
+        self._blas_held = False  # inside :meth:`_blas_threads` (nested calls skip the limit)
         free = {n: i for i, n in enumerate(chip.free_nodes)}
         self._free = free
         n = len(free)
@@ -331,6 +334,8 @@ class GoldenModel:
         self._K = K  # Hessian of the linear part of F (S, c-scaled)
         self._Bm = Bm  # ∇F = K v − Bm u + diodes + nudge
         self._blocks: dict[float, _layered.Blocks] = {}  # layered solver: base(β) in block form
+        self._bases: dict[float, np.ndarray] = {}  # K + β·c_out·PᵀP per β (:meth:`_base`)
+        self._dparts: dict[float, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}  # its dense blocks
         self._groups: list[_layered.Group] | None = None  # layered solver: K by layers
         self._groups32: list[_layered.Group] | None = None  # the same in float32 (Gauss–Seidel start)
 
@@ -415,8 +420,10 @@ class GoldenModel:
         hdiag = np.zeros_like(v)
         if self._nrn.size:
             vn = v[:, self._nrn]
-            ih, gh, wh = self._diode(vn - self._vh)
-            il, gl, wl = self._diode(self._vl - vn)
+            # both clamp diodes in one call (elementwise: the same numbers as two calls)
+            k = vn.shape[1]
+            i2, g2, w2 = self._diode(np.concatenate((vn - self._vh, self._vl - vn), axis=1))
+            ih, il, gh, gl, wh, wl = i2[:, :k], i2[:, k:], g2[:, :k], g2[:, k:], w2[:, :k], w2[:, k:]
             grad[:, self._nrn] += self._nrn_c * (ih - il)
             energy = energy + (self._nrn_c * (wh + wl)).sum(axis=1)
             hdiag[:, self._nrn] = self._nrn_c * (gh + gl)
@@ -435,10 +442,29 @@ class GoldenModel:
         solvers are exact to rounding)."""
         if self.method == "layered":
             return -self._layered_solve(beta, hdiag, grad, atol_A)
-        base = self._K + (beta * self._c_out) * self._PtP
         if self.method == "dense":
-            return -self._dense_solve(base, hdiag, grad)
-        return -self._sparse_solve(base, hdiag, grad)
+            return -self._dense_solve(self._base(beta), hdiag, grad, self._dense_parts(beta))
+        return -self._sparse_solve(self._base(beta), hdiag, grad)
+
+    def _base(self, beta: float) -> np.ndarray:
+        """``K + β·c_out·PᵀP`` (S, c-scaled), cached per β until the conductances change."""
+        got = self._bases.get(beta)
+        if got is None:
+            if len(self._bases) > 8:
+                self._bases.clear()
+            got = self._bases[beta] = self._K + (beta * self._c_out) * self._PtP
+        return got
+
+    def _dense_parts(self, beta: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The constant blocks :meth:`_dense_solve` takes from ``base(β)``: ``base[D, R]``,
+        ``base[R, R]`` and the diagonal ``base[D, D]``, cached with :meth:`_base`."""
+        got = self._dparts.get(beta)
+        if got is None:
+            if len(self._dparts) > 8:
+                self._dparts.clear()
+            base, D, R = self._base(beta), self._D, self._R
+            got = self._dparts[beta] = (base[np.ix_(D, R)], base[np.ix_(R, R)], base[D, D])
+        return got
 
     def _layered_solve(
         self, beta: float, hdiag: np.ndarray, rhs: np.ndarray, atol_A: np.ndarray
@@ -586,23 +612,29 @@ class GoldenModel:
         D = np.array(sorted(chosen), dtype=np.intp)
         return D, np.setdiff1d(np.arange(n), D)
 
-    def _dense_solve(self, base: np.ndarray, hdiag: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+    def _dense_solve(
+        self,
+        base: np.ndarray,
+        hdiag: np.ndarray,
+        rhs: np.ndarray,
+        parts: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+    ) -> np.ndarray:
         """Solve (base + diag(hdiag_b)) p_b = rhs_b for every sample b.
 
         The independent set D is eliminated first (its block is diagonal); the Schur complement on
-        the rest R is factorised densely, one small LU per sample.
+        the rest R is factorised densely, one small LU per sample.  ``parts``: ``base``'s blocks
+        ``(base[D, R], base[R, R], base[D, D])`` when cached (:meth:`_dense_parts`).
         """
         B, n = rhs.shape
         D, R = self._D, self._R
         out = np.empty_like(rhs)
         m = R.size
         chunk = max(1, _DENSE_CHUNK_FLOATS // max(1, m * max(m, D.size)))
-        C = base[np.ix_(D, R)]  # (nD, nR), constant
-        E = base[np.ix_(R, R)]
+        C, E, dD = (base[np.ix_(D, R)], base[np.ix_(R, R)], base[D, D]) if parts is None else parts
         dR = np.arange(m)
         for s in range(0, B, chunk):
             e = min(B, s + chunk)
-            d = base[D, D] + hdiag[s:e][:, D]  # (b, nD) diagonal of the D block
+            d = dD + hdiag[s:e][:, D]  # (b, nD) diagonal of the D block
             rD = rhs[s:e][:, D] / d
             if m:
                 S = E - np.matmul(C.T[None, :, :] / d[:, None, :], C)  # batched GEMM
@@ -637,7 +669,18 @@ class GoldenModel:
         """Context: BLAS limited to ``blas_threads`` threads (default 1).  The batched work is many
         small products and LU factorisations, where BLAS threads add wake-up latency and stall badly
         (measured: 70× slower) when other processes hold the cores."""
-        return _blas().limit(limits=self.blas_threads, user_api="blas")
+        if self._blas_held:  # inside this model's own limit already: a second one changes nothing
+            return contextlib.nullcontext()
+        return self._blas_limit()
+
+    @contextlib.contextmanager
+    def _blas_limit(self) -> Iterator[None]:
+        with _blas().limit(limits=self.blas_threads, user_api="blas"):
+            self._blas_held = True
+            try:
+                yield
+            finally:
+                self._blas_held = False
 
     def solve(
         self,
@@ -645,9 +688,12 @@ class GoldenModel:
         target: np.ndarray | None = None,
         beta: float = 0.0,
         v0: np.ndarray | None = None,
+        *,
+        sources: np.ndarray | None = None,
     ) -> Equilibrium:
         """Equilibrium for inputs ``x`` ((n_in,) or (B, n_in), feature units), nudged by ``beta`` (S)
         towards ``target`` ((n_out,) or (B, n_out), V).  ``v0``: (B, n_free) start voltages (V).
+        ``sources``: :meth:`source_values` of ``x`` (V) when the caller has them already.
 
         Raises :class:`ConvergenceError` if the KCL residual does not reach
         ``chip.simulation.residual_tol_A`` within ``max_newton_iterations``.
@@ -655,11 +701,17 @@ class GoldenModel:
         with self._blas_threads():
             B = 1 if np.ndim(x) < 2 else len(x)
             if self.method != "layered" or B < 2 * _SPLIT_MIN_SAMPLES:
-                return self._solve(x, target, beta, v0)
-            return self._solve_halves(B, x, target, beta, v0)
+                return self._solve(x, target, beta, v0, sources)
+            return self._solve_halves(B, x, target, beta, v0, sources)
 
     def _solve_halves(
-        self, B: int, x: np.ndarray, target: np.ndarray | None, beta: float, v0: np.ndarray | None
+        self,
+        B: int,
+        x: np.ndarray,
+        target: np.ndarray | None,
+        beta: float,
+        v0: np.ndarray | None,
+        sources: np.ndarray | None = None,
     ) -> Equilibrium:
         """:meth:`_solve` of each half of the batch, in two threads (:attr:`threads`), joined in
         sample order.  Every sample's Newton iteration is its own (samples leave it one by one), so
@@ -680,7 +732,7 @@ class GoldenModel:
 
         def run(sl: slice) -> Equilibrium | ConvergenceError:
             try:
-                return self._solve(x[sl], rows(target, sl), beta, rows(v0, sl))
+                return self._solve(x[sl], rows(target, sl), beta, rows(v0, sl), rows(sources, sl))
             except ConvergenceError as exc:
                 return exc
 
@@ -712,9 +764,14 @@ class GoldenModel:
         )
 
     def _solve(
-        self, x: np.ndarray, target: np.ndarray | None, beta: float, v0: np.ndarray | None
+        self,
+        x: np.ndarray,
+        target: np.ndarray | None,
+        beta: float,
+        v0: np.ndarray | None,
+        sources: np.ndarray | None = None,
     ) -> Equilibrium:
-        u = self.source_values(x)
+        u = self.source_values(x) if sources is None else sources
         B = u.shape[0]
         t = self._targets(target, B)
         if beta != 0.0 and t is None:
@@ -753,7 +810,8 @@ class GoldenModel:
             res[act] = r
             iters[act] = it
             keep = ~(r <= tol)  # NaN stays unconverged
-            act, energy, grad, hdiag = act[keep], energy[keep], grad[keep], hdiag[keep]
+            if not keep.all():  # (all still active: the arrays as they are, no copies)
+                act, energy, grad, hdiag, r = act[keep], energy[keep], grad[keep], hdiag[keep], r[keep]
             if act.size == 0:
                 break
             if it >= maxit:
@@ -761,26 +819,30 @@ class GoldenModel:
             it += 1
             va, ba = v[act], b[act]
             ta = None if t is None else t[act]
-            step = self._newton_step(
-                hdiag, grad, beta, np.maximum(_LAYERED_FLOOR * tol, _LAYERED_ETA * r[keep])
-            )
+            step = self._newton_step(hdiag, grad, beta, np.maximum(_LAYERED_FLOOR * tol, _LAYERED_ETA * r))
             slope = np.einsum("bi,bi->b", grad, step)
             alpha = np.ones(act.size)
             new_v = va + step
             new_e, new_g, new_h = self._eval(new_v, ba, ta, beta)
-            pending = np.arange(act.size)
-            for _ in range(60):
-                ok = np.isfinite(new_e[pending]) & (
-                    (new_e[pending] <= energy[pending] + 1e-4 * alpha[pending] * slope[pending])
-                    | (np.abs(new_g[pending] / self._c).max(axis=1) < r[keep][pending])
-                )
-                pending = pending[~ok]
-                if pending.size == 0:
-                    break
+            # the first test on every sample at once, then on those still pending
+            ok = np.isfinite(new_e) & (
+                (new_e <= energy + 1e-4 * alpha * slope) | (np.abs(new_g / self._c).max(axis=1) < r)
+            )
+            pending = np.flatnonzero(~ok)
+            for halving in range(60 if pending.size else 0):
                 alpha[pending] *= 0.5
                 tv = va[pending] + alpha[pending, None] * step[pending]
                 te, tg, th = self._eval(tv, ba[pending], None if ta is None else ta[pending], beta)
                 new_v[pending], new_e[pending], new_g[pending], new_h[pending] = tv, te, tg, th
+                if halving == 59:
+                    break  # the 60th halving is taken untested
+                ok = np.isfinite(new_e[pending]) & (
+                    (new_e[pending] <= energy[pending] + 1e-4 * alpha[pending] * slope[pending])
+                    | (np.abs(new_g[pending] / self._c).max(axis=1) < r[pending])
+                )
+                pending = pending[~ok]
+                if pending.size == 0:
+                    break
             v[act] = new_v
             energy, grad, hdiag = new_e, new_g, new_h
         return Equilibrium(self, v, u, t, beta, iters, res, phase_name(beta))
@@ -951,9 +1013,11 @@ class GoldenModel:
         centered = self.chip.nudge.centered if centered is None else centered
         if beta <= 0:
             raise CodegenError(f"golden model: EP needs beta > 0 S, got {beta}")
-        free = self.solve(x)
-        plus = self.solve(x, target, beta, v0=free.v)
-        minus = self.solve(x, target, -beta, v0=free.v) if centered else free
+        with self._blas_threads():  # one limit for the three solves
+            u = self.source_values(x)  # once for the three phases
+            free = self.solve(x, sources=u)
+            plus = self.solve(x, target, beta, v0=free.v, sources=u)
+            minus = self.solve(x, target, -beta, v0=free.v, sources=u) if centered else free
         return free, plus, minus
 
     def ep_gradient(

@@ -580,6 +580,9 @@ class BatchSession:
             xb.name: cell_alter_prefixes(chip, top, xb.name, instances) for xb in chip.crossbars
         }
         self.ng = shared_ngspice()
+        # no listing of the initial transient solution (ngspice's ft_noinitprint: printing only),
+        # which costs a Python callback per printed line on every batch
+        self.ng.exec_command("set noinit")
         self.ng.get_vsrc_data = _vsrc_callback  # PySpice calls the instance's method
         _install_fast_vsrc(self.ng)  # ... unless libngspice calls the leaner one directly
         t0 = time.perf_counter()
@@ -730,8 +733,16 @@ class BatchSession:
             raise NgspiceError(
                 f"{self.where}: the transient has no time point for sample {int(np.argmin(last))}"
             )
+        read: dict[str, np.ndarray] = {}  # the nudged deck's phases share one copy's vectors
+
+        def vector(name: str) -> np.ndarray:
+            got = read.get(name)
+            if got is None:
+                got = read[name] = self._vector(plot, name)
+            return got
+
         out = {
-            c: np.stack([self._vector(plot, v)[last[self._slot[c] :: slots]] for v in names], axis=1)
+            c: np.stack([vector(v)[last[self._slot[c] :: slots]] for v in names], axis=1)
             for c, names in self._vec.items()
         }
         self.ng.exec_command("destroy all")
