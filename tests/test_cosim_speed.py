@@ -170,6 +170,23 @@ def test_tran_session_reports_a_bad_deck_and_runs_the_next(tmp_path):
 
 
 @pytest.mark.ngspice
+def test_tran_session_runs_many_decks_in_one_request(tmp_path):
+    """``run_many`` gives what ``run`` gives deck by deck; a failing deck is named by its ``where``
+    and the worker runs the next request."""
+    from codegen.run.ngspice_tran import NgspiceFailed
+    from codegen.run.tran_session import TranSession
+
+    rc = "* rc\nV1 a 0 PWL(0 0 1u 1)\nR1 a b {r}\nC1 b 0 1n\n.tran 1e-8 1e-6\n.end\n"
+    decks = [(rc.format(r=r), ["@r1[resistance]", "@c1[capacitance]"], "b") for r in ("1k", "2k")]
+    with TranSession(setup=["set no_mem_check"]) as s:
+        assert s.run_many(decks) == [s.run(*d) for d in decks] == [[1000.0, 1e-9], [2000.0, 1e-9]]
+        bad = (rc.format(r="1k\nX1 a b nosuchsubckt"), ["@r1[resistance]"], "b")
+        with pytest.raises(NgspiceFailed, match=r"ngspice failed on second\.cir"):
+            s.run_many([decks[0], bad], where=["first.cir", "second.cir"])
+        assert s.run_many(decks[1:]) == [[2000.0, 1e-9]]
+
+
+@pytest.mark.ngspice
 def test_tran_session_refuses_an_osdi_it_cannot_load(tmp_path):
     from codegen.run.ngspice_tran import NgspiceFailed
     from codegen.run.tran_session import TranSession

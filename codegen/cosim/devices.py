@@ -345,9 +345,11 @@ class TransientDevices:
         _link_or_write(self.workdir / "eqp_memristor.osdi", wd / "eqp_memristor.osdi", self.osdi)
         if not parts:
             return
-        session = self._session(mem_check=False)
-        for part, deck in decks:
-            vals = session.run(deck, part.names, _saved_node(part.lines), where=str(wd / _part_file(part)))
+        got = self._session(mem_check=False).run_many(
+            [(deck, part.names, _saved_node(part.lines)) for part, deck in decks],
+            where=[str(wd / _part_file(part)) for part, _ in decks],
+        )
+        for (part, _), vals in zip(decks, got, strict=True):
             g = self.g[part.xbar].copy()
             g[part.cells] = vals  # row-major, as the instances were written
             self.g[part.xbar] = g

@@ -637,6 +637,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
             kept_session=not cfg.legacy,
             full_deck=cfg.full_transient,
         )
+        devices.osdi  # noqa: B018 - compiled in the setup, not in the first update's time
     analog_codes = None
     if cfg.codes == "analog":
         from .codes_analog import AnalogCodes

@@ -14,7 +14,8 @@ process-wide libngspice (:class:`codegen.run.ngspice.SharedSession`), which keep
 transient circuit in the same library would evict it every step.
 
 Protocol (one JSON object per line): request ``{"deck": text, "params": [names], "save": node}``,
-reply ``{"values": [floats]}`` or ``{"error": message}``; ``{"osdi": [paths], "setup": [commands]}`` first (the ``.osdi`` files
+reply ``{"values": [floats]}`` or ``{"error": message}``; ``{"runs": [requests]}`` runs several
+in turn, reply ``{"values": [[floats], ...]}`` or ``{"error": message, "index": i}``; ``{"osdi": [paths], "setup": [commands]}`` first (the ``.osdi`` files
 to load and ngspice commands to run once, e.g. ``set no_mem_check``), answered ``{"ok": true}``.  Replies go to the file descriptor the worker was started with as stdout; ngspice's
 own output is sent to stderr, so nothing it prints can be mistaken for a reply.
 """
@@ -155,6 +156,22 @@ class TranSession:
             raise NgspiceFailed(f"ngspice failed on {where or self.where}; {rep['error']}")
         return [float(v) for v in rep["values"]]
 
+    def run_many(
+        self, runs: Sequence[tuple[str, Sequence[str], str]], where: Sequence[str] | None = None
+    ) -> list[list[float]]:
+        """:meth:`run` for each ``(deck, params, save)`` of ``runs``, one after the other in one round
+        trip to the worker; the values of each.  A failure names ``where[i]`` of the deck that failed."""
+        t0 = time.perf_counter()
+        try:
+            rep = self._ask({"runs": [{"deck": d, "params": list(ps), "save": sv} for d, ps, sv in runs]})
+        finally:
+            self.seconds += time.perf_counter() - t0
+        if "error" in rep:
+            i = int(rep.get("index", 0))
+            name = where[i] if where is not None and i < len(where) else f"{self.where} (run {i})"
+            raise NgspiceFailed(f"ngspice failed on {name}; {rep['error']}")
+        return [[float(v) for v in vals] for vals in rep["values"]]
+
     def close(self) -> None:
         proc = self._proc
         if proc.poll() is None:
@@ -196,6 +213,14 @@ def _serve(ng, req: dict) -> dict:
             except Exception as exc:
                 return {"error": f"`{c}`: {exc}"}
         return {"ok": True}
+    if "runs" in req:  # several transients in one round trip; the first failure ends the batch
+        values = []
+        for i, run in enumerate(req["runs"]):
+            rep = _serve(ng, run)
+            if "error" in rep:
+                return {"error": rep["error"], "index": i}
+            values.append(rep["values"])
+        return {"values": values}
     lines: list[str] = []
 
     def cmd(c: str) -> str:
