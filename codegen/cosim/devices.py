@@ -227,12 +227,12 @@ class TransientDevices:
         """The sources of the lines that touch a cell of ``cells`` and those cells' instances."""
         from ..run.pulse import pwl_source
 
-        rows_used = cells.any(axis=1)
-        cols_used = cells.any(axis=0)
+        rows_used = np.any(cells, axis=1).tolist()
+        cols_used = np.any(cells, axis=0).tolist()
+        used = [ln for ln, u in zip(x.rows, rows_used, strict=True) if u]
+        used += [ln for ln, u in zip(x.cols, cols_used, strict=True) if u]
         lines: list[str] = []
-        for line in [*(ln for ln, u in zip(x.rows, rows_used, strict=True) if u)] + [
-            ln for ln, u in zip(x.cols, cols_used, strict=True) if u
-        ]:
+        for line in used:
             src = pwl_source(line.points) if len(line.points) > 1 else "0"
             lines.append(f"V{line.node} {line.node} 0 {src}")
         names: list[str] = []
