@@ -198,3 +198,25 @@ def test_step_bound_applies_only_past_a_threshold(tmp_path, path):
     in_pulse = np.count_nonzero((t > starts[0]) & (t < starts[0] + w))
     assert in_hold < 300, in_hold
     assert in_pulse >= STEPS_PER_WIDTH, in_pulse
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+def test_divergence_lists_the_transient_decks_the_step_folder_runs(tmp_path):
+    """A divergence with transient devices names ``circuit.cir`` and the ``xbar_<name>.cir`` decks
+    it sources, all present."""
+    import asyncio
+
+    from codegen.cosim.loop import CosimConfig, ReferenceController, run_loop
+
+    chip = _chip(ROOT / "examples" / "kiraz_case1.yaml")
+    cfg = CosimConfig(steps=4, device="transient", out=tmp_path)
+    ctrl = ReferenceController(CtrlParams.all_from_chip(chip), fault=(1, "W12", 1))
+    res = asyncio.run(run_loop(chip, cfg, ctrl, log=lambda s: None))
+    dv = res.divergence
+    assert not res.passed and dv is not None and dv.step == 1
+    decks = [Path(f) for f in dv.files if Path(f).name.startswith("xbar_")]
+    assert decks and all(f.is_file() for f in decks)
+    assert any(Path(f).name == "circuit.cir" for f in dv.files)
+    driver = next(Path(f) for f in dv.files if Path(f).name == "circuit.cir").read_text()
+    assert all(f"source {f.name}" in driver for f in decks)

@@ -580,6 +580,7 @@ class _Verdicts:
         last = getattr(self.devices, "last_dir", None)
         if last is not None:
             d.files.append(str(last / "circuit.cir"))
+            d.files += sorted(str(f) for f in last.glob("xbar_*.cir"))  # the decks it sources
         self.divergence = d
 
 
