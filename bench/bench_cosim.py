@@ -23,7 +23,12 @@ Python imports inside it).  ``steps_per_s_loop`` is what ``codegen cosim`` print
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_cosim.py [--steps 50] [--examples xor]
         [--devices behavioral transient] [--phases sequential] [--repeats 1]
-        [--simulators icarus verilator] [--json bench/results/cosim.json]
+        [--simulators icarus verilator] [--transient-pair] [--json bench/results/cosim.json]
+
+``--transient-pair``: each transient new-path run is preceded by the same run with
+``CosimConfig.full_transient`` (one deck of every cell, the step bound on the whole transient,
+ngspice's per-point memory check: the transient path before the per-crossbar decks), and the pair's
+ratios are printed and written under ``transient_pairs``.
 """
 
 from __future__ import annotations
@@ -117,16 +122,18 @@ def run_one(
     work: Path,
     legacy: bool,
     simulator: str = "icarus",
+    full_transient: bool = False,
 ) -> dict:
     spec = ROOT / "examples" / f"{example}.yaml"
     chip = elaborate(load_spec(spec))
-    tag = "legacy" if legacy else "new"
+    tag = "legacy" if legacy else "full-deck" if full_transient else "new"
     cfg = CosimConfig(
         steps=steps,
         device=device,
         phases=phases,
         out=work / f"{example}-{device}-{phases}-{tag}-{simulator}",
         legacy=legacy,
+        full_transient=full_transient,
     )
     t0 = time.perf_counter()
     res = run_rtl_cosim(chip, spec, {}, cfg, simulator=simulator)
@@ -142,6 +149,9 @@ def run_one(
         "simulator": simulator,
         "steps": n,
         "passed": res["passed"],
+        "max_transient_step_err": max(
+            (s.get("transient_step_err_steps", 0.0) for s in res["steps"]), default=0.0
+        ),
         "divergence": res["divergence"],
         "final_loss_cosim": res["steps"][-1]["loss_cosim"] if n else None,
         "wall_s": wall,
@@ -170,6 +180,23 @@ def _line(r: dict) -> str:
     )
 
 
+def _transient_pair(full: dict, new: dict) -> dict:
+    """The full-deck transient run and the per-crossbar one of the same configuration."""
+    return {
+        "example": new["example"],
+        "device": new["device"],
+        "phases": new["phases"],
+        "simulator": new["simulator"],
+        "repeat": new["repeat"],
+        "loop_speedup": new["steps_per_s_loop"] / max(full["steps_per_s_loop"], 1e-12),
+        "wall_speedup": full["wall_s"] / new["wall_s"],
+        "devices_speedup": full["devices_s"] / max(new["devices_s"], 1e-12),
+        "same_verdict": full["passed"] == new["passed"],
+        "final_loss_rel_diff": _rel_diff(full["final_loss_cosim"], new["final_loss_cosim"]),
+        "max_transient_step_err": [full["max_transient_step_err"], new["max_transient_step_err"]],
+    }
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=50)
@@ -181,11 +208,18 @@ def main() -> int:
     ap.add_argument(
         "--simulators", nargs="+", default=["icarus", "verilator"], help="RTL simulators of the new paths"
     )
+    ap.add_argument(
+        "--transient-pair",
+        action="store_true",
+        help="transient devices: before each new-path run, the same run with one deck of every cell "
+        "(CosimConfig.full_transient, the transient path before the per-crossbar decks); ratios of the two",
+    )
     ap.add_argument("--json", type=Path, help="write rows, ratios and machine conditions here")
     args = ap.parse_args()
     before = machine_conditions()
     rows: list[dict] = []
     pairs: list[dict] = []
+    tpairs: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="bench-cosim-") as tmp:
         for ex in args.examples:
             for dev in args.devices:
@@ -198,10 +232,28 @@ def main() -> int:
                             rows.append(legacy_row)
                             print(_line(legacy_row), flush=True)
                         for sim in args.simulators:
+                            if args.transient_pair and dev == "transient":
+                                full = run_one(
+                                    ex, dev, ph, args.steps, Path(tmp), False, sim, full_transient=True
+                                )
+                                full["repeat"] = rep
+                                rows.append(full)
+                                print(_line(full), flush=True)
                             new = run_one(ex, dev, ph, args.steps, Path(tmp), False, sim)
                             new["repeat"] = rep
                             rows.append(new)
                             print(_line(new), flush=True)
+                            if args.transient_pair and dev == "transient":
+                                tpair = _transient_pair(full, new)
+                                tpairs.append(tpair)
+                                print(
+                                    f"{'':6s} {dev:10s} {ph:12s} {sim:9s} full-deck -> new  loop "
+                                    f"{tpair['loop_speedup']:.2f}x  devices {tpair['devices_speedup']:.2f}x  "
+                                    f"same verdict {tpair['same_verdict']}  final loss rel diff "
+                                    f"{tpair['final_loss_rel_diff']:.2g}  max step err {full['max_transient_step_err']:.3g} "
+                                    f"-> {new['max_transient_step_err']:.3g}",
+                                    flush=True,
+                                )
                             if legacy_row is None:
                                 continue
                             old = legacy_row
@@ -274,10 +326,11 @@ def main() -> int:
             "machine_after": machine_conditions(),
             "ratios_median": summary,
             "ratios": pairs,
+            "transient_pairs": tpairs,
             "rows": rows,
         }
         args.json.write_text(json.dumps(doc, indent=1) + "\n")
-    ok = all(r["passed"] for r in rows) and all(p["same_verdict"] for p in pairs)
+    ok = all(r["passed"] for r in rows) and all(p["same_verdict"] for p in pairs + tpairs)
     if args.json:
         ok = ok and all(q["same_verdict"] and q["same_final_loss"] for q in sims)
     return 0 if ok else 1

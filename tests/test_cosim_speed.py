@@ -38,16 +38,32 @@ def _decoded(chip, seed: int = 0):
     return params, out
 
 
+def _ngspice_alone(folder: Path) -> dict[str, float]:
+    """``ngspice -b circuit.cir`` in a step folder: the printed ``@inst[g]`` values."""
+    import subprocess
+
+    from codegen.run.tools import ngspice_command
+    from codegen.run.tran_session import parse_printed
+
+    (folder / ".spiceinit").write_text("set num_threads=1\n")
+    proc = subprocess.run(
+        [*ngspice_command(), "-b", "circuit.cir"], cwd=folder, capture_output=True, text=True
+    )
+    return parse_printed(proc.stdout)
+
+
 @pytest.mark.ngspice
 @pytest.mark.openvaf
 def test_kept_worker_gives_the_batch_runs_conductances_bit_for_bit(tmp_path):
+    """The full deck (``full_deck``) in the kept worker gives what one ``ngspice -b`` per update
+    saving every ``@inst[g]`` gave (before issue 15), and its ``circuit.cir`` runs alone."""
     from codegen.cosim.devices import TransientDevices
     from codegen.learn.devices import DeviceArrays
 
     chip = _chip(XOR)
     g0 = DeviceArrays.create(chip).conductances
     params, dec = _decoded(chip)
-    kept = TransientDevices(chip, g0, tmp_path / "kept", keep=True)
+    kept = TransientDevices(chip, g0, tmp_path / "kept", keep=True, full_deck=True)
     batch = TransientDevices(chip, g0, tmp_path / "batch", keep=True, kept_session=False)
     try:
         for step in range(2):  # two updates through the same worker
@@ -57,6 +73,7 @@ def test_kept_worker_gives_the_batch_runs_conductances_bit_for_bit(tmp_path):
                 assert np.array_equal(gk[k], gb[k]), k  # same transient, same 16 digits
                 assert not np.array_equal(gk[k], g0[k])  # the pulses moved something
         assert kept.session is not None
+        assert kept.session.setup == ()  # the path before: ngspice's memory check left on
         first = kept.session
         kept.program(params, dec, 2)
         assert kept.session is first  # one worker for every step
@@ -70,21 +87,46 @@ def test_kept_worker_gives_the_batch_runs_conductances_bit_for_bit(tmp_path):
     assert not any(ln.startswith("wrdata") for ln in deck)
     assert sum(ln.startswith("print @n") for ln in deck) == sum(p.cells for p in params.values())
     # ... and runs alone under `ngspice -b` in its folder, printing the worker's values
-    import subprocess
-
-    from codegen.run.tools import ngspice_command
-    from codegen.run.tran_session import parse_printed
-
-    folder = tmp_path / "kept" / "step0002"
-    (folder / ".spiceinit").write_text("set num_threads=1\n")
-    proc = subprocess.run(
-        [*ngspice_command(), "-b", "circuit.cir"], cwd=folder, capture_output=True, text=True
-    )
-    alone = parse_printed(proc.stdout)
-    last = kept.g
+    alone = _ngspice_alone(tmp_path / "kept" / "step0002")
     for name, p in params.items():
         got = [alone[f"@n{name.lower()}_{r}_{c}[g]"] for r in range(p.rows) for c in range(p.cols)]
-        assert np.array_equal(np.reshape(got, (p.rows, p.cols)), last[name]), name
+        assert np.array_equal(np.reshape(got, (p.rows, p.cols)), kept.g[name]), name
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
+def test_per_crossbar_circuit_cir_runs_alone_and_prints_the_workers_values(tmp_path):
+    """The default path: one transient per crossbar in the kept worker (memory check off); the
+    step folder's ``circuit.cir`` sources every ``xbar_<name>.cir`` and prints bit for bit the
+    values the worker returned."""
+    from codegen.cosim.devices import NO_MEM_CHECK, TransientDevices
+    from codegen.learn.devices import DeviceArrays
+
+    chip = _chip(XOR)
+    g0 = DeviceArrays.create(chip).conductances
+    params, dec = _decoded(chip, seed=3)
+    dev = TransientDevices(chip, g0, tmp_path / "t", keep=True)
+    try:
+        for step in range(2):
+            dev.program(params, dec, step)
+        assert dev.session is not None and dev.session.setup == (NO_MEM_CHECK,)
+    finally:
+        dev.close()
+    folder = tmp_path / "t" / "step0001"
+    files = sorted(f.name for f in folder.glob("xbar_*.cir"))
+    assert files == sorted(f"xbar_{k.lower()}.cir" for k in params if np.any(dec[k].counts))
+    driver = (folder / "circuit.cir").read_text()
+    assert NO_MEM_CHECK in driver.splitlines() and "osdi eqp_memristor.osdi" in driver.splitlines()
+    alone = _ngspice_alone(folder)
+    for name, p in params.items():
+        moved = dec[name].counts != 0
+        for r in range(p.rows):
+            for c in range(p.cols):
+                key = f"@n{name.lower()}_{r}_{c}[g]"
+                if moved[r, c]:
+                    assert alone[key] == dev.g[name][r, c], key
+                else:  # left out of the transient: not printed, conductance kept bit for bit
+                    assert key not in alone and dev.g[name][r, c] == g0[name][r, c]
 
 
 @pytest.mark.ngspice
@@ -125,6 +167,23 @@ def test_tran_session_reports_a_bad_deck_and_runs_the_next(tmp_path):
             )
         assert s.run(good, ["@r1[resistance]", "@c1[capacitance]"], "b") == [1000.0, 1e-9]
         assert s.seconds > 0
+
+
+@pytest.mark.ngspice
+def test_tran_session_runs_many_decks_in_one_request(tmp_path):
+    """``run_many`` gives what ``run`` gives deck by deck; a failing deck is named by its ``where``
+    and the worker runs the next request."""
+    from codegen.run.ngspice_tran import NgspiceFailed
+    from codegen.run.tran_session import TranSession
+
+    rc = "* rc\nV1 a 0 PWL(0 0 1u 1)\nR1 a b {r}\nC1 b 0 1n\n.tran 1e-8 1e-6\n.end\n"
+    decks = [(rc.format(r=r), ["@r1[resistance]", "@c1[capacitance]"], "b") for r in ("1k", "2k")]
+    with TranSession(setup=["set no_mem_check"]) as s:
+        assert s.run_many(decks) == [s.run(*d) for d in decks] == [[1000.0, 1e-9], [2000.0, 1e-9]]
+        bad = (rc.format(r="1k\nX1 a b nosuchsubckt"), ["@r1[resistance]"], "b")
+        with pytest.raises(NgspiceFailed, match=r"ngspice failed on second\.cir"):
+            s.run_many([decks[0], bad], where=["first.cir", "second.cir"])
+        assert s.run_many(decks[1:]) == [[2000.0, 1e-9]]
 
 
 @pytest.mark.ngspice

@@ -5,15 +5,25 @@
   voltages): a cell at ±v_program for ``n·W`` cycles moves by ``n`` steps, a half-selected cell
   (±v_program/2, below the thresholds) does not move.  Untouched cells keep their conductance bit for
   bit, as :class:`codegen.learn.devices.DeviceArrays` does.
-* :class:`TransientDevices`: one ngspice transient per update, all in one libngspice worker kept for
+* :class:`TransientDevices`: ngspice transients of the update, all in one libngspice worker kept for
   the run (:class:`codegen.run.tran_session.TranSession`): every crossbar as a grid of Verilog-A
   ``eqp_memristor`` instances (p = row line, n = column line, so ``V(p, n) = V_row − V_col`` as in the
   controller's contract; ``g0`` = the present conductance), each row and column line driven by a PWL
   source that follows the captured line levels (GND 0 V, V/2, V; a released line is grounded: the
   crossbar is modelled on its own, where in the chip a released line joins the analog network, whose
   read voltages are below the thresholds).  Crossbars are programmed one after the other, as the
-  controller does.  The new conductances are each instance's ``@inst[g]`` printed at the final time
-  point (saving it as a vector would cost a column at every time point).
+  controller does, on one time axis.  The new conductances are each instance's ``@inst[g]`` printed
+  at the final time point (saving it as a vector would cost a column at every time point).
+
+  The line drivers are ideal voltage sources, so a cell sees only its own ``V_row − V_col`` and cells
+  do not interact: the update's circuit falls apart into one circuit per crossbar (crossbars share
+  no line), and each is run as its own transient over the same time axis (same waveform, same
+  times; :meth:`TransientDevices.parts`).  Where the device kind's rate is exactly 0 between its
+  thresholds (:attr:`codegen.kinds.devices.DeviceKind.idle_between_thresholds`), a cell whose
+  voltage stays in ``[v_reset_V, v_set_V]`` at every corner of the piecewise-linear waveform (its
+  extremes are at corners) cannot move: it is left out and keeps its conductance bit for bit
+  (:func:`moving_cells`), and so is a line that no simulated cell touches.  ``full_deck=True``: the
+  path before (one deck of every cell of the update, the step bound on the whole transient).
 """
 
 from __future__ import annotations
@@ -25,8 +35,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..circuit.names import MEMRISTOR_MODEL
 from ..controller import CtrlParams
-from ..ir import Chip
+from ..ir import Chip, PulsedDeviceIR
 from ..model.device import apply_pulse, g_from_w, rate, w_from_g
 from ..units import spice_float
 from .decode import Decoded
@@ -34,7 +45,7 @@ from .decode import Decoded
 if TYPE_CHECKING:
     from ..run.tran_session import TranSession
 
-__all__ = ["BehavioralDevices", "TransientDevices", "segment_exposure"]
+__all__ = ["BehavioralDevices", "Part", "TransientDevices", "moving_cells", "segment_exposure"]
 
 
 def segment_exposure(p: CtrlParams, dec: Decoded) -> list[tuple[np.ndarray, float]]:
@@ -108,13 +119,53 @@ class _Line:
     points: list[tuple[float, float]]
 
 
+@dataclass
+class _Xbar:
+    """One crossbar's lines on the update's time axis and the voltage of every cell at every corner."""
+
+    name: str
+    params: CtrlParams
+    rows: list[_Line]
+    cols: list[_Line]
+    #: per cell: the largest and smallest ``V_row − V_col`` (V) over the corners of the waveform
+    v_max: np.ndarray
+    v_min: np.ndarray
+
+
+@dataclass
+class Part:
+    """One transient of an update: a crossbar's PWL sources and ``eqp_memristor`` instances (no
+    analysis line), the ``@inst[g]`` names of its simulated cells and which cells those are."""
+
+    xbar: str
+    lines: list[str]
+    names: list[str]
+    cells: np.ndarray  # bool (rows, cols): simulated; the others keep their conductance
+
+
+def moving_cells(dev: PulsedDeviceIR, v_max: np.ndarray, v_min: np.ndarray) -> np.ndarray:
+    """Cells (bool) that may move: the voltage leaves ``[v_reset_V, v_set_V]`` at some corner
+    (``v_max``, ``v_min``: its extremes, V), where the Verilog-A model's rate is non-zero
+    (``v > v_set`` or ``v < v_reset``).  Every cell where the device kind's rate is not exactly 0
+    between the thresholds (:attr:`~codegen.kinds.devices.DeviceKind.idle_between_thresholds`)."""
+    from ..kinds.devices import kind_of
+
+    if not kind_of(dev).idle_between_thresholds:
+        return np.ones(v_max.shape, dtype=bool)
+    return (v_max > dev.v_set_V) | (v_min < dev.v_reset_V)
+
+
 class TransientDevices:
-    """Conductances (S) from an ngspice transient of the pulse waveforms through ``eqp_memristor``.
+    """Conductances (S) from ngspice transients of the pulse waveforms through ``eqp_memristor``.
 
     Level changes ramp over ``RISE_FRACTION`` of a pulse width and the time step is at most
-    ``pulse_width_s/STEPS_PER_WIDTH`` (both from :mod:`codegen.run.pulse`, whose checks measured a
-    per-pulse step error of ≈1.4e-5 of a step with them).  Run folders go to ``workdir/stepNNNN``;
-    without ``keep`` only the last two are kept.
+    ``pulse_width_s/STEPS_PER_WIDTH`` while a cell is past a threshold (both from
+    :mod:`codegen.run.pulse`, whose checks measured a per-pulse step error of ≈1.4e-5 of a step with
+    them; the Verilog-A model's ``$bound_step``), at most a pulse width elsewhere (the ``.tran``
+    maximum step; every PWL corner is a breakpoint).  Run folders go to ``workdir/stepNNNN``; without
+    ``keep`` only the last two are kept.  ``full_deck``: one deck of every cell of the update with
+    the step bound on the whole transient and ngspice's per-point memory check (the path before the
+    per-crossbar transients, for bench ratios).
     """
 
     def __init__(
@@ -124,12 +175,13 @@ class TransientDevices:
         workdir: Path,
         keep: bool = False,
         kept_session: bool = True,
+        full_deck: bool = False,
     ):
-        from ..run.pulse import RISE_FRACTION, STEPS_PER_WIDTH, memristor_osdi
+        from ..run.pulse import RISE_FRACTION, STEPS_PER_WIDTH
 
         self.chip = chip
         self.g = {k: np.array(v, dtype=float) for k, v in g0.items()}
-        self.osdi = memristor_osdi(chip)
+        self._osdi: bytes | None = None
         self.workdir = Path(workdir)
         self.keep = keep
         self.rise_fraction = RISE_FRACTION
@@ -139,20 +191,27 @@ class TransientDevices:
         self.session: TranSession | None = None  # started by the first update that moves a cell
         #: False: one `ngspice -b` per update saving every @inst[g] per time point (before issue 15)
         self.kept_session = kept_session
+        self.full_deck = full_deck or not kept_session
+        #: cells simulated / cells of the active crossbars, summed over the updates
+        self.cells_simulated = 0
+        self.cells_active = 0
 
-    def body(
-        self, params: dict[str, CtrlParams], decoded: dict[str, Decoded]
-    ) -> tuple[list[str], list[str], float, float]:
-        """The circuit of one update: PWL sources and ``eqp_memristor`` instances (no analysis line),
-        the ``@inst[g]`` names in cell order, the time step and the stop time (s)."""
+    @property
+    def osdi(self) -> bytes:
+        """The chip's compiled ``eqp_memristor`` (compiled on first use: :meth:`parts` needs none)."""
+        if self._osdi is None:
+            from ..run.pulse import memristor_osdi
+
+            self._osdi = memristor_osdi(self.chip)
+        return self._osdi
+
+    def _xbars(self, params: dict[str, CtrlParams], decoded: dict[str, Decoded]) -> tuple[list[_Xbar], float]:
+        """Every crossbar's line waveforms on the update's time axis (one crossbar after the other,
+        a clock period and two ramps apart) and the end of the last (s)."""
         from ..controller import LEVEL_VOLTS_HALVES
-        from ..run.pulse import pwl_source
 
-        dev = self.chip.device
-        width = dev.pulse_width_s
-        tr = width * self.rise_fraction
-        lines: list[str] = []
-        names: list[str] = []
+        tr = self.chip.device.pulse_width_s * self.rise_fraction
+        out: list[_Xbar] = []
         t_base = 0.0
         for name, dec in decoded.items():
             p = params[name]
@@ -162,6 +221,8 @@ class TransientDevices:
             cols = [_Line(f"{name.lower()}_c{c}", [(0.0, 0.0)]) for c in range(p.cols)]
             prev_r = np.zeros(p.rows)
             prev_c = np.zeros(p.cols)
+            v_max = np.zeros((p.rows, p.cols))  # every line starts and ends at 0 V
+            v_min = np.zeros((p.rows, p.cols))
             for s in dec.segments:
                 t = t_base + s.cycle * period
                 rv = np.array([LEVEL_VOLTS_HALVES.get(int(v), 0) * half for v in s.row_levels])
@@ -172,51 +233,116 @@ class TransientDevices:
                 ]:
                     if new != old:
                         line.points += [(t, float(old)), (t + tr, float(new))]
+                # every line ramps at the same corners, so a cell's voltage is linear between them
+                v = rv[:, None] - cv[None, :]
+                np.maximum(v_max, v, out=v_max)
+                np.minimum(v_min, v, out=v_min)
                 prev_r, prev_c = rv, cv
             t_end = t_base + dec_end(dec) * period
             for line, old in [*zip(rows, prev_r, strict=True), *zip(cols, prev_c, strict=True)]:
                 if old != 0:
                     line.points += [(t_end, float(old)), (t_end + tr, 0.0)]
-            for line in rows + cols:
-                src = pwl_source(line.points) if len(line.points) > 1 else "0"
-                lines.append(f"V{line.node} {line.node} 0 {src}")
-            g = self.g[name]
-            for r in range(p.rows):
-                for c in range(p.cols):
-                    inst = f"N{name}_{r}_{c}"
-                    lines.append(
-                        f"{inst} {name.lower()}_r{r} {name.lower()}_c{c} mem g0={spice_float(float(g[r, c]))}"
-                    )
-                    names.append(f"@{inst.lower()}[g]")
+            out.append(_Xbar(name, p, rows, cols, v_max, v_min))
             t_base = t_end + 2 * tr + period
-        step_s = width / self.steps_per_width
-        return lines, names, step_s, max(t_base, 2 * step_s)
+        return out, t_base
+
+    def _part(self, x: _Xbar, cells: np.ndarray) -> Part:
+        """The sources of the lines that touch a cell of ``cells`` and those cells' instances."""
+        from ..run.pulse import pwl_source
+
+        rows_used = np.any(cells, axis=1).tolist()
+        cols_used = np.any(cells, axis=0).tolist()
+        used = [ln for ln, u in zip(x.rows, rows_used, strict=True) if u]
+        used += [ln for ln, u in zip(x.cols, cols_used, strict=True) if u]
+        lines: list[str] = []
+        for line in used:
+            src = pwl_source(line.points) if len(line.points) > 1 else "0"
+            lines.append(f"V{line.node} {line.node} 0 {src}")
+        names: list[str] = []
+        g = self.g[x.name]
+        low = x.name.lower()
+        for r, c in zip(*np.nonzero(cells), strict=True):
+            inst = f"N{x.name}_{r}_{c}"
+            lines.append(f"{inst} {low}_r{r} {low}_c{c} mem g0={spice_float(float(g[r, c]))}")
+            names.append(f"@{inst.lower()}[g]")
+        return Part(x.name, lines, names, cells)
+
+    def _stop(self, t_end: float) -> tuple[float, float]:
+        """The time step bound and the stop time (s) of an update that ends at ``t_end``."""
+        step_s = self.chip.device.pulse_width_s / self.steps_per_width
+        return step_s, max(t_end, 2 * step_s)
+
+    def body(
+        self, params: dict[str, CtrlParams], decoded: dict[str, Decoded]
+    ) -> tuple[list[str], list[str], float, float]:
+        """The circuit of one update as one deck of every cell: PWL sources and ``eqp_memristor``
+        instances (no analysis line), the ``@inst[g]`` names in cell order, the time step and the
+        stop time (s)."""
+        xbars, t_end = self._xbars(params, decoded)
+        lines: list[str] = []
+        names: list[str] = []
+        for x in xbars:
+            part = self._part(x, np.ones((x.params.rows, x.params.cols), dtype=bool))
+            lines += part.lines
+            names += part.names
+        return lines, names, *self._stop(t_end)
+
+    def parts(
+        self, params: dict[str, CtrlParams], decoded: dict[str, Decoded]
+    ) -> tuple[list[Part], float, float]:
+        """The transients of one update: one per crossbar with a cell that may move, holding those
+        cells (:func:`moving_cells`) and their lines, on the time axis of :meth:`body`; the time step
+        bound and the stop time (s)."""
+        xbars, t_end = self._xbars(params, decoded)
+        out = []
+        for x in xbars:
+            cells = moving_cells(self.chip.device, x.v_max, x.v_min)
+            if cells.any():
+                out.append(self._part(x, cells))
+        return out, *self._stop(t_end)
 
     def netlist(
         self, params: dict[str, CtrlParams], decoded: dict[str, Decoded], step: int
     ) -> tuple[str, list[str]]:
-        """The transient deck of one update for ``ngspice -b`` (what the run folder's ``circuit.cir``
-        holds: it loads ``eqp_memristor.osdi`` from its folder and prints every ``@inst[g]`` at the
-        end) and the names of the ``@inst[g]`` values, in cell order."""
+        """The one-deck transient of one update for ``ngspice -b`` (``full_deck``'s ``circuit.cir``:
+        it loads ``eqp_memristor.osdi`` from its folder and prints every ``@inst[g]`` at the end) and
+        the names of the ``@inst[g]`` values, in cell order."""
         body, names, step_s, tstop = self.body(params, decoded)
         return _standalone_deck(step, body, names, step_s, tstop), names
 
     def program(
         self, params: dict[str, CtrlParams], decoded: dict[str, Decoded], step: int
     ) -> dict[str, np.ndarray]:
-        """Run this update's transient in the kept ngspice worker; the new conductances (S)."""
+        """Run this update's transients in the kept ngspice worker; the new conductances (S)."""
         active = {k: d for k, d in decoded.items() if any(np.any(s.halves) for s in d.segments)}
         if not active:
             return {k: v.copy() for k, v in self.g.items()}
         t0 = time.perf_counter()
         wd = self.workdir / f"step{step:04d}"
         wd.mkdir(parents=True, exist_ok=True)
+        if self.full_deck:
+            self._program_full(params, active, step, wd)
+        else:
+            self._program_parts(params, active, step, wd)
+        self.last_dir = wd
+        if not self.keep:
+            self._prune(step)
+        self.seconds += time.perf_counter() - t0
+        return {k: v.copy() for k, v in self.g.items()}
+
+    def _program_full(
+        self, params: dict[str, CtrlParams], active: dict[str, Decoded], step: int, wd: Path
+    ) -> None:
         body, names, step_s, tstop = self.body(params, active)
         # the same transient for `ngspice -b circuit.cir` in that folder
         (wd / "circuit.cir").write_text(_standalone_deck(step, body, names, step_s, tstop))
         (wd / "eqp_memristor.osdi").write_bytes(self.osdi)
         if self.kept_session:
-            vals = self._run_kept(step, body, names, step_s, tstop, str(wd / "circuit.cir"))
+            deck = [f"* co-simulation step {step}", f".model {MEMRISTOR_MODEL} eqp_memristor", *body]
+            deck += [_tran_line(step_s, tstop, step_s), ".end", ""]
+            vals = self._session(mem_check=True).run(
+                "\n".join(deck), names, _saved_node(body), where=str(wd / "circuit.cir")
+            )
         else:
             vals = self._run_batch(params, active, step, wd)
         k = 0
@@ -224,16 +350,36 @@ class TransientDevices:
             p = params[name]
             self.g[name] = np.array(vals[k : k + p.cells]).reshape(p.rows, p.cols)
             k += p.cells
-        self.last_dir = wd
-        if not self.keep:
-            self._prune(step)
-        self.seconds += time.perf_counter() - t0
-        return {k: v.copy() for k, v in self.g.items()}
+            self.cells_simulated += p.cells
+            self.cells_active += p.cells
 
-    def _run_kept(
-        self, step: int, body: list[str], names: list[str], step_s: float, tstop_s: float, where: str
-    ) -> list[float]:
-        """This update in the kept worker (started on first use): the final ``@inst[g]`` (S)."""
+    def _program_parts(
+        self, params: dict[str, CtrlParams], active: dict[str, Decoded], step: int, wd: Path
+    ) -> None:
+        parts, step_s, tstop = self.parts(params, active)
+        self.cells_active += sum(params[k].cells for k in active)
+        decks = [
+            (part, _part_deck(step, part, step_s, tstop, self.chip.device.pulse_width_s)) for part in parts
+        ]
+        # `ngspice -b circuit.cir` in that folder runs the same transients and prints the same values
+        for part, deck in decks:
+            (wd / _part_file(part)).write_text(deck)
+        (wd / "circuit.cir").write_text(_driver_deck(step, parts))
+        _link_or_write(self.workdir / "eqp_memristor.osdi", wd / "eqp_memristor.osdi", self.osdi)
+        if not parts:
+            return
+        got = self._session(mem_check=False).run_many(
+            [(deck, part.names, _saved_node(part.lines)) for part, deck in decks],
+            where=[str(wd / _part_file(part)) for part, _ in decks],
+        )
+        for (part, _), vals in zip(decks, got, strict=True):
+            g = self.g[part.xbar].copy()
+            g[part.cells] = vals  # row-major, as the instances were written
+            self.g[part.xbar] = g
+            self.cells_simulated += len(part.names)
+
+    def _session(self, mem_check: bool) -> TranSession:
+        """The kept worker (started on first use)."""
         from ..run.tran_session import TranSession
 
         if self.session is None:
@@ -242,10 +388,9 @@ class TransientDevices:
                 [self.workdir / "eqp_memristor.osdi"],
                 where="co-simulation transients",
                 log=self.workdir / "ngspice_worker.log",
+                setup=() if mem_check else (NO_MEM_CHECK,),
             )
-        deck = [f"* co-simulation step {step}", ".model mem eqp_memristor", *body]
-        deck += [_tran_line(step_s, tstop_s), ".end", ""]
-        return self.session.run("\n".join(deck), names, _saved_node(body), where=where)
+        return self.session
 
     def _run_batch(
         self, params: dict[str, CtrlParams], active: dict[str, Decoded], step: int, wd: Path
@@ -277,10 +422,61 @@ class TransientDevices:
             shutil.rmtree(old, ignore_errors=True)
 
 
+#: ngspice 46 reads /proc/meminfo at every stored time point unless this is set (no value changes)
+NO_MEM_CHECK = "set no_mem_check"
+
+
 def _saved_node(body: list[str]) -> str:
     """The one node saved per time point (the first source's): ngspice refuses an analysis that
     saves nothing, and every saved vector costs at every time point."""
     return body[0].split()[1]
+
+
+def _part_file(part: Part) -> str:
+    return f"xbar_{part.xbar.lower()}.cir"
+
+
+def _part_deck(step: int, part: Part, step_s: float, tstop_s: float, max_step_s: float) -> str:
+    """One crossbar's transient as the worker runs it (and ``circuit.cir`` sources it): no
+    ``.control`` block; the ``.tran`` maximum step is ``max_step_s`` (the model's ``$bound_step``
+    bounds the step to ``step_s`` while a cell is past a threshold)."""
+    head = [f"* co-simulation step {step}, crossbar {part.xbar}", f".model {MEMRISTOR_MODEL} eqp_memristor"]
+    return "\n".join([*head, *part.lines, _tran_line(step_s, tstop_s, max_step_s), ".end", ""])
+
+
+def _driver_deck(step: int, parts: list[Part]) -> str:
+    """``circuit.cir``: a control script for ``ngspice -b`` in the step folder that loads
+    ``eqp_memristor.osdi``, runs every crossbar's deck (``xbar_<name>.cir``) as the worker does and
+    prints every simulated ``@inst[g]`` at its final time point (16 digits, as the worker prints)."""
+    lines = [
+        f"* co-simulation step {step}: programming pulses of the RTL controller through eqp_memristor,"
+        " one transient per crossbar (cells that stay between the thresholds are left out)",
+        ".control",
+        "osdi eqp_memristor.osdi",
+        "set numdgt=15",
+        NO_MEM_CHECK,
+    ]
+    for i, part in enumerate(parts):
+        if i:
+            lines.append("remcirc")
+        lines += [f"source {_part_file(part)}", f"save {_saved_node(part.lines)}", "run"]
+        lines += [f"print {n}" for n in part.names]
+    return "\n".join([*lines, ".endc", ".end", ""])
+
+
+def _link_or_write(src: Path, dst: Path, data: bytes) -> None:
+    """``dst`` holding ``data``: a hard link to ``src`` where it holds them (no copy per step)."""
+    import os
+
+    if dst.exists():
+        return
+    try:
+        if src.is_file() and src.stat().st_size == len(data):
+            os.link(src, dst)
+            return
+    except OSError:
+        pass
+    dst.write_bytes(data)
 
 
 def _standalone_deck(step: int, body: list[str], names: list[str], step_s: float, tstop_s: float) -> str:
@@ -293,12 +489,12 @@ def _standalone_deck(step: int, body: list[str], names: list[str], step_s: float
     )
     control = [".control", "set numdgt=15", f"save {_saved_node(body)}", "run"]
     control += [*[f"print {n}" for n in names], ".endc"]  # 16 digits, as the worker prints them
-    return "\n".join([*head, *body, _tran_line(step_s, tstop_s), *control, ".end", ""])
+    return "\n".join([*head, *body, _tran_line(step_s, tstop_s, step_s), *control, ".end", ""])
 
 
-def _tran_line(step_s: float, tstop_s: float) -> str:
-    """``.tran`` with print step and maximum step ``step_s`` up to ``tstop_s`` (s)."""
-    return f".tran {spice_float(step_s)} {spice_float(tstop_s)} 0 {spice_float(step_s)}"
+def _tran_line(step_s: float, tstop_s: float, max_step_s: float) -> str:
+    """``.tran`` with print step ``step_s``, stop time ``tstop_s`` and maximum step ``max_step_s`` (s)."""
+    return f".tran {spice_float(step_s)} {spice_float(tstop_s)} 0 {spice_float(max_step_s)}"
 
 
 def dec_end(dec: Decoded) -> int:

@@ -115,6 +115,10 @@ class CosimConfig:
     #: assertion rewriting of every imported module, one ngspice ``op`` per phase and sample with
     #: every vector read back, a Python callback per line-level change and one clocked write per code
     legacy: bool = False
+    #: transient devices, the path before the per-crossbar transients (bench/bench_cosim.py's
+    #: ``--transient-pair`` ratios): one deck of every cell of the update, the step bound on the whole
+    #: transient, ngspice's memory check at every time point
+    full_transient: bool = False
     #: where the update codes come from: ``python`` (the rule on ngspice's EP update) or ``analog``
     #: (the peripheral update circuit of analog/eqp_update.sp in ngspice, :mod:`codegen.cosim.codes_analog`)
     codes: str = "python"
@@ -576,6 +580,7 @@ class _Verdicts:
         last = getattr(self.devices, "last_dir", None)
         if last is not None:
             d.files.append(str(last / "circuit.cir"))
+            d.files += sorted(str(f) for f in last.glob("xbar_*.cir"))  # the decks it sources
         self.divergence = d
 
 
@@ -626,8 +631,14 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         devices = BehavioralDevices(chip, g0)
     else:
         devices = TransientDevices(
-            chip, g0, out / "transient", keep=cfg.keep_transients, kept_session=not cfg.legacy
+            chip,
+            g0,
+            out / "transient",
+            keep=cfg.keep_transients,
+            kept_session=not cfg.legacy,
+            full_deck=cfg.full_transient,
         )
+        devices.osdi  # noqa: B018 - compiled in the setup, not in the first update's time
     analog_codes = None
     if cfg.codes == "analog":
         from .codes_analog import AnalogCodes

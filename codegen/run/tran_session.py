@@ -14,8 +14,9 @@ process-wide libngspice (:class:`codegen.run.ngspice.SharedSession`), which keep
 transient circuit in the same library would evict it every step.
 
 Protocol (one JSON object per line): request ``{"deck": text, "params": [names], "save": node}``,
-reply ``{"values": [floats]}`` or ``{"error": message}``; ``{"osdi": [paths]}`` first, answered
-``{"ok": true}``.  Replies go to the file descriptor the worker was started with as stdout; ngspice's
+reply ``{"values": [floats]}`` or ``{"error": message}``; ``{"runs": [requests]}`` runs several
+in turn, reply ``{"values": [[floats], ...]}`` or ``{"error": message, "index": i}``; ``{"osdi": [paths], "setup": [commands]}`` first (the ``.osdi`` files
+to load and ngspice commands to run once, e.g. ``set no_mem_check``), answered ``{"ok": true}``.  Replies go to the file descriptor the worker was started with as stdout; ngspice's
 own output is sent to stderr, so nothing it prints can be mistaken for a reply.
 """
 
@@ -72,14 +73,17 @@ def _python() -> str:
 class TranSession:
     """A libngspice worker process that runs transients one after another.
 
-    ``osdi``: ``.osdi`` files (paths) to load once.  ``timeout_s``: longest wait for one transient (s).
-    Use as a context manager or call :meth:`close`.
+    ``osdi``: ``.osdi`` files (paths) to load once.  ``setup``: ngspice commands run once after
+    them (``set no_mem_check``: no read of ``/proc/meminfo`` at every time point, which ngspice 46
+    does when it stores the saved vector; it changes no value).  ``timeout_s``: longest wait for one
+    transient (s).  Use as a context manager or call :meth:`close`.
     """
 
     def __init__(
         self,
         osdi: Sequence[str | Path] = (),
         timeout_s: float = 300.0,
+        setup: Sequence[str] = (),
         where: str = "transient",
         log: str | Path | None = None,
     ):
@@ -100,7 +104,8 @@ class TranSession:
             bufsize=1,
             env=env,
         )
-        rep = self._ask({"osdi": [str(Path(p).resolve()) for p in osdi]})
+        self.setup = tuple(setup)
+        rep = self._ask({"osdi": [str(Path(p).resolve()) for p in osdi], "setup": list(self.setup)})
         if "error" in rep:
             self.close()
             raise NgspiceFailed(f"the ngspice worker for {where} could not start: {rep['error']}")
@@ -151,6 +156,22 @@ class TranSession:
             raise NgspiceFailed(f"ngspice failed on {where or self.where}; {rep['error']}")
         return [float(v) for v in rep["values"]]
 
+    def run_many(
+        self, runs: Sequence[tuple[str, Sequence[str], str]], where: Sequence[str] | None = None
+    ) -> list[list[float]]:
+        """:meth:`run` for each ``(deck, params, save)`` of ``runs``, one after the other in one round
+        trip to the worker; the values of each.  A failure names ``where[i]`` of the deck that failed."""
+        t0 = time.perf_counter()
+        try:
+            rep = self._ask({"runs": [{"deck": d, "params": list(ps), "save": sv} for d, ps, sv in runs]})
+        finally:
+            self.seconds += time.perf_counter() - t0
+        if "error" in rep:
+            i = int(rep.get("index", 0))
+            name = where[i] if where is not None and i < len(where) else f"{self.where} (run {i})"
+            raise NgspiceFailed(f"ngspice failed on {name}; {rep['error']}")
+        return [[float(v) for v in vals] for vals in rep["values"]]
+
     def close(self) -> None:
         proc = self._proc
         if proc.poll() is None:
@@ -186,7 +207,20 @@ def _serve(ng, req: dict) -> dict:
                 ng.exec_command(f"osdi {path}")
         except Exception as exc:
             return {"error": f"`osdi {path}`: {exc}"}
+        for c in req.get("setup", []):
+            try:
+                ng.exec_command(c)
+            except Exception as exc:
+                return {"error": f"`{c}`: {exc}"}
         return {"ok": True}
+    if "runs" in req:  # several transients in one round trip; the first failure ends the batch
+        values = []
+        for i, run in enumerate(req["runs"]):
+            rep = _serve(ng, run)
+            if "error" in rep:
+                return {"error": rep["error"], "index": i}
+            values.append(rep["values"])
+        return {"values": values}
     lines: list[str] = []
 
     def cmd(c: str) -> str:

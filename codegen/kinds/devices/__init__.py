@@ -62,6 +62,12 @@ class DeviceKind:
     #: Verilog-A template under templates/ (module ``netlist.module``)
     va_template: ClassVar[str] = ""
     netlist: ClassVar[NetlistSpelling] = NetlistSpelling()
+    #: True where the kind's Verilog-A model cannot move between its thresholds: its rate is exactly
+    #: 0 for ``v_reset_V ≤ V ≤ v_set_V`` (and its hold term is 0 while the state is its start), so
+    #: a cell whose voltage never leaves that range keeps its conductance and need not be simulated
+    #: (:class:`codegen.cosim.devices.TransientDevices`); its ``$bound_step`` applies only outside
+    #: it.  False (the default): every cell is simulated.
+    idle_between_thresholds: ClassVar[bool] = False
 
     @classmethod
     def elaborate(cls, d: Any) -> PulsedDeviceIR:  # pragma: no cover - abstract

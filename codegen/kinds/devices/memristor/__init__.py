@@ -27,6 +27,8 @@ class Memristor(DeviceKind):
     spec = Device
     ir = DeviceIR
     va_template = "veriloga/eqp_memristor.va.j2"
+    #: templates: ``rate = 0.0`` unless ``v > v_set`` or ``v < v_reset``
+    idle_between_thresholds = True
 
     @classmethod
     def elaborate(cls, d: Any) -> DeviceIR:

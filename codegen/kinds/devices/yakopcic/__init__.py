@@ -29,6 +29,8 @@ class Yakopcic(DeviceKind):
     spec = YakopcicDevice
     ir = YakopcicIR
     va_template = "veriloga/eqp_memristor_yakopcic.va.j2"
+    #: templates: ``rate = 0.0`` unless ``v > v_set`` or ``v < v_reset``
+    idle_between_thresholds = True
 
     @classmethod
     def elaborate(cls, d: Any) -> YakopcicIR:
