@@ -30,30 +30,9 @@ def _chip(path: Path = XOR, **device):
 # ------------------------------------------------------------------ clamp diodes
 def _clamp_by_branch(x, i_s, nvt, gmin, reverse="spice3"):
     """shockley_clamp as it was: each branch on the index arrays of its own voltages."""
-    x0 = -3.0 * nvt
-    c3 = (3.0 * nvt / np.e) ** 3
-    flat = x.reshape(-1)
-    fwd = flat >= x0 if reverse == "spice3" else np.ones(flat.shape, dtype=bool)
-    fi, ri = np.flatnonzero(fwd), np.flatnonzero(~fwd)
-    i, gd, w = np.empty_like(flat), np.empty_like(flat), np.empty_like(flat)
-    with np.errstate(over="ignore", invalid="ignore"):
-        xf = flat[fi]
-        e = np.exp(xf / nvt)
-        em1 = e - 1.0
-        i[fi] = i_s * em1
-        gd[fi] = i_s / nvt * e
-        w[fi] = i_s * nvt * em1 - i_s * xf
-        xr = flat[ri]
-        inv2 = 1.0 / (xr * xr)
-        arg = c3 / (xr * xr * xr)
-        i[ri] = -i_s * (1.0 + arg)
-        gd[ri] = 3.0 * i_s * arg / xr
-        w0 = i_s * nvt * (np.exp(-3.0) - 1.0) - i_s * x0
-        w[ri] = w0 - i_s * (xr - x0) + 0.5 * i_s * c3 * (inv2 - x0**-2)
-    i += gmin * flat
-    gd += gmin
-    w += 0.5 * gmin * flat * flat
-    return i.reshape(x.shape), gd.reshape(x.shape), w.reshape(x.shape)
+    from tests.test_kinds import _clamp_branch_by_branch
+
+    return tuple(a.reshape(x.shape) for a in _clamp_branch_by_branch(x, i_s, nvt, gmin, reverse))
 
 
 @pytest.mark.parametrize("reverse", ["spice3", "shockley"])
