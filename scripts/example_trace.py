@@ -6,7 +6,7 @@ step 2 µS per pulse, asymmetry 0.3, cycle-to-cycle spread 10 %, read noise 0.2 
 60 set + 60 reset pulses of 5 V / 1 µs, seeded; ``tests/test_fit_device.py`` checks the file is
 exactly what this script writes and that the fit recovers the parameters.
 
-    python scripts/example_trace.py   # rewrites the file (byte-identical)
+    python scripts/example_trace.py   # rewrites the file (byte-identical on one machine; the last digit can differ between CPUs)
 """
 
 from __future__ import annotations
