@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -438,3 +439,61 @@ def test_layered_solver_halves_large_batches_without_changing_the_equilibria(mon
     with pytest.raises(ConvergenceError) as err:
         one.solve(few)
     assert err.value.samples == [3, 31]  # indices in the whole batch, from both halves
+
+
+# Kiraz case 1 (examples/kiraz_case1.yaml) at the conductances where a sweep point (β = 1e-4 S,
+# η = 1e-9, init seed 6) met its first −β phase: β·c_out outweighs the output pair's conductances,
+# the Hessian of F is indefinite and F unbounded below.  Newton with the line search on F wandered
+# off on an AMD EPYC (KCL residual 0.01 A after 200 iterations) and converged on an Intel Xeon.
+_KIRAZ_SADDLE_G = {
+    "W01": [[6.310531647899728e-05, 2.053450082172404e-06], [7.093467569481703e-05, 1e-06]],
+    "B1": [[4.708895417930247e-05], [1.688090592339121e-05]],
+    "W12": [[8.857275535346512e-05, 8.16162982540131e-05], [7.053039505301527e-05, 2.9209793586668877e-05]],
+    "B2": [[3.0869853224761784e-05], [9.999901844708436e-05]],
+}
+
+
+def _kiraz_saddle() -> GoldenModel:
+    from codegen.elab import elaborate
+    from codegen.load import load_spec
+
+    m = GoldenModel(
+        elaborate(load_spec(Path(__file__).resolve().parent.parent / "examples" / "kiraz_case1.yaml"))
+    )
+    m.set_conductances({k: np.array(v) for k, v in _KIRAZ_SADDLE_G.items()})
+    return m
+
+
+def test_minus_beta_phase_past_an_indefinite_hessian_is_followed_from_beta_zero(monkeypatch):
+    m = _kiraz_saddle()
+    x, t, beta = np.array([[-2.0, 2.0]]), np.array([[1.0]]), -1e-4
+    tol = m.chip.simulation.residual_tol_A
+    assert np.linalg.eigvalsh(m._base(beta)).min() < 0  # the case the continuation is for
+    free = m.solve(x)
+    either = m.solve(x, t, beta, v0=free.v)  # whichever way this CPU's rounding goes
+
+    newton = GoldenModel._newton
+
+    def wanders(self, v, b, t, beta, act, *rest, **kw):  # the first try fails, as on the EPYC
+        if rest[5] == "energy":
+            return act
+        return newton(self, v, b, t, beta, act, *rest, **kw)
+
+    monkeypatch.setattr(GoldenModel, "_newton", wanders)
+    eq = m.solve(x, t, beta, v0=free.v)
+    assert eq.residual.max() <= tol and eq.iterations[0] > 0
+    assert np.abs(m.kcl_residual(eq)).max() <= 1e-9  # KCL from the element currents, not the solver's
+    assert np.abs(eq.v).max() > 100  # the stationary point is far out (±720 V at the outputs)
+    np.testing.assert_allclose(either.v, eq.v, rtol=1e-9, atol=1e-9)  # one stationary point
+
+    # a budget too small to get there: the error still names the phase and the sample
+    monkeypatch.setattr(
+        m,
+        "chip",
+        dataclasses.replace(
+            m.chip, simulation=dataclasses.replace(m.chip.simulation, max_newton_iterations=5)
+        ),
+    )
+    with pytest.raises(ConvergenceError, match=r"nudged −β phase did not converge after \d+ Newton") as e:
+        m.solve(x, t, beta, v0=free.v)
+    assert e.value.samples == [0]

@@ -16,6 +16,13 @@ Tolerances: counts, flags and the kind of error exactly; losses (V²) within
 criterion and above the golden solver's noise floor of ~1e-20 V² at converged points); accuracies
 exactly.  The same code on the same machine reproduces the numbers bit for bit; the tolerance only
 absorbs BLAS/libm rounding on other machines.
+
+Rows recorded as not converged (and without an error) oscillate: there the last-bit differences
+between CPUs grow over 200 steps into different final losses.  Measured on the Kiraz sweep, rows
+recorded on an Intel Xeon and rerun on an AMD EPYC: final loss 0.0452 against 0.0614 V² (row 98),
+best loss 9.63709e-4 against 9.63726e-4 V² (row 113), final loss 0.07809 against 0.07819 V²
+(row 161), with the same first loss, flags and step counts.  For those rows only the first loss
+(before any update), the flags, counts, error kind and accuracy are compared.
 """
 
 from __future__ import annotations
@@ -199,7 +206,11 @@ def _close(new: float, old: float, tol_abs: float) -> bool:
 
 def _compare(new: dict, old: dict[str, str]) -> list[str]:
     bad = []
-    for col in ("initial_loss", "final_loss", "best_loss", "final_test_loss"):
+    oscillating = old["converged"] == "False" and not old["error"]  # see the module docstring
+    losses = (
+        ("initial_loss",) if oscillating else ("initial_loss", "final_loss", "best_loss", "final_test_loss")
+    )
+    for col in losses:
         if not _close(float(new[col]), float(old[col]), ABS_TOL_V2):
             bad.append(f"{col}: now {new[col]!r}, committed {old[col]}")
     if not _close(float(new["final_test_acc"]), float(old["final_test_acc"]), 0.0):
@@ -221,7 +232,8 @@ def _chosen(
     ``converged_only`` draws among the rows recorded as converged: their training contracts, so
     they reproduce to ``REL_TOL`` on any CPU.  Points that did not converge (β = 1e-4 S, η = 1e-8)
     oscillate, and there a relative change of 1e-11 in the first loss (a golden-model fix) grows
-    into a different final loss after 200 steps: the slow test draws among those too.
+    into a different final loss after 200 steps: the slow test draws among those too (their first
+    loss, flags and counts compared).
     """
     names = [p for p, _ in grid]
     pinned = [

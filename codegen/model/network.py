@@ -76,6 +76,11 @@ _LAYERED_SWEEPS = 4
 #: machine, so the numbers (rounding of the batched products) are the same everywhere
 _SPLIT_MIN_SAMPLES = 16
 _NODE_NEWTON_STEPS = 3
+#: −β continuation (:meth:`GoldenModel._continuation`): first and largest step of ``s`` in
+#: ``s·β``, smallest step before giving up, Newton iterations allowed per step
+_CONTINUATION_FIRST_STEP = 1 / 16
+_CONTINUATION_MIN_STEP = 1 / 4096
+_CONTINUATION_ITERATIONS = 50
 
 
 @functools.cache
@@ -783,8 +788,7 @@ class GoldenModel:
             if v0 is None
             else np.array(np.broadcast_to(v0, (B, self.n_free)), dtype=float)
         )
-        sim = self.chip.simulation
-        tol, maxit = sim.residual_tol_A, sim.max_newton_iterations
+        tol = self.chip.simulation.residual_tol_A
         iters = np.zeros(B, dtype=int)
         res = np.full(B, np.inf)
         if v0 is None and self.method == "layered" and _LAYERED_SWEEPS:
@@ -803,31 +807,135 @@ class GoldenModel:
                 energy[worse], grad[worse], hdiag[worse] = self._eval(v[worse], b[worse], tw, beta)
         else:
             energy, grad, hdiag = self._eval(v, b, t, beta)
-        act = np.arange(B)
+        start = v.copy() if beta < 0 else None
+        failed = self._newton(v, b, t, beta, np.arange(B), energy, grad, hdiag, iters, res, "energy")
+        if failed.size and start is not None:
+            # −β: the nudge term −½β·c_out·C makes F unbounded below where β·c_out outweighs the
+            # output's conductances, and descending F can lead away from the stationary point (on
+            # one CPU and not on another: rounding decides).  The samples that failed are followed
+            # from their start instead, β stepped from 0 (continuation)
+            failed = np.array(
+                [i for i in failed if not self._continuation(v, b, t, beta, int(i), start[i], iters, res)],
+                dtype=int,
+            )
+        if failed.size:
+            raise ConvergenceError(
+                phase_name(beta), int(iters[failed].max()), float(res[failed].max()), tol, failed.tolist()
+            )
+        return Equilibrium(self, v, u, t, beta, iters, res, phase_name(beta))
+
+    def _continuation(
+        self,
+        v: np.ndarray,
+        b: np.ndarray,
+        t: np.ndarray | None,
+        beta: float,
+        i: int,
+        start: np.ndarray,
+        iters: np.ndarray,
+        res: np.ndarray,
+    ) -> bool:
+        """Sample ``i``'s equilibrium at ``beta`` reached from ``start`` through the equilibria at
+        ``s·beta``, ``s`` stepped from 0 to 1 (a step that does not converge within
+        ``_CONTINUATION_ITERATIONS`` Newton iterations, judged by the residual, is halved; a step
+        that does is doubled).  ``v[i]``, ``iters[i]`` (every iteration counted) and ``res[i]``
+        updated; False where the step fell below ``_CONTINUATION_MIN_STEP`` or the iterations
+        reached ``max_newton_iterations`` more than the first try's."""
+        sl = slice(i, i + 1)
+        vi, bi = start[None, :].copy(), b[sl]
+        ti = None if t is None else t[sl]
+        it_i, res_i = iters[sl].copy(), res[sl].copy()
+        done, ds, total = 0.0, _CONTINUATION_FIRST_STEP, int(iters[i])
+        budget = total + self.chip.simulation.max_newton_iterations  # as many again as the first try
+        while done < 1.0:
+            s = min(1.0, done + ds)
+            trial = vi.copy()
+            e, g, h = self._eval(trial, bi, ti, s * beta)
+            left = self._newton(
+                trial,
+                bi,
+                ti,
+                s * beta,
+                np.zeros(1, dtype=int),
+                e,
+                g,
+                h,
+                it_i,
+                res_i,
+                "residual",
+                maxit=min(_CONTINUATION_ITERATIONS, budget - total),
+            )
+            total += int(it_i[0])
+            if left.size:
+                ds *= 0.5
+                if ds < _CONTINUATION_MIN_STEP or total >= budget:
+                    iters[i], res[i] = total, res_i[0]
+                    return False
+                continue
+            vi, done, ds = trial, s, min(2.0 * ds, _CONTINUATION_FIRST_STEP)
+        v[i], iters[i], res[i] = vi[0], total, res_i[0]
+        return True
+
+    def _newton(
+        self,
+        v: np.ndarray,
+        b: np.ndarray,
+        t: np.ndarray | None,
+        beta: float,
+        act: np.ndarray,
+        energy: np.ndarray,
+        grad: np.ndarray,
+        hdiag: np.ndarray,
+        iters: np.ndarray,
+        res: np.ndarray,
+        merit: Literal["energy", "residual"],
+        it0: int = 0,
+        maxit: int | None = None,
+    ) -> np.ndarray:
+        """Damped Newton on the samples ``act`` (their ``energy``/``grad``/``hdiag`` given), ``v``,
+        ``iters`` and ``res`` updated in place; returns the samples left unconverged after
+        ``maxit`` iterations (default ``max_newton_iterations``; reported as ``it0`` + the
+        iterations done here).
+
+        A step (halved up to 60 times) is taken where it is finite and, with ``merit="energy"``,
+        lowers ``F`` (Armijo) or the largest residual; with ``merit="residual"``, lowers
+        ``½‖I‖²`` (Armijo), ``I`` the KCL residual (A).
+        """
+        sim = self.chip.simulation
+        tol = sim.residual_tol_A
+        maxit = sim.max_newton_iterations if maxit is None else maxit
+        c = self._c
+
+        def accept(e_new, g_new, e_old, r_old, phi_old, a, slope):
+            if merit == "residual":
+                with np.errstate(over="ignore", invalid="ignore"):  # a far step: inf, refused
+                    phi_new = 0.5 * ((g_new / c) ** 2).sum(axis=1)
+                return np.isfinite(e_new) & (phi_new <= phi_old * (1.0 - 2e-4 * a))
+            return np.isfinite(e_new) & (
+                (e_new <= e_old + 1e-4 * a * slope) | (np.abs(g_new / c).max(axis=1) < r_old)
+            )
+
         it = 0
         while True:
-            r = np.abs(grad / self._c).max(axis=1) if self.n_free else np.zeros(len(act))
+            r = np.abs(grad / c).max(axis=1) if self.n_free else np.zeros(len(act))
             res[act] = r
-            iters[act] = it
+            iters[act] = it0 + it
             keep = ~(r <= tol)  # NaN stays unconverged
             if not keep.all():  # (all still active: the arrays as they are, no copies)
                 act, energy, grad, hdiag, r = act[keep], energy[keep], grad[keep], hdiag[keep], r[keep]
-            if act.size == 0:
-                break
-            if it >= maxit:
-                raise ConvergenceError(phase_name(beta), it, float(res[act].max()), tol, act.tolist())
+            if act.size == 0 or it >= maxit:
+                return act
             it += 1
             va, ba = v[act], b[act]
             ta = None if t is None else t[act]
             step = self._newton_step(hdiag, grad, beta, np.maximum(_LAYERED_FLOOR * tol, _LAYERED_ETA * r))
             slope = np.einsum("bi,bi->b", grad, step)
+            phi = 0.5 * ((grad / c) ** 2).sum(axis=1) if merit == "residual" else r
             alpha = np.ones(act.size)
             new_v = va + step
             new_e, new_g, new_h = self._eval(new_v, ba, ta, beta)
             # the first test on every sample at once, then on those still pending
-            ok = np.isfinite(new_e) & (
-                (new_e <= energy + 1e-4 * alpha * slope) | (np.abs(new_g / self._c).max(axis=1) < r)
-            )
+            ok = accept(new_e, new_g, energy, r, phi, alpha, slope)
             pending = np.flatnonzero(~ok)
             for halving in range(60 if pending.size else 0):
                 alpha[pending] *= 0.5
@@ -836,16 +944,12 @@ class GoldenModel:
                 new_v[pending], new_e[pending], new_g[pending], new_h[pending] = tv, te, tg, th
                 if halving == 59:
                     break  # the 60th halving is taken untested
-                ok = np.isfinite(new_e[pending]) & (
-                    (new_e[pending] <= energy[pending] + 1e-4 * alpha[pending] * slope[pending])
-                    | (np.abs(new_g[pending] / self._c).max(axis=1) < r[pending])
-                )
+                ok = accept(te, tg, energy[pending], r[pending], phi[pending], alpha[pending], slope[pending])
                 pending = pending[~ok]
                 if pending.size == 0:
                     break
             v[act] = new_v
             energy, grad, hdiag = new_e, new_g, new_h
-        return Equilibrium(self, v, u, t, beta, iters, res, phase_name(beta))
 
     # ------------------------------------------------------------------ readouts
     def _columns(self, xb: _Crossbar, eq: Equilibrium) -> np.ndarray:
