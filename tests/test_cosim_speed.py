@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -131,7 +132,7 @@ def test_per_crossbar_circuit_cir_runs_alone_and_prints_the_workers_values(tmp_p
 
 @pytest.mark.ngspice
 @pytest.mark.openvaf
-def test_transient_loop_starts_one_worker_and_stops_it(tmp_path, monkeypatch):
+def test_transient_loop_starts_its_workers_once_and_stops_them(tmp_path, monkeypatch):
     import codegen.run.tran_session as ts
 
     started: list[ts.TranSession] = []
@@ -147,8 +148,9 @@ def test_transient_loop_starts_one_worker_and_stops_it(tmp_path, monkeypatch):
     ctrl = ReferenceController(CtrlParams.all_from_chip(chip))
     res = asyncio.run(run_loop(chip, cfg, ctrl, log=lambda s: None))
     assert res.passed, res.divergence
-    assert len(started) == 1  # not one ngspice per step
-    assert started[0]._proc.poll() is not None  # and it is gone when the loop returns
+    workers = min(2, len(os.sched_getaffinity(0)))  # TransientDevices' default
+    assert len(started) == workers  # started once, not per step
+    assert all(s._proc.poll() is not None for s in started)  # and gone when the loop returns
 
 
 @pytest.mark.ngspice
@@ -184,6 +186,41 @@ def test_tran_session_runs_many_decks_in_one_request(tmp_path):
         with pytest.raises(NgspiceFailed, match=r"ngspice failed on second\.cir"):
             s.run_many([decks[0], bad], where=["first.cir", "second.cir"])
         assert s.run_many(decks[1:]) == [[2000.0, 1e-9]]
+
+
+@pytest.mark.ngspice
+def test_run_spread_gives_run_many_values_in_order_from_two_workers(tmp_path):
+    """Decks spread over two workers (largest first to the least loaded) come back in the order
+    given, equal to one worker's; a failing deck is named by its own ``where`` and both workers
+    answer the next request."""
+    from codegen.run.ngspice_tran import NgspiceFailed
+    from codegen.run.tran_session import TranSession
+
+    rc = "* rc\nV1 a 0 PWL(0 0 1u 1)\nR1 a b {r}\nC1 b 0 1n\n{more}.tran 1e-8 1e-6\n.end\n"
+    decks = [
+        (
+            rc.format(r=r, more="R2 b 0 5k\n" * extra),
+            ["@r1[resistance]", "@c1[capacitance]"][: 1 + extra],
+            "b",
+        )
+        for r, extra in (("1k", 0), ("2k", 1), ("3k", 0), ("4k", 1))
+    ]
+    one = TranSession(setup=["set no_mem_check"])
+    pool = TranSession.several(2, logs=[tmp_path / "w0.log", tmp_path / "w1.log"], setup=["set no_mem_check"])
+    try:
+        want = one.run_many(decks)
+        assert want == [[1000.0], [2000.0, 1e-9], [3000.0], [4000.0, 1e-9]]
+        assert TranSession.run_spread(pool, decks) == want
+        assert pool[0].seconds > 0
+        bad = (rc.format(r="1k\nX1 a b nosuchsubckt", more=""), ["@r1[resistance]"], "b")
+        runs = [decks[1], decks[0], bad, decks[3]]
+        with pytest.raises(NgspiceFailed, match=r"ngspice failed on third\.cir"):
+            TranSession.run_spread(pool, runs, where=["first.cir", "second.cir", "third.cir", "fourth.cir"])
+        assert TranSession.run_spread(pool, decks[::-1]) == want[::-1]
+    finally:
+        one.close()
+        for s in pool:
+            s.close()
 
 
 @pytest.mark.ngspice

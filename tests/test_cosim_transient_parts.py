@@ -175,6 +175,30 @@ def test_per_crossbar_transients_equal_the_full_deck_on_xor(tmp_path):
 
 @pytest.mark.ngspice
 @pytest.mark.openvaf
+def test_transients_spread_over_two_workers_give_one_workers_conductances(tmp_path):
+    """The per-crossbar decks of three xor updates run in one worker and spread over two: the
+    same conductances bit for bit (each deck is its own circuit)."""
+    from codegen.cosim.devices import TransientDevices
+
+    chip = _chip()
+    g0 = _g0(chip)
+    one = TransientDevices(chip, g0, tmp_path / "one", workers=1)
+    two = TransientDevices(chip, g0, tmp_path / "two", workers=2)
+    try:
+        for k in range(3):
+            params, dec = _decoded(chip, seed=20 + k)
+            g1, g2 = one.program(params, dec, k), two.program(params, dec, k)
+            assert all(np.array_equal(g1[n], g2[n]) for n in g1)
+        assert one.extra == [] and len(two.extra) == 1
+        assert two.cells_simulated == one.cells_simulated > 0
+    finally:
+        one.close()
+        two.close()
+    assert two.session is None and two.extra == []
+
+
+@pytest.mark.ngspice
+@pytest.mark.openvaf
 @pytest.mark.parametrize("path", [XOR, YAK], ids=["memristor", "yakopcic"])
 def test_step_bound_applies_only_past_a_threshold(tmp_path, path):
     """The Verilog-A ``$bound_step`` holds while ``V`` is past a threshold and not between them: with

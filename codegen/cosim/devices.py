@@ -176,7 +176,10 @@ class TransientDevices:
         keep: bool = False,
         kept_session: bool = True,
         full_deck: bool = False,
+        workers: int | None = None,
     ):
+        import os
+
         from ..run.pulse import RISE_FRACTION, STEPS_PER_WIDTH
 
         self.chip = chip
@@ -189,6 +192,10 @@ class TransientDevices:
         self.seconds = 0.0
         self.last_dir: Path | None = None
         self.session: TranSession | None = None  # started by the first update that moves a cell
+        #: ngspice workers the per-crossbar transients are spread over (default: 2 where the
+        #: process may run on 2 cores; the values do not depend on it), the first is ``session``
+        self.workers = workers if workers is not None else min(2, len(os.sched_getaffinity(0)))
+        self.extra: list[TranSession] = []
         #: False: one `ngspice -b` per update saving every @inst[g] per time point (before issue 15)
         self.kept_session = kept_session
         self.full_deck = full_deck or not kept_session
@@ -368,7 +375,10 @@ class TransientDevices:
         _link_or_write(self.workdir / "eqp_memristor.osdi", wd / "eqp_memristor.osdi", self.osdi)
         if not parts:
             return
-        got = self._session(mem_check=False).run_many(
+        from ..run.tran_session import TranSession
+
+        got = TranSession.run_spread(
+            self._pool(),
             [(deck, part.names, _saved_node(part.lines)) for part, deck in decks],
             where=[str(wd / _part_file(part)) for part, _ in decks],
         )
@@ -392,6 +402,24 @@ class TransientDevices:
             )
         return self.session
 
+    def _pool(self) -> list[TranSession]:
+        """The kept workers of the per-crossbar transients (``workers`` of them, started together
+        on first use; the memory check off)."""
+        from ..run.tran_session import TranSession
+
+        if self.session is None:
+            (self.workdir / "eqp_memristor.osdi").write_bytes(self.osdi)
+            logs = [self.workdir / f"ngspice_worker{'' if i == 0 else i}.log" for i in range(self.workers)]
+            first, *self.extra = TranSession.several(
+                self.workers,
+                [self.workdir / "eqp_memristor.osdi"],
+                logs=logs,
+                where="co-simulation transients",
+                setup=(NO_MEM_CHECK,),
+            )
+            self.session = first
+        return [self.session, *self.extra]
+
     def _run_batch(
         self, params: dict[str, CtrlParams], active: dict[str, Decoded], step: int, wd: Path
     ) -> list[float]:
@@ -409,9 +437,10 @@ class TransientDevices:
 
     def close(self) -> None:
         """Stop the ngspice worker (a later :meth:`program` starts a new one)."""
-        if self.session is not None:
-            self.session.close()
-            self.session = None
+        for s in [self.session, *self.extra]:
+            if s is not None:
+                s.close()
+        self.session, self.extra = None, []
 
     def _prune(self, step: int) -> None:
         """Keep only the last two steps' run folders (the one that diverged and the one before)."""

@@ -1109,17 +1109,25 @@ class GoldenModel:
         )
 
     def ep_phases(
-        self, x: np.ndarray, target: np.ndarray, beta: float | None = None, centered: bool | None = None
+        self,
+        x: np.ndarray,
+        target: np.ndarray,
+        beta: float | None = None,
+        centered: bool | None = None,
+        *,
+        v0_free: np.ndarray | None = None,
     ) -> tuple[Equilibrium, Equilibrium, Equilibrium]:
         """The three equilibria EP uses: (free, first, second).  Vanilla: (free, +β, free); centered:
-        (free, +β, −β).  β (S) and centered default to ``chip.nudge``."""
+        (free, +β, −β).  β (S) and centered default to ``chip.nudge``; ``v0_free``: (B, n_free)
+        start of the free phase (V), e.g. the last step's free equilibrium (the free energy is
+        convex: the same equilibrium, to the residual tolerance, in fewer Newton iterations)."""
         beta = self.chip.nudge.beta_S if beta is None else float(beta)
         centered = self.chip.nudge.centered if centered is None else centered
         if beta <= 0:
             raise CodegenError(f"golden model: EP needs beta > 0 S, got {beta}")
         with self._blas_threads():  # one limit for the three solves
             u = self.source_values(x)  # once for the three phases
-            free = self.solve(x, sources=u)
+            free = self.solve(x, v0=v0_free, sources=u)
             plus = self.solve(x, target, beta, v0=free.v, sources=u)
             minus = self.solve(x, target, -beta, v0=free.v, sources=u) if centered else free
         return free, plus, minus
@@ -1151,9 +1159,12 @@ class GoldenModel:
         beta: float | None = None,
         centered: bool | None = None,
         energy: Literal["full", "resistors_only"] = "full",
+        *,
+        v0_free: np.ndarray | None = None,
     ) -> tuple[dict[str, np.ndarray], Equilibrium]:
-        """:meth:`ep_gradient` and the free equilibrium it solved (outputs, loss: no second solve)."""
-        free, first, second = self.ep_phases(x, target, beta, centered)
+        """:meth:`ep_gradient` and the free equilibrium it solved (outputs, loss: no second solve);
+        ``v0_free``: as in :meth:`ep_phases`."""
+        free, first, second = self.ep_phases(x, target, beta, centered, v0_free=v0_free)
         denom = readout.ep_denominator(first.beta, second is not free)
         if energy not in readout.ENERGIES:
             raise CodegenError(f"golden model: energy must be 'full' or 'resistors_only', got {energy!r}")

@@ -86,6 +86,7 @@ class TranSession:
         setup: Sequence[str] = (),
         where: str = "transient",
         log: str | Path | None = None,
+        _wait: bool = True,
     ):
         self.timeout_s = timeout_s
         self.where = where
@@ -105,14 +106,39 @@ class TranSession:
             env=env,
         )
         self.setup = tuple(setup)
-        rep = self._ask({"osdi": [str(Path(p).resolve()) for p in osdi], "setup": list(self.setup)})
+        self._send({"osdi": [str(Path(p).resolve()) for p in osdi], "setup": list(self.setup)})
+        if _wait:
+            self._started()
+
+    @classmethod
+    def several(
+        cls, n: int, osdi: Sequence[str | Path] = (), logs: Sequence[str | Path | None] | None = None, **kw
+    ) -> list[TranSession]:
+        """``n`` workers started at once (their start-ups overlap); ``logs``: one log file each."""
+        logs = [None] * n if logs is None else list(logs)
+        out: list[TranSession] = []
+        try:
+            for i in range(n):
+                out.append(cls(osdi, log=logs[i], _wait=False, **kw))
+            for s in out:
+                s._started()
+        except BaseException:
+            for s in out:
+                s.close()
+            raise
+        return out
+
+    def _started(self) -> None:
+        rep = self._receive()
         if "error" in rep:
             self.close()
-            raise NgspiceFailed(f"the ngspice worker for {where} could not start: {rep['error']}")
+            raise NgspiceFailed(f"the ngspice worker for {self.where} could not start: {rep['error']}")
 
     def _ask(self, msg: dict) -> dict:
-        import selectors
+        self._send(msg)
+        return self._receive()
 
+    def _send(self, msg: dict) -> None:
         proc = self._proc
         if proc.poll() is not None or proc.stdin is None or proc.stdout is None:
             raise NgspiceFailed(
@@ -125,6 +151,12 @@ class TranSession:
             raise NgspiceFailed(
                 f"the ngspice worker for {self.where} exited (status {proc.wait()})"
             ) from None
+
+    def _receive(self) -> dict:
+        import selectors
+
+        proc = self._proc
+        assert proc.stdout is not None
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
         ready = sel.select(self.timeout_s)
@@ -171,6 +203,54 @@ class TranSession:
             name = where[i] if where is not None and i < len(where) else f"{self.where} (run {i})"
             raise NgspiceFailed(f"ngspice failed on {name}; {rep['error']}")
         return [[float(v) for v in vals] for vals in rep["values"]]
+
+    @staticmethod
+    def run_spread(
+        sessions: Sequence[TranSession],
+        runs: Sequence[tuple[str, Sequence[str], str]],
+        where: Sequence[str] | None = None,
+    ) -> list[list[float]]:
+        """:meth:`run_many` with the runs spread over ``sessions``, which run at once: the largest
+        (most parameters read back: a transient's cost grows with its cells) to the least loaded
+        worker first.  Every deck is a circuit of its own, so where it runs changes no value; the
+        values come back in the order of ``runs``.  The wall time is added to the first session's
+        :attr:`seconds`."""
+        if len(sessions) < 2 or len(runs) < 2:
+            return sessions[0].run_many(runs, where)
+        t0 = time.perf_counter()
+        groups: list[list[int]] = [[] for _ in sessions]
+        load = [0] * len(sessions)
+        for i in sorted(range(len(runs)), key=lambda i: (-len(runs[i][1]), i)):
+            k = load.index(min(load))
+            groups[k].append(i)
+            load[k] += len(runs[i][1]) or 1
+        busy = [(s, g) for s, g in zip(sessions, groups, strict=True) if g]
+        try:
+            for s, g in busy:
+                s._send(
+                    {
+                        "runs": [
+                            {"deck": runs[i][0], "params": list(runs[i][1]), "save": runs[i][2]} for i in g
+                        ]
+                    }
+                )
+            try:
+                replies = [(g, s._receive()) for s, g in busy]
+            except BaseException:  # a worker that timed out or died: none keeps a reply unread
+                for s in sessions:
+                    s.close()
+                raise
+        finally:
+            sessions[0].seconds += time.perf_counter() - t0
+        out: list[list[float]] = [[] for _ in runs]
+        for g, rep in replies:
+            if "error" in rep:
+                i = g[int(rep.get("index", 0))]
+                name = where[i] if where is not None and i < len(where) else f"{sessions[0].where} (run {i})"
+                raise NgspiceFailed(f"ngspice failed on {name}; {rep['error']}")
+            for i, vals in zip(g, rep["values"], strict=True):
+                out[i] = [float(v) for v in vals]
+        return out
 
     def close(self) -> None:
         proc = self._proc
