@@ -375,6 +375,70 @@ def test_golden_twin_solves_three_equilibria_per_step_and_its_loss_is_the_free_p
     assert st.loss == float(np.mean(0.5 * ((t - y) ** 2).sum(axis=1)))
 
 
+def test_golden_twin_warm_starts_and_prefetch_change_no_code_and_follow_the_conductances():
+    """Over 6 xor steps: a twin that starts each sample's free phase from its last equilibrium and
+    solves the next batch ahead (:meth:`GoldenTwin.prefetch`, as the loop does while the chip's
+    transients run) gives the codes of a cold golden model bit for bit, and gradients, outputs and
+    losses within the solver's tolerance; a prefetch made before :meth:`GoldenTwin.program` is
+    not used after it."""
+    from codegen.cosim.loop import GoldenTwin, batches
+    from codegen.learn.datasets import load_dataset
+    from codegen.model import GoldenModel
+
+    chip = _chip(XOR)
+    twin = GoldenTwin(chip, CosimConfig(steps=1).rule(chip))
+    cold = GoldenModel(chip, conductances=twin.initial)
+    ds = load_dataset(chip)
+    order = batches(chip, len(ds.x_train), 6)
+    nudge = chip.nudge
+    iterations = []
+    orig = GoldenModel.solve
+
+    def counting(self, *a, **k):
+        eq = orig(self, *a, **k)
+        if self is twin.model and k.get("beta", a[2] if len(a) > 2 else 0.0) == 0.0:
+            iterations.append(int(eq.iterations.max()))
+        return eq
+
+    for s, idx in enumerate(order):
+        x, t = ds.x_train[idx], ds.t_train[idx]
+        used, before = twin._ahead, len(iterations)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(GoldenModel, "solve", counting)
+            st = twin.step(x, t, twin.conductances)
+        if s:  # the batch solved ahead is the one taken: no free solve in step
+            assert used is not None and np.array_equal(st.outputs, used[1][1].outputs)
+            assert len(iterations) == before
+        grad, free = cold.ep_gradient_and_free(x, t, beta=nudge.beta_S, centered=nudge.centered)
+        assert all(np.array_equal(st.codes[k], twin._codes(grad)[k]) for k in grad)
+        for k in grad:
+            np.testing.assert_allclose(st.gradient[k], grad[k], rtol=1e-6, atol=1e-9 * np.abs(grad[k]).max())
+        np.testing.assert_allclose(st.outputs, free.outputs, rtol=0, atol=1e-9)
+        if s + 1 < len(order):  # ahead at the conductances before the update: dropped by program
+            nxt = order[s + 1]
+            twin.prefetch(ds.x_train[nxt], ds.t_train[nxt])
+            assert twin._ahead is not None
+        twin.program(st.codes)
+        assert twin._ahead is None
+        cold.set_conductances(twin.conductances)
+        if s + 1 < len(order):
+            nxt = order[s + 1]
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setattr(GoldenModel, "solve", counting)
+                twin.prefetch(ds.x_train[nxt], ds.t_train[nxt])
+            ahead = twin._ahead
+            assert ahead is not None
+            again = GoldenTwin(chip, CosimConfig(steps=1).rule(chip))
+            again.model.set_conductances(twin.conductances)
+            ref = again.model.ep_gradient_and_free(
+                ds.x_train[nxt], ds.t_train[nxt], beta=nudge.beta_S, centered=nudge.centered
+            )[1]
+            np.testing.assert_allclose(ahead[1][1].outputs, ref.outputs, rtol=0, atol=1e-9)
+    # each xor batch holds all four samples: after the first, every free phase starts warm
+    # (step 0's free solve, then one prefetch per step; cold, the most iterations of a sample is 8)
+    assert len(iterations) == len(order) and max(iterations[1:]) <= 3 < iterations[0], iterations
+
+
 def test_verilator_top_wraps_the_design_with_its_clock_and_line_log():
     from codegen.backends.rtl import design, format_rtl
     from codegen.cosim.runner import format_verilator_top

@@ -187,8 +187,14 @@ def test_transients_spread_over_two_workers_give_one_workers_conductances(tmp_pa
     try:
         for k in range(3):
             params, dec = _decoded(chip, seed=20 + k)
-            g1, g2 = one.program(params, dec, k), two.program(params, dec, k)
+            calls: list[bool] = []
+            folder = tmp_path / "two" / f"step{k:04d}"
+            g1 = one.program(params, dec, k)
+            g2 = two.program(
+                params, dec, k, during=lambda c=calls, f=folder: c.append((f / "circuit.cir").is_file())
+            )
             assert all(np.array_equal(g1[n], g2[n]) for n in g1)
+            assert calls == [True]  # once, while the workers ran, the step folder written
         assert one.extra == [] and len(two.extra) == 1
         assert two.cells_simulated == one.cells_simulated > 0
     finally:

@@ -29,6 +29,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -72,10 +73,15 @@ class BehavioralDevices:
         return got
 
     def program(
-        self, params: dict[str, CtrlParams], decoded: dict[str, Decoded], step: int
+        self,
+        params: dict[str, CtrlParams],
+        decoded: dict[str, Decoded],
+        step: int,
+        during: Callable[[], None] | None = None,
     ) -> dict[str, np.ndarray]:
         """Advance every cell through the segments of its crossbar's decoded waveform; returns the
-        new conductances (S).
+        new conductances (S).  ``during``: called once, after the update (as
+        :meth:`TransientDevices.program` calls it while its transients run).
 
         Each cell's exposures (the segments where it sees a voltage outside the thresholds) are
         applied in their order; cells are independent, so the ``k``-th exposure of every cell is
@@ -110,6 +116,8 @@ class BehavioralDevices:
             w = flat.reshape(g.shape)
             self.g[name] = np.where(w == w0, g, g_from_w(self.dev, w))
         self.seconds += time.perf_counter() - t0
+        if during is not None:
+            during()
         return {k: v.copy() for k, v in self.g.items()}
 
 
@@ -318,23 +326,41 @@ class TransientDevices:
         return _standalone_deck(step, body, names, step_s, tstop), names
 
     def program(
-        self, params: dict[str, CtrlParams], decoded: dict[str, Decoded], step: int
+        self,
+        params: dict[str, CtrlParams],
+        decoded: dict[str, Decoded],
+        step: int,
+        during: Callable[[], None] | None = None,
     ) -> dict[str, np.ndarray]:
-        """Run this update's transients in the kept ngspice worker; the new conductances (S)."""
+        """Run this update's transients in the kept ngspice workers; the new conductances (S).
+        ``during``: called once while the workers run the transients (the caller's work that does
+        not need their result; its time is not counted in :attr:`seconds`)."""
+        spent = [0.0]
+
+        def timed() -> None:
+            if during is not None:
+                t = time.perf_counter()
+                try:
+                    during()
+                finally:
+                    spent[0] += time.perf_counter() - t
+
         active = {k: d for k, d in decoded.items() if any(np.any(s.halves) for s in d.segments)}
         if not active:
+            timed()
             return {k: v.copy() for k, v in self.g.items()}
         t0 = time.perf_counter()
         wd = self.workdir / f"step{step:04d}"
         wd.mkdir(parents=True, exist_ok=True)
         if self.full_deck:
             self._program_full(params, active, step, wd)
+            timed()
         else:
-            self._program_parts(params, active, step, wd)
+            self._program_parts(params, active, step, wd, timed)
         self.last_dir = wd
         if not self.keep:
             self._prune(step)
-        self.seconds += time.perf_counter() - t0
+        self.seconds += time.perf_counter() - t0 - spent[0]
         return {k: v.copy() for k, v in self.g.items()}
 
     def _program_full(
@@ -361,19 +387,29 @@ class TransientDevices:
             self.cells_active += p.cells
 
     def _program_parts(
-        self, params: dict[str, CtrlParams], active: dict[str, Decoded], step: int, wd: Path
+        self,
+        params: dict[str, CtrlParams],
+        active: dict[str, Decoded],
+        step: int,
+        wd: Path,
+        during: Callable[[], None],
     ) -> None:
         parts, step_s, tstop = self.parts(params, active)
         self.cells_active += sum(params[k].cells for k in active)
         decks = [
             (part, _part_deck(step, part, step_s, tstop, self.chip.device.pulse_width_s)) for part in parts
         ]
-        # `ngspice -b circuit.cir` in that folder runs the same transients and prints the same values
-        for part, deck in decks:
-            (wd / _part_file(part)).write_text(deck)
-        (wd / "circuit.cir").write_text(_driver_deck(step, parts))
-        _link_or_write(self.workdir / "eqp_memristor.osdi", wd / "eqp_memristor.osdi", self.osdi)
+
+        def write_folder() -> None:
+            # `ngspice -b circuit.cir` in that folder runs the same transients, prints the same values
+            for part, deck in decks:
+                (wd / _part_file(part)).write_text(deck)
+            (wd / "circuit.cir").write_text(_driver_deck(step, parts))
+            _link_or_write(self.workdir / "eqp_memristor.osdi", wd / "eqp_memristor.osdi", self.osdi)
+            during()
+
         if not parts:
+            write_folder()
             return
         from ..run.tran_session import TranSession
 
@@ -381,6 +417,7 @@ class TransientDevices:
             self._pool(),
             [(deck, part.names, _saved_node(part.lines)) for part, deck in decks],
             where=[str(wd / _part_file(part)) for part, _ in decks],
+            during=write_folder,
         )
         for (part, _), vals in zip(decks, got, strict=True):
             g = self.g[part.xbar].copy()

@@ -47,7 +47,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -57,6 +57,9 @@ from ..ir import Chip
 from ..learn.rules import rule_boundaries
 from ..model import readout
 from .decode import Capture, Decoded, capture_from_schedule, decode
+
+if TYPE_CHECKING:
+    from ..model.network import Equilibrium
 
 __all__ = [
     "DEVICES",
@@ -321,6 +324,12 @@ class GoldenStep:
 _WARM_FLOATS = 4_000_000
 
 
+def _batch_key(x: np.ndarray, t: np.ndarray) -> bytes:
+    """A batch's features and targets as bytes (what :meth:`GoldenTwin.prefetch` is keyed on)."""
+    x, t = np.ascontiguousarray(x, dtype=float), np.ascontiguousarray(t, dtype=float)
+    return repr((x.shape, t.shape)).encode() + x.tobytes() + t.tobytes()
+
+
 class GoldenTwin:
     """The golden side of the loop: the golden model at its own conductances, the same sign-pulse
     rule, the golden device model (:class:`codegen.learn.devices.DeviceArrays`).  A second golden
@@ -345,6 +354,8 @@ class GoldenTwin:
         #: model → sample (its feature bytes) → its last free equilibrium (V), the start of its next
         #: free phase (at most ``_WARM_FLOATS`` floats per model)
         self._last: dict[int, dict[bytes, np.ndarray]] = {}
+        #: (batch key, EP gradient and free equilibrium) computed ahead by :meth:`prefetch`
+        self._ahead: tuple[bytes, tuple[dict[str, np.ndarray], Equilibrium]] | None = None
 
     def _codes(self, grad: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from ..learn.rules import pulse_codes
@@ -377,7 +388,11 @@ class GoldenTwin:
         ``g_chip``: the chip's present conductances (S)."""
         t0 = time.perf_counter()
         # the EP solve's own free phase gives the loss and the outputs (3 equilibria per step, not 4)
-        grad, free = self._ep(self.model, x, t)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None and ahead[0] == _batch_key(x, t):
+            grad, free = ahead[1]
+        else:
+            grad, free = self._ep(self.model, x, t)
         y = free.outputs
         loss = readout.mean_loss(t, y)
         if all(np.array_equal(g_chip[k], v) for k, v in self.conductances.items()):
@@ -389,9 +404,21 @@ class GoldenTwin:
         self.seconds += time.perf_counter() - t0
         return out
 
+    def prefetch(self, x: np.ndarray, t: np.ndarray) -> None:
+        """The golden model's EP solve of the next batch, at the golden conductances as they are
+        now, for :meth:`step` to take (the loop calls it while the chip's transients run): the same
+        numbers :meth:`step` would compute.  A solver error is left for :meth:`step` to raise."""
+        t0 = time.perf_counter()
+        try:
+            self._ahead = (_batch_key(x, t), self._ep(self.model, x, t))
+        except CodegenError:
+            self._ahead = None
+        self.seconds += time.perf_counter() - t0
+
     def program(self, codes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Apply signed pulse counts to the golden devices; returns the new conductances (S)."""
         t0 = time.perf_counter()
+        self._ahead = None  # computed at the conductances before
         self.devices.program(codes)
         self.conductances = self.devices.conductances
         self.model.set_conductances(self.conductances)
@@ -726,14 +753,21 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         t_check += time.perf_counter() - t0
         if run.stop:
             break
-        # ---- devices, both sides ----
+        # ---- devices, both sides: the golden side (and its next EP solve) while the chip's run ----
+        golden_side: dict[str, dict[str, np.ndarray]] = {}
+
+        def program_golden(codes=gold.codes, nxt=s + 1, golden_side=golden_side) -> None:
+            golden_side["g"] = twin.program(codes)
+            if nxt < len(order):
+                twin.prefetch(ds.x_train[order[nxt]], ds.t_train[order[nxt]])
+
         try:
-            g_cosim = devices.program(pmap, decoded, s)
+            g_cosim = devices.program(pmap, decoded, s, during=program_golden)
             state["conductances_after_S"] = g_cosim
         except CodegenError as exc:
             run.note(s, Finding("ngspice", f"programming transient failed: {exc}"), fatal=True)
             break
-        g_gold = twin.program(gold.codes)
+        g_gold = golden_side["g"] if "g" in golden_side else twin.program(gold.codes)
         t0 = time.perf_counter()
         pulses = {k: np.array(d.counts) for k, d in decoded.items()}
         for k in received:

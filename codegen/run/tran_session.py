@@ -28,7 +28,7 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .ngspice_tran import NgspiceFailed, describe_failure
@@ -209,14 +209,14 @@ class TranSession:
         sessions: Sequence[TranSession],
         runs: Sequence[tuple[str, Sequence[str], str]],
         where: Sequence[str] | None = None,
+        during: Callable[[], None] | None = None,
     ) -> list[list[float]]:
         """:meth:`run_many` with the runs spread over ``sessions``, which run at once: the largest
         (most parameters read back: a transient's cost grows with its cells) to the least loaded
         worker first.  Every deck is a circuit of its own, so where it runs changes no value; the
-        values come back in the order of ``runs``.  The wall time is added to the first session's
-        :attr:`seconds`."""
-        if len(sessions) < 2 or len(runs) < 2:
-            return sessions[0].run_many(runs, where)
+        values come back in the order of ``runs``.  ``during``: called once while the workers run
+        (after every request is sent; if it raises, the workers are closed, none left with a
+        reply unread).  The wall time is added to the first session's :attr:`seconds`."""
         t0 = time.perf_counter()
         groups: list[list[int]] = [[] for _ in sessions]
         load = [0] * len(sessions)
@@ -235,6 +235,8 @@ class TranSession:
                     }
                 )
             try:
+                if during is not None:
+                    during()
                 replies = [(g, s._receive()) for s, g in busy]
             except BaseException:  # a worker that timed out or died: none keeps a reply unread
                 for s in sessions:
