@@ -44,10 +44,13 @@ def test_every_element_is_named_once_and_by_the_names_module(case):
         names = [e.name for e in c.sources] + [e.name for cp in top.copies for e in cp.elements]
         assert len(names) == len(set(n.lower() for n in names)), top.name
     for xb, sub in zip(chip.crossbars, c.crossbars, strict=True):
-        for e in sub.elements:
+        tiles = sub.about.get("tiles", ())  # a large crossbar: its cells are in its tiles
+        cells = [e for t in tiles for e in t.elements] if tiles else sub.elements
+        assert len(cells) == xb.size, sub.name
+        for e in cells:
             r, k = e.params["cell"]
             assert e.name == nm.cell_resistor(r, k)
-            assert e.nodes == (xb.dst_nodes[r], xb.src_nodes[k])
+            assert e.nodes == (xb.dst_nodes[r], xb.src_nodes[k])  # a tile's ports keep the names
             assert e.params["r"] == 1.0 / e.params["g"]
     for a in chip.amplifiers:
         assert c.amplifier_senses()[a.name] == nm.amplifier_elements(a.name)[1]
