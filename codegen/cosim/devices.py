@@ -40,6 +40,7 @@ from ..circuit.names import MEMRISTOR_MODEL
 from ..controller import CtrlParams
 from ..ir import Chip, PulsedDeviceIR
 from ..model.device import apply_pulse, g_from_w, rate, w_from_g
+from ..run.ngspice_tran import SPICEINIT
 from ..units import spice_float
 from .decode import Decoded
 
@@ -369,6 +370,7 @@ class TransientDevices:
         body, names, step_s, tstop = self.body(params, active)
         # the same transient for `ngspice -b circuit.cir` in that folder
         (wd / "circuit.cir").write_text(_standalone_deck(step, body, names, step_s, tstop))
+        (wd / ".spiceinit").write_text(SPICEINIT)  # `ngspice -b` there: OSDI single-threaded
         (wd / "eqp_memristor.osdi").write_bytes(self.osdi)
         if self.kept_session:
             deck = [f"* co-simulation step {step}", f".model {MEMRISTOR_MODEL} eqp_memristor", *body]
@@ -405,6 +407,7 @@ class TransientDevices:
             for part, deck in decks:
                 (wd / _part_file(part)).write_text(deck)
             (wd / "circuit.cir").write_text(_driver_deck(step, parts))
+            (wd / ".spiceinit").write_text(SPICEINIT)  # `ngspice -b` there: OSDI single-threaded
             _link_or_write(self.workdir / "eqp_memristor.osdi", wd / "eqp_memristor.osdi", self.osdi)
             during()
 
