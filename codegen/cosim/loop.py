@@ -372,7 +372,7 @@ class GoldenTwin:
     def _ep(self, model, x: np.ndarray, t: np.ndarray):
         """``model``'s EP gradient and free equilibrium.  A batch whose samples were all seen before
         starts from their last free equilibria (the free energy is convex: the same equilibrium to
-        the residual tolerance; on xor 0–1 Newton iterations instead of 2–8)."""
+        the residual tolerance; on xor at most 3 Newton iterations instead of up to 8)."""
         nudge = self.chip.nudge
         seen = self._last.setdefault(id(model), {})
         rows = [np.ascontiguousarray(r, dtype=float).tobytes() for r in np.atleast_2d(x)]
