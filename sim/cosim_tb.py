@@ -94,7 +94,7 @@ class _LineLog:
 class RtlController:
     """Drives the RTL: writes update codes, starts a crossbar, captures its line levels."""
 
-    name = "RTL (cocotb + Icarus or Verilator)"
+    name = "RTL (cocotb)"  # with the simulator's own name once it runs (cocotb.SIM_NAME)
 
     def __init__(
         self,
@@ -107,6 +107,7 @@ class RtlController:
         core=None,
     ):
         self.dut = dut
+        self.name = f"RTL (cocotb + {getattr(cocotb, 'SIM_NAME', '') or 'simulator'})"
         #: the generated top (its code memories ``u_<xbar>.u_mem.mem``): ``dut`` itself, or its
         #: instance inside the Verilator wrapper (codegen.cosim.runner.format_verilator_top)
         self.core = dut if core is None else core

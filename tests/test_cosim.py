@@ -363,7 +363,9 @@ def test_cli_rtl_cosim_passes_and_writes_report(tmp_path):
     rc = main(["cosim", str(KIRAZ), "--steps", "4", "--vcd", "-o", str(tmp_path), "-q"])
     assert rc == 0
     res = json.loads((tmp_path / "cosim.json").read_text())
-    assert res["passed"] and res["config"]["controller"].startswith("RTL")
+    assert (
+        res["passed"] and res["config"]["controller"] == "RTL (cocotb + Icarus Verilog)"
+    )  # the simulator named
     assert len(res["steps"]) == 4 and all(r["pulses"] == 12 for r in res["steps"])
     assert (tmp_path / "cosim.png").stat().st_size > 10_000
     vcd = Path(res["vcd"])
