@@ -11,6 +11,7 @@ from codegen.errors import CodegenError
 from codegen.learn.overrides import override
 from codegen.learn.sweep import POINTS_FILE, grid_points, load_done, run_sweep, summarise
 from codegen.load import load_spec
+from tests.signals import ctrl_c_default
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -283,6 +284,7 @@ def test_ctrl_c_stops_a_sweep_quietly_and_it_resumes(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=ctrl_c_default,  # Ctrl-C as in a terminal, also where the runner ignores SIGINT
     )
     points = out / POINTS_FILE
     deadline = time.monotonic() + 120

@@ -14,6 +14,7 @@ from codegen.learn.backends import GoldenBackend
 from codegen.learn.datasets import load_dataset
 from codegen.learn.trainer import evaluate, train
 from codegen.load import load_spec
+from tests.signals import ctrl_c_default
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -222,6 +223,7 @@ def test_ctrl_c_during_training_keeps_the_finished_epochs(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=ctrl_c_default,  # Ctrl-C as in a terminal, also where the runner ignores SIGINT
     )
     csv_path = out / "metrics.csv"
     deadline = time.monotonic() + 60
