@@ -207,7 +207,9 @@ def test_run_spread_gives_run_many_values_in_order_from_two_workers(tmp_path):
         for r, extra in (("1k", 0), ("2k", 1), ("3k", 0), ("4k", 1))
     ]
     one = TranSession(setup=["set no_mem_check"])
-    pool = TranSession.several(2, logs=[tmp_path / "w0.log", tmp_path / "w1.log"], setup=["set no_mem_check"])
+    pool = TranSession.several(
+        2, logs=[tmp_path / "w0.log", tmp_path / "w1.log"], wait=False, setup=["set no_mem_check"]
+    )  # started without waiting: the first request waits for each start
     try:
         want = one.run_many(decks)
         assert want == [[1000.0], [2000.0, 1e-9], [3000.0], [4000.0, 1e-9]]
@@ -220,8 +222,8 @@ def test_run_spread_gives_run_many_values_in_order_from_two_workers(tmp_path):
         assert TranSession.run_spread(pool, decks[::-1]) == want[::-1]
     finally:
         one.close()
-        for s in pool:
-            s.close()
+        TranSession.close_all(pool)
+    assert all(s._proc.poll() is not None for s in pool)
 
 
 @pytest.mark.ngspice
@@ -233,6 +235,10 @@ def test_tran_session_refuses_an_osdi_it_cannot_load(tmp_path):
     bad.write_bytes(b"nothing")
     with pytest.raises(NgspiceFailed, match=r"could not start: `osdi .*not_a_model\.osdi`"):
         TranSession([bad], where="the test", log=tmp_path / "worker.log")
+    (late,) = TranSession.several(1, [bad], wait=False, where="the test")  # the failure at first use
+    with pytest.raises(NgspiceFailed, match=r"could not start: `osdi .*not_a_model\.osdi`"):
+        late.run("* x\nR1 a 0 1k\n.tran 1e-9 1e-8\n.end\n", ["@r1[resistance]"], "a")
+    late.close()
 
 
 def test_parse_printed_reads_ngspice_print_lines():

@@ -444,21 +444,32 @@ class TransientDevices:
 
     def _pool(self) -> list[TranSession]:
         """The kept workers of the per-crossbar transients (``workers`` of them, started together
-        on first use; the memory check off)."""
+        by :meth:`start` or on first use; the memory check off)."""
+        if self.session is None:
+            self.start()
+        assert self.session is not None
+        return [self.session, *self.extra]
+
+    def start(self) -> None:
+        """Start the per-crossbar transients' workers now, without waiting for them (their start-up
+        overlaps the caller's; the first transient waits for what is left of it).  Nothing to do
+        where they run already or on the one-deck paths."""
         from ..run.tran_session import TranSession
 
-        if self.session is None:
-            (self.workdir / "eqp_memristor.osdi").write_bytes(self.osdi)
-            logs = [self.workdir / f"ngspice_worker{'' if i == 0 else i}.log" for i in range(self.workers)]
-            first, *self.extra = TranSession.several(
-                self.workers,
-                [self.workdir / "eqp_memristor.osdi"],
-                logs=logs,
-                where="co-simulation transients",
-                setup=(NO_MEM_CHECK,),
-            )
-            self.session = first
-        return [self.session, *self.extra]
+        if self.session is not None or self.full_deck:
+            return
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        (self.workdir / "eqp_memristor.osdi").write_bytes(self.osdi)
+        logs = [self.workdir / f"ngspice_worker{'' if i == 0 else i}.log" for i in range(self.workers)]
+        first, *self.extra = TranSession.several(
+            self.workers,
+            [self.workdir / "eqp_memristor.osdi"],
+            logs=logs,
+            wait=False,
+            where="co-simulation transients",
+            setup=(NO_MEM_CHECK,),
+        )
+        self.session = first
 
     def _run_batch(
         self, params: dict[str, CtrlParams], active: dict[str, Decoded], step: int, wd: Path
@@ -477,9 +488,9 @@ class TransientDevices:
 
     def close(self) -> None:
         """Stop the ngspice worker (a later :meth:`program` starts a new one)."""
-        for s in [self.session, *self.extra]:
-            if s is not None:
-                s.close()
+        from ..run.tran_session import TranSession
+
+        TranSession.close_all([s for s in [self.session, *self.extra] if s is not None])
         self.session, self.extra = None, []
 
     def _prune(self, step: int) -> None:

@@ -671,8 +671,6 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
     t_setup = t_start = time.perf_counter()
     twin = GoldenTwin(chip, rule)
     g0 = twin.initial
-    # one analysis per batch; legacy: one `op` per phase and sample (bench/bench_cosim.py's ratios)
-    spice = (analog.OpCrossbars if cfg.legacy else analog.SpiceCrossbars)(chip, g0, cfg.phases)
     devices: BehavioralDevices | TransientDevices
     if cfg.device == "behavioral":
         devices = BehavioralDevices(chip, g0)
@@ -686,6 +684,9 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
             full_deck=cfg.full_transient,
         )
         devices.osdi  # noqa: B018 - compiled in the setup, not in the first update's time
+        devices.start()  # the transient workers start while the rest of the setup runs
+    # one analysis per batch; legacy: one `op` per phase and sample (bench/bench_cosim.py's ratios)
+    spice = (analog.OpCrossbars if cfg.legacy else analog.SpiceCrossbars)(chip, g0, cfg.phases)
     analog_codes = None
     if cfg.codes == "analog":
         from .codes_analog import AnalogCodes

@@ -22,6 +22,7 @@ own output is sent to stderr, so nothing it prints can be mistaken for a reply.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -106,29 +107,48 @@ class TranSession:
             env=env,
         )
         self.setup = tuple(setup)
+        self._starting = True  # the start-up reply not read yet
         self._send({"osdi": [str(Path(p).resolve()) for p in osdi], "setup": list(self.setup)})
         if _wait:
             self._started()
 
     @classmethod
     def several(
-        cls, n: int, osdi: Sequence[str | Path] = (), logs: Sequence[str | Path | None] | None = None, **kw
+        cls,
+        n: int,
+        osdi: Sequence[str | Path] = (),
+        logs: Sequence[str | Path | None] | None = None,
+        wait: bool = True,
+        **kw,
     ) -> list[TranSession]:
-        """``n`` workers started at once (their start-ups overlap); ``logs``: one log file each."""
+        """``n`` workers started at once (their start-ups overlap); ``logs``: one log file each.
+        ``wait=False``: return while they start (the caller's own work overlaps theirs); the first
+        request to each waits for its start and raises if it failed."""
         logs = [None] * n if logs is None else list(logs)
         out: list[TranSession] = []
         try:
             for i in range(n):
                 out.append(cls(osdi, log=logs[i], _wait=False, **kw))
-            for s in out:
-                s._started()
+            if wait:
+                for s in out:
+                    s._started()
         except BaseException:
-            for s in out:
-                s.close()
+            TranSession.close_all(out)
             raise
         return out
 
+    @staticmethod
+    def close_all(sessions: Sequence[TranSession]) -> None:
+        """:meth:`close` each, their workers told to stop all at once (their exits overlap)."""
+        for s in sessions:
+            with contextlib.suppress(OSError):
+                if s._proc.poll() is None and s._proc.stdin is not None:
+                    s._proc.stdin.close()
+        for s in sessions:
+            s.close()
+
     def _started(self) -> None:
+        self._starting = False
         rep = self._receive()
         if "error" in rep:
             self.close()
@@ -139,6 +159,8 @@ class TranSession:
         return self._receive()
 
     def _send(self, msg: dict) -> None:
+        if self._starting and "osdi" not in msg:
+            self._started()  # a session made with wait=False: its start-up reply comes first
         proc = self._proc
         if proc.poll() is not None or proc.stdin is None or proc.stdout is None:
             raise NgspiceFailed(
@@ -258,7 +280,7 @@ class TranSession:
         proc = self._proc
         if proc.poll() is None:
             try:
-                if proc.stdin is not None:
+                if proc.stdin is not None and not proc.stdin.closed:
                     proc.stdin.close()
                 proc.wait(timeout=5)
             except (OSError, subprocess.TimeoutExpired):
