@@ -375,7 +375,7 @@ class TransientDevices:
         if self.kept_session:
             deck = [f"* co-simulation step {step}", f".model {MEMRISTOR_MODEL} eqp_memristor", *body]
             deck += [_tran_line(step_s, tstop, step_s), ".end", ""]
-            vals = self._session(mem_check=True).run(
+            vals = self._pool()[0].run(
                 "\n".join(deck), names, _saved_node(body), where=str(wd / "circuit.cir")
             )
         else:
@@ -428,48 +428,32 @@ class TransientDevices:
             self.g[part.xbar] = g
             self.cells_simulated += len(part.names)
 
-    def _session(self, mem_check: bool) -> TranSession:
-        """The kept worker (started on first use)."""
+    def _pool(self) -> list[TranSession]:
+        """The kept workers, started on first use without waiting for them (the first request
+        waits for what is left of their start-up): ``workers`` of them with the memory check off
+        for the per-crossbar transients, one with it on for ``full_deck``'s single deck."""
         from ..run.tran_session import TranSession
 
         if self.session is None:
+            n, setup = (1, ()) if self.full_deck else (self.workers, (NO_MEM_CHECK,))
+            self.workdir.mkdir(parents=True, exist_ok=True)
             (self.workdir / "eqp_memristor.osdi").write_bytes(self.osdi)
-            self.session = TranSession(
+            first, *self.extra = TranSession.several(
+                n,
                 [self.workdir / "eqp_memristor.osdi"],
+                logs=[self.workdir / f"ngspice_worker{'' if i == 0 else i}.log" for i in range(n)],
+                wait=False,
                 where="co-simulation transients",
-                log=self.workdir / "ngspice_worker.log",
-                setup=() if mem_check else (NO_MEM_CHECK,),
+                setup=setup,
             )
-        return self.session
-
-    def _pool(self) -> list[TranSession]:
-        """The kept workers of the per-crossbar transients (``workers`` of them, started together
-        by :meth:`start` or on first use; the memory check off)."""
-        if self.session is None:
-            self.start()
-        assert self.session is not None
+            self.session = first
         return [self.session, *self.extra]
 
     def start(self) -> None:
-        """Start the per-crossbar transients' workers now, without waiting for them (their start-up
-        overlaps the caller's; the first transient waits for what is left of it).  Nothing to do
-        where they run already or on the one-deck paths."""
-        from ..run.tran_session import TranSession
-
-        if self.session is not None or self.full_deck:
-            return
-        self.workdir.mkdir(parents=True, exist_ok=True)
-        (self.workdir / "eqp_memristor.osdi").write_bytes(self.osdi)
-        logs = [self.workdir / f"ngspice_worker{'' if i == 0 else i}.log" for i in range(self.workers)]
-        first, *self.extra = TranSession.several(
-            self.workers,
-            [self.workdir / "eqp_memristor.osdi"],
-            logs=logs,
-            wait=False,
-            where="co-simulation transients",
-            setup=(NO_MEM_CHECK,),
-        )
-        self.session = first
+        """Start the per-crossbar transients' workers now (:meth:`_pool`), so that their start-up
+        overlaps the caller's setup.  Nothing to do on the one-deck paths (started on first use)."""
+        if not self.full_deck:
+            self._pool()
 
     def _run_batch(
         self, params: dict[str, CtrlParams], active: dict[str, Decoded], step: int, wd: Path

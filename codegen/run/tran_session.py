@@ -215,16 +215,7 @@ class TranSession:
     ) -> list[list[float]]:
         """:meth:`run` for each ``(deck, params, save)`` of ``runs``, one after the other in one round
         trip to the worker; the values of each.  A failure names ``where[i]`` of the deck that failed."""
-        t0 = time.perf_counter()
-        try:
-            rep = self._ask({"runs": [{"deck": d, "params": list(ps), "save": sv} for d, ps, sv in runs]})
-        finally:
-            self.seconds += time.perf_counter() - t0
-        if "error" in rep:
-            i = int(rep.get("index", 0))
-            name = where[i] if where is not None and i < len(where) else f"{self.where} (run {i})"
-            raise NgspiceFailed(f"ngspice failed on {name}; {rep['error']}")
-        return [[float(v) for v in vals] for vals in rep["values"]]
+        return TranSession.run_spread([self], runs, where)
 
     @staticmethod
     def run_spread(
@@ -235,8 +226,9 @@ class TranSession:
     ) -> list[list[float]]:
         """:meth:`run_many` with the runs spread over ``sessions``, which run at once: the largest
         (most parameters read back: a transient's cost grows with its cells) to the least loaded
-        worker first.  Every deck is a circuit of its own, so where it runs changes no value; the
-        values come back in the order of ``runs``.  ``during``: called once while the workers run
+        worker first, each worker running its decks in the order given.  Every deck is a circuit
+        of its own, so where it runs changes no value; the values come back in the order of
+        ``runs``.  ``during``: called once while the workers run
         (after every request is sent; if it raises, the workers are closed, none left with a
         reply unread).  The wall time is added to the first session's :attr:`seconds`."""
         t0 = time.perf_counter()
@@ -246,7 +238,7 @@ class TranSession:
             k = load.index(min(load))
             groups[k].append(i)
             load[k] += len(runs[i][1]) or 1
-        busy = [(s, g) for s, g in zip(sessions, groups, strict=True) if g]
+        busy = [(s, sorted(g)) for s, g in zip(sessions, groups, strict=True) if g]  # each in given order
         try:
             for s, g in busy:
                 s._send(
