@@ -116,7 +116,10 @@ def mutated_spec(draw, examples: list[str]) -> tuple[str, list[str], str]:
             del parent[path[-1]]
             done.append(f"del {'.'.join(map(str, path))}")
         elif action == "add_key" and isinstance(parent, dict):
-            parent["zz_unknown"] = draw(st.sampled_from(JUNK))
+            # a copy: a later mutation in this case may edit inside it, and JUNK's own [1, 2] and
+            # {"a": 1} must stay as they are for every later case (else hypothesis sees the same
+            # choices give other paths and fails the run as a flaky strategy)
+            parent["zz_unknown"] = copy.deepcopy(draw(st.sampled_from(JUNK)))
             done.append(f"add {'.'.join(map(str, path[:-1]))}.zz_unknown")
         elif action == "scale" and isinstance(current, int | float) and not isinstance(current, bool):
             factor = draw(st.sampled_from(SCALES))
