@@ -25,7 +25,7 @@ from eqp_pulse_tb import _int, _Watch
 
 from codegen.controller import CtrlParams
 from codegen.cosim.decode import Capture
-from codegen.cosim.loop import CosimConfig, run_loop
+from codegen.cosim.loop import run_loop
 
 
 class _Recorder(_Watch):
@@ -219,16 +219,15 @@ async def _busy_low(d) -> None:
 @cocotb.test()
 async def test_cosim(dut):
     """Co-simulated learning steps, each checked against the golden model."""
-    from codegen.elab import elaborate
-    from codegen.learn.overrides import override
-    from codegen.load import load_spec
+    from codegen.cosim.golden_worker import ADDRESS_ENV, KEY_ENV, GoldenClient
+    from codegen.cosim.runner import read_config
 
     conf = json.loads(Path(os.environ["EQP_COSIM_CONFIG"]).read_text())
-    spec = load_spec(conf["spec"])
-    if conf["overrides"]:
-        spec = override(spec, conf["overrides"])
-    chip = elaborate(spec)
-    cfg = CosimConfig(**{**conf["cosim"], "out": Path(conf["cosim"]["out"])})
+    chip, cfg = read_config(conf)
+    # the golden side in the worker the runner started (codegen.cosim.golden_worker), else here
+    golden = None
+    if os.environ.get(ADDRESS_ENV):
+        golden = GoldenClient(os.environ[ADDRESS_ENV], bytes.fromhex(os.environ[KEY_ENV]))
     ctrl = RtlController(
         dut,
         CtrlParams.all_from_chip(chip),
@@ -247,7 +246,7 @@ async def test_cosim(dut):
         prof = cProfile.Profile()
         prof.enable()
     try:
-        result = await run_loop(chip, cfg, ctrl, log=dut._log.info)
+        result = await run_loop(chip, cfg, ctrl, log=dut._log.info, golden=golden)
         if prof is not None:
             prof.disable()
             prof.dump_stats(prof_path)

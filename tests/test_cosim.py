@@ -458,7 +458,7 @@ class _GoldenAsSpice:
 def _run_with_fake(monkeypatch, tmp_path, chip, scale, **kw):
     import codegen.cosim.analog as analog
 
-    monkeypatch.setattr(analog, "SpiceCrossbars", lambda c, g, p: _GoldenAsSpice(c, g, p, scale))
+    monkeypatch.setattr(analog, "SpiceCrossbars", lambda c, g, p, **kw: _GoldenAsSpice(c, g, p, scale))
     return _run_model(chip, tmp_path, **kw)
 
 

