@@ -85,10 +85,11 @@ class _LineLog:
         text = self._rest + self._fh.read()
         lines = text.split("\n")
         self._rest = lines.pop()  # a line not finished yet
+        recorders = self.recorders
         for ln in lines:
             t, i, bits = ln.split()
-            v = None if any(ch in "xzXZ" for ch in bits) else int(bits, 2)
-            self.recorders[int(i)].add(int(t), v)
+            xz = "x" in bits or "z" in bits or "X" in bits or "Z" in bits
+            recorders[int(i)].add(int(t), None if xz else int(bits, 2))
 
 
 class RtlController:

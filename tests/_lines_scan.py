@@ -96,7 +96,7 @@ def read_lines_scan(
                 + " the contract puts between them"
             )
     runs.sort(key=lambda q: (q.cycle, q.row, q.col))
-    return LineReading(name, segs, runs, counts, faults)
+    return LineReading.from_segments(name, segs, runs, counts, faults)
 
 
 def _runs(segs: list[Segment], width_cycles: int) -> list[Run]:

@@ -349,7 +349,10 @@ def test_line_monitor_names_every_signal_with_its_index():
     from codegen.cosim.runner import format_line_monitor
 
     text = format_line_monitor("chip_pulse_ctrl", ["W01_row_lvl", "W01_col_lvl"])
-    assert text.count("always @(") == 2
+    assert text.count("always @(chip_pulse_ctrl.W01_") == 2
+    # one flush per update, 1 ps after busy falls (the testbench reads half a period later)
+    assert text.count("$fflush") == 1
+    assert "always @(negedge chip_pulse_ctrl.busy) begin #1 $fflush(fd); end" in text
     assert '"%0t 1 %b\\n", $time, chip_pulse_ctrl.W01_col_lvl' in text
     assert '$value$plusargs("eqp_lines=%s", path)' in text and text.endswith("endmodule\n")
 

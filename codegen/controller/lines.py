@@ -25,6 +25,7 @@ The rule, from the timing contract (``docs/controller.md``, :func:`codegen.contr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -62,13 +63,83 @@ class Run:
 
 @dataclass
 class LineReading:
-    """What every cell of one crossbar saw during one update."""
+    """What every cell of one crossbar saw during one update.
+
+    The segments are kept as arrays (one row per segment, in time order), which is what the device
+    models read; :attr:`segments` gives them as :class:`Segment` objects, made on first use (on
+    xor, building them for every update was a quarter of the reader's time)."""
 
     xbar: str
-    segments: list[Segment]
-    runs: list[Run]
+    halves: np.ndarray  # (segments, rows, cols) int: each cell's voltage in units of v_program_V/2
+    cycles: np.ndarray  # (segments,) int: first cycle of each segment
+    lengths: np.ndarray  # (segments,) int: its length in cycles
+    row_levels: np.ndarray  # (segments, rows) 2-bit level of each row line
+    col_levels: np.ndarray  # (segments, cols) 2-bit level of each column line
+    #: (runs, 6) int: row, col, polarity, cycle, width_cycles, pulses of each :class:`Run`, by
+    #: (cycle, row, col)
+    run_table: np.ndarray
     counts: np.ndarray  # (rows, cols) signed number of full pulses
     faults: list[str] = field(default_factory=list)
+
+    @cached_property
+    def runs(self) -> list[Run]:
+        """The runs one by one, by (cycle, row, col)."""
+        return [Run(*r) for r in self.run_table.tolist()]
+
+    def __reduce__(self):
+        # the arrays only (the Segment and Run objects are made again where they are asked for):
+        # the co-simulation's worker sends a reading per crossbar and step
+        return (
+            LineReading,
+            (
+                self.xbar,
+                self.halves,
+                self.cycles,
+                self.lengths,
+                self.row_levels,
+                self.col_levels,
+                self.run_table,
+                self.counts,
+                self.faults,
+            ),
+        )
+
+    @cached_property
+    def segments(self) -> list[Segment]:
+        """The segments one by one."""
+        return [
+            Segment(c, ln, h, r, k)
+            for c, ln, h, r, k in zip(
+                self.cycles.tolist(),
+                self.lengths.tolist(),
+                self.halves,
+                self.row_levels,
+                self.col_levels,
+                strict=True,
+            )
+        ]
+
+    @classmethod
+    def from_segments(
+        cls, xbar: str, segments: list[Segment], runs: list[Run], counts: np.ndarray, faults: list[str]
+    ) -> LineReading:
+        """A reading from its segments and runs one by one (``counts`` gives the crossbar's shape;
+        ``runs`` by (cycle, row, col))."""
+        n_r, n_c = counts.shape
+        table = np.array(
+            [[q.row, q.col, q.polarity, q.cycle, q.width_cycles, q.pulses] for q in runs], dtype=np.int64
+        ).reshape(len(runs), 6)
+        return cls(
+            xbar,
+            np.array([s.halves for s in segments], dtype=np.int64).reshape(len(segments), n_r, n_c),
+            np.array([s.cycle for s in segments], dtype=np.int64),
+            np.array([s.length for s in segments], dtype=np.int64),
+            np.array([s.row_levels for s in segments], dtype=np.int64).reshape(len(segments), n_r),
+            np.array([s.col_levels for s in segments], dtype=np.int64).reshape(len(segments), n_c),
+            table,
+            counts,
+            faults,
+        )
 
 
 def pulses_merge(p: CtrlParams) -> bool:
@@ -191,50 +262,56 @@ def read_lines(
     flagged = r_xz | c_xz | mixed
     if len(cuts):
         flagged |= (mag.max(axis=(1, 2)) > 2) | ((mag >= 2).sum(axis=(1, 2)) > 1)
-    segs: list[Segment] = []
     faults: list[str] = []
-    kept: list[int] = []
-    for k, bad in enumerate(flagged.tolist()):
-        if bad:
-            seg = _segment(p, name, cuts[k], nxts[k] - cuts[k], rvals[k], cvals[k], faults)
-            if seg is not None:  # its halves are dv[k]: the same formula
-                segs.append(seg)
+    if flagged.any():
+        kept: list[int] = []
+        for k, bad in enumerate(flagged.tolist()):
+            # a flagged segment is read again on its own; one it can still read has halves dv[k]
+            if (
+                not bad
+                or _segment(p, name, cuts[k], nxts[k] - cuts[k], rvals[k], cvals[k], faults) is not None
+            ):
                 kept.append(k)
-        else:
-            segs.append(Segment(cuts[k], nxts[k] - cuts[k], dv[k], R[k], C[k]))
-            kept.append(k)
-    idx = np.asarray(kept, dtype=np.int64)
-    cyc = np.asarray(cuts, dtype=np.int64)[idx]
-    runs = _runs(dv[idx], cyc, np.asarray(nxts, dtype=np.int64)[idx] - cyc, p.pulse_width_cycles)
+        idx = np.asarray(kept, dtype=np.int64)
+        dv, R, C = dv[idx], R[idx], C[idx]
+        cyc = np.asarray(cuts, dtype=np.int64)[idx]
+        ln = np.asarray(nxts, dtype=np.int64)[idx] - cyc
+    else:
+        cyc = np.asarray(cuts, dtype=np.int64)
+        ln = np.asarray(nxts, dtype=np.int64) - cyc
+    runs = _runs(dv, cyc, ln, p.pulse_width_cycles)  # in the order the runs end
     counts = np.zeros((p.rows, p.cols), dtype=np.int64)
     W = p.pulse_width_cycles
-    merge = pulses_merge(p)
-    for ru in runs:
-        counts[ru.row, ru.col] += ru.polarity * ru.pulses
-        cut = cut_cycle is not None and ru.cycle + ru.width_cycles == cut_cycle
-        sign = "+" if ru.polarity > 0 else "-"
-        what = (
-            f"cell ({ru.row},{ru.col}) saw {sign}v_program for {ru.width_cycles} cycles from cycle {ru.cycle}"
-        )
-        if ru.width_cycles % W and not cut:
+    rr, cc, pol, c0, width, pulses = runs.T
+    np.add.at(counts, (rr, cc), pol * pulses)
+    cut = (c0 + width == cut_cycle) if cut_cycle is not None else np.zeros(len(runs), dtype=bool)
+    odd = (width % W != 0) & ~cut
+    glued = (pulses > 1) & ~odd if not pulses_merge(p) else np.zeros(len(runs), dtype=bool)
+    for k in np.flatnonzero(odd | glued).tolist():  # the faults, in the order the runs end
+        r, c, sg, cy, wd, n = runs[k].tolist()
+        what = f"cell ({r},{c}) saw {'+' if sg > 0 else '-'}v_program for {wd} cycles from cycle {cy}"
+        if odd[k]:
             faults.append(f"{name}: {what}, not a whole number of {W}-cycle pulses")
-        elif ru.pulses > 1 and not merge:
+        else:
             faults.append(
-                f"{name}: {what}: {ru.pulses} pulses without the "
+                f"{name}: {what}: {n} pulses without the "
                 + (f"{p.gap_cycles}-cycle gap" if p.order == "row_by_row" else "decision cycle")
                 + " the contract puts between them"
             )
-    runs.sort(key=lambda q: (q.cycle, q.row, q.col))
-    return LineReading(name, segs, runs, counts, faults)
+    runs = (
+        runs[np.lexsort((runs[:, 1], runs[:, 0], runs[:, 3]))] if len(runs) else runs
+    )  # by (cycle, row, col)
+    return LineReading(name, dv, cyc, ln, R, C, runs, counts, faults)
 
 
-def _runs(halves: np.ndarray, cyc: np.ndarray, ln: np.ndarray, width_cycles: int) -> list[Run]:
+def _runs(halves: np.ndarray, cyc: np.ndarray, ln: np.ndarray, width_cycles: int) -> np.ndarray:
     """Maximal full-amplitude runs per cell over the segments ``halves`` ((n, rows, cols)), starting
     at cycles ``cyc`` for ``ln`` cycles each (adjacent segments of one polarity merge; a missing
     segment, i.e. an undecodable stretch, ends every run), each carrying ``length // width_cycles``
-    full pulses.  In the order the runs end (then by start, then by cell in row-major order)."""
+    full pulses: a (runs, 6) table of row, col, polarity, cycle, width_cycles, pulses (the fields of
+    :class:`Run`).  In the order the runs end (then by start, then by cell in row-major order)."""
     if not len(halves):
-        return []
+        return np.zeros((0, 6), dtype=np.int64)
     n_r, n_c = halves.shape[1:]
     H = halves.reshape(len(halves), n_r * n_c)
     sig = np.sign(H) * (np.abs(H) >= 2)
@@ -251,11 +328,8 @@ def _runs(halves: np.ndarray, cyc: np.ndarray, ln: np.ndarray, width_cycles: int
     total = np.concatenate([[0], np.cumsum(ln)])
     width = total[k_e + 1] - total[k_s]
     order = np.lexsort((j_s, k_s, k_e))
-    cells = j_s[order].tolist()
-    pols = sig[k_s, j_s][order].tolist()
-    starts_c = cyc[k_s][order].tolist()
-    widths = width[order].tolist()
-    return [
-        Run(j // n_c, j % n_c, pol, c0, w, w // width_cycles)
-        for j, pol, c0, w in zip(cells, pols, starts_c, widths, strict=True)
-    ]
+    j = j_s[order]
+    w = width[order]
+    return np.stack(
+        [j // n_c, j % n_c, sig[k_s, j_s][order], cyc[k_s][order], w, w // width_cycles], axis=1
+    ).astype(np.int64)

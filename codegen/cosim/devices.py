@@ -91,35 +91,40 @@ class BehavioralDevices:
         call per segment and voltage, bit for bit)."""
         t0 = time.perf_counter()
         for name, dec in decoded.items():
-            p = params[name]
-            g = self.g[name]
-            w0 = w_from_g(self.dev, g)
-            if not dec.segments:
-                continue
-            half = p.v_program_V / 2
-            H = np.stack([sg.halves for sg in dec.segments]).reshape(len(dec.segments), -1)
-            moving = [h for h in np.unique(H).tolist() if self._moves(h * half)]
-            if not moving:
-                continue  # every cell between the thresholds (0 V, half-selected): the state stays
-            cell, seg = np.nonzero(np.isin(H, moving).T)  # by cell, then in segment order
-            if not cell.size:
-                continue
-            first = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])  # each cell's first exposure
-            rank = np.arange(cell.size) - np.repeat(first, np.diff(np.r_[first, cell.size]))
-            lengths = np.array([sg.length for sg in dec.segments], dtype=np.int64)[seg]
-            halves = H[seg, cell]
-            flat = w0.reshape(-1).copy()
-            for k in range(int(rank.max()) + 1):
-                sel = np.flatnonzero(rank == k)
-                for h, ln in sorted(set(zip(halves[sel].tolist(), lengths[sel].tolist(), strict=True))):
-                    at = cell[sel[(halves[sel] == h) & (lengths[sel] == ln)]]
-                    flat[at] = apply_pulse(self.dev, flat[at], h * half, ln / p.clock_hz)
-            w = flat.reshape(g.shape)
-            self.g[name] = np.where(w == w0, g, g_from_w(self.dev, w))
+            self.apply(params[name], dec)
         self.seconds += time.perf_counter() - t0
         if during is not None:
             during()
         return {k: v.copy() for k, v in self.g.items()}
+
+    def apply(self, p: CtrlParams, dec: Decoded) -> np.ndarray:
+        """Advance crossbar ``p.name``'s cells through its decoded waveform; its new conductances (S)."""
+        name = p.name
+        g = self.g[name]
+        w0 = w_from_g(self.dev, g)
+        if not len(dec.lengths):
+            return g
+        half = p.v_program_V / 2
+        H = dec.halves.reshape(len(dec.lengths), -1)
+        moving = [h for h in np.unique(H).tolist() if self._moves(h * half)]
+        if not moving:
+            return g  # every cell between the thresholds (0 V, half-selected): the state stays
+        cell, seg = np.nonzero(np.isin(H, moving).T)  # by cell, then in segment order
+        if not cell.size:
+            return g
+        first = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])  # each cell's first exposure
+        rank = np.arange(cell.size) - np.repeat(first, np.diff(np.r_[first, cell.size]))
+        lengths = dec.lengths[seg]
+        halves = H[seg, cell]
+        flat = w0.reshape(-1).copy()
+        for k in range(int(rank.max()) + 1):
+            sel = np.flatnonzero(rank == k)
+            for h, ln in sorted(set(zip(halves[sel].tolist(), lengths[sel].tolist(), strict=True))):
+                at = cell[sel[(halves[sel] == h) & (lengths[sel] == ln)]]
+                flat[at] = apply_pulse(self.dev, flat[at], h * half, ln / p.clock_hz)
+        w = flat.reshape(g.shape)
+        self.g[name] = np.where(w == w0, g, g_from_w(self.dev, w))
+        return self.g[name]
 
 
 @dataclass
@@ -346,7 +351,7 @@ class TransientDevices:
                 finally:
                     spent[0] += time.perf_counter() - t
 
-        active = {k: d for k, d in decoded.items() if any(np.any(s.halves) for s in d.segments)}
+        active = {k: d for k, d in decoded.items() if bool(np.any(d.halves))}
         if not active:
             timed()
             return {k: v.copy() for k, v in self.g.items()}
@@ -563,4 +568,4 @@ def _tran_line(step_s: float, tstop_s: float, max_step_s: float) -> str:
 
 def dec_end(dec: Decoded) -> int:
     """Cycle at which the decoded update ended (the end of its last segment)."""
-    return dec.segments[-1].cycle + dec.segments[-1].length if dec.segments else 0
+    return int(dec.cycles[-1] + dec.lengths[-1]) if len(dec.lengths) else 0

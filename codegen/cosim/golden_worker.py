@@ -28,18 +28,24 @@ worker is raised again in the loop with its own type and message.
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..controller import CtrlParams
 from ..errors import CodegenError
+from ..ir import Chip
 from ..run.ngspice import netlist_files
+from .decode import Capture, Decoded, decode
 
-__all__ = ["ADDRESS_ENV", "GoldenClient", "GoldenWorker", "KEY_ENV", "serve"]
+__all__ = ["ADDRESS_ENV", "GoldenClient", "GoldenWorker", "KEY_ENV", "WorkerDevices", "serve"]
 
 #: environment variables the testbench reads the worker's socket and key (hex) from
 ADDRESS_ENV = "EQP_GOLDEN_ADDRESS"
@@ -98,15 +104,24 @@ class GoldenWorker:
 class GoldenClient:
     """:class:`codegen.cosim.loop.GoldenTwin`'s interface, served by a worker.
 
-    ``seconds``: time the loop waited here (s), sending and receiving included;
-    :meth:`close` returns the worker's own time (s)."""
+    The worker answers in the order it was asked; each ``start_…`` queues the name of the answer it
+    expects, and ``finish_…`` reads answers up to its own (keeping those that came before it).
+    ``seconds``: time the loop waited for golden answers (s), sending included; ``lines_seconds``:
+    for decoded lines; :meth:`close` returns the worker's own time (s)."""
 
     def __init__(self, address: str, key: bytes):
         self._address, self._key = address, key
         self._conn_: Any = None  # connected at the first request (the worker answers once set up)
         self.seconds = 0.0
+        self.lines_seconds = 0.0
         self._initial: dict[str, np.ndarray] | None = None
-        self._waiting = 0  # requests sent whose answers are not read yet
+        self._expect: deque[Any] = deque()  # names of the answers on their way, in order
+        self._got: dict[Any, tuple[str, Any]] = {}  # answers read ahead of the one asked for
+        self._next: tuple[np.ndarray, np.ndarray] | None = None  # the batch to solve ahead
+        self._program: tuple[str, Any] | None = None  # the golden update's answer, collected
+        self._program_sent = False
+        self._lines: list[str] = []  # crossbars whose decoded lines are on their way
+        self._devices: WorkerDevices | None = None
         self._closed = False
 
     @property
@@ -127,24 +142,39 @@ class GoldenClient:
                     time.sleep(0.002)
         return self._conn_
 
-    def _call(self, *msg: Any) -> Any:
-        t0 = time.perf_counter()
+    def _start(self, tag: Any, *msg: Any) -> None:
         try:
             self._conn.send(msg)
-            return self._reply()
-        finally:
-            self.seconds += time.perf_counter() - t0
-
-    def _reply(self) -> Any:
-        if not self._conn.poll(TIMEOUT_S):
-            raise CodegenError(f"the golden worker did not answer within {TIMEOUT_S:g} s")
-        try:
-            kind, value = self._conn.recv()
-        except EOFError:
+        except OSError:
             raise CodegenError("the golden worker exited (its log: sim_build/golden_worker.log)") from None
+        if tag is not None:
+            self._expect.append(tag)
+
+    def _finish(self, tag: Any) -> Any:
+        while tag not in self._got:
+            if not self._expect:
+                raise CodegenError(f"golden worker: no answer {tag!r} is on its way")
+            first = self._expect.popleft()
+            if not self._conn.poll(TIMEOUT_S):
+                raise CodegenError(f"the golden worker did not answer within {TIMEOUT_S:g} s")
+            try:
+                self._got[first] = self._conn.recv()
+            except (EOFError, OSError):
+                raise CodegenError(
+                    "the golden worker exited (its log: sim_build/golden_worker.log)"
+                ) from None
+        kind, value = self._got.pop(tag)
         if kind == "error":
             raise value
         return value
+
+    def _call(self, *msg: Any) -> Any:
+        t0 = time.perf_counter()
+        try:
+            self._start(msg[0], *msg)
+            return self._finish(msg[0])
+        finally:
+            self.seconds += time.perf_counter() - t0
 
     @property
     def initial(self) -> dict[str, np.ndarray]:
@@ -162,36 +192,92 @@ class GoldenClient:
         """:meth:`GoldenTwin.step <codegen.cosim.loop.GoldenTwin.step>` in the worker."""
         return self._call("step", x, t, g_chip)
 
-    def _start(self, *msg: Any) -> None:
-        t0 = time.perf_counter()
-        self._conn.send(msg)
-        self._waiting += 1
-        self.seconds += time.perf_counter() - t0
-
-    def _finish(self) -> Any:
-        t0 = time.perf_counter()
-        try:
-            self._waiting -= 1
-            return self._reply()
-        finally:
-            self.seconds += time.perf_counter() - t0
-
     def start_step(self, x: np.ndarray, t: np.ndarray, g_chip: dict[str, np.ndarray]) -> None:
         """Send the step's batch; the worker solves it (or takes its prefetch) while ngspice runs."""
-        self._start("step", x, t, g_chip)
+        t0 = time.perf_counter()
+        self._start("step", "step", x, t, g_chip)
+        self.seconds += time.perf_counter() - t0
 
     def finish_step(self):
         """The :class:`~codegen.cosim.loop.GoldenStep` of :meth:`start_step`'s batch."""
-        return self._finish()
+        t0 = time.perf_counter()
+        try:
+            return self._finish("step")
+        finally:
+            self.seconds += time.perf_counter() - t0
 
     def start_program(self, codes: dict[str, np.ndarray], nxt: tuple[np.ndarray, np.ndarray] | None) -> None:
-        """Send the step's golden update; the worker applies it, answers with the conductances and
-        then solves the next batch ``nxt`` ahead, while the loop goes on."""
-        self._start("program", codes, nxt)
+        """Send the step's golden update (the worker applies it at once; its answer comes with the
+        decoded lines, :meth:`lines`); the next batch ``nxt`` is solved ahead after the lines are
+        read, so their reading is not kept waiting behind it."""
+        t0 = time.perf_counter()
+        self._start(None, "program", codes)
+        self._program = None  # the answer, once collected
+        self._program_sent = True
+        self._next = nxt
+        self.seconds += time.perf_counter() - t0
+
+    def _collect(self) -> dict[str, Any]:
+        """Everything the worker has done since the last collection: the golden update's answer
+        and each crossbar's decoded lines, in one answer; then the next batch's solve is sent."""
+        self._start("collect", "collect")
+        if self._next is not None:
+            self._start(None, "prefetch", *self._next)  # no answer: the next step takes it
+            self._next = None
+        got = self._finish("collect")
+        if got["program"] is not None:
+            self._program = got["program"]
+        return got["lines"]
 
     def finish_program(self) -> dict[str, np.ndarray]:
         """The golden conductances (S) after the codes of :meth:`start_program`."""
-        return self._finish()
+        t0 = time.perf_counter()
+        try:
+            if self._program is None:
+                if not self._program_sent:
+                    raise CodegenError("golden worker: finish_program without start_program")
+                self._collect()
+            assert self._program is not None
+            (kind, value), self._program, self._program_sent = self._program, None, False
+            if kind == "error":
+                raise value
+            return value
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+    def read_lines(self, p: CtrlParams, cap: Capture) -> None:
+        """Send one crossbar's capture: the worker decodes it (and, with :meth:`behavioral_devices`,
+        programs its cells) while the controller programs the next crossbar."""
+        t0 = time.perf_counter()
+        self._start(None, "lines", p.name, cap, self._devices is not None)
+        self._lines.append(p.name)
+        self.lines_seconds += time.perf_counter() - t0
+
+    def lines(self) -> dict[str, Decoded]:
+        """The decoded lines of every crossbar sent since the last call (by name, in order)."""
+        t0 = time.perf_counter()
+        try:
+            got = self._collect()
+            out: dict[str, Decoded] = {}
+            for name in self._lines:
+                kind, value = pickle.loads(got[name])  # pickled by the worker itself
+                if kind == "error":
+                    raise value
+                dec, g = value
+                out[name] = dec
+                if g is not None and self._devices is not None:
+                    self._devices.g[name] = g
+            return out
+        finally:
+            self._lines = []
+            self.lines_seconds += time.perf_counter() - t0
+
+    def behavioral_devices(self, chip: Chip, g0: dict[str, np.ndarray]) -> WorkerDevices:
+        """The chip's behavioral devices (:class:`~codegen.cosim.devices.BehavioralDevices`) in the
+        worker, starting at ``g0`` (S): it programs each crossbar as it decodes its lines."""
+        self._start(None, "devices", g0)
+        self._devices = WorkerDevices({k: np.array(v, dtype=float) for k, v in g0.items()})
+        return self._devices
 
     def close(self) -> float | None:
         """Stop the worker; its own seconds (s), or ``None`` if it had already gone."""
@@ -199,42 +285,80 @@ class GoldenClient:
             return None
         self._closed = True
         try:
-            while self._waiting:  # answers the loop did not wait for (it stopped at a divergence)
-                try:
-                    self._finish()
-                except Exception:  # noqa: BLE001 - the loop has its verdict already; this is an old answer
-                    pass
-            return float(self._call("close"))
-        except (CodegenError, OSError):
+            return float(self._call("close"))  # answers still on their way are read and dropped
+        except Exception:  # noqa: BLE001 - the loop has its verdict already
             return None
         finally:
             if self._conn_ is not None:
                 self._conn_.close()
 
 
-def _answer(conn, fn, *args: Any) -> None:
-    """Send ``("ok", fn(*args))``, or ``("error", exception)`` (as a :class:`CodegenError` with the
-    same message where the exception does not survive pickling)."""
+class WorkerDevices:
+    """:class:`~codegen.cosim.devices.BehavioralDevices` whose cells the worker programs as it reads
+    each crossbar's lines (:meth:`GoldenClient.read_lines`); ``program`` only hands the result on.
+    ``seconds``: time spent here (s; the worker's share is in its own)."""
+
+    def __init__(self, g: dict[str, np.ndarray]):
+        self.g = g
+        self.seconds = 0.0
+
+    def program(
+        self,
+        params: dict[str, CtrlParams],
+        decoded: dict[str, Decoded],
+        step: int,
+        during: Callable[[], None] | None = None,
+    ) -> dict[str, np.ndarray]:
+        """The conductances (S) after the update the worker applied; ``during`` called once."""
+        t0 = time.perf_counter()
+        out = {k: v.copy() for k, v in self.g.items()}
+        self.seconds += time.perf_counter() - t0
+        if during is not None:
+            during()
+        return out
+
+
+def _try(fn, *args: Any) -> tuple[str, Any]:
+    """``("ok", fn(*args))``, or ``("error", exception)`` (as a :class:`CodegenError` with the same
+    message where the exception does not survive pickling)."""
     import pickle
 
     try:
-        conn.send(("ok", fn(*args)))
+        return ("ok", fn(*args))
     except Exception as exc:  # noqa: BLE001 - raised again in the loop
         try:
             pickle.loads(pickle.dumps(exc))
-            conn.send(("error", exc))
+            return ("error", exc)
         except Exception:  # noqa: BLE001 - an exception pickle cannot rebuild
-            conn.send(("error", CodegenError(f"golden worker: {type(exc).__name__}: {exc}")))
+            return ("error", CodegenError(f"golden worker: {type(exc).__name__}: {exc}"))
+
+
+def _answer(conn, fn, *args: Any) -> None:
+    """Send :func:`_try`'s answer."""
+    conn.send(_try(fn, *args))
+
+
+def _read(p: CtrlParams, cap: Capture, devices) -> tuple[Decoded, np.ndarray | None]:
+    """The decoded lines of one crossbar, and its new conductances (S) if ``devices`` program it."""
+    dec = decode(p, cap)
+    return dec, None if devices is None else devices.apply(p, dec).copy()
 
 
 def serve(conn, twin, netlists: dict[str, str] | None = None) -> None:
     """Answer the loop's requests with ``twin`` (a :class:`~codegen.cosim.loop.GoldenTwin`) until
     it says ``close`` or hangs up; ``netlists``: the spice files at the initial conductances."""
+    from ..controller import CtrlParams
+    from .devices import BehavioralDevices
+
+    params = {p.name: p for p in CtrlParams.all_from_chip(twin.chip)}
+    chip_devices: BehavioralDevices | None = None
+    done: dict[str, Any] = {"program": None, "lines": {}}  # answers kept for the next "collect"
+    speculated = None  # the last step's codes applied ahead (GoldenTwin.speculate)
     busy = 0.0
     while True:
         try:
             msg = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):
             return
         t0 = time.perf_counter()
         op = msg[0]
@@ -245,12 +369,28 @@ def serve(conn, twin, netlists: dict[str, str] | None = None) -> None:
                 conn, lambda: netlists if netlists is not None else netlist_files(twin.chip, twin.initial)
             )
         elif op == "step":
-            _answer(conn, twin.step, *msg[1:])
-        elif op == "program":
-            codes, nxt = msg[1], msg[2]
-            _answer(conn, twin.program, codes)
-            if nxt is not None:
-                twin.prefetch(*nxt)  # a solver error is left for the next step to raise
+            got = _try(twin.step, *msg[1:])
+            conn.send(got)
+            # the update of these codes, while the loop's ngspice solves (kept unless a tie changes them)
+            speculated = twin.speculate(got[1].codes) if got[0] == "ok" else None
+        elif op == "program":  # answered at "collect"
+            done["program"] = _try(twin.program_as, msg[1], speculated)
+            speculated = None
+        elif op == "prefetch":  # no answer: a solver error is left for the next step to raise
+            twin.prefetch(*msg[1:])
+        elif op == "devices":  # no answer: the chip's behavioral devices, programmed by "lines"
+            from .devices import BehavioralDevices
+
+            chip_devices = BehavioralDevices(twin.chip, msg[1])
+        elif op == "lines":  # answered at "collect"
+            name, cap, apply = msg[1:]
+            # pickled now, while the controller runs, not when the loop collects it
+            done["lines"][name] = pickle.dumps(
+                _try(_read, params[name], cap, chip_devices if apply else None), pickle.HIGHEST_PROTOCOL
+            )
+        elif op == "collect":
+            conn.send(("ok", done))
+            done = {"program": None, "lines": {}}
         elif op == "close":
             busy += time.perf_counter() - t0
             conn.send(("ok", busy))

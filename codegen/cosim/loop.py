@@ -60,6 +60,8 @@ from .decode import Capture, Decoded, capture_from_schedule, decode
 
 if TYPE_CHECKING:
     from ..model.network import Equilibrium
+    from .devices import BehavioralDevices
+    from .golden_worker import WorkerDevices
 
 __all__ = [
     "DEVICES",
@@ -361,6 +363,8 @@ class GoldenTwin:
         self._ahead: tuple[bytes, tuple[dict[str, np.ndarray], Equilibrium]] | None = None
         self._pending: tuple[dict[str, np.ndarray], tuple[np.ndarray, np.ndarray] | None] | None = None
         self._step_args: tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]] | None = None
+        self._lines: dict[str, Decoded] = {}
+        self.lines_seconds = 0.0  # decoding the controller's lines (s)
 
     def _codes(self, grad: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from ..learn.rules import pulse_codes
@@ -441,6 +445,30 @@ class GoldenTwin:
         assert args is not None, "finish_step without start_step"
         return self.step(*args)
 
+    def speculate(self, codes: dict[str, np.ndarray]) -> tuple:
+        """Apply ``codes`` now, ahead of the loop's :meth:`program` (a worker does it while ngspice
+        solves: the golden codes change before the update only at a tie); returns what
+        :meth:`program_as` needs to keep or undo it."""
+        import copy
+
+        saved = (copy.deepcopy(self.devices), self.conductances, self._ahead)
+        kept = {k: np.array(v) for k, v in codes.items()}
+        return kept, saved, self.program(codes)
+
+    def program_as(self, codes: dict[str, np.ndarray], speculated: tuple | None) -> dict[str, np.ndarray]:
+        """:meth:`program` with ``codes``, where :meth:`speculate` may have applied them already:
+        the same codes keep its result, others undo it first (the same numbers either way)."""
+        if speculated is None:
+            return self.program(codes)
+        kept, (devices, conductances, ahead), g = speculated
+        if kept.keys() == codes.keys() and all(np.array_equal(kept[k], codes[k]) for k in codes):
+            return g
+        t0 = time.perf_counter()
+        self.devices, self.conductances, self._ahead = devices, conductances, ahead
+        self.model.set_conductances(conductances)
+        self.seconds += time.perf_counter() - t0
+        return self.program(codes)
+
     def start_program(self, codes: dict[str, np.ndarray], nxt: tuple[np.ndarray, np.ndarray] | None) -> None:
         """The step's golden update, asked for as soon as its codes are final: :meth:`finish_program`
         applies ``codes`` and solves the next batch ``nxt`` (features, targets) ahead.  In this
@@ -467,6 +495,25 @@ class GoldenTwin:
     def initial_netlists(self) -> dict[str, str] | None:
         """``None``: the loop renders the spice files itself (a worker's client has them ready)."""
         return None
+
+    def read_lines(self, p: CtrlParams, cap: Capture) -> None:
+        """Decode one crossbar's captured lines (:func:`codegen.cosim.decode.decode`; here, not a
+        golden computation: it sits on the twin so that the loop asks one object, in this process or
+        in the worker, :meth:`codegen.cosim.golden_worker.GoldenClient.read_lines`)."""
+        t0 = time.perf_counter()
+        self._lines[p.name] = decode(p, cap)
+        self.lines_seconds += time.perf_counter() - t0
+
+    def lines(self) -> dict[str, Decoded]:
+        """The decoded lines of every crossbar read since the last call (by name, in order)."""
+        out, self._lines = self._lines, {}
+        return out
+
+    def behavioral_devices(self, chip: Chip, g0: dict[str, np.ndarray]) -> BehavioralDevices:
+        """The chip's behavioral devices at ``g0`` (S), in this process."""
+        from .devices import BehavioralDevices
+
+        return BehavioralDevices(chip, g0)
 
 
 # ------------------------------------------------------------------ pure per-step checks
@@ -675,14 +722,24 @@ class _Verdicts:
 
 
 async def program_crossbars(
-    ctrl: Controller, params: list[CtrlParams], codes: dict[str, np.ndarray], step: int
+    ctrl: Controller,
+    params: list[CtrlParams],
+    codes: dict[str, np.ndarray],
+    step: int,
+    reader: GoldenTwin | None = None,
 ) -> dict[str, Decoded]:
-    """The controller programs every crossbar with ``codes``; the pulses decoded from its lines."""
-    decoded: dict[str, Decoded] = {}
+    """The controller programs every crossbar with ``codes``; the pulses decoded from its lines.
+    ``reader``: what decodes them (:meth:`GoldenTwin.read_lines`; a worker's client decodes each
+    crossbar's lines while the controller programs the next); default: here, in turn."""
+    if reader is None:
+        decoded: dict[str, Decoded] = {}
+        for xi, p in enumerate(params):
+            cap = await ctrl.program(xi, encode_counts(codes[p.name], p.count_bits), step)
+            decoded[p.name] = decode(p, cap)
+        return decoded
     for xi, p in enumerate(params):
-        cap = await ctrl.program(xi, encode_counts(codes[p.name], p.count_bits), step)
-        decoded[p.name] = decode(p, cap)
-    return decoded
+        reader.read_lines(p, await ctrl.program(xi, encode_counts(codes[p.name], p.count_bits), step))
+    return reader.lines()
 
 
 def _prepare_out(out: Path) -> None:
@@ -704,7 +761,7 @@ async def run_loop(
     from ..learn.rules import pulse_codes
     from ..run.equivalence import TOL_EP_REL, TOL_V, ep_relative_error
     from . import analog
-    from .devices import BehavioralDevices, TransientDevices
+    from .devices import TransientDevices
 
     validate(chip, cfg)
     rule = cfg.rule(chip)
@@ -720,9 +777,9 @@ async def run_loop(
     t_setup = t_start = time.perf_counter()
     twin = GoldenTwin(chip, rule) if golden is None else golden
     g0 = twin.initial  # a worker's: waits for its setup
-    devices: BehavioralDevices | TransientDevices
-    if cfg.device == "behavioral":
-        devices = BehavioralDevices(chip, g0)
+    devices: BehavioralDevices | TransientDevices | WorkerDevices
+    if cfg.device == "behavioral":  # a worker's client: its cells programmed in the worker
+        devices = twin.behavioral_devices(chip, g0)
     else:
         devices = TransientDevices(
             chip,
@@ -806,7 +863,7 @@ async def run_loop(
             gold.codes, (ds.x_train[order[nxt]], ds.t_train[order[nxt]]) if nxt < len(order) else None
         )
         # ---- digital: the controller programs every crossbar ----
-        decoded = await program_crossbars(ctrl, params, codes_s, s)
+        decoded = await program_crossbars(ctrl, params, codes_s, s, twin)
         state.update(_pulse_state(decoded))
         t0 = time.perf_counter()
         run.note(s, check_controller(decoded, codes_s, gold.codes))
@@ -867,6 +924,7 @@ async def run_loop(
         "rtl": ctrl.seconds,
         "devices": devices.seconds,
         "golden": twin.seconds,
+        "lines": twin.lines_seconds,
         "checks": t_check,
         "loop_wall": time.perf_counter() - t_start,
     }
@@ -899,8 +957,7 @@ def _pulse_state(decoded: dict[str, Decoded]) -> dict[str, object]:
     return {
         "pulses_decoded": {k: d.counts for k, d in decoded.items()},
         "pulse_runs": {  # [cycle, row, col, polarity, cycles, pulses] per run at ±v_program
-            k: [[q.cycle, q.row, q.col, q.polarity, q.width_cycles, q.pulses] for q in d.runs]
-            for k, d in decoded.items()
+            k: d.run_table[:, [3, 0, 1, 2, 4, 5]].tolist() for k, d in decoded.items()
         },
     }
 
