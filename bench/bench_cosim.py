@@ -9,17 +9,22 @@ it (one ngspice worker kept across transients printing the final ``@inst[g]``, t
 Icarus, rewriting of the test module only, one ngspice analysis per batch reading back the crossbar
 and output nodes, line levels logged by the simulator and read once per update, codes written
 straight into the code memories; the golden model's loss from the EP solve's free phase; the line
-reader on arrays), the new paths once per ``--simulators`` entry (``icarus``; ``verilator``: the RTL
+reader on arrays; the golden side, the line reading and the behavioral devices in a worker process,
+:mod:`codegen.cosim.golden_worker`), the new paths once per ``--simulators`` entry (``icarus``; ``verilator``: the RTL
 compiled by Verilator through cocotb's runner, its C++ build counted in ``rtl_build_s``, not in the
 loop).  The two paths' final losses agree within ``LOSS_REL_TOL``
 (their ngspice solves differ by the solver tolerance).  Both runs of a pair see the same machine load, so their ratio
 is the measurement; the absolute steps/s move with the load of the shared machine.
 
-Each row splits the time into: ngspice operating points (libngspice, shared mode), the RTL
-(writing codes, running the controller, capturing its lines: Icarus + cocotb), the devices (golden
-device model, or the ngspice transient through the Verilog-A memristor), the golden model, the
-checks, other Python in the loop, and the fixed costs (Icarus build; simulator start-up with the
-Python imports inside it).  ``steps_per_s_loop`` is what ``codegen cosim`` prints as steps/s.
+Each row splits the loop's time into: ngspice operating points (libngspice, shared mode), the RTL
+(writing codes, running the controller, capturing its lines: Icarus or Verilator + cocotb), the
+line reading (decoding the captured levels into pulses; with the worker: the wait for its answers),
+the devices (golden device model, or the ngspice transient through the Verilog-A memristor; with the
+worker, the behavioral devices are programmed there, in its time), the golden model (with the
+worker: the wait for it; ``golden_worker_s`` is the worker's own time), the checks, other Python in
+the loop, and the fixed costs (the loop's setup, counted in the loop; the RTL build; simulator
+start-up with the Python imports inside it).  ``steps_per_s_loop`` (steps / loop, setup included)
+and ``steps_per_s_steps`` (setup left out) are the two rates ``codegen cosim`` prints.
 
     PYTHONPATH=$PWD .venv/bin/python bench/bench_cosim.py [--steps 50] [--examples xor]
         [--devices behavioral transient] [--phases sequential] [--repeats 1]
@@ -53,7 +58,7 @@ from codegen.cosim.runner import run_rtl_cosim  # noqa: E402
 from codegen.elab import elaborate  # noqa: E402
 from codegen.load import load_spec  # noqa: E402
 
-PARTS = ("ngspice_op", "rtl", "devices", "golden", "checks")
+PARTS = ("ngspice_op", "rtl", "lines", "devices", "golden", "checks")
 #: legacy vs new final cosim loss: equal within this relative difference (1) counts as the same
 LOSS_REL_TOL = 1e-6
 
@@ -157,10 +162,13 @@ def run_one(
         "wall_s": wall,
         "loop_s": loop,
         "steps_per_s_loop": n / loop if loop > 0 else 0.0,
+        # the loop's per-step rate: its setup (ngspice and PySpice loaded, the deck read) left out
+        "steps_per_s_steps": n / (loop - tm["setup"]) if loop > tm["setup"] else 0.0,
+        "golden_worker_s": tm.get("golden_worker", 0.0),
         "steps_per_s_wall": n / wall,
-        **{f"{k}_s": tm[k] for k in PARTS},
+        **{f"{k}_s": tm.get(k, 0.0) for k in PARTS},
         "setup_s": tm["setup"],
-        "other_python_s": max(0.0, loop - tm["setup"] - sum(tm[k] for k in PARTS)),
+        "other_python_s": max(0.0, loop - tm["setup"] - sum(tm.get(k, 0.0) for k in PARTS)),
         "icarus_build_s": tm["icarus_build"],
         "rtl_build_s": tm["rtl_build"],
         "simulator_overhead_s": tm["simulator_overhead"],
@@ -172,8 +180,9 @@ def _line(r: dict) -> str:
     return (
         f"{r['example']:6s} {r['device']:10s} {r['phases']:12s} {r['paths']:6s} {r['simulator']:9s} "
         f"{'PASS' if r['passed'] else 'FAIL'} {r['steps']:3d} steps {r['steps_per_s_loop']:6.2f} steps/s (loop), "
+        f"{r['steps_per_s_steps']:6.2f} without its setup, "
         f"wall {r['wall_s']:5.1f} s | per step (ms): ngspice op {1e3 * r['ngspice_op_s'] / n:.1f}  "
-        f"RTL {1e3 * r['rtl_s'] / n:.1f}  devices {1e3 * r['devices_s'] / n:.1f}  "
+        f"RTL {1e3 * r['rtl_s'] / n:.1f}  lines {1e3 * r['lines_s'] / n:.1f}  devices {1e3 * r['devices_s'] / n:.1f}  "
         f"golden {1e3 * r['golden_s'] / n:.1f}  checks {1e3 * r['checks_s'] / n:.1f}  "
         f"other py {1e3 * r['other_python_s'] / n:.1f} | setup {r['setup_s']:.2f} s  "
         f"RTL build {r['rtl_build_s']:.2f} s  sim start {r['simulator_overhead_s']:.2f} s"

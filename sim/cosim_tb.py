@@ -37,6 +37,8 @@ class _Recorder(_Watch):
     ) -> list[tuple[int, int | None]]:
         """Change points in cycles from edge 0 = ``t0`` over [t0, t1], starting with the value at t0;
         a change between clock edges is added to ``faults`` (and counted at the edge before it)."""
+        if len(self.changes) == 1 and self.changes[0][0] <= t0:  # no change since before t0
+            return [(0, self.changes[0][1])]
         out = [(0, self.at(t0))]
         for tc, v in self.changes:
             if t0 < tc <= t1:
@@ -228,7 +230,11 @@ async def test_cosim(dut):
     # the golden side in the worker the runner started (codegen.cosim.golden_worker), else here
     golden = None
     if os.environ.get(ADDRESS_ENV):
-        golden = GoldenClient(os.environ[ADDRESS_ENV], bytes.fromhex(os.environ[KEY_ENV]))
+        golden = GoldenClient(
+            os.environ[ADDRESS_ENV],
+            bytes.fromhex(os.environ[KEY_ENV]),
+            log=Path(conf["cosim"]["out"]) / "sim_build" / "golden_worker.log",
+        )
     ctrl = RtlController(
         dut,
         CtrlParams.all_from_chip(chip),

@@ -145,3 +145,19 @@ def test_no_client_without_the_key_and_no_worker_left_behind(tmp_path):
     t0 = time.perf_counter()
     idle.close()  # never connected to
     assert idle._proc.returncode == 0 and time.perf_counter() - t0 < 5
+
+
+def test_a_worker_that_dies_is_named_with_its_log(tmp_path):
+    """The loop's next request to a worker that was killed raises a CodegenError naming its log,
+    not a broken pipe."""
+    worker = GoldenWorker(_config(tmp_path))
+    try:
+        client = GoldenClient(worker.address, worker.key, log=tmp_path / "worker.log")
+        g0 = client.initial
+        worker._proc.kill()
+        worker._proc.wait()
+        with pytest.raises(CodegenError, match=r"golden worker exited \(its log: .*worker.log\)"):
+            client.step(np.zeros((1, 2)), np.zeros((1, 1)), g0)  # xor's shapes; never solved
+        assert client.close() is None
+    finally:
+        worker.close()

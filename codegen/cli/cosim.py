@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - t0
     res["timing_s"]["wall"] = wall
     n = len(res["steps"])
-    res["timing_s"]["steps_per_s"] = n / wall if wall > 0 else 0.0
+    res["timing_s"]["steps_per_s"] = n / wall if wall > 0 else 0.0  # builds and start-up included
     js, png = write_report(res, out)
     if args.controller == "rtl" and not args.quiet:
         for r in res["steps"]:
@@ -190,9 +190,23 @@ def run(args: argparse.Namespace) -> int:
     )
     console.print(tab)
     tm = res["timing_s"]
+    loop = tm.get("loop_wall", 0.0)
+    fixed = ", ".join(
+        f"{what} {tm[k]:.2f} s"
+        for k, what in (("rtl_build", "RTL build"), ("simulator_overhead", "simulator start"))
+        if tm.get(k)
+    )
     console.print(
-        f"time: {wall:.2f} s wall, {tm['steps_per_s']:.2f} steps/s; ngspice op {tm['ngspice_op']:.2f} s, "
-        f"controller {tm['rtl']:.2f} s, devices {tm['devices']:.2f} s, golden {tm['golden']:.2f} s"
+        f"time: {wall:.2f} s wall ({fixed + ', ' if fixed else ''}loop {loop:.2f} s with its setup "
+        f"{tm['setup']:.2f} s): {n / loop if loop > 0 else 0.0:.1f} steps/s in the loop, "
+        f"{n / (loop - tm['setup']) if loop > tm['setup'] else 0.0:.1f} without its setup; "
+        f"ngspice op {tm['ngspice_op']:.2f} s, controller {tm['rtl']:.2f} s, "
+        + (
+            f"waits for the golden worker {tm['golden'] + tm.get('lines', 0.0) + tm['devices']:.2f} s "
+            f"(it worked {tm['golden_worker']:.2f} s: golden model, line reading, devices)"
+            if "golden_worker" in tm
+            else f"line reading {tm.get('lines', 0.0):.2f} s, devices {tm['devices']:.2f} s, golden {tm['golden']:.2f} s"
+        )
     )
     for t in res["ties"][:10]:
         console.print(

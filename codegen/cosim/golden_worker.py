@@ -109,8 +109,10 @@ class GoldenClient:
     ``seconds``: time the loop waited for golden answers (s), sending included; ``lines_seconds``:
     for decoded lines; :meth:`close` returns the worker's own time (s)."""
 
-    def __init__(self, address: str, key: bytes):
+    def __init__(self, address: str, key: bytes, log: str | Path | None = None):
+        """``log``: the worker's log file, named in the message if it exits."""
         self._address, self._key = address, key
+        self._exited = f"the golden worker exited (its log: {log})" if log else "the golden worker exited"
         self._conn_: Any = None  # connected at the first request (the worker answers once set up)
         self.seconds = 0.0
         self.lines_seconds = 0.0
@@ -146,7 +148,7 @@ class GoldenClient:
         try:
             self._conn.send(msg)
         except OSError:
-            raise CodegenError("the golden worker exited (its log: sim_build/golden_worker.log)") from None
+            raise CodegenError(self._exited) from None
         if tag is not None:
             self._expect.append(tag)
 
@@ -160,9 +162,7 @@ class GoldenClient:
             try:
                 self._got[first] = self._conn.recv()
             except (EOFError, OSError):
-                raise CodegenError(
-                    "the golden worker exited (its log: sim_build/golden_worker.log)"
-                ) from None
+                raise CodegenError(self._exited) from None
         kind, value = self._got.pop(tag)
         if kind == "error":
             raise value
