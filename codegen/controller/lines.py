@@ -24,6 +24,7 @@ The rule, from the timing contract (``docs/controller.md``, :func:`codegen.contr
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -158,12 +159,19 @@ def _at(changes: Changes, cyc: int) -> int | None:
 
 
 def _values_at(changes: Changes, cuts: list[int]) -> list[int | None]:
-    """The packed value in force at every cycle of ``cuts`` (the last change at or before it)."""
-    cyc = np.fromiter((c for c, _ in changes), dtype=np.int64, count=len(changes))
-    if cyc.size and np.any(np.diff(cyc) < 0):  # not in time order: the scan :func:`_at` defines
+    """The packed value in force at every cycle of ``cuts`` (the last change at or before it).
+    (``bisect`` on the list, not numpy: an update has tens of changes, where numpy's per-call cost
+    was most of the time.)"""
+    cyc = [c for c, _ in changes]
+    if any(
+        b < a for a, b in zip(cyc, cyc[1:], strict=False)
+    ):  # not in time order: the scan :func:`_at` defines
         return [_at(changes, c) for c in cuts]
-    idx = np.searchsorted(cyc, np.asarray(cuts, dtype=np.int64), side="right") - 1
-    return [changes[i][1] if i >= 0 else None for i in idx.tolist()]
+    out: list[int | None] = []
+    for c in cuts:
+        i = bisect_right(cyc, c) - 1
+        out.append(changes[i][1] if i >= 0 else None)
+    return out
 
 
 def _unpack_all(values: list[int | None], n: int) -> tuple[np.ndarray, np.ndarray]:

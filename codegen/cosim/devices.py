@@ -106,14 +106,19 @@ class BehavioralDevices:
             return g
         half = p.v_program_V / 2
         H = dec.halves.reshape(len(dec.lengths), -1)
-        moving = [h for h in np.unique(H).tolist() if self._moves(h * half)]
+        # (a set and a mask per voltage, not np.unique/np.isin: a few distinct values, and those
+        # calls were most of this method's time on xor's small crossbars)
+        moving = [h for h in sorted(set(H.ravel().tolist())) if self._moves(h * half)]
         if not moving:
             return g  # every cell between the thresholds (0 V, half-selected): the state stays
-        cell, seg = np.nonzero(np.isin(H, moving).T)  # by cell, then in segment order
+        hit = H == moving[0]
+        for h in moving[1:]:
+            hit |= H == h
+        cell, seg = np.nonzero(hit.T)  # by cell, then in segment order
         if not cell.size:
             return g
-        first = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])  # each cell's first exposure
-        rank = np.arange(cell.size) - np.repeat(first, np.diff(np.r_[first, cell.size]))
+        first = np.flatnonzero(np.concatenate(([True], cell[1:] != cell[:-1])))  # each cell's first exposure
+        rank = np.arange(cell.size) - np.repeat(first, np.diff(np.append(first, cell.size)))
         lengths = dec.lengths[seg]
         halves = H[seg, cell]
         flat = w0.reshape(-1).copy()

@@ -259,8 +259,18 @@ def run_rtl_cosim(
         vtop.write_text(format_verilator_top(d.top, files[f"rtl/{d.top}.v"], period, monitored))
         sources.append(vtop)
         hdl_top = "cosim_vtop"
-        # the wheel's verilated.mk leaves out g++ 12's coroutine flag, which --timing needs
-        build_args = ["--timing", "-CFLAGS", "-fcoroutines", "-Wno-fatal", "-Wno-lint", "-Wno-style", "-O3"]
+        # the wheel's verilated.mk leaves out g++ 12's coroutine flag, which --timing needs; -O2
+        # after its -Os (the model and Verilator's VPI and timing runtime): on xor 2.5 against 3.1 ms
+        # of RTL per step, idle machine, for 10.3 against 8.2 s of build
+        build_args = [
+            "--timing",
+            "-CFLAGS",
+            "-fcoroutines -O2",
+            "-Wno-fatal",
+            "-Wno-lint",
+            "-Wno-style",
+            "-O3",
+        ]
     elif clock == "verilog":  # the clock toggles inside Icarus: no VPI write per edge
         clk_v = out / "sim_build" / "cosim_clock.v"
         clk_v.parent.mkdir(parents=True, exist_ok=True)
