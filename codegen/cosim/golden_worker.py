@@ -6,7 +6,11 @@ golden devices) meet only where they are compared: the golden step is needed onc
 are known, the golden conductances once the chip's devices are programmed.  So the golden update
 of step ``s`` and the EP solve of batch ``s + 1`` can run while the RTL programs the chip and
 ngspice solves batch ``s + 1``: on a second core.  Python threads would not overlap them (the
-golden model on a small chip is Python-bound and holds the GIL), so the twin runs in a worker.
+golden model on a small chip is Python-bound and holds the GIL, and cocotb keeps the GIL while the
+simulator runs), so the twin runs in a worker.  So does the reading of the controller's lines: each
+crossbar's capture is decoded there (:func:`codegen.cosim.decode.decode`) and, with behavioral
+devices, its cells programmed (:class:`codegen.cosim.devices.BehavioralDevices`), while the RTL
+programs the next crossbar.
 
 :class:`GoldenWorker` (in :func:`codegen.cosim.runner.run_rtl_cosim`) starts ``python -m
 codegen.cosim.golden_worker CONFIG`` before the simulator, so the worker's imports and its twin's
@@ -20,7 +24,8 @@ its twin.  The worker builds the chip from the same configuration file the testb
 (:func:`codegen.cosim.runner.read_config`), so both sides elaborate the same spec.
 
 Requests and replies are Python objects (the connection pickles them; both ends are this
-package, on this machine, behind the key).  The numbers are the in-process twin's bit for bit: the
+package, on this machine, behind the key: the connection's HMAC challenge, in a folder only this
+user can open, ``tempfile.mkdtemp``).  The numbers are the in-process twin's bit for bit: the
 same code on the same arrays (``tests/test_cosim_golden_worker.py``).  A golden-model error in the
 worker is raised again in the loop with its own type and message.
 """
