@@ -326,8 +326,6 @@ class WorkerDevices:
 def _try(fn, *args: Any) -> tuple[str, Any]:
     """``("ok", fn(*args))``, or ``("error", exception)`` (as a :class:`CodegenError` with the same
     message where the exception does not survive pickling)."""
-    import pickle
-
     try:
         return ("ok", fn(*args))
     except Exception as exc:  # noqa: BLE001 - raised again in the loop
