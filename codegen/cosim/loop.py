@@ -726,17 +726,11 @@ async def program_crossbars(
     params: list[CtrlParams],
     codes: dict[str, np.ndarray],
     step: int,
-    reader: GoldenTwin | None = None,
+    reader: GoldenTwin,
 ) -> dict[str, Decoded]:
-    """The controller programs every crossbar with ``codes``; the pulses decoded from its lines.
-    ``reader``: what decodes them (:meth:`GoldenTwin.read_lines`; a worker's client decodes each
-    crossbar's lines while the controller programs the next); default: here, in turn."""
-    if reader is None:
-        decoded: dict[str, Decoded] = {}
-        for xi, p in enumerate(params):
-            cap = await ctrl.program(xi, encode_counts(codes[p.name], p.count_bits), step)
-            decoded[p.name] = decode(p, cap)
-        return decoded
+    """The controller programs every crossbar with ``codes``; the pulses decoded from its lines by
+    ``reader`` (:meth:`GoldenTwin.read_lines`: here, in turn; a worker's client decodes each
+    crossbar's lines while the controller programs the next)."""
     for xi, p in enumerate(params):
         reader.read_lines(p, await ctrl.program(xi, encode_counts(codes[p.name], p.count_bits), step))
     return reader.lines()
