@@ -222,7 +222,7 @@ async def _busy_low(d) -> None:
 @cocotb.test()
 async def test_cosim(dut):
     """Co-simulated learning steps, each checked against the golden model."""
-    from codegen.cosim.golden_worker import ADDRESS_ENV, KEY_ENV, GoldenClient
+    from codegen.cosim.golden_worker import ADDRESS_ENV, KEY_ENV, PID_ENV, GoldenClient
     from codegen.cosim.runner import read_config
 
     conf = json.loads(Path(os.environ["EQP_COSIM_CONFIG"]).read_text())
@@ -234,6 +234,7 @@ async def test_cosim(dut):
             os.environ[ADDRESS_ENV],
             bytes.fromhex(os.environ[KEY_ENV]),
             log=Path(conf["cosim"]["out"]) / "sim_build" / "golden_worker.log",
+            pid=int(os.environ[PID_ENV]) if os.environ.get(PID_ENV) else None,
         )
     ctrl = RtlController(
         dut,

@@ -161,3 +161,22 @@ def test_a_worker_that_dies_is_named_with_its_log(tmp_path):
         assert client.close() is None
     finally:
         worker.close()
+
+
+def test_a_worker_that_dies_before_it_listens_is_told_at_once(tmp_path):
+    """A worker killed before it listened (its imports still running) is reported in well under
+    the client's connect timeout, with its log, when the client knows its process."""
+    worker = GoldenWorker(_config(tmp_path))
+    try:
+        worker._proc.kill()
+        worker._proc.wait()
+        Path(worker.address).unlink(missing_ok=True)
+        client = GoldenClient(worker.address, worker.key, log=tmp_path / "w.log", pid=worker.pid)
+        t0 = time.perf_counter()
+        with pytest.raises(
+            CodegenError, match=r"golden worker exited \(its log: .*w.log\) before it listened"
+        ):
+            client.initial  # noqa: B018
+        assert time.perf_counter() - t0 < 5
+    finally:
+        worker.close()

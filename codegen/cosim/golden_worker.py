@@ -50,11 +50,12 @@ from ..ir import Chip
 from ..run.ngspice import netlist_files
 from .decode import Capture, Decoded, decode
 
-__all__ = ["ADDRESS_ENV", "GoldenClient", "GoldenWorker", "KEY_ENV", "WorkerDevices", "serve"]
+__all__ = ["ADDRESS_ENV", "GoldenClient", "GoldenWorker", "KEY_ENV", "PID_ENV", "WorkerDevices", "serve"]
 
-#: environment variables the testbench reads the worker's socket and key (hex) from
+#: environment variables the testbench reads the worker's socket, key (hex) and process id from
 ADDRESS_ENV = "EQP_GOLDEN_ADDRESS"
 KEY_ENV = "EQP_GOLDEN_KEY"
+PID_ENV = "EQP_GOLDEN_PID"
 #: longest wait (s) for the worker to start listening, or for one reply
 TIMEOUT_S = 300.0
 
@@ -72,6 +73,9 @@ class GoldenWorker:
         # chosen here, so nothing waits for the worker's imports (a short path: Unix sockets allow
         # about 100 characters)
         self._dir = tempfile.mkdtemp(prefix="eqp-golden-")
+        if len(os.fsencode(self._dir)) > 90:  # a long TMPDIR: the socket would not fit
+            os.rmdir(self._dir)
+            self._dir = tempfile.mkdtemp(prefix="eqp-golden-", dir="/tmp")
         self.address = os.path.join(self._dir, "socket")
         root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
@@ -85,6 +89,7 @@ class GoldenWorker:
             text=True,
             env=env,
         )
+        self.pid = self._proc.pid
         assert self._proc.stdin is not None
         # stdin stays open: the worker leaves when it closes (this process done, or gone)
         self._proc.stdin.write(f"{self.key.hex()} {self.address}\n")
@@ -114,9 +119,10 @@ class GoldenClient:
     ``seconds``: time the loop waited for golden answers (s), sending included; ``lines_seconds``:
     for decoded lines; :meth:`close` returns the worker's own time (s)."""
 
-    def __init__(self, address: str, key: bytes, log: str | Path | None = None):
-        """``log``: the worker's log file, named in the message if it exits."""
-        self._address, self._key = address, key
+    def __init__(self, address: str, key: bytes, log: str | Path | None = None, pid: int | None = None):
+        """``log``: the worker's log file, named in the message if it exits; ``pid``: its process,
+        so that a worker that died before it listened is told at once, not after ``TIMEOUT_S``."""
+        self._address, self._key, self._pid = address, key, pid
         self._exited = f"the golden worker exited (its log: {log})" if log else "the golden worker exited"
         self._conn_: Any = None  # connected at the first request (the worker answers once set up)
         self.seconds = 0.0
@@ -142,6 +148,8 @@ class GoldenClient:
                     self._conn_ = Client(self._address, family="AF_UNIX", authkey=self._key)
                     break
                 except (FileNotFoundError, ConnectionRefusedError) as exc:
+                    if self._pid is not None and not _alive(self._pid):
+                        raise CodegenError(f"{self._exited} before it listened") from None
                     if time.monotonic() > t_end:
                         raise CodegenError(
                             f"the golden worker did not listen at {self._address} within {TIMEOUT_S:g} s: {exc}"
@@ -321,6 +329,18 @@ class WorkerDevices:
         if during is not None:
             during()
         return out
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs (an exited child its parent has not reaped yet counts as gone)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return False
+        return True
 
 
 def _try(fn, *args: Any) -> tuple[str, Any]:

@@ -346,10 +346,14 @@ def run_rtl_cosim(
             t0 = time.perf_counter()
             golden_env: dict[str, str] = {}
             if cfg.golden_worker and not cfg.legacy:  # its start overlaps the simulator's
-                from .golden_worker import ADDRESS_ENV, KEY_ENV, GoldenWorker
+                from .golden_worker import ADDRESS_ENV, KEY_ENV, PID_ENV, GoldenWorker
 
                 worker = GoldenWorker(conf_path, log=out / "sim_build" / "golden_worker.log")
-                golden_env = {ADDRESS_ENV: worker.address, KEY_ENV: worker.key.hex()}
+                golden_env = {
+                    ADDRESS_ENV: worker.address,
+                    KEY_ENV: worker.key.hex(),
+                    PID_ENV: str(worker.pid),
+                }
             runner.test(
                 test_module=TEST_MODULE,
                 hdl_toplevel=hdl_top,
