@@ -367,10 +367,9 @@ def _read(p: CtrlParams, cap: Capture, devices) -> tuple[Decoded, np.ndarray | N
     return dec, None if devices is None else devices.apply(p, dec).copy()
 
 
-def serve(conn, twin, netlists: dict[str, str] | None = None) -> None:
+def serve(conn, twin, netlists: dict[str, str]) -> None:
     """Answer the loop's requests with ``twin`` (a :class:`~codegen.cosim.loop.GoldenTwin`) until
     it says ``close`` or hangs up; ``netlists``: the spice files at the initial conductances."""
-    from ..controller import CtrlParams
     from .devices import BehavioralDevices
 
     params = {p.name: p for p in CtrlParams.all_from_chip(twin.chip)}
@@ -388,9 +387,7 @@ def serve(conn, twin, netlists: dict[str, str] | None = None) -> None:
         if op == "initial":
             _answer(conn, lambda: twin.initial)
         elif op == "netlists":
-            _answer(
-                conn, lambda: netlists if netlists is not None else netlist_files(twin.chip, twin.initial)
-            )
+            conn.send(("ok", netlists))
         elif op == "step":
             got = _try(twin.step, *msg[1:])
             conn.send(got)
@@ -402,8 +399,6 @@ def serve(conn, twin, netlists: dict[str, str] | None = None) -> None:
         elif op == "prefetch":  # no answer: a solver error is left for the next step to raise
             twin.prefetch(*msg[1:])
         elif op == "devices":  # no answer: the chip's behavioral devices, programmed by "lines"
-            from .devices import BehavioralDevices
-
             chip_devices = BehavioralDevices(twin.chip, msg[1])
         elif op == "lines":  # answered at "collect"
             name, cap, apply = msg[1:]
@@ -440,7 +435,8 @@ def main(argv: list[str]) -> int:
     threading.Thread(target=_leave_with_parent, daemon=True).start()
     with Listener(address.strip(), family="AF_UNIX", authkey=bytes.fromhex(key_hex)) as listener:
         error: Exception | None = None
-        twin = netlists = None
+        twin = None
+        netlists: dict[str, str] = {}
         try:
             import json
 
